@@ -1,0 +1,74 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "twinscene",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "twinscene", targets: ["twinscene"]),
+        .library(name: "SceneCore", targets: ["SceneCore"]),
+        .library(name: "SceneWire", targets: ["SceneWire"]),
+        .library(name: "SceneClient", targets: ["SceneClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "SceneCore", swiftSettings: strict),
+        .target(name: "CityTiles", dependencies: [
+            "SceneCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles"], swiftSettings: strict),
+        .target(name: "SceneWire", dependencies: [
+            "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], swiftSettings: strict),
+        .target(name: "SceneServer", dependencies: [
+            "SceneCore", "Scenarios", "CityTiles", "SceneWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .target(name: "SceneClient", dependencies: [
+            "SceneWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "twinscene", dependencies: [
+            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "EngineBenchmarks", dependencies: [
+            "SceneCore", "Scenarios", "SceneWire",
+            .product(name: "Benchmark", package: "benchmark"),
+        ], path: "Benchmarks/EngineBenchmarks", plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .testTarget(name: "SceneCoreTests", dependencies: ["SceneCore"], swiftSettings: strict),
+        .testTarget(name: "CityTilesTests", dependencies: ["CityTiles", "SceneCore"], swiftSettings: strict),
+        .testTarget(name: "SceneWireTests", dependencies: [
+            "SceneWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ], swiftSettings: strict),
+        .testTarget(name: "SceneServerTests", dependencies: [
+            "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "SceneWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,85 @@
+/// People walking: towards a goal at their preferred speed, keeping distance from
+/// neighbours found through the grid, and picking a new free goal when they arrive or
+/// after a while (so nobody stays stuck behind a building for long).
+public struct CrowdBehaviour: Behaviour {
+    /// Desired distance from neighbours, metres.
+    public var personalSpace: Float
+    /// Most neighbours considered per entity (the nearest cells are scanned first).
+    public var maxNeighbours: Int
+    /// Mean seconds between spontaneous goal changes.
+    public var goalPatience: Float
+
+    public init(personalSpace: Float = 0.8, maxNeighbours: Int = 6, goalPatience: Float = 40) {
+        self.personalSpace = personalSpace
+        self.maxNeighbours = maxNeighbours
+        self.goalPatience = goalPatience
+    }
+
+    public func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
+        let grid = c.grid
+        let r2 = personalSpace * personalSpace
+        let changeChance = c.dt / max(goalPatience, c.dt)
+        for i in range where c.alive[i] == 1 {
+            let x = c.x[i], y = c.y[i]
+            var gx = o.goalX[i], gy = o.goalY[i]
+            var dx = gx - x, dy = gy - y
+            var dist2 = dx * dx + dy * dy
+            let arrived = dist2 < 1
+            if arrived || SplitMix.unit(seed: c.seed, entity: i, tick: c.tick, salt: 1) < changeChance {
+                if arrived { events.append(SceneEvent(tick: c.tick, entity: UInt32(i), kind: .goalReached)) }
+                let g = Self.freeGoal(c, entity: i)
+                gx = g.x; gy = g.y
+                o.goalX[i] = gx; o.goalY[i] = gy
+                dx = gx - x; dy = gy - y
+                dist2 = dx * dx + dy * dy
+            }
+            let s = c.speed[i]
+            let inv = dist2 > 1e-12 ? s / dist2.squareRoot() : 0
+            var wx = dx * inv, wy = dy * inv
+
+            // Separation: push away from neighbours closer than personal space.
+            var seen = 0
+            let cx = grid.column(x), cy = grid.row(y)
+            scan: for row in max(cy - 1, 0)...min(cy + 1, grid.rows - 1) {
+                let from = Int(grid.cellStart[row * grid.columns + max(cx - 1, 0)])
+                let to = Int(grid.cellStart[row * grid.columns + min(cx + 1, grid.columns - 1) + 1])
+                for k in from..<to {
+                    let j = Int(grid.entries[k])
+                    if j == i { continue }
+                    let ex = x - grid.px[k], ey = y - grid.py[k]
+                    let d2 = ex * ex + ey * ey
+                    if d2 < r2 && d2 > 1e-10 {
+                        let push = (personalSpace - d2.squareRoot()) / personalSpace * s
+                        let invd = 1 / d2.squareRoot()
+                        wx += ex * invd * push
+                        wy += ey * invd * push
+                    }
+                    seen += 1
+                    if seen >= maxNeighbours * 4 { break scan }
+                }
+            }
+            // Never ask for more than 1.5x the preferred speed.
+            let w2 = wx * wx + wy * wy
+            let cap = 1.5 * s
+            if w2 > cap * cap {
+                let scale = cap / w2.squareRoot()
+                wx *= scale; wy *= scale
+            }
+            o.vx[i] = wx
+            o.vy[i] = wy
+        }
+    }
+
+    /// A goal outside every building, drawn from the entity's own random stream.
+    static func freeGoal(_ c: StepContext, entity i: Int) -> SIMD2<Float> {
+        var last = SIMD2<Float>(c.x[i], c.y[i])
+        for attempt in 0..<8 {
+            let u = SplitMix.unit(seed: c.seed, entity: i, tick: c.tick, salt: 10 + UInt64(attempt) * 2)
+            let v = SplitMix.unit(seed: c.seed, entity: i, tick: c.tick, salt: 11 + UInt64(attempt) * 2)
+            let g = SIMD2(c.bounds.minX + u * c.bounds.width, c.bounds.minY + v * c.bounds.height)
+            if !c.obstacles.isBlocked(g.x, g.y) { return g }
+            last = g
+        }
+        return c.obstacles.nearestFreePoint(x: last.x, y: last.y) ?? SIMD2(c.x[i], c.y[i])
+    }
+}

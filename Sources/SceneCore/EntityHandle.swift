@@ -1,0 +1,35 @@
+/// A stable reference to an entity: a slot index plus the generation of that slot.
+///
+/// Despawning bumps the slot's generation, so a handle kept from before is detected
+/// as stale instead of silently naming whichever entity reuses the slot.
+public struct EntityHandle: Hashable, Sendable, CustomStringConvertible {
+    /// Slot in the entity store's arrays.
+    public let index: UInt32
+    /// Generation of the slot when the handle was made.
+    public let generation: UInt32
+
+    public init(index: UInt32, generation: UInt32) {
+        self.index = index
+        self.generation = generation
+    }
+
+    public var description: String { "#\(index).\(generation)" }
+}
+
+/// Errors the entity store reports instead of crashing.
+public enum EntityStoreError: Error, Equatable, CustomStringConvertible {
+    case capacityExceeded(capacity: Int)
+    case staleHandle(EntityHandle)
+    case nonFinitePosition(x: Float, y: Float)
+
+    public var description: String {
+        switch self {
+        case .capacityExceeded(let capacity):
+            return "cannot spawn: the store is full (capacity \(capacity) entities)"
+        case .staleHandle(let handle):
+            return "entity \(handle) no longer exists (its slot was despawned or reused)"
+        case .nonFinitePosition(let x, let y):
+            return "cannot spawn at non-finite position (\(x), \(y))"
+        }
+    }
+}

@@ -1,0 +1,165 @@
+/// A static index over building footprints: which footprint holds a point, whether a
+/// segment crosses a wall, and the nearest wall to a point.
+///
+/// Built once per tile load. Each grid cell lists the footprints whose bounding box
+/// touches it and the edges that touch it, so queries look at a handful of polygons.
+public struct ObstacleIndex: Sendable {
+    public let footprints: [Footprint]
+    public let bounds: Rect
+    public let cellSize: Float
+    let columns: Int
+    let rows: Int
+    // Edges as flat arrays: edge e runs (ax[e], ay[e]) -> (bx[e], by[e]) and belongs to owner[e].
+    let ax: [Float], ay: [Float], bx: [Float], by: [Float]
+    let owner: [Int32]
+    let cellPolygons: [[Int32]]
+    let cellEdges: [[Int32]]
+
+    /// An index with no obstacles.
+    public static func empty(bounds: Rect) -> ObstacleIndex {
+        ObstacleIndex(footprints: [], bounds: bounds, cellSize: max(bounds.width, bounds.height, 1))
+    }
+
+    public init(footprints: [Footprint], bounds: Rect, cellSize: Float = 8) {
+        self.footprints = footprints
+        self.bounds = bounds
+        self.cellSize = cellSize
+        let cols = max(1, Int((bounds.width / cellSize).rounded(.up)))
+        let rws = max(1, Int((bounds.height / cellSize).rounded(.up)))
+        columns = cols
+        rows = rws
+        var ax: [Float] = [], ay: [Float] = [], bx: [Float] = [], by: [Float] = [], owner: [Int32] = []
+        var polys = [[Int32]](repeating: [], count: cols * rws)
+        var edges = [[Int32]](repeating: [], count: cols * rws)
+        func col(_ x: Float) -> Int { min(max(Int(((x - bounds.minX) / cellSize).rounded(.down).clamped(-1, Float(cols))), 0), cols - 1) }
+        func row(_ y: Float) -> Int { min(max(Int(((y - bounds.minY) / cellSize).rounded(.down).clamped(-1, Float(rws))), 0), rws - 1) }
+        for (p, fp) in footprints.enumerated() {
+            let box = fp.boundingBox
+            guard box.minX <= box.maxX else { continue }
+            for r in row(box.minY)...row(box.maxY) {
+                for c in col(box.minX)...col(box.maxX) { polys[r * cols + c].append(Int32(p)) }
+            }
+            for ring in fp.rings where ring.count >= 2 {
+                for i in 0..<ring.count {
+                    let a = ring[i], b = ring[(i + 1) % ring.count]
+                    let e = Int32(ax.count)
+                    ax.append(a.x); ay.append(a.y); bx.append(b.x); by.append(b.y); owner.append(Int32(p))
+                    for r in row(min(a.y, b.y))...row(max(a.y, b.y)) {
+                        for c in col(min(a.x, b.x))...col(max(a.x, b.x)) { edges[r * cols + c].append(e) }
+                    }
+                }
+            }
+        }
+        self.ax = ax; self.ay = ay; self.bx = bx; self.by = by; self.owner = owner
+        cellPolygons = polys
+        cellEdges = edges
+    }
+
+    @inline(__always)
+    func cell(_ x: Float, _ y: Float) -> Int {
+        let c = min(max(Int(((x - bounds.minX) / cellSize).rounded(.down).clamped(-1, Float(columns))), 0), columns - 1)
+        let r = min(max(Int(((y - bounds.minY) / cellSize).rounded(.down).clamped(-1, Float(rows))), 0), rows - 1)
+        return r * columns + c
+    }
+
+    /// The footprint that contains the point, if any.
+    public func footprint(containing x: Float, _ y: Float) -> Int? {
+        for p in cellPolygons[cell(x, y)] {
+            let fp = footprints[Int(p)]
+            if fp.contains(x: x, y: y) { return Int(p) }
+        }
+        return nil
+    }
+
+    /// True when the point is inside any footprint.
+    @inline(__always)
+    public func isBlocked(_ x: Float, _ y: Float) -> Bool {
+        let list = cellPolygons[cell(x, y)]
+        if list.isEmpty { return false }
+        return footprint(containing: x, y) != nil
+    }
+
+    /// True when the segment from `a` to `b` crosses any footprint edge.
+    public func segmentCrossesWall(from a: SIMD2<Float>, to b: SIMD2<Float>) -> Bool {
+        var seen = Set<Int32>()
+        for c in cellsCovering(minX: min(a.x, b.x), minY: min(a.y, b.y), maxX: max(a.x, b.x), maxY: max(a.y, b.y)) {
+            for e in cellEdges[c] where seen.insert(e).inserted {
+                if segmentsIntersect(a, b, SIMD2(ax[Int(e)], ay[Int(e)]), SIMD2(bx[Int(e)], by[Int(e)])) { return true }
+            }
+        }
+        return false
+    }
+
+    /// The nearest point on any wall within `maxDistance`, with its distance.
+    public func nearestWall(x: Float, y: Float, maxDistance: Float) -> (point: SIMD2<Float>, distance: Float)? {
+        var best: (SIMD2<Float>, Float)?
+        let p = SIMD2(x, y)
+        for c in cellsCovering(minX: x - maxDistance, minY: y - maxDistance, maxX: x + maxDistance, maxY: y + maxDistance) {
+            for e in cellEdges[c] {
+                let q = closestPoint(p, SIMD2(ax[Int(e)], ay[Int(e)]), SIMD2(bx[Int(e)], by[Int(e)]))
+                let d = ((q - p) * (q - p)).sum().squareRoot()
+                if d <= maxDistance, best == nil || d < best!.1 { best = (q, d) }
+            }
+        }
+        return best.map { (point: $0.0, distance: $0.1) }
+    }
+
+    /// A free point near `(x, y)`: the point itself when free, else a nearby point
+    /// outside every footprint (searched on growing rings), or nil if none within `maxDistance`.
+    public func nearestFreePoint(x: Float, y: Float, maxDistance: Float = 200) -> SIMD2<Float>? {
+        if !isBlocked(x, y) { return SIMD2(x, y) }
+        if let wall = nearestWall(x: x, y: y, maxDistance: maxDistance) {
+            let dir = wall.point - SIMD2(x, y)
+            let len = max(wall.distance, 1e-6)
+            for push in [Float(0.05), 0.25, 1] {
+                let q = wall.point + dir / len * push
+                if !isBlocked(q.x, q.y) { return q }
+            }
+        }
+        var radius: Float = 0.5
+        while radius <= maxDistance {
+            var dir = SIMD2<Float>(1, 0)
+            for _ in 0..<16 {
+                let q = SIMD2(x, y) + dir * radius
+                if !isBlocked(q.x, q.y) { return q }
+                // rotate by 22.5 degrees
+                dir = SIMD2(dir.x * 0.923_879_5 - dir.y * 0.382_683_43, dir.x * 0.382_683_43 + dir.y * 0.923_879_5)
+            }
+            radius *= 1.5
+        }
+        return nil
+    }
+
+    private func cellsCovering(minX: Float, minY: Float, maxX: Float, maxY: Float) -> [Int] {
+        let c0 = cell(minX, minY), c1 = cell(maxX, maxY)
+        let col0 = c0 % columns, row0 = c0 / columns, col1 = c1 % columns, row1 = c1 / columns
+        var out: [Int] = []
+        for r in row0...row1 { for c in col0...col1 { out.append(r * columns + c) } }
+        return out
+    }
+}
+
+@inline(__always)
+func cross(_ a: SIMD2<Float>, _ b: SIMD2<Float>) -> Float { a.x * b.y - a.y * b.x }
+
+func segmentsIntersect(_ p1: SIMD2<Float>, _ p2: SIMD2<Float>, _ q1: SIMD2<Float>, _ q2: SIMD2<Float>) -> Bool {
+    let d1 = cross(q2 - q1, p1 - q1), d2 = cross(q2 - q1, p2 - q1)
+    let d3 = cross(p2 - p1, q1 - p1), d4 = cross(p2 - p1, q2 - p1)
+    if ((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)) { return true }
+    func onSegment(_ a: SIMD2<Float>, _ b: SIMD2<Float>, _ c: SIMD2<Float>) -> Bool {
+        min(a.x, b.x) <= c.x && c.x <= max(a.x, b.x) && min(a.y, b.y) <= c.y && c.y <= max(a.y, b.y)
+    }
+    if d1 == 0 && onSegment(q1, q2, p1) { return true }
+    if d2 == 0 && onSegment(q1, q2, p2) { return true }
+    if d3 == 0 && onSegment(p1, p2, q1) { return true }
+    if d4 == 0 && onSegment(p1, p2, q2) { return true }
+    return false
+}
+
+func closestPoint(_ p: SIMD2<Float>, _ a: SIMD2<Float>, _ b: SIMD2<Float>) -> SIMD2<Float> {
+    let ab = b - a
+    let len2 = (ab * ab).sum()
+    if len2 == 0 { return a }
+    let t = min(max(((p - a) * ab).sum() / len2, 0), 1)
+    return a + ab * t
+}

@@ -1,0 +1,178 @@
+/// A uniform grid over moving entities, rebuilt each tick with a counting sort.
+///
+/// Entities outside `bounds` are filed in the nearest border cell, so every query
+/// still finds them: cells narrow the search, exact coordinates decide membership.
+/// Within a cell, entities are ordered by slot, which keeps queries deterministic.
+public struct UniformGrid: Sendable {
+    public let bounds: Rect
+    public let cellSize: Float
+    public let columns: Int
+    public let rows: Int
+    /// `cellStart[c] ..< cellStart[c + 1]` indexes `entries` for cell `c`.
+    public private(set) var cellStart: ContiguousArray<Int32>
+    /// Entity slots sorted by cell.
+    public private(set) var entries: ContiguousArray<Int32> = []
+    /// Positions copied at rebuild so queries need no other storage.
+    public private(set) var px: ContiguousArray<Float> = []
+    public private(set) var py: ContiguousArray<Float> = []
+    private let inverseCell: Float
+
+    public init(bounds: Rect, cellSize: Float) {
+        precondition(cellSize > 0 && bounds.width > 0 && bounds.height > 0, "grid needs a positive cell size and area")
+        self.bounds = bounds
+        self.cellSize = cellSize
+        self.inverseCell = 1 / cellSize
+        self.columns = max(1, Int((bounds.width / cellSize).rounded(.up)))
+        self.rows = max(1, Int((bounds.height / cellSize).rounded(.up)))
+        self.cellStart = ContiguousArray(repeating: 0, count: columns * rows + 1)
+    }
+
+    public var cellCount: Int { columns * rows }
+
+    @inlinable
+    public func column(_ x: Float) -> Int {
+        let c = Int(((x - bounds.minX) * (1 / cellSize)).rounded(.down).clamped(-1, Float(columns)))
+        return min(max(c, 0), columns - 1)
+    }
+
+    @inlinable
+    public func row(_ y: Float) -> Int {
+        let r = Int(((y - bounds.minY) * (1 / cellSize)).rounded(.down).clamped(-1, Float(rows)))
+        return min(max(r, 0), rows - 1)
+    }
+
+    @inlinable
+    public func cell(x: Float, y: Float) -> Int { row(y) * columns + column(x) }
+
+    /// Files every live entity into its cell (stable counting sort by slot).
+    public mutating func rebuild(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, alive: UnsafeBufferPointer<UInt8>) {
+        let n = x.count
+        var cellOf = ContiguousArray<Int32>(repeating: -1, count: n)
+        var start = ContiguousArray<Int32>(repeating: 0, count: cellCount + 1)
+        var live = 0
+        cellOf.withUnsafeMutableBufferPointer { cellOf in
+            start.withUnsafeMutableBufferPointer { start in
+                for i in 0..<n where alive[i] == 1 {
+                    let c = cell(x: x[i], y: y[i])
+                    cellOf[i] = Int32(c)
+                    start[c + 1] += 1
+                    live += 1
+                }
+                for c in 0..<(start.count - 1) { start[c + 1] += start[c] }
+            }
+        }
+        cellStart = start
+        if entries.count != live {
+            entries = ContiguousArray(repeating: 0, count: live)
+            px = ContiguousArray(repeating: 0, count: live)
+            py = ContiguousArray(repeating: 0, count: live)
+        }
+        var cursor = ContiguousArray(cellStart.dropLast())
+        entries.withUnsafeMutableBufferPointer { entries in
+            px.withUnsafeMutableBufferPointer { px in
+                py.withUnsafeMutableBufferPointer { py in
+                    cursor.withUnsafeMutableBufferPointer { cursor in
+                        cellOf.withUnsafeBufferPointer { cellOf in
+                            for i in 0..<n {
+                                let c = Int(cellOf[i])
+                                if c < 0 { continue }
+                                let at = Int(cursor[c])
+                                cursor[c] += 1
+                                entries[at] = Int32(i)
+                                px[at] = x[i]
+                                py[at] = y[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(slot, x, y)` for every entity inside `rect` (half-open on max sides).
+    @inlinable
+    public func forEach(in rect: Rect, _ body: (Int32, Float, Float) -> Void) {
+        let c0 = column(rect.minX), c1 = column(rect.maxX)
+        let r0 = row(rect.minY), r1 = row(rect.maxY)
+        guard c0 <= c1, r0 <= r1 else { return }
+        for r in r0...r1 {
+            let from = Int(cellStart[r * columns + c0]), to = Int(cellStart[r * columns + c1 + 1])
+            for k in from..<to where rect.contains(x: px[k], y: py[k]) {
+                body(entries[k], px[k], py[k])
+            }
+        }
+    }
+
+    /// Slots of the entities inside `rect`, in ascending order.
+    public func query(rect: Rect) -> [Int32] {
+        var out: [Int32] = []
+        forEach(in: rect) { slot, _, _ in out.append(slot) }
+        out.sort()
+        return out
+    }
+
+    /// Slots of the entities within `radius` of a point (inclusive), ascending.
+    public func query(x: Float, y: Float, radius: Float) -> [Int32] {
+        var out: [Int32] = []
+        let r2 = radius * radius
+        let box = Rect(minX: x - radius, minY: y - radius, maxX: x + radius, maxY: y + radius)
+        let c0 = column(box.minX), c1 = column(box.maxX), r0 = row(box.minY), r1 = row(box.maxY)
+        for r in r0...r1 {
+            let from = Int(cellStart[r * columns + c0]), to = Int(cellStart[r * columns + c1 + 1])
+            for k in from..<to {
+                let dx = px[k] - x, dy = py[k] - y
+                if dx * dx + dy * dy <= r2 { out.append(entries[k]) }
+            }
+        }
+        out.sort()
+        return out
+    }
+
+    /// The `k` entities nearest to a point, nearest first; ties broken by slot.
+    public func nearest(x: Float, y: Float, k: Int) -> [Int32] {
+        guard k > 0, !entries.isEmpty else { return [] }
+        var best: [(d: Float, slot: Int32)] = []
+        let cx = column(x), cy = row(y)
+        var ring = 0
+        let maxRing = max(columns, rows)
+        while ring <= maxRing {
+            visitRing(cx: cx, cy: cy, ring: ring) { cell in
+                for k in Int(cellStart[cell])..<Int(cellStart[cell + 1]) {
+                    let dx = px[k] - x, dy = py[k] - y
+                    best.append((dx * dx + dy * dy, entries[k]))
+                }
+            }
+            if best.count >= k {
+                best.sort { $0.d < $1.d || ($0.d == $1.d && $0.slot < $1.slot) }
+                if best.count > k { best.removeLast(best.count - k) }
+                // Every unseen entity is at least `ring * cellSize` away (clamping never
+                // shortens a distance), so the k found are final once they are that close.
+                let bound = Float(ring) * cellSize
+                if best[k - 1].d <= bound * bound { break }
+            }
+            ring += 1
+        }
+        best.sort { $0.d < $1.d || ($0.d == $1.d && $0.slot < $1.slot) }
+        return best.prefix(k).map(\.slot)
+    }
+
+    private func visitRing(cx: Int, cy: Int, ring: Int, _ body: (Int) -> Void) {
+        let r0 = cy - ring, r1 = cy + ring, c0 = cx - ring, c1 = cx + ring
+        for r in max(r0, 0)...min(r1, rows - 1) where r >= 0 {
+            if r == r0 || r == r1 {
+                for c in max(c0, 0)...min(c1, columns - 1) where c >= 0 { body(r * columns + c) }
+            } else {
+                if c0 >= 0 { body(r * columns + c0) }
+                if c1 < columns { body(r * columns + c1) }
+            }
+        }
+    }
+}
+
+extension Float {
+    @inlinable
+    func clamped(_ lo: Float, _ hi: Float) -> Float {
+        if self.isNaN { return lo }
+        return Swift.min(Swift.max(self, lo), hi)
+    }
+}

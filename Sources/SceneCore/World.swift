@@ -1,0 +1,200 @@
+/// Counts of things the step corrected instead of crashing on.
+public struct StepCounters: Hashable, Sendable {
+    /// Velocities that were NaN or infinite and were zeroed.
+    public var nonFinite: Int = 0
+    /// Moves that would have left the world bounds and were clamped.
+    public var clamped: Int = 0
+    /// Moves that would have ended inside an obstacle and were slid or cancelled.
+    public var blocked: Int = 0
+    public init() {}
+}
+
+/// The stages of one tick, in the order they run.
+public enum StepStage: String, CaseIterable, Sendable {
+    /// Counting sort of entities into the grid (serial).
+    case reindex
+    /// The behaviour writes desired velocities (parallel).
+    case behaviour
+    /// Positions advance, obstacles and bounds are enforced (parallel).
+    case integrate
+    /// Per-block events and counters are merged in block order (serial).
+    case collectEvents
+}
+
+/// A scene's simulation: the entity store, its indexes, and the step that advances it.
+///
+/// Not thread-safe: one owner calls `step()`; the step itself fans out to `workers` threads.
+public final class World {
+    public var store: EntityStore
+    public private(set) var grid: UniformGrid
+    public private(set) var obstacles: ObstacleIndex
+    public let bounds: Rect
+    public var behaviour: any Behaviour
+    /// Threads used by parallel stages (1 runs everything on the caller's thread).
+    public var workers: Int
+    public let seed: UInt64
+    /// Seconds per tick.
+    public var dt: Float
+    public private(set) var tick: UInt64 = 0
+    public private(set) var counters = StepCounters()
+    /// Events of the last step, in entity order.
+    public private(set) var events: [SceneEvent] = []
+
+    private var nextX: ContiguousArray<Float> = []
+    private var nextY: ContiguousArray<Float> = []
+    private var nextVX: ContiguousArray<Float> = []
+    private var nextVY: ContiguousArray<Float> = []
+
+    public init(bounds: Rect, capacity: Int, seed: UInt64, dt: Float, behaviour: any Behaviour,
+                obstacles: ObstacleIndex? = nil, workers: Int = 1, cellSize: Float = 2) {
+        self.bounds = bounds
+        self.store = EntityStore(capacity: capacity)
+        self.grid = UniformGrid(bounds: bounds, cellSize: cellSize)
+        self.obstacles = obstacles ?? .empty(bounds: bounds)
+        self.behaviour = behaviour
+        self.workers = max(1, workers)
+        self.seed = seed
+        self.dt = dt
+    }
+
+    /// Replaces the static obstacles (new tiles) and moves every entity now standing
+    /// inside one to the nearest free point. Returns how many were moved.
+    @discardableResult
+    public func setObstacles(_ index: ObstacleIndex) -> Int {
+        obstacles = index
+        var moved = 0
+        for i in 0..<store.slotCount where store.alive[i] == 1 && index.isBlocked(store.x[i], store.y[i]) {
+            if let p = index.nearestFreePoint(x: store.x[i], y: store.y[i]) {
+                store.x[i] = p.x; store.y[i] = p.y
+                store.goalX[i] = p.x; store.goalY[i] = p.y
+                moved += 1
+            }
+        }
+        return moved
+    }
+
+    /// Advances the world by one tick through the fixed sequence of `StepStage`s.
+    public func step() {
+        let n = store.slotCount
+        if nextX.count != n {
+            nextX = ContiguousArray(repeating: 0, count: n)
+            nextY = nextX; nextVX = nextX; nextVY = nextX
+        }
+        // reindex
+        // Goals are written in place; move them out of `store` so the reads of its other
+        // arrays and these writes are not overlapping accesses to one struct.
+        var goalX = store.goalX, goalY = store.goalY
+        store.goalX = []; store.goalY = []
+        defer { store.goalX = goalX; store.goalY = goalY }
+        store.x.withUnsafeBufferPointer { x in
+            store.y.withUnsafeBufferPointer { y in
+                store.alive.withUnsafeBufferPointer { a in self.grid.rebuild(x: x, y: y, alive: a) }
+            }
+        }
+        let blockSize = standardBlockSize(count: n)
+        let blocks = n == 0 ? 0 : (n + blockSize - 1) / blockSize
+        var buffers = [EventBuffer](repeating: EventBuffer(), count: blocks)
+        var blockCounters = [StepCounters](repeating: StepCounters(), count: blocks)
+        let (tick, dt, seed, bounds, grid, obstacles, behaviour, workers) =
+            (self.tick, self.dt, self.seed, self.bounds, self.grid, self.obstacles, self.behaviour, self.workers)
+
+        store.x.withUnsafeBufferPointer { x in
+        store.y.withUnsafeBufferPointer { y in
+        store.vx.withUnsafeBufferPointer { vx in
+        store.vy.withUnsafeBufferPointer { vy in
+        store.speed.withUnsafeBufferPointer { speed in
+        store.kind.withUnsafeBufferPointer { kind in
+        store.alive.withUnsafeBufferPointer { alive in
+        goalX.withUnsafeMutableBufferPointer { gx in
+        goalY.withUnsafeMutableBufferPointer { gy in
+        nextX.withUnsafeMutableBufferPointer { nx in
+        nextY.withUnsafeMutableBufferPointer { ny in
+        nextVX.withUnsafeMutableBufferPointer { nvx in
+        nextVY.withUnsafeMutableBufferPointer { nvy in
+        buffers.withUnsafeMutableBufferPointer { eventBlocks in
+        blockCounters.withUnsafeMutableBufferPointer { counterBlocks in
+            let context = StepContext(
+                tick: tick, dt: dt, seed: seed, bounds: bounds,
+                x: SharedReads(x), y: SharedReads(y), vx: SharedReads(vx), vy: SharedReads(vy),
+                speed: SharedReads(speed), kind: SharedReads(kind), alive: SharedReads(alive),
+                grid: grid, obstacles: obstacles)
+            let output = SteerOutput(vx: DisjointWrites(nvx), vy: DisjointWrites(nvy),
+                                     goalX: DisjointWrites(gx), goalY: DisjointWrites(gy))
+            let outX = DisjointWrites(nx), outY = DisjointWrites(ny)
+            let eventsOut = DisjointWrites(eventBlocks), countersOut = DisjointWrites(counterBlocks)
+            // behaviour + integrate run in the same pass over a block: the integrate of
+            // block b reads only block b's new velocities and the old positions.
+            parallelFor(count: n, workers: workers, blockSize: blockSize) { range, block in
+                var events = EventBuffer()
+                behaviour.steer(range: range, context: context, output: output, events: &events)
+                var counts = StepCounters()
+                Self.integrate(range: range, context: context, vx: output.vx, vy: output.vy,
+                               outX: outX, outY: outY, counters: &counts, events: &events)
+                eventsOut[block] = events
+                countersOut[block] = counts
+            }
+        }}}}}}}}}}}}}}}
+        // Dead slots keep their position.
+        for i in 0..<n where store.alive[i] == 0 { nextX[i] = store.x[i]; nextY[i] = store.y[i]; nextVX[i] = 0; nextVY[i] = 0 }
+        swap(&store.x, &nextX); swap(&store.y, &nextY)
+        swap(&store.vx, &nextVX); swap(&store.vy, &nextVY)
+        // collectEvents
+        events.removeAll(keepingCapacity: true)
+        for b in 0..<blocks {
+            events.append(contentsOf: buffers[b].events)
+            counters.nonFinite += blockCounters[b].nonFinite
+            counters.clamped += blockCounters[b].clamped
+            counters.blocked += blockCounters[b].blocked
+        }
+        self.tick += 1
+    }
+
+    /// Integrate one block: new position from old position and desired velocity, then
+    /// enforce finiteness, bounds and obstacles. The old position is free of obstacles,
+    /// so falling back to it (or sliding along one axis) keeps everyone outside buildings.
+    @inline(__always)
+    static func integrate(range: Range<Int>, context c: StepContext, vx: DisjointWrites<Float>, vy: DisjointWrites<Float>,
+                          outX: DisjointWrites<Float>, outY: DisjointWrites<Float>,
+                          counters: inout StepCounters, events: inout EventBuffer) {
+        let b = c.bounds
+        for i in range where c.alive[i] == 1 {
+            var ux = vx[i], uy = vy[i]
+            if !ux.isFinite || !uy.isFinite {
+                ux = 0; uy = 0
+                counters.nonFinite += 1
+                events.append(SceneEvent(tick: c.tick, entity: UInt32(i), kind: .nonFiniteVelocity))
+            }
+            let ox = c.x[i], oy = c.y[i]
+            var px = ox + ux * c.dt, py = oy + uy * c.dt
+            if px < b.minX || px > b.maxX || py < b.minY || py > b.maxY {
+                px = min(max(px, b.minX), b.maxX)
+                py = min(max(py, b.minY), b.maxY)
+                counters.clamped += 1
+                events.append(SceneEvent(tick: c.tick, entity: UInt32(i), kind: .clampedToBounds))
+            }
+            if c.obstacles.isBlocked(px, py) {
+                counters.blocked += 1
+                if !c.obstacles.isBlocked(px, oy) { py = oy; uy = 0 }
+                else if !c.obstacles.isBlocked(ox, py) { px = ox; ux = 0 }
+                else { px = ox; py = oy; ux = 0; uy = 0 }
+            }
+            outX[i] = px; outY[i] = py
+            vx[i] = ux; vy[i] = uy
+        }
+    }
+
+    /// A 64-bit FNV-1a hash of every live entity's slot, generation and exact position bits.
+    public func stateHash() -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        @inline(__always) func eat(_ v: UInt32) {
+            var w = v
+            for _ in 0..<4 { h = (h ^ UInt64(w & 0xff)) &* 0x100_0000_01b3; w >>= 8 }
+        }
+        for i in 0..<store.slotCount where store.alive[i] == 1 {
+            eat(UInt32(i)); eat(store.generation[i])
+            eat(store.x[i].bitPattern); eat(store.y[i].bitPattern)
+            eat(store.vx[i].bitPattern); eat(store.vy[i].bitPattern)
+        }
+        return h
+    }
+}
