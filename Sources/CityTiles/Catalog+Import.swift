@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+
+/// What an import did.
+public struct ImportSummary: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable { case imported, replaced, unchanged }
+    public var tile: String
+    public var file: String
+    public var status: Status
+    public var objects: Int
+    public var bytes: Int
+    public var epsg: Int
+    public var seconds: Double
+    /// The version the file was written in, when it was upgraded on import.
+    public var upgradedFrom: String?
+}
+
+/// Progress of a running import, reported after each batch of objects.
+public struct ImportProgress: Sendable {
+    public var bytesRead: Int
+    public var totalBytes: Int
+    public var objects: Int
+    public var seconds: Double
+
+    public var fraction: Double { totalBytes > 0 ? Double(bytesRead) / Double(totalBytes) : 1 }
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(bytesRead) / 1_000_000 / seconds : 0 }
+    public var objectsPerSecond: Double { seconds > 0 ? Double(objects) / seconds : 0 }
+}
+
+extension Catalog {
+    /// The catalog name of a tile file: its base name without `.city.json(l)`.
+    public static func tileName(for path: String) -> String {
+        var name = (path as NSString).lastPathComponent
+        for suffix in [".city.jsonl", ".city.json", ".jsonl", ".json"] where name.lowercased().hasSuffix(suffix) {
+            name = String(name.dropLast(suffix.count))
+            break
+        }
+        return name
+    }
+
+    /// Imports one tile file in a single transaction: all of it or, on any error, nothing.
+    /// Importing an unchanged file again changes nothing; a changed one replaces the old version.
+    @discardableResult
+    public func importTile(path: String, crsOverride: Int? = nil,
+                           progress: (@Sendable (ImportProgress) -> Void)? = nil) throws -> ImportSummary {
+        let started = Date()
+        let name = Self.tileName(for: path)
+        try CityJSONReader.precheck(path: path)
+        let (digest, size) = try Self.digest(path: path)
+        if let existing = try tile(named: name), existing.sha256 == digest {
+            return ImportSummary(tile: name, file: path, status: .unchanged, objects: existing.objectCount, bytes: size,
+                                 epsg: existing.epsg, seconds: Date().timeIntervalSince(started), upgradedFrom: nil)
+        }
+        return try writer.write { db in
+            let replaced = try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0
+            var tile = TileInfo(id: nil, name: name, sourcePath: path, sha256: digest, epsg: 0,
+                                minX: 0, minY: 0, maxX: 0, maxY: 0, objectCount: 0, importedAt: Date(), sourceVersion: "")
+            try tile.insert(db)
+            guard let tileId = tile.id else { throw CatalogError.unknownTile(name) }
+            var extent = Extent2D.empty
+            var count = 0
+            var lastReport = Date.distantPast
+            let extentInsert = try db.makeStatement(sql: "INSERT INTO objectExtent (id, minX, maxX, minY, maxY) VALUES (?, ?, ?, ?, ?)")
+            let header = try CityJSONReader.read(path: path, crsOverride: crsOverride, progress: { bytes in
+                let now = Date()
+                if let progress, now.timeIntervalSince(lastReport) >= 0.5 {
+                    lastReport = now
+                    progress(ImportProgress(bytesRead: bytes, totalBytes: size, objects: count, seconds: now.timeIntervalSince(started)))
+                }
+            }, sink: { records in
+                for r in records {
+                    var row = CityObjectRow(
+                        id: nil, tileId: tileId, objectId: r.id, type: r.type, parentId: r.parent, role: r.role.rawValue,
+                        height: r.height, minZ: r.minZ, maxZ: r.maxZ, footprintSource: r.footprintSource.rawValue,
+                        footprint: Data(FootprintCoding.encode(r.footprint)), attributes: r.attributes)
+                    do { try row.insert(db) } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                        throw TileError(file: path, object: r.id, problem: "the CityObject id appears twice in the tile")
+                    }
+                    if let e = r.extent, let id = row.id {
+                        try extentInsert.execute(arguments: [id, e.minX, e.maxX, e.minY, e.maxY])
+                        extent.add(e)
+                    }
+                    count += 1
+                }
+            })
+            tile.epsg = header.epsg ?? 0
+            if !extent.isEmpty { (tile.minX, tile.minY, tile.maxX, tile.maxY) = (extent.minX, extent.minY, extent.maxX, extent.maxY) }
+            tile.objectCount = count
+            tile.sourceVersion = header.version
+            try tile.update(db)
+            progress?(ImportProgress(bytesRead: size, totalBytes: size, objects: count, seconds: Date().timeIntervalSince(started)))
+            return ImportSummary(tile: name, file: path, status: replaced ? .replaced : .imported, objects: count, bytes: size,
+                                 epsg: tile.epsg, seconds: Date().timeIntervalSince(started),
+                                 upgradedFrom: header.isUpgraded ? header.version : nil)
+        }
+    }
+
+    /// SHA-256 and size of a file, read in chunks.
+    static func digest(path: String) throws -> (String, Int) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            throw TileError(file: path, problem: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "cannot be read (permissions?)")
+        }
+        defer { try? handle.close() }
+        var hash = SHA256()
+        var size = 0
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+            hash.update(chunk)
+            size += chunk.count
+        }
+        if size == 0 { throw TileError(file: path, problem: "the file is empty") }
+        return (hash.finalize(), size)
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+
+/// The SQLite catalog of imported tiles (GRDB, WAL mode, migrations run at open).
+///
+/// Every public method is one transaction: an import that fails or is killed half-way
+/// leaves the catalog exactly as it was.
+public final class Catalog: Sendable {
+    let writer: any DatabaseWriter
+    /// The file behind the catalog, nil for an in-memory one.
+    public let path: String?
+
+    /// Opens (creating on first use) the catalog at `path`.
+    public init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw CatalogError.unusablePath(path, "its directory \(dir) does not exist")
+        }
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(5)
+            writer = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(writer)
+        } catch let error as DatabaseError {
+            throw CatalogError.unusablePath(path, error.message ?? "\(error)")
+        }
+        self.path = path
+    }
+
+    /// An in-memory catalog, for tests.
+    public init() throws {
+        writer = try DatabaseQueue()
+        try Self.migrator.migrate(writer)
+        path = nil
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-tiles-objects-rtree") { db in
+            try db.create(table: "tile") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique()
+                t.column("sourcePath", .text).notNull()
+                t.column("sha256", .text).notNull()
+                t.column("epsg", .integer).notNull()
+                t.column("minX", .double).notNull()
+                t.column("minY", .double).notNull()
+                t.column("maxX", .double).notNull()
+                t.column("maxY", .double).notNull()
+                t.column("objectCount", .integer).notNull()
+                t.column("importedAt", .datetime).notNull()
+                t.column("sourceVersion", .text).notNull()
+            }
+            try db.create(table: "cityObject") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("tile", onDelete: .cascade).notNull()
+                t.column("objectId", .text).notNull()
+                t.column("type", .text).notNull()
+                t.column("parentId", .text)
+                t.column("role", .integer).notNull()
+                t.column("height", .double)
+                t.column("minZ", .double)
+                t.column("maxZ", .double)
+                t.column("footprintSource", .text).notNull()
+                t.column("footprint", .blob).notNull()
+                t.column("attributes", .text).notNull()
+                t.uniqueKey(["tileId", "objectId"])
+            }
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE objectExtent USING rtree(id, minX, maxX, minY, maxY);
+                CREATE TRIGGER cityObjectExtentDelete AFTER DELETE ON cityObject
+                BEGIN DELETE FROM objectExtent WHERE id = OLD.id; END;
+                """)
+        }
+        return m
+    }
+
+    /// Every tile, by name.
+    public func tiles() throws -> [TileInfo] {
+        try writer.read { db in try TileInfo.order(TileInfo.Columns.name).fetchAll(db) }
+    }
+
+    /// One tile by name.
+    public func tile(named name: String) throws -> TileInfo? {
+        try writer.read { db in try TileInfo.filter(TileInfo.Columns.name == name).fetchOne(db) }
+    }
+
+    /// How many objects of each type a tile holds.
+    public func typeCounts(tile name: String) throws -> [String: Int] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT o.type, count(*) AS n FROM cityObject o JOIN tile t ON t.id = o.tileId
+                WHERE t.name = ? GROUP BY o.type
+                """, arguments: [name])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["type"] as String, $0["n"] as Int) })
+        }
+    }
+
+    /// Removes a tile and its objects; false when there was no such tile.
+    @discardableResult
+    public func remove(tile name: String) throws -> Bool {
+        try writer.write { db in try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0 }
+    }
+
+    /// Objects whose extent touches the box, answered from the R*Tree.
+    public func objects(in box: Extent2D, limit: Int = 10_000) throws -> [ObjectSummary] {
+        try writer.read { db in
+            try ObjectSummary.fetchAll(db, sql: """
+                SELECT t.name AS tile, o.objectId, o.type, o.role, o.height, e.minX, e.minY, e.maxX, e.maxY
+                FROM objectExtent e JOIN cityObject o ON o.id = e.id JOIN tile t ON t.id = o.tileId
+                WHERE e.maxX >= ? AND e.minX <= ? AND e.maxY >= ? AND e.minY <= ?
+                ORDER BY t.name, o.objectId LIMIT ?
+                """, arguments: [box.minX, box.maxX, box.minY, box.maxY, limit])
+        }
+    }
+
+    /// Footprints of the obstacles of the named tiles (parts rolled up into parents).
+    public func obstacles(tiles names: [String]) throws -> [ObstacleFootprint] {
+        try writer.read { db in
+            var out: [ObstacleFootprint] = []
+            for name in names {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT o.objectId, o.footprint, o.height FROM cityObject o JOIN tile t ON t.id = o.tileId
+                    WHERE t.name = ? AND o.role = ? ORDER BY o.id
+                    """, arguments: [name, ObjectRole.obstacle.rawValue])
+                while let row = try rows.next() {
+                    let blob: Data = row["footprint"]
+                    guard let polys = FootprintCoding.decode([UInt8](blob)), !polys.isEmpty else { continue }
+                    out.append(ObstacleFootprint(objectId: row["objectId"], polygons: polys, height: row["height"] ?? 0))
+                }
+            }
+            return out
+        }
+    }
+
+    /// All records of a tile, in import order (for round-trip tests and `tiles show`).
+    public func records(tile name: String) throws -> [CityObjectRecord] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT o.* FROM cityObject o JOIN tile t ON t.id = o.tileId WHERE t.name = ? ORDER BY o.id
+                """, arguments: [name])
+            return rows.map { row in
+                let blob: Data = row["footprint"]
+                return CityObjectRecord(
+                    id: row["objectId"], type: row["type"], parent: row["parentId"],
+                    role: ObjectRole(rawValue: row["role"]) ?? .other,
+                    footprint: FootprintCoding.decode([UInt8](blob)) ?? [],
+                    footprintSource: FootprintSource(rawValue: row["footprintSource"]) ?? .none,
+                    minZ: row["minZ"], maxZ: row["maxZ"], height: row["height"], attributes: row["attributes"])
+            }
+        }
+    }
+}
+
+/// Catalog failures an operator can act on.
+public enum CatalogError: Error, CustomStringConvertible, Equatable {
+    case unusablePath(String, String)
+    case mixedCRS(tile: String, epsg: Int, expected: Int)
+    case unknownTile(String)
+
+    public var description: String {
+        switch self {
+        case .unusablePath(let path, let why): return "cannot open the catalog \(path): \(why)"
+        case .mixedCRS(let tile, let epsg, let expected):
+            return "tile '\(tile)' is in EPSG:\(epsg) but the scene is in EPSG:\(expected); a scene cannot mix reference systems"
+        case .unknownTile(let name): return "no tile named '\(name)' in the catalog (see `twinscene tiles list`)"
+        }
+    }
+}

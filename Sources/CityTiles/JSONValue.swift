@@ -1,0 +1,125 @@
+/// A parsed JSON value that keeps what CityJSON needs to check: integers apart from
+/// floating-point numbers, and object members in file order (duplicates are refused
+/// by the parser, not silently dropped).
+public enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+
+    public var string: String? { if case .string(let s) = self { return s }; return nil }
+    public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var object: JSONObject? { if case .object(let o) = self { return o }; return nil }
+
+    /// The value as a Double when it is any number.
+    public var number: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
+    /// A short name of the value's JSON type, for error messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+}
+
+/// JSON object members in file order, with lookup by key.
+public struct JSONObject: Sendable, Equatable {
+    public private(set) var keys: [String] = []
+    public private(set) var values: [JSONValue] = []
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    /// Adds a member; returns false (and changes nothing) when the key is already present.
+    @discardableResult
+    public mutating func append(_ key: String, _ value: JSONValue) -> Bool {
+        if index[key] != nil { return false }
+        index[key] = keys.count
+        keys.append(key)
+        values.append(value)
+        return true
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        index[key].map { values[$0] }
+    }
+
+    public mutating func set(_ key: String, _ value: JSONValue) {
+        if let i = index[key] { values[i] = value } else { append(key, value) }
+    }
+
+    public var count: Int { keys.count }
+    public var members: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
+}
+
+extension JSONValue {
+    /// Compact JSON text of the value (used to store attributes in the catalog).
+    public var jsonText: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double(let d): out += d.isFinite ? "\(d)" : "null"
+        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .array(let a):
+            out += "["
+            for (k, v) in a.enumerated() { if k > 0 { out += "," }; v.write(to: &out) }
+            out += "]"
+        case .object(let o):
+            out += "{"
+            for (k, (key, v)) in o.members.enumerated() {
+                if k > 0 { out += "," }
+                JSONValue.writeString(key, to: &out)
+                out += ":"
+                v.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func writeString(_ s: String, to out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+}

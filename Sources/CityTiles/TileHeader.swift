@@ -1,0 +1,61 @@
+/// What a tile says about itself before its objects: version, transform and CRS.
+public struct TileHeader: Sendable, Equatable {
+    /// The version as written in the file ("2.0", or "1.1" before upgrade).
+    public var version: String
+    public var scale: SIMD3<Double>
+    public var translate: SIMD3<Double>
+    /// EPSG code of the reference system, when the file or the operator names one.
+    public var epsg: Int?
+
+    /// Largest absolute CRS coordinate accepted: beyond it no real place on Earth is meant.
+    public static let coordinateLimit: Double = 1e9
+
+    /// Reads `version`, `transform` and `metadata.referenceSystem` of a CityJSON object.
+    static func read(_ root: JSONObject, file: String, crsOverride: Int?) throws(TileError) -> TileHeader {
+        guard let type = root["type"] else { throw TileError(file: file, problem: "no top-level \"type\": not a CityJSON file") }
+        guard type.string == "CityJSON" else {
+            throw TileError(file: file, problem: "top-level \"type\" is \(type.string.map { "\"\($0)\"" } ?? type.typeName), \"CityJSON\" was expected")
+        }
+        guard let version = root["version"]?.string else { throw TileError(file: file, problem: "no \"version\" string") }
+        switch version {
+        case "2.0", "2.0.0", "2.0.1", "1.1", "1.1.0", "1.1.1", "1.1.2", "1.1.3": break
+        default:
+            throw TileError(file: file, problem: "CityJSON version \(version) is not supported: 2.0 is read, 1.1 is upgraded on import; convert older files with cjio upgrade")
+        }
+        var scale = SIMD3<Double>(1, 1, 1), translate = SIMD3<Double>(0, 0, 0)
+        if let t = root["transform"] {
+            guard let s = t["scale"]?.array, s.count == 3, let tr = t["translate"]?.array, tr.count == 3 else {
+                throw TileError(file: file, problem: "\"transform\" needs \"scale\" and \"translate\", three numbers each")
+            }
+            for k in 0..<3 {
+                guard let sk = s[k].number, sk.isFinite, sk > 0 else {
+                    throw TileError(file: file, problem: "transform.scale[\(k)] must be a positive finite number")
+                }
+                guard let tk = tr[k].number, tk.isFinite, abs(tk) <= coordinateLimit else {
+                    throw TileError(file: file, problem: "transform.translate[\(k)] must be a finite number within ±\(Int(coordinateLimit))")
+                }
+                scale[k] = sk; translate[k] = tk
+            }
+        }
+        var epsg = crsOverride
+        if epsg == nil, let rs = root["metadata"]?["referenceSystem"]?.string {
+            guard let code = Self.epsgCode(rs) else {
+                throw TileError(file: file, problem: "metadata.referenceSystem \"\(rs)\" names no EPSG code; import with --crs EPSG:N")
+            }
+            epsg = code
+        }
+        return TileHeader(version: version, scale: scale, translate: translate, epsg: epsg)
+    }
+
+    /// The EPSG code in an OGC CRS URL or URN ("https://www.opengis.net/def/crs/EPSG/0/7415",
+    /// "urn:ogc:def:crs:EPSG::2056") or a plain "EPSG:7415".
+    public static func epsgCode(_ text: String) -> Int? {
+        guard text.uppercased().contains("EPSG") else { return nil }
+        let digits = text.reversed().prefix { $0.isNumber }
+        guard !digits.isEmpty, let code = Int(String(digits.reversed())), code > 0 else { return nil }
+        return code
+    }
+
+    /// True for a 1.x file that is upgraded on import.
+    public var isUpgraded: Bool { version.hasPrefix("1.") }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import CityTiles
+
+@Suite struct CatalogImportTests {
+    /// Object counts by type from shared/data/README.md (computed outside the project).
+    static let expected: [(file: String, crs: Int?, counts: [String: Int])] = [
+        ("cityjson/3dbag_b2.city.json", nil, ["Building": 2, "BuildingPart": 2]),
+        ("cityjson/3dbag_b2.city.jsonl", nil, ["Building": 2, "BuildingPart": 2]),
+        ("cityjson/3dbag_delft_subset.city.jsonl", nil, ["Building": 10, "BuildingPart": 10]),
+        ("cityjson/cjio_multi_lod.city.json", 7415, ["Building": 10]),
+        ("cityjson/cjio_delft.city.json", nil, ["Building": 160, "Road": 143, "PlantCover": 126, "LandUse": 81,
+                                                "GenericCityObject": 54, "Bridge": 3, "WaterBody": 3]),
+        ("cityjson/cjio_zurich_subset_lod2.city.json", nil, ["Building": 49, "BuildingPart": 161]),
+    ]
+
+    @Test(.enabled(if: SharedData.available, SharedData.skipNote), arguments: 0..<6)
+    func importsRealTilesWithTheRightCountsAndTypes(_ k: Int) throws {
+        let (file, crs, counts) = Self.expected[k]
+        let catalog = try Catalog()
+        let summary = try catalog.importTile(path: SharedData.path(file), crsOverride: crs)
+        #expect(summary.status == .imported)
+        #expect(summary.objects == counts.values.reduce(0, +))
+        #expect(try catalog.typeCounts(tile: summary.tile) == counts)
+        let tile = try #require(try catalog.tile(named: summary.tile))
+        #expect(tile.epsg == (file.contains("zurich") ? 2056 : 7415))
+        #expect(tile.minX < tile.maxX && tile.minY < tile.maxY)
+        if file.contains("zurich") { #expect(summary.upgradedFrom == "1.1") }
+    }
+
+    @Test(.enabled(if: SharedData.available, SharedData.skipNote))
+    func delftFootprintsMatchAnIndependentReading() throws {
+        let path = SharedData.path("cityjson/3dbag_delft_subset.city.jsonl")
+        let catalog = try Catalog()
+        let summary = try catalog.importTile(path: path)
+        let records = Dictionary(uniqueKeysWithValues: try catalog.records(tile: summary.tile).map { ($0.id, $0) })
+        // Independent reading with Foundation's JSONSerialization.
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let header = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        let transform = header["transform"] as! [String: [Double]]
+        var checked = 0
+        for line in lines.dropFirst() {
+            let f = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let verts = f["vertices"] as! [[Int]]
+            for (id, obj) in f["CityObjects"] as! [String: [String: Any]] where obj["type"] as? String == "Building" {
+                let geoms = obj["geometry"] as! [[String: Any]]
+                let lod0 = try #require(geoms.first { $0["lod"] as? String == "0" })
+                let ring = ((lod0["boundaries"] as! [[[Int]]])[0][0])
+                let expected = ring.map { SIMD2(Double(verts[$0][0]) * transform["scale"]![0] + transform["translate"]![0],
+                                                Double(verts[$0][1]) * transform["scale"]![1] + transform["translate"]![1]) }
+                let record = try #require(records[id])
+                #expect(record.footprintSource == .lod0)
+                #expect(record.role == .obstacle)
+                #expect(record.footprint.first?.first == expected)
+                let attrs = obj["attributes"] as! [String: Any]
+                let h = (attrs["b3_h_dak_max"] as! Double) - (attrs["b3_h_maaiveld"] as! Double)
+                #expect(abs((record.height ?? -1) - h) < 1e-9)
+                checked += 1
+            }
+        }
+        #expect(checked == 10)
+        // Parts roll up: their parent carries the footprint, so parts are not obstacles themselves.
+        #expect(records.values.filter { $0.type == "BuildingPart" }.allSatisfy { $0.role == .part && $0.parent != nil })
+        #expect(try catalog.obstacles(tiles: [summary.tile]).count == 10)
+    }
+
+    @Test(.enabled(if: SharedData.available, SharedData.skipNote))
+    func groundSurfaceAndOutlineFootprints() throws {
+        let catalog = try Catalog()
+        let s = try catalog.importTile(path: SharedData.path("cityjson/cjio_multi_lod.city.json"), crsOverride: 7415)
+        let records = try catalog.records(tile: s.tile)
+        #expect(records.allSatisfy { $0.footprintSource == .groundSurface && !$0.footprint.isEmpty && ($0.height ?? 0) > 0 })
+        let delft = try catalog.importTile(path: SharedData.path("cityjson/cjio_delft.city.json"))
+        let roads = try catalog.records(tile: delft.tile).filter { $0.type == "Road" }
+        #expect(roads.allSatisfy { $0.role == .walkable })
+    }
+
+    @Test(.enabled(if: SharedData.available, SharedData.skipNote))
+    func reimportChangesNothingAndAChangedFileReplaces() throws {
+        let dir = temporaryDirectory()
+        let file = dir.appendingPathComponent("district.city.jsonl").path
+        try DistrictGenerator(buildings: 12, seed: 1).write(to: file)
+        let catalog = try Catalog(path: dir.appendingPathComponent("c.sqlite").path)
+        #expect(try catalog.importTile(path: file).status == .imported)
+        let first = try #require(try catalog.tile(named: "district"))
+        #expect(try catalog.importTile(path: file).status == .unchanged)
+        #expect(try catalog.tile(named: "district") == first)
+        try DistrictGenerator(buildings: 18, seed: 2).write(to: file)
+        let replaced = try catalog.importTile(path: file)
+        #expect(replaced.status == .replaced)
+        #expect(try catalog.tiles().count == 1)
+        #expect(try catalog.records(tile: "district").count == 18)
+        #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7)).count == 18)
+    }
+
+    @Test func generatorRoundTrips() throws {
+        let dir = temporaryDirectory()
+        let file = dir.appendingPathComponent("gen.city.jsonl").path
+        let gen = DistrictGenerator(buildings: 40, seed: 9)
+        try gen.write(to: file)
+        let catalog = try Catalog()
+        let s = try catalog.importTile(path: file)
+        #expect(s.objects == 40)
+        let records = try catalog.records(tile: "gen")
+        for (k, r) in records.enumerated() {
+            let (ring, height) = gen.building(k)
+            #expect(r.id == "GEN.9.\(k)")
+            #expect(r.footprint.count == 1)
+            let got = r.footprint[0][0]
+            #expect(got.count == ring.count)
+            for (a, b) in zip(got, ring) { #expect(abs(a.x - (b.x + gen.origin.x)) < 1e-6 && abs(a.y - (b.y + gen.origin.y)) < 1e-6) }
+            #expect(abs((r.height ?? 0) - height) < 1e-6)
+        }
+        // The R*Tree answers a box around building 0 and not a far one.
+        let e = try #require(records[0].extent)
+        #expect(try catalog.objects(in: e).contains { $0.objectId == "GEN.9.0" })
+        #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1, maxY: 1)).isEmpty)
+    }
+}
