@@ -1,0 +1,241 @@
+import NIOCore
+
+extension WireMessage {
+    /// Writes the whole frame: u32 length, type byte, payload.
+    public func writeFrame(into out: inout ByteBuffer) {
+        let lengthAt = out.writerIndex
+        out.writeInteger(UInt32(0))
+        out.writeInteger(type.rawValue)
+        writePayload(into: &out)
+        out.setInteger(UInt32(out.writerIndex - lengthAt - 4), at: lengthAt)
+    }
+
+    /// The frame as a new buffer.
+    public func frame(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var b = allocator.buffer(capacity: 64)
+        writeFrame(into: &b)
+        return b
+    }
+
+    func writeArea(_ area: WireArea?, into out: inout ByteBuffer) {
+        guard let area else { out.writeInteger(UInt8(0)); return }
+        out.writeInteger(UInt8(1))
+        out.writeF64(area.minX); out.writeF64(area.minY); out.writeF64(area.maxX); out.writeF64(area.maxY)
+    }
+
+    func writePayload(into out: inout ByteBuffer) {
+        switch self {
+        case .hello(let minV, let maxV, let client):
+            out.writeBytes(WireProtocol.magic)
+            out.writeInteger(minV); out.writeInteger(maxV)
+            out.writeWireString(client)
+        case .welcome(let version, let maxFrame, let time, let server):
+            out.writeInteger(version); out.writeInteger(maxFrame); out.writeInteger(time)
+            out.writeWireString(server)
+        case .listScenes:
+            break
+        case .sceneList(let scenes):
+            out.writeInteger(UInt16(scenes.count))
+            for s in scenes {
+                out.writeWireString(s.name); out.writeWireString(s.scenario)
+                out.writeInteger(s.entities); out.writeInteger(s.tickRate)
+            }
+        case .subscribe(let sub, let scene, let area):
+            out.writeInteger(sub); out.writeWireString(scene); writeArea(area, into: &out)
+        case .unsubscribe(let sub):
+            out.writeInteger(sub)
+        case .moveArea(let sub, let area):
+            out.writeInteger(sub); writeArea(area, into: &out)
+        case .sceneInfo(let i):
+            out.writeInteger(i.subscription); out.writeWireString(i.scene); out.writeInteger(i.epsg)
+            out.writeF64(i.originX); out.writeF64(i.originY); out.writeF64(i.quantum); out.writeInteger(i.tickRate)
+            writeArea(i.bounds, into: &out)
+            out.writeF64(i.cellSize); out.writeInteger(i.cellColumns); out.writeInteger(i.cellRows)
+            out.writeInteger(UInt8(i.kinds.count))
+            for k in i.kinds.prefix(255) { out.writeInteger(k.code); out.writeWireString(k.name) }
+        case .staticGeometry(let sub, let buildings):
+            out.writeInteger(sub)
+            var raw = ByteBufferAllocator().buffer(capacity: buildings.count * 64)
+            raw.writeVarint(UInt64(buildings.count))
+            for b in buildings {
+                raw.writeInteger(b.heightDecimetres)
+                raw.writeVarint(UInt64(b.rings.count))
+                for ring in b.rings {
+                    raw.writeVarint(UInt64(ring.count))
+                    var last = SIMD2<Int32>(0, 0)
+                    for p in ring {
+                        raw.writeZigzag(Int64(p.x) - Int64(last.x)); raw.writeZigzag(Int64(p.y) - Int64(last.y))
+                        last = p
+                    }
+                }
+            }
+            out.writeInteger(UInt32(raw.readableBytes))
+            var deflater = Deflater(level: 6)
+            var packed = deflater.deflate(raw.readableBytesView)
+            out.writeInteger(UInt32(packed.readableBytes))
+            out.writeBuffer(&packed)
+        case .stateFrame(let sub, let tick, let time, let resync, let cells):
+            out.writeInteger(sub); out.writeInteger(tick); out.writeInteger(time); out.writeInteger(UInt8(resync ? 1 : 0))
+            out.writeVarint(UInt64(cells.count))
+            for var c in cells { out.writeBuffer(&c) }
+        case .events(let sub, let tick, let events):
+            out.writeInteger(sub); out.writeInteger(tick)
+            out.writeVarint(UInt64(events.count))
+            for e in events { out.writeVarint(UInt64(e.entity)); out.writeInteger(e.kind); out.writeF32(e.value) }
+        case .control(let token, let scene, let command):
+            out.writeWireString(token); out.writeWireString(scene); out.writeInteger(command.opcode)
+            switch command {
+            case .pause, .resume, .listClients: break
+            case .step(let n): out.writeInteger(n)
+            case .speed(let f): out.writeF32(f)
+            case .reset(let seed): out.writeInteger(seed)
+            case .loadTile(let name): out.writeWireString(name)
+            }
+        case .controlResult(let ok, let message):
+            out.writeInteger(UInt8(ok ? 1 : 0)); out.writeWireString(message)
+        case .ping(let nonce, let time):
+            out.writeInteger(nonce); out.writeInteger(time)
+        case .pong(let nonce, let echoed, let time):
+            out.writeInteger(nonce); out.writeInteger(echoed); out.writeInteger(time)
+        case .error(let code, let message):
+            out.writeInteger(code); out.writeWireString(message)
+        case .goodbye(let reason):
+            out.writeWireString(reason)
+        }
+    }
+
+    /// Decodes one frame's payload. Throws a `WireError` for anything malformed,
+    /// including bytes left over after the message.
+    public static func decode(type rawType: UInt8, payload: ByteBuffer, maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes) throws(WireError) -> WireMessage {
+        guard let type = MessageType(rawValue: rawType) else { throw .unknownMessageType(rawType) }
+        var p = payload
+        let limit = p.readableBytes
+        func area() throws(WireError) -> WireArea? {
+            let has: UInt8 = try p.readInt("area flag")
+            if has == 0 { return nil }
+            guard has == 1 else { throw .malformed("area flag \(has)") }
+            let a = WireArea(minX: try p.readF64("area"), minY: try p.readF64("area"), maxX: try p.readF64("area"), maxY: try p.readF64("area"))
+            guard a.minX.isFinite, a.minY.isFinite, a.maxX.isFinite, a.maxY.isFinite, a.minX <= a.maxX, a.minY <= a.maxY else {
+                throw .malformed("area: needs finite min <= max")
+            }
+            return a
+        }
+        let message: WireMessage
+        switch type {
+        case .hello:
+            guard let magic = p.readBytes(length: 4) else { throw .truncated("hello magic") }
+            guard magic == WireProtocol.magic else { throw .malformed("hello: wrong magic, not a twinscene client") }
+            message = .hello(minVersion: try p.readInt("min version"), maxVersion: try p.readInt("max version"), client: try p.readWireString("client name"))
+        case .welcome:
+            message = .welcome(version: try p.readInt("version"), maxFrameBytes: try p.readInt("max frame"),
+                               serverTimeMicros: try p.readInt("server time"), server: try p.readWireString("server name"))
+        case .listScenes:
+            message = .listScenes
+        case .sceneList:
+            let n: UInt16 = try p.readInt("scene count")
+            var scenes: [SceneSummary] = []
+            for _ in 0..<n {
+                scenes.append(SceneSummary(name: try p.readWireString("scene name"), scenario: try p.readWireString("scenario"),
+                                           entities: try p.readInt("entities"), tickRate: try p.readInt("tick rate")))
+            }
+            message = .sceneList(scenes)
+        case .subscribe:
+            message = .subscribe(subscription: try p.readInt("subscription"), scene: try p.readWireString("scene"), area: try area())
+        case .unsubscribe:
+            message = .unsubscribe(subscription: try p.readInt("subscription"))
+        case .moveArea:
+            message = .moveArea(subscription: try p.readInt("subscription"), area: try area())
+        case .sceneInfo:
+            let sub: UInt32 = try p.readInt("subscription")
+            let scene = try p.readWireString("scene")
+            let epsg: UInt32 = try p.readInt("epsg")
+            let ox = try p.readF64("origin"), oy = try p.readF64("origin"), q = try p.readF64("quantum")
+            let rate: UInt16 = try p.readInt("tick rate")
+            guard let bounds = try area() else { throw .malformed("scene info: bounds missing") }
+            let cellSize = try p.readF64("cell size")
+            let cols: UInt16 = try p.readInt("cell columns"), rows: UInt16 = try p.readInt("cell rows")
+            let nk: UInt8 = try p.readInt("kind count")
+            var kinds: [KindInfo] = []
+            for _ in 0..<nk { kinds.append(KindInfo(code: try p.readInt("kind code"), name: try p.readWireString("kind name"))) }
+            guard q > 0, q.isFinite, cellSize > 0, cellSize.isFinite else { throw .malformed("scene info: quantum and cell size must be positive") }
+            message = .sceneInfo(SceneInfoMessage(subscription: sub, scene: scene, epsg: epsg, originX: ox, originY: oy, quantum: q,
+                                                  tickRate: rate, bounds: bounds, cellSize: cellSize, cellColumns: cols, cellRows: rows, kinds: kinds))
+        case .staticGeometry:
+            let sub: UInt32 = try p.readInt("subscription")
+            let rawLength: UInt32 = try p.readInt("raw length")
+            let packedLength: UInt32 = try p.readInt("packed length")
+            guard Int(rawLength) <= maxFrameBytes else { throw .frameTooLarge(length: Int(rawLength), limit: maxFrameBytes) }
+            guard let packed = p.readSlice(length: Int(packedLength)) else { throw .truncated("static geometry") }
+            var raw = try Inflater.inflate(packed.readableBytesView, expectedLength: Int(rawLength))
+            let n = try raw.readCount(limit: Int(rawLength), "building count")
+            var buildings: [WireBuilding] = []
+            for _ in 0..<n {
+                let h: UInt16 = try raw.readInt("height")
+                let nr = try raw.readCount(limit: raw.readableBytes, "ring count")
+                var rings: [[SIMD2<Int32>]] = []
+                for _ in 0..<nr {
+                    let np = try raw.readCount(limit: raw.readableBytes, "point count")
+                    var ring: [SIMD2<Int32>] = []
+                    var x: Int64 = 0, y: Int64 = 0
+                    for _ in 0..<np {
+                        x += try raw.readZigzag(); y += try raw.readZigzag()
+                        guard let xi = Int32(exactly: x), let yi = Int32(exactly: y) else { throw .malformed("building point beyond 32 bits") }
+                        ring.append(SIMD2(xi, yi))
+                    }
+                    rings.append(ring)
+                }
+                buildings.append(WireBuilding(rings: rings, heightDecimetres: h))
+            }
+            message = .staticGeometry(subscription: sub, buildings: buildings)
+        case .stateFrame:
+            let sub: UInt32 = try p.readInt("subscription")
+            let tick: UInt64 = try p.readInt("tick")
+            let time: UInt64 = try p.readInt("server time")
+            let flags: UInt8 = try p.readInt("frame flags")
+            guard flags <= 1 else { throw .malformed("state frame flags \(flags)") }
+            let n = try p.readCount(limit: limit, "cell count")
+            var cells: [ByteBuffer] = []
+            for _ in 0..<n { cells.append(try CellBlock.slice(from: &p)) }
+            message = .stateFrame(subscription: sub, tick: tick, serverTimeMicros: time, resync: flags == 1, cells: cells)
+        case .events:
+            let sub: UInt32 = try p.readInt("subscription")
+            let tick: UInt64 = try p.readInt("tick")
+            let n = try p.readCount(limit: limit, "event count")
+            var events: [WireEvent] = []
+            for _ in 0..<n {
+                let id = try p.readVarint()
+                guard let entity = UInt32(exactly: id) else { throw .malformed("event entity beyond 32 bits") }
+                events.append(WireEvent(entity: entity, kind: try p.readInt("event kind"), value: try p.readF32("event value")))
+            }
+            message = .events(subscription: sub, tick: tick, events: events)
+        case .control:
+            let token = try p.readWireString("token"), scene = try p.readWireString("scene")
+            let op: UInt8 = try p.readInt("opcode")
+            let command: ControlCommand
+            switch op {
+            case 1: command = .pause
+            case 2: command = .resume
+            case 3: command = .step(try p.readInt("step count"))
+            case 4: command = .speed(try p.readF32("speed"))
+            case 5: command = .reset(seed: try p.readInt("seed"))
+            case 6: command = .loadTile(try p.readWireString("tile"))
+            case 7: command = .listClients
+            default: throw .malformed("control opcode \(op)")
+            }
+            message = .control(token: token, scene: scene, command: command)
+        case .controlResult:
+            let ok: UInt8 = try p.readInt("ok")
+            message = .controlResult(ok: ok == 1, message: try p.readWireString("message"))
+        case .ping:
+            message = .ping(nonce: try p.readInt("nonce"), timeMicros: try p.readInt("time"))
+        case .pong:
+            message = .pong(nonce: try p.readInt("nonce"), echoedMicros: try p.readInt("echoed time"), serverTimeMicros: try p.readInt("server time"))
+        case .error:
+            message = .error(code: try p.readInt("error code"), message: try p.readWireString("error message"))
+        case .goodbye:
+            message = .goodbye(reason: try p.readWireString("reason"))
+        }
+        guard p.readableBytes == 0 else { throw .malformed("\(p.readableBytes) unexpected bytes after a \(type) message") }
+        return message
+    }
+}

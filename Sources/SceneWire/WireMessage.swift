@@ -1,0 +1,137 @@
+import NIOCore
+
+/// An area of interest in scene coordinates (metres from the scene origin).
+public struct WireArea: Equatable, Sendable {
+    public var minX: Double, minY: Double, maxX: Double, maxY: Double
+    public init(minX: Double, minY: Double, maxX: Double, maxY: Double) {
+        self.minX = minX; self.minY = minY; self.maxX = maxX; self.maxY = maxY
+    }
+    /// Half-open on the max sides, like the engine's rectangles.
+    public func contains(x: Double, y: Double) -> Bool { x >= minX && x < maxX && y >= minY && y < maxY }
+}
+
+/// One scene as the scene list shows it.
+public struct SceneSummary: Equatable, Sendable {
+    public var name: String
+    public var scenario: String
+    public var entities: UInt32
+    public var tickRate: UInt16
+    public init(name: String, scenario: String, entities: UInt32, tickRate: UInt16) {
+        self.name = name; self.scenario = scenario; self.entities = entities; self.tickRate = tickRate
+    }
+}
+
+/// An entity kind in a scene (runner, player, ball, AGV ...).
+public struct KindInfo: Equatable, Sendable {
+    public var code: UInt8
+    public var name: String
+    public init(code: UInt8, name: String) { self.code = code; self.name = name }
+}
+
+/// What a subscriber needs to interpret a scene's state frames.
+public struct SceneInfoMessage: Equatable, Sendable {
+    public var subscription: UInt32
+    public var scene: String
+    public var epsg: UInt32
+    public var originX: Double
+    public var originY: Double
+    /// Metres per position unit (default 0.01).
+    public var quantum: Double
+    public var tickRate: UInt16
+    public var bounds: WireArea
+    /// Side of a wire cell in metres; cell ids are `row * columns + column`.
+    public var cellSize: Double
+    public var cellColumns: UInt16
+    public var cellRows: UInt16
+    public var kinds: [KindInfo]
+
+    public init(subscription: UInt32, scene: String, epsg: UInt32, originX: Double, originY: Double, quantum: Double,
+                tickRate: UInt16, bounds: WireArea, cellSize: Double, cellColumns: UInt16, cellRows: UInt16, kinds: [KindInfo]) {
+        self.subscription = subscription; self.scene = scene; self.epsg = epsg; self.originX = originX; self.originY = originY
+        self.quantum = quantum; self.tickRate = tickRate; self.bounds = bounds; self.cellSize = cellSize
+        self.cellColumns = cellColumns; self.cellRows = cellRows; self.kinds = kinds
+    }
+}
+
+/// A building footprint for clients to draw, in position units (quanta) from the origin.
+public struct WireBuilding: Equatable, Sendable {
+    public var rings: [[SIMD2<Int32>]]
+    /// Height in decimetres.
+    public var heightDecimetres: UInt16
+    public init(rings: [[SIMD2<Int32>]], heightDecimetres: UInt16) { self.rings = rings; self.heightDecimetres = heightDecimetres }
+}
+
+/// A scene event for clients.
+public struct WireEvent: Equatable, Sendable {
+    public var entity: UInt32
+    public var kind: UInt16
+    public var value: Float
+    public init(entity: UInt32, kind: UInt16, value: Float) { self.entity = entity; self.kind = kind; self.value = value }
+}
+
+/// Operator commands (need the admin token).
+public enum ControlCommand: Equatable, Sendable {
+    case pause
+    case resume
+    case step(UInt32)
+    case speed(Float)
+    case reset(seed: UInt64)
+    case loadTile(String)
+    case listClients
+
+    var opcode: UInt8 {
+        switch self {
+        case .pause: return 1
+        case .resume: return 2
+        case .step: return 3
+        case .speed: return 4
+        case .reset: return 5
+        case .loadTile: return 6
+        case .listClients: return 7
+        }
+    }
+}
+
+/// Every message of the protocol. `StateFrame` carries pre-coded cell blocks, shared
+/// byte for byte between subscribers (see `CellBlock`).
+public enum WireMessage: Equatable, Sendable {
+    case hello(minVersion: UInt16, maxVersion: UInt16, client: String)
+    case welcome(version: UInt16, maxFrameBytes: UInt32, serverTimeMicros: UInt64, server: String)
+    case listScenes
+    case sceneList([SceneSummary])
+    case subscribe(subscription: UInt32, scene: String, area: WireArea?)
+    case unsubscribe(subscription: UInt32)
+    case moveArea(subscription: UInt32, area: WireArea?)
+    case sceneInfo(SceneInfoMessage)
+    case staticGeometry(subscription: UInt32, buildings: [WireBuilding])
+    case stateFrame(subscription: UInt32, tick: UInt64, serverTimeMicros: UInt64, resync: Bool, cells: [ByteBuffer])
+    case events(subscription: UInt32, tick: UInt64, events: [WireEvent])
+    case control(token: String, scene: String, command: ControlCommand)
+    case controlResult(ok: Bool, message: String)
+    case ping(nonce: UInt64, timeMicros: UInt64)
+    case pong(nonce: UInt64, echoedMicros: UInt64, serverTimeMicros: UInt64)
+    case error(code: UInt16, message: String)
+    case goodbye(reason: String)
+
+    public var type: MessageType {
+        switch self {
+        case .hello: return .hello
+        case .welcome: return .welcome
+        case .listScenes: return .listScenes
+        case .sceneList: return .sceneList
+        case .subscribe: return .subscribe
+        case .unsubscribe: return .unsubscribe
+        case .moveArea: return .moveArea
+        case .sceneInfo: return .sceneInfo
+        case .staticGeometry: return .staticGeometry
+        case .stateFrame: return .stateFrame
+        case .events: return .events
+        case .control: return .control
+        case .controlResult: return .controlResult
+        case .ping: return .ping
+        case .pong: return .pong
+        case .error: return .error
+        case .goodbye: return .goodbye
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// Constants of the twinscene wire protocol; docs/PROTOCOL.md is the normative text.
+public enum WireProtocol {
+    /// The protocol version this build speaks. A change to any byte layout bumps it.
+    public static let version: UInt16 = 1
+    /// Oldest version this build still speaks.
+    public static let minimumVersion: UInt16 = 1
+    /// First four bytes of the Hello payload.
+    public static let magic: [UInt8] = Array("TWSN".utf8)
+    /// Default largest frame (type byte plus payload) either side accepts.
+    public static let defaultMaxFrameBytes = 16 << 20
+}
+
+/// Message type codes, the byte after the length prefix.
+public enum MessageType: UInt8, Sendable, CaseIterable {
+    case hello = 0x01
+    case welcome = 0x02
+    case listScenes = 0x03
+    case sceneList = 0x04
+    case subscribe = 0x05
+    case unsubscribe = 0x06
+    case moveArea = 0x07
+    case sceneInfo = 0x08
+    case staticGeometry = 0x09
+    case stateFrame = 0x0A
+    case events = 0x0B
+    case control = 0x0C
+    case controlResult = 0x0D
+    case ping = 0x0E
+    case pong = 0x0F
+    case error = 0x10
+    case goodbye = 0x11
+}
+
+/// Error codes carried by the Error message.
+public enum ErrorCode: UInt16, Sendable, CaseIterable {
+    case malformedFrame = 1
+    case frameTooLarge = 2
+    case unknownMessageType = 3
+    case unexpectedMessage = 4
+    case versionUnsupported = 5
+    case unknownScene = 6
+    case tooManySubscriptions = 7
+    case tooManyConnections = 8
+    case handshakeTimeout = 9
+    case idleTimeout = 10
+    case unauthorized = 11
+    case badControl = 12
+    case unknownSubscription = 13
+    case serverShuttingDown = 14
+    case internalError = 15
+}

@@ -1,0 +1,113 @@
+import NIOCore
+import NIOEmbedded
+import NIOTestUtils
+import Testing
+@testable import SceneWire
+
+@Suite struct WireMessageTests {
+    static let samples: [WireMessage] = [
+        .hello(minVersion: 1, maxVersion: 3, client: "py-client"),
+        .welcome(version: 1, maxFrameBytes: 1 << 20, serverTimeMicros: 123_456, server: "twinscene"),
+        .listScenes,
+        .sceneList([SceneSummary(name: "district", scenario: "walkers", entities: 2000, tickRate: 20)]),
+        .subscribe(subscription: 7, scene: "district", area: WireArea(minX: 0, minY: 0, maxX: 100, maxY: 50)),
+        .subscribe(subscription: 8, scene: "district", area: nil),
+        .unsubscribe(subscription: 7),
+        .moveArea(subscription: 7, area: WireArea(minX: 10, minY: 10, maxX: 20, maxY: 20)),
+        .sceneInfo(SceneInfoMessage(subscription: 7, scene: "district", epsg: 7415, originX: 85000, originY: 446000, quantum: 0.01,
+                                    tickRate: 20, bounds: WireArea(minX: 0, minY: 0, maxX: 500, maxY: 400), cellSize: 64,
+                                    cellColumns: 8, cellRows: 7, kinds: [KindInfo(code: 1, name: "pedestrian")])),
+        .staticGeometry(subscription: 7, buildings: [WireBuilding(rings: [[SIMD2(0, 0), SIMD2(1000, 0), SIMD2(1000, -500)]], heightDecimetres: 123)]),
+        .stateFrame(subscription: 7, tick: 99, serverTimeMicros: 5, resync: true,
+                    cells: [CellBlock.drop(cell: 3), CellBlock.drop(cell: 4)]),
+        .events(subscription: 7, tick: 99, events: [WireEvent(entity: 5, kind: 3, value: 1.5)]),
+        .control(token: "secret", scene: "district", command: .step(5)),
+        .control(token: "secret", scene: "district", command: .reset(seed: 42)),
+        .control(token: "secret", scene: "district", command: .speed(2)),
+        .controlResult(ok: false, message: "unauthorized"),
+        .ping(nonce: 1, timeMicros: 2),
+        .pong(nonce: 1, echoedMicros: 2, serverTimeMicros: 3),
+        .error(code: ErrorCode.frameTooLarge.rawValue, message: "too big"),
+        .goodbye(reason: "server shutting down"),
+    ]
+
+    @Test(arguments: samples)
+    func roundTrips(_ message: WireMessage) throws {
+        var frame = message.frame()
+        let decoded = try #require(try WireFrameDecoder().next(&frame))
+        #expect(frame.readableBytes == 0)
+        #expect(decoded.type == message.type.rawValue)
+        #expect(try WireMessage.decode(type: decoded.type, payload: decoded.payload) == message)
+    }
+
+    @Test func everyMessageTypeIsCovered() {
+        #expect(Set(Self.samples.map(\.type)) == Set(MessageType.allCases))
+    }
+
+    @Test func frameDecoderHandlesAnySplit() throws {
+        let frames = Self.samples.map { m -> (ByteBuffer, [WireFrame]) in
+            var b = m.frame()
+            let f = try! WireFrameDecoder().next(&b)!
+            return (m.frame(), [f])
+        }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: frames) { WireFrameDecoder() }
+    }
+
+    @Test func oversizedAndEmptyFramesAreRefusedBeforeBuffering() {
+        var huge = ByteBuffer()
+        huge.writeInteger(UInt32(1 << 30))
+        huge.writeInteger(UInt8(1))
+        #expect(throws: WireError.frameTooLarge(length: 1 << 30, limit: 1024)) { try WireFrameDecoder(maxFrameBytes: 1024).next(&huge) }
+        var empty = ByteBuffer(bytes: [0, 0, 0, 0])
+        #expect(throws: WireError.emptyFrame) { try WireFrameDecoder().next(&empty) }
+    }
+
+    @Test func unknownTypesTruncationAndTrailingBytesAreTypedErrors() {
+        #expect(throws: WireError.unknownMessageType(0x7F)) { try WireMessage.decode(type: 0x7F, payload: ByteBuffer()) }
+        for message in Self.samples {
+            var f = message.frame()
+            let frame = try! WireFrameDecoder().next(&f)!
+            let bytes = Array(frame.payload.readableBytesView)
+            if !bytes.isEmpty {
+                #expect(throws: WireError.self) { try WireMessage.decode(type: frame.type, payload: ByteBuffer(bytes: bytes.dropLast())) }
+            }
+            #expect(throws: WireError.self) { try WireMessage.decode(type: frame.type, payload: ByteBuffer(bytes: bytes + [0])) }
+        }
+    }
+
+    @Test func helloWithWrongMagicIsRefused() {
+        var p = ByteBuffer(bytes: Array("HTTP".utf8))
+        p.writeInteger(UInt16(1)); p.writeInteger(UInt16(1)); p.writeWireString("x")
+        #expect(throws: WireError.malformed("hello: wrong magic, not a twinscene client")) { try WireMessage.decode(type: 1, payload: p) }
+    }
+
+    @Test func randomBytesNeverCrashTheDecoders() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let n = Int.random(in: 0...80, using: &rng)
+            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let type = UInt8.random(in: 0...0x12, using: &rng)
+            _ = try? WireMessage.decode(type: type, payload: ByteBuffer(bytes: bytes), maxFrameBytes: 4096)
+            _ = try? CellBlock.open(ByteBuffer(bytes: bytes))
+            var r = ByteReader(bytes)
+            _ = try? CellState.readKeyframe(&r)
+            var s = CellState()
+            var r2 = ByteReader(bytes)
+            _ = try? s.applyDelta(&r2)
+            var buf = ByteBuffer(bytes: bytes)
+            _ = try? WireFrameDecoder(maxFrameBytes: 64).next(&buf)
+        }
+    }
+
+    @Test func embeddedChannelPipelineDecodesMessagesAndRejectsGarbage() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: 256)))
+        try channel.pipeline.syncOperations.addHandler(WireMessageCodec(maxFrameBytes: 256))
+        try channel.writeInbound(WireMessage.ping(nonce: 9, timeMicros: 1).frame())
+        #expect(try channel.readInbound(as: WireMessage.self) == .ping(nonce: 9, timeMicros: 1))
+        var bad = ByteBuffer()
+        bad.writeInteger(UInt32(1000)); bad.writeInteger(UInt8(1))
+        #expect(throws: (any Error).self) { try channel.writeInbound(bad) }
+        _ = try? channel.finish()
+    }
+}
