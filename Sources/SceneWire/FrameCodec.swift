@@ -55,12 +55,11 @@ public struct WireFrameEncoder: MessageToByteEncoder {
     }
 }
 
-/// Decodes frames into messages and encodes messages into frames, in one handler.
-public final class WireMessageCodec: ChannelDuplexHandler, Sendable {
+/// Decodes frames into messages. Outbound, peers write whole frames as `ByteBuffer`s
+/// (`WireMessage.frame()`), so a frame coded once can be written to many channels.
+public final class WireMessageCodec: ChannelInboundHandler, Sendable {
     public typealias InboundIn = WireFrame
     public typealias InboundOut = WireMessage
-    public typealias OutboundIn = WireMessage
-    public typealias OutboundOut = ByteBuffer
 
     public let maxFrameBytes: Int
     public init(maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes) { self.maxFrameBytes = maxFrameBytes }
@@ -73,12 +72,5 @@ public final class WireMessageCodec: ChannelDuplexHandler, Sendable {
         } catch {
             context.fireErrorCaught(error)
         }
-    }
-
-    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let message = unwrapOutboundIn(data)
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        message.writeFrame(into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

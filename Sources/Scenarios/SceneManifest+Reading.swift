@@ -1,0 +1,89 @@
+import CityTiles
+import Foundation
+
+extension SceneManifest {
+    /// Scenarios this build knows.
+    public static let knownScenarios = ["walkers"]
+
+    /// Reads and validates a manifest; every problem names its JSON path.
+    public static func load(path: String) throws -> SceneManifest {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ManifestError(file: path, path: "$", problem: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+        }
+        let root: JSONValue
+        do { root = try JSONParser.parse([UInt8](data)) } catch {
+            throw ManifestError(file: path, path: error.path, problem: "invalid JSON: \(error.message) (line \(error.line))")
+        }
+        var m = try parse(root, file: path)
+        m.sourcePath = path
+        return m
+    }
+
+    /// Validates a parsed manifest.
+    public static func parse(_ root: JSONValue, file: String) throws -> SceneManifest {
+        func fail(_ path: String, _ problem: String) -> ManifestError { ManifestError(file: file, path: path, problem: problem) }
+        guard let o = root.object else { throw fail("$", "expected an object, found \(root.typeName)") }
+        let known: Set<String> = ["name", "scenario", "tiles", "catalogTiles", "seed", "tickRate", "quantum", "wireCellSize",
+                                  "bounds", "epsg", "parameters", "description"]
+        for key in o.keys where !known.contains(key) {
+            throw fail("$.\(key)", "unknown field; expected one of \(known.sorted().joined(separator: ", "))")
+        }
+        func string(_ key: String, required: Bool) throws -> String? {
+            guard let v = o[key] else { if required { throw fail("$.\(key)", "missing; expected a string") }; return nil }
+            guard let s = v.string, !s.isEmpty else { throw fail("$.\(key)", "expected a non-empty string, found \(v.typeName)") }
+            return s
+        }
+        func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
+            guard let v = o[key] else { return nil }
+            guard let d = v.number else { throw fail("$.\(key)", "expected a number, found \(v.typeName)") }
+            guard range.contains(d) else { throw fail("$.\(key)", "\(d) is out of range; expected \(range.lowerBound) to \(range.upperBound)") }
+            return d
+        }
+        func strings(_ key: String) throws -> [String] {
+            guard let v = o[key] else { return [] }
+            guard let a = v.array else { throw fail("$.\(key)", "expected an array of strings, found \(v.typeName)") }
+            return try a.enumerated().map { k, item in
+                guard let s = item.string else { throw fail("$.\(key)[\(k)]", "expected a string, found \(item.typeName)") }
+                return s
+            }
+        }
+        let name = try string("name", required: true)!
+        let scenario = try string("scenario", required: true)!
+        guard knownScenarios.contains(scenario) else {
+            throw fail("$.scenario", "unknown scenario \"\(scenario)\"; expected one of \(knownScenarios.joined(separator: ", "))")
+        }
+        var m = SceneManifest(name: name, scenario: scenario)
+        m.tiles = try strings("tiles")
+        m.catalogTiles = try strings("catalogTiles")
+        if let seed = o["seed"] {
+            guard case .int(let s) = seed, s >= 0 else { throw fail("$.seed", "expected a non-negative integer, found \(seed.typeName)") }
+            m.seed = UInt64(s)
+        }
+        if let r = try number("tickRate", 1...120) {
+            guard r == r.rounded() else { throw fail("$.tickRate", "expected a whole number of ticks per second") }
+            m.tickRate = Int(r)
+        }
+        m.quantum = try number("quantum", 0.0001...1) ?? m.quantum
+        m.wireCellSize = try number("wireCellSize", 4...10_000) ?? m.wireCellSize
+        if let e = try number("epsg", 1...999_999) { m.epsg = Int(e) }
+        if let b = o["bounds"] {
+            guard let a = b.array, a.count == 4, let v = Optional(a.compactMap(\.number)), v.count == 4 else {
+                throw fail("$.bounds", "expected [minX, minY, maxX, maxY], four numbers")
+            }
+            guard v[0] < v[2], v[1] < v[3] else { throw fail("$.bounds", "min must be below max") }
+            guard v[2] - v[0] <= 50_000, v[3] - v[1] <= 50_000 else { throw fail("$.bounds", "a scene is at most 50 km on a side") }
+            m.bounds = v
+        }
+        if let p = o["parameters"] {
+            guard let po = p.object else { throw fail("$.parameters", "expected an object, found \(p.typeName)") }
+            for (k, v) in po.members {
+                guard let d = v.number else { throw fail("$.parameters.\(k)", "expected a number, found \(v.typeName)") }
+                m.parameters[k] = d
+            }
+        }
+        if m.tiles.isEmpty && m.catalogTiles.isEmpty && m.bounds == nil {
+            throw fail("$.bounds", "a scene without tiles needs explicit bounds")
+        }
+        return m
+    }
+}

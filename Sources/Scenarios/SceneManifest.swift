@@ -1,0 +1,52 @@
+import CityTiles
+import Foundation
+
+/// A scene as an operator writes it in `Scenes/*.scene.json` (see docs/SCENES.md).
+public struct SceneManifest: Sendable, Equatable {
+    public var name: String
+    /// The scenario that populates and drives the scene ("walkers").
+    public var scenario: String
+    /// Tile files, relative to the manifest, imported into the catalog on load.
+    public var tiles: [String]
+    /// Tiles already in the catalog, by name.
+    public var catalogTiles: [String]
+    public var seed: UInt64
+    public var tickRate: Int
+    /// Metres per position unit on the wire.
+    public var quantum: Double
+    /// Side of a wire cell in metres.
+    public var wireCellSize: Double
+    /// World bounds in the CRS: minX, minY, maxX, maxY. Their min corner is the scene origin.
+    public var bounds: [Double]?
+    /// EPSG code of the scene; every tile must match.
+    public var epsg: Int?
+    /// Scenario parameters (numbers by name).
+    public var parameters: [String: Double]
+    /// Where the manifest was read from (tile paths are relative to its folder).
+    public var sourcePath: String?
+
+    public init(name: String, scenario: String, tiles: [String] = [], catalogTiles: [String] = [], seed: UInt64 = 1,
+                tickRate: Int = 20, quantum: Double = 0.01, wireCellSize: Double = 64, bounds: [Double]? = nil,
+                epsg: Int? = nil, parameters: [String: Double] = [:], sourcePath: String? = nil) {
+        self.name = name; self.scenario = scenario; self.tiles = tiles; self.catalogTiles = catalogTiles
+        self.seed = seed; self.tickRate = tickRate; self.quantum = quantum; self.wireCellSize = wireCellSize
+        self.bounds = bounds; self.epsg = epsg; self.parameters = parameters; self.sourcePath = sourcePath
+    }
+
+    /// The tile files as paths usable from the current directory.
+    public var resolvedTilePaths: [String] {
+        let base = sourcePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
+        return tiles.map { t in
+            if t.hasPrefix("/") || base == nil { return t }
+            return base!.appendingPathComponent(t).standardizedFileURL.path
+        }
+    }
+}
+
+/// A manifest problem, with the JSON path it is at and what was expected there.
+public struct ManifestError: Error, Equatable, CustomStringConvertible {
+    public var file: String
+    public var path: String
+    public var problem: String
+    public var description: String { "\(file): \(path): \(problem)" }
+}

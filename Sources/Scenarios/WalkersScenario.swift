@@ -1,0 +1,48 @@
+import SceneCore
+
+/// People walking the streets of the district between random free goals, at speeds
+/// between `minSpeed` and `maxSpeed`, never through buildings.
+public struct WalkersScenario: Scenario {
+    public var count: Int
+    public var minSpeed: Float
+    public var maxSpeed: Float
+
+    public init(count: Int, minSpeed: Float = 1.0, maxSpeed: Float = 1.8) {
+        self.count = max(0, count)
+        self.minSpeed = minSpeed
+        self.maxSpeed = max(minSpeed, maxSpeed)
+    }
+
+    public static let pedestrian = EntityKind(code: 1, name: "pedestrian")
+    public var kinds: [EntityKind] { [Self.pedestrian] }
+    public var behaviour: any Behaviour { CrowdBehaviour() }
+    public var capacity: Int { max(1, count) }
+
+    public func populate(_ world: World, seed: UInt64) throws {
+        var rng = SeededGenerator(seed: seed)
+        let b = world.bounds
+        var attempts = 0
+        while world.store.count < count {
+            attempts += 1
+            if attempts > count * 100 + 1000 {
+                throw ScenarioError.noRoom(wanted: count, placed: world.store.count)
+            }
+            let x = Float.random(in: b.minX..<b.maxX, using: &rng), y = Float.random(in: b.minY..<b.maxY, using: &rng)
+            if world.obstacles.isBlocked(x, y) { continue }
+            let h = try world.store.spawn(kind: Self.pedestrian.code, x: x, y: y, speed: Float.random(in: minSpeed...maxSpeed, using: &rng))
+            _ = h
+        }
+    }
+}
+
+/// Why a scenario could not be set up.
+public enum ScenarioError: Error, CustomStringConvertible, Equatable {
+    case noRoom(wanted: Int, placed: Int)
+
+    public var description: String {
+        switch self {
+        case .noRoom(let wanted, let placed):
+            return "could place only \(placed) of \(wanted) entities outside buildings; enlarge the bounds or lower the count"
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import NIOCore
+import NIOPosix
+import SceneWire
+import Synchronization
+
+/// A connection to a twinscene server: handshake, then messages in as an async stream
+/// and messages out with `send`. Counts every byte received on the socket.
+public final class SceneClient: Sendable {
+    public let channel: any Channel
+    /// Decoded messages from the server, in order; finishes when the connection closes.
+    public let messages: AsyncThrowingStream<WireMessage, any Error>
+    /// What the server said in Welcome.
+    public let version: UInt16
+    public let serverName: String
+    let counter: ByteCounter
+
+    /// Bytes received on the socket so far (framing and compression included).
+    public var bytesReceived: Int { counter.bytes.load(ordering: .relaxed) }
+
+    /// Connects and performs the handshake.
+    public static func connect(host: String, port: Int, name: String = "twinscene-client",
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> SceneClient {
+        let (stream, continuation) = AsyncThrowingStream<WireMessage, any Error>.makeStream(bufferingPolicy: .unbounded)
+        let counter = ByteCounter()
+        let bootstrap = ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    try ops.addHandler(counter)
+                    try ops.addHandler(ByteToMessageHandler(WireFrameDecoder()))
+                    try ops.addHandler(WireMessageCodec())
+                    try ops.addHandler(Inbox(continuation: continuation))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            throw ClientError.cannotConnect(host: host, port: port, reason: "\(error)")
+        }
+        channel.writeAndFlush(WireMessage.hello(minVersion: WireProtocol.minimumVersion, maxVersion: WireProtocol.version, client: name).frame(),
+                              promise: nil)
+        var iterator = stream.makeAsyncIterator()
+        guard let first = try await iterator.next() else {
+            throw ClientError.closed("the server closed the connection during the handshake")
+        }
+        switch first {
+        case .welcome(let version, _, _, let server):
+            return SceneClient(channel: channel, messages: stream, version: version, serverName: server, counter: counter)
+        case .error(let code, let message):
+            try? await channel.close()
+            throw ClientError.refused(code: code, message: message)
+        default:
+            try? await channel.close()
+            throw ClientError.closed("expected Welcome, got \(first.type)")
+        }
+    }
+
+    private init(channel: any Channel, messages: AsyncThrowingStream<WireMessage, any Error>, version: UInt16,
+                 serverName: String, counter: ByteCounter) {
+        self.channel = channel
+        self.messages = messages
+        self.version = version
+        self.serverName = serverName
+        self.counter = counter
+    }
+
+    /// Sends one message.
+    public func send(_ message: WireMessage) {
+        channel.writeAndFlush(message.frame(), promise: nil)
+    }
+
+    /// Sends raw bytes (for tests of the server's handling of bad input).
+    public func sendRaw(_ bytes: [UInt8]) {
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Connection failures, each a line a user can act on.
+public enum ClientError: Error, CustomStringConvertible, Equatable {
+    case cannotConnect(host: String, port: Int, reason: String)
+    case refused(code: UInt16, message: String)
+    case closed(String)
+
+    public var description: String {
+        switch self {
+        case .cannotConnect(let host, let port, _): return "cannot connect to \(host):\(port): is `twinscene serve` running there?"
+        case .refused(let code, let message): return "the server refused: \(message) (error \(code))"
+        case .closed(let why): return why
+        }
+    }
+}
+
+/// Counts bytes as they come off the socket, before any decoding.
+final class ByteCounter: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let bytes = Atomic<Int>(0)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytes.add(unwrapInboundIn(data).readableBytes, ordering: .relaxed)
+        context.fireChannelRead(data)
+    }
+}
+
+/// Feeds decoded messages into the client's stream.
+final class Inbox: ChannelInboundHandler, Sendable {
+    typealias InboundIn = WireMessage
+    let continuation: AsyncThrowingStream<WireMessage, any Error>.Continuation
+
+    init(continuation: AsyncThrowingStream<WireMessage, any Error>.Continuation) { self.continuation = continuation }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        continuation.yield(unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        continuation.finish(throwing: error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+    }
+}

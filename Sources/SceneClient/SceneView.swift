@@ -1,0 +1,80 @@
+import NIOCore
+import SceneWire
+
+/// A subscriber's picture of one scene, kept up to date from the server's messages:
+/// the scene's description, its buildings, and the entities inside the area of interest.
+public struct SceneView: Sendable {
+    public let subscription: UInt32
+    public private(set) var info: SceneInfoMessage?
+    public private(set) var buildings: [WireBuilding] = []
+    public private(set) var decoder = SceneStateDecoder()
+    /// The area asked for; entities outside it are not part of the view.
+    public var area: WireArea?
+    public private(set) var tick: UInt64?
+    public private(set) var serverTimeMicros: UInt64 = 0
+    /// Ids of the entities inside the area after the last frame.
+    public private(set) var visible: Set<UInt32> = []
+    public private(set) var events: [WireEvent] = []
+
+    public init(subscription: UInt32, area: WireArea? = nil) {
+        self.subscription = subscription
+        self.area = area
+    }
+
+    /// What a state frame changed in the view.
+    public struct Update: Sendable {
+        public var tick: UInt64
+        public var entered: Set<UInt32>
+        public var left: Set<UInt32>
+        public var resync: Bool
+    }
+
+    /// Applies a message addressed to this subscription; returns an update for state frames.
+    public mutating func apply(_ message: WireMessage) throws -> Update? {
+        switch message {
+        case .sceneInfo(let i) where i.subscription == subscription:
+            info = i
+        case .staticGeometry(let s, let b) where s == subscription:
+            buildings = b
+        case .events(let s, _, let e) where s == subscription:
+            events = e
+        case .stateFrame(let s, let tick, let time, let resync, let cells) where s == subscription:
+            guard info != nil else { throw WireError.outOfOrder("a state frame before the scene info") }
+            _ = try decoder.apply(tick: tick, resync: resync, blocks: cells)
+            self.tick = tick
+            serverTimeMicros = time
+            let now = visibleIds()
+            let update = Update(tick: tick, entered: now.subtracting(visible), left: visible.subtracting(now), resync: resync)
+            visible = now
+            return update
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Position of an entity in scene metres.
+    public func position(qx: Int32, qy: Int32) -> SIMD2<Double> {
+        let q = info?.quantum ?? 0.01
+        return SIMD2(Double(qx) * q, Double(qy) * q)
+    }
+
+    /// Every visible entity: id, kind and position in scene metres.
+    public func entities() -> [(id: UInt32, kind: UInt8, position: SIMD2<Double>)] {
+        var out: [(UInt32, UInt8, SIMD2<Double>)] = []
+        decoder.forEach { id, kind, qx, qy in
+            let p = position(qx: qx, qy: qy)
+            if area?.contains(x: p.x, y: p.y) ?? true { out.append((id, kind, p)) }
+        }
+        return out.sorted { $0.0 < $1.0 }
+    }
+
+    func visibleIds() -> Set<UInt32> {
+        var ids = Set<UInt32>()
+        decoder.forEach { id, _, qx, qy in
+            let p = position(qx: qx, qy: qy)
+            if area?.contains(x: p.x, y: p.y) ?? true { ids.insert(id) }
+        }
+        return ids
+    }
+}

@@ -1,0 +1,176 @@
+import CityTiles
+import Logging
+import NIOCore
+import SceneWire
+import Synchronization
+
+/// One client connection: handshake, subscriptions, control, pings, and the rules that
+/// close a misbehaving client (and only that client) with an error code.
+final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WireMessage
+
+    let registry: ServerRegistry
+    let configuration: ServerConfiguration
+    var logger: Logger
+    var outlet: SessionOutlet?
+    var ready = false
+    var subscriptions: [UInt32: SceneRunner] = [:]
+    var handshakeTimer: Scheduled<Void>?
+    var idleTimer: Scheduled<Void>?
+    var closing = false
+
+    init(registry: ServerRegistry, configuration: ServerConfiguration, logger: Logger) {
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let outlet = SessionOutlet(channel: context.channel, id: registry.nextSessionId())
+        self.outlet = outlet
+        logger[metadataKey: "client"] = "\(outlet.remote)"
+        guard registry.add(outlet, limit: configuration.maxConnections) else {
+            fail(context, .tooManyConnections, "the server has its maximum of \(configuration.maxConnections) connections")
+            return
+        }
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout * 1e9))) { [self] in
+            if !ready { fail(context, .handshakeTimeout, "no Hello within \(configuration.handshakeTimeout) s") }
+        }
+        resetIdleTimer(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        idleTimer?.cancel()
+        if let outlet {
+            registry.remove(outlet)
+            var seen = Set<ObjectIdentifier>()
+            for runner in subscriptions.values where seen.insert(ObjectIdentifier(runner)).inserted {
+                runner.enqueue(.dropSession(outlet))
+            }
+        }
+        subscriptions.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func resetIdleTimer(_ context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.idleTimeout * 1e9))) { [self] in
+            fail(context, .idleTimeout, "nothing received for \(configuration.idleTimeout) s (clients ping)")
+        }
+    }
+
+    func send(_ context: ChannelHandlerContext, _ message: WireMessage) {
+        context.writeAndFlush(NIOAny(message.frame(allocator: context.channel.allocator)), promise: nil)
+    }
+
+    /// Sends an error with its code, then closes this client only.
+    func fail(_ context: ChannelHandlerContext, _ code: ErrorCode, _ message: String) {
+        guard !closing else { return }
+        closing = true
+        logger.info("closing client", metadata: ["code": "\(code)", "reason": "\(message)"])
+        let frame = WireMessage.error(code: code.rawValue, message: message).frame(allocator: context.channel.allocator)
+        context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let e = error as? WireError {
+            fail(context, e.code, e.description)
+        } else if let e = error as? ByteToMessageDecoderError {
+            fail(context, .malformedFrame, "\(e)")
+        } else {
+            logger.debug("connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing, let outlet else { return }
+        let message = unwrapInboundIn(data)
+        resetIdleTimer(context)
+        guard ready else {
+            guard case .hello(let minV, let maxV, let client) = message else {
+                fail(context, .unexpectedMessage, "the first message must be Hello, got \(message.type)")
+                return
+            }
+            guard minV <= WireProtocol.version, maxV >= WireProtocol.minimumVersion, minV <= maxV else {
+                fail(context, .versionUnsupported, "this server speaks protocol \(WireProtocol.minimumVersion)...\(WireProtocol.version); the client asked for \(minV)...\(maxV)")
+                return
+            }
+            ready = true
+            handshakeTimer?.cancel()
+            logger[metadataKey: "clientName"] = "\(client)"
+            logger.debug("client connected")
+            send(context, .welcome(version: min(maxV, WireProtocol.version), maxFrameBytes: UInt32(configuration.maxServerFrameBytes),
+                                   serverTimeMicros: ServerClock.micros(), server: configuration.serverName))
+            return
+        }
+        switch message {
+        case .listScenes:
+            send(context, .sceneList(registry.runners.map {
+                SceneSummary(name: $0.name, scenario: $0.scenario, entities: UInt32($0.entities), tickRate: UInt16($0.tickRate))
+            }))
+        case .subscribe(let id, let scene, let area):
+            guard let runner = registry.runners.first(where: { $0.name == scene }) else {
+                fail(context, .unknownScene, "no scene named '\(scene)'; scenes: \(registry.runners.map(\.name).joined(separator: ", "))")
+                return
+            }
+            guard subscriptions[id] == nil else { fail(context, .unexpectedMessage, "subscription \(id) is already in use"); return }
+            guard subscriptions.count < configuration.maxSubscriptionsPerClient else {
+                fail(context, .tooManySubscriptions, "at most \(configuration.maxSubscriptionsPerClient) subscriptions per client")
+                return
+            }
+            subscriptions[id] = runner
+            send(context, runner.info.message(subscription: id))
+            runner.enqueue(.subscribe(outlet, id, area))
+        case .unsubscribe(let id):
+            guard let runner = subscriptions.removeValue(forKey: id) else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
+            runner.enqueue(.unsubscribe(outlet, id))
+        case .moveArea(let id, let area):
+            guard let runner = subscriptions[id] else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
+            runner.enqueue(.moveArea(outlet, id, area))
+        case .control(let token, let scene, let command):
+            guard let expected = configuration.adminToken else {
+                fail(context, .unauthorized, "control is disabled: the server has no admin token")
+                return
+            }
+            guard ConstantTime.equal(token, expected) else { fail(context, .unauthorized, "wrong admin token"); return }
+            if case .listClients = command {
+                let lines = registry.outlets.map { "\($0.remote) queued \($0.queued) B sent \($0.sent) B skipped \($0.skipped)" }
+                send(context, .controlResult(ok: true, message: lines.joined(separator: "\n")))
+                return
+            }
+            guard let runner = registry.runners.first(where: { $0.name == scene }) else {
+                send(context, .controlResult(ok: false, message: "no scene named '\(scene)'"))
+                return
+            }
+            logger.notice("control", metadata: ["scene": "\(scene)", "command": "\(command)"])
+            registry.controlActions.add(1, ordering: .relaxed)
+            let channel = context.channel
+            runner.enqueue(.control(command, catalog: registry.catalog, reply: { ok, text in
+                channel.writeAndFlush(WireMessage.controlResult(ok: ok, message: text).frame(), promise: nil)
+            }))
+        case .ping(let nonce, let time):
+            send(context, .pong(nonce: nonce, echoedMicros: time, serverTimeMicros: ServerClock.micros()))
+        case .pong:
+            break
+        case .hello:
+            fail(context, .unexpectedMessage, "Hello was already received")
+        default:
+            fail(context, .unexpectedMessage, "\(message.type) is a server-to-client message")
+        }
+    }
+}
+
+/// Token comparison whose time does not depend on where the strings differ.
+enum ConstantTime {
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) {
+            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return diff == 0
+    }
+}

@@ -1,0 +1,172 @@
+import CityTiles
+import Foundation
+import NIOCore
+import Scenarios
+import SceneCore
+import SceneWire
+import Synchronization
+
+/// What a session asks of a scene runner.
+enum RunnerCommand: Sendable {
+    case subscribe(SessionOutlet, UInt32, WireArea?)
+    case unsubscribe(SessionOutlet, UInt32)
+    case moveArea(SessionOutlet, UInt32, WireArea?)
+    case dropSession(SessionOutlet)
+    case control(ControlCommand, catalog: Catalog?, reply: @Sendable (Bool, String) -> Void)
+}
+
+/// One client's subscription to the scene, owned by the tick thread.
+final class Subscription {
+    let outlet: SessionOutlet
+    let id: UInt32
+    var area: WireArea?
+    var covered: Set<Int> = []
+    var sentCells: Set<Int> = []
+    var needsResync = true
+    var needsStatic = true
+
+    init(outlet: SessionOutlet, id: UInt32, area: WireArea?) {
+        self.outlet = outlet; self.id = id; self.area = area
+    }
+}
+
+/// The tick thread's state.
+///
+/// `@unchecked Sendable`: it lives in the runner's `NIOLockedValueBox` and is only touched
+/// under that lock, in practice by the tick thread alone.
+final class RunnerState: @unchecked Sendable {
+    let scene: LoadedScene
+    let encoder: SceneStateEncoder
+    var subscriptions: [Subscription] = []
+    var paused = false
+    var stepsLeft = 0
+    var speed = 1.0
+    var outboundBudget = 1 << 20
+    var lastBlocks: [Int: ByteBuffer] = [:]
+    var keyframes: [Int: ByteBuffer?] = [:]
+    var tickTimeMicros: UInt64 = 0
+    var staticCache: [UInt32: ByteBuffer] = [:]
+
+    init(scene: LoadedScene, encoder: SceneStateEncoder) {
+        self.scene = scene
+        self.encoder = encoder
+        encodeTick()
+    }
+
+    func apply(_ command: RunnerCommand, runner: SceneRunner) {
+        switch command {
+        case .subscribe(let outlet, let id, let area):
+            let s = Subscription(outlet: outlet, id: id, area: area)
+            s.covered = Set(encoder.cells(covering: area))
+            subscriptions.append(s)
+        case .unsubscribe(let outlet, let id):
+            subscriptions.removeAll { $0.outlet === outlet && $0.id == id }
+        case .moveArea(let outlet, let id, let area):
+            for s in subscriptions where s.outlet === outlet && s.id == id {
+                s.area = area
+                s.covered = Set(encoder.cells(covering: area))
+                s.needsStatic = true
+            }
+        case .dropSession(let outlet):
+            subscriptions.removeAll { $0.outlet === outlet }
+        case .control(let command, let catalog, let reply):
+            control(command, catalog: catalog, reply: reply)
+        }
+    }
+
+    func control(_ command: ControlCommand, catalog: Catalog?, reply: @Sendable (Bool, String) -> Void) {
+        switch command {
+        case .pause: paused = true; reply(true, "paused at tick \(scene.world.tick)")
+        case .resume: paused = false; stepsLeft = 0; reply(true, "resumed at tick \(scene.world.tick)")
+        case .step(let n):
+            guard paused else { reply(false, "step needs the scene paused first"); return }
+            stepsLeft += Int(n); reply(true, "stepping \(n) ticks from \(scene.world.tick)")
+        case .speed(let f):
+            guard f.isFinite, f >= 0.05, f <= 20 else { reply(false, "speed must be between 0.05 and 20"); return }
+            speed = Double(f); reply(true, "speed \(f)x")
+        case .reset(let seed):
+            reply(false, "reset(seed: \(seed)) needs a scene reload; restart the scene with the seed in its manifest")
+        case .loadTile(let name):
+            guard let catalog else { reply(false, "this server has no catalog"); return }
+            do {
+                let moved = try scene.addTile(name, catalog: catalog)
+                staticCache.removeAll()
+                for s in subscriptions { s.needsStatic = true }
+                reply(true, "tile \(name) loaded: \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
+            } catch {
+                reply(false, "\(error)")
+            }
+        case .listClients:
+            let lines = subscriptions.map { "\($0.outlet.remote) subscription \($0.id) queued \($0.outlet.queued) B skipped \($0.outlet.skipped)" }
+            reply(true, lines.isEmpty ? "no subscribers" : lines.joined(separator: "\n"))
+        }
+    }
+
+    /// Codes the world's current state into per-cell delta blocks.
+    func encodeTick() {
+        let store = scene.world.store
+        var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
+        ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
+        for i in 0..<store.slotCount where store.alive[i] == 1 {
+            ids.append(UInt32(i)); kinds.append(store.kind[i]); xs.append(store.x[i]); ys.append(store.y[i])
+        }
+        lastBlocks = encoder.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys)
+        keyframes.removeAll(keepingCapacity: true)
+        tickTimeMicros = UInt64(Date().timeIntervalSince1970 * 1_000_000)
+    }
+
+    func keyframe(_ c: Int) -> ByteBuffer? {
+        if let k = keyframes[c] { return k }
+        let k = encoder.keyframe(cell: c)
+        keyframes[c] = k
+        return k
+    }
+
+    /// Sends this tick to every subscription: deltas of the cells it already has,
+    /// keyframes of cells new to it, drops of cells it left; a whole resync after a skip.
+    func publish(advanced: Bool) {
+        for s in subscriptions {
+            if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
+            if s.outlet.queued > outboundBudget {
+                s.needsResync = true
+                s.outlet.ticksSkipped.add(1, ordering: .relaxed)
+                continue
+            }
+            if s.needsStatic {
+                s.outlet.send(WireMessageBox(buffer: staticGeometry(for: s)))
+                s.needsStatic = false
+            }
+            var blocks: [ByteBuffer] = []
+            let resync = s.needsResync || !advanced
+            if resync {
+                for c in s.covered.sorted() { if let k = keyframe(c) { blocks.append(k) } }
+            } else {
+                for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
+                for c in s.covered.sorted() {
+                    if s.sentCells.contains(c) {
+                        if let b = lastBlocks[c] { blocks.append(b) }
+                    } else if let k = keyframe(c) {
+                        blocks.append(k)
+                    }
+                }
+            }
+            s.sentCells = s.covered
+            s.needsResync = false
+            let frame = WireMessage.stateFrame(subscription: s.id, tick: scene.world.tick, serverTimeMicros: tickTimeMicros,
+                                               resync: resync, cells: blocks).frame()
+            s.outlet.send(WireMessageBox(buffer: frame))
+        }
+    }
+
+    /// Buildings touching the subscription's area, in quanta from the origin.
+    func staticGeometry(for s: Subscription) -> ByteBuffer {
+        let q = encoder.quantum
+        var buildings: [WireBuilding] = []
+        let area = s.area.map { Rect(minX: Float($0.minX), minY: Float($0.minY), maxX: Float($0.maxX), maxY: Float($0.maxY)) }
+        for fp in scene.footprints where area == nil || fp.boundingBox.intersects(area!) {
+            let rings = fp.rings.map { ring in ring.map { SIMD2(Int32((Double($0.x) / q).rounded()), Int32((Double($0.y) / q).rounded())) } }
+            buildings.append(WireBuilding(rings: rings, heightDecimetres: UInt16(min(max(fp.height * 10, 0), 65535))))
+        }
+        return WireMessage.staticGeometry(subscription: s.id, buildings: buildings).frame()
+    }
+}

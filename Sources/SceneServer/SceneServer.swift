@@ -1,0 +1,135 @@
+import CityTiles
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Scenarios
+import SceneCore
+import SceneWire
+import ServiceLifecycle
+
+/// The twinscene server: scenes ticking on their own threads, clients on SwiftNIO.
+///
+/// Run it as a swift-service-lifecycle `Service` (SIGINT/SIGTERM shut it down gracefully:
+/// clients get a Goodbye, scenes stop, the listener closes), or drive it directly with
+/// `start()` and `shutdown()` (tests).
+public final class SceneServer: Service, Sendable {
+    public let configuration: ServerConfiguration
+    let registry: ServerRegistry
+    let logger: Logger
+    let group: any EventLoopGroup
+    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+
+    public init(configuration: ServerConfiguration, scenes: [LoadedScene], catalog: Catalog?, logger: Logger,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = group
+        let runners = scenes.map { scene -> SceneRunner in
+            var l = logger
+            l[metadataKey: "scene"] = "\(scene.name)"
+            scene.world.workers = configuration.workers
+            return SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes)
+        }
+        self.registry = ServerRegistry(runners: runners, catalog: catalog)
+    }
+
+    /// The scenes being served.
+    public var runners: [SceneRunner] { registry.runners }
+    /// Connected clients.
+    public var clientCount: Int { registry.clientCount }
+
+    /// Binds the listener and starts every scene; returns the bound address.
+    @discardableResult
+    public func start() async throws -> SocketAddress {
+        let configuration = self.configuration
+        let registry = self.registry
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 << 10, high: 256 << 10))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let ops = channel.pipeline.syncOperations
+                    try ops.addHandler(ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: configuration.maxClientFrameBytes)))
+                    try ops.addHandler(WireMessageCodec(maxFrameBytes: configuration.maxClientFrameBytes))
+                    try ops.addHandler(ClientSession(registry: registry, configuration: configuration, logger: logger))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch let e as IOError where e.errnoCode == EADDRINUSE {
+            throw ServerError.portInUse(host: configuration.host, port: configuration.port)
+        } catch {
+            throw ServerError.cannotListen(host: configuration.host, port: configuration.port, reason: "\(error)")
+        }
+        listener.withLockedValue { $0 = channel }
+        for r in registry.runners { r.start() }
+        let address = channel.localAddress!
+        logger.info("listening", metadata: ["address": "\(address)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
+        return address
+    }
+
+    /// Says goodbye to every client, stops the scenes and closes the listener.
+    public func shutdown() async {
+        for outlet in registry.outlets {
+            let frame = WireMessage.goodbye(reason: "server shutting down").frame()
+            outlet.channel.writeAndFlush(frame).whenComplete { _ in outlet.channel.close(promise: nil) }
+        }
+        for r in registry.runners { r.stop() }
+        let channel = listener.withLockedValue { c -> (any Channel)? in defer { c = nil }; return c }
+        try? await channel?.close()
+        for outlet in registry.outlets { try? await outlet.channel.closeFuture.get() }
+        logger.info("stopped")
+    }
+
+    /// `Service`: start, log a status line every few seconds, stop on graceful shutdown.
+    public func run() async throws {
+        try await start()
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(nanoseconds: UInt64(configuration.statusInterval * 1e9))
+                if Task.isShuttingDownGracefully { break }
+                logStatus()
+            }
+        } onGracefulShutdown: {
+            self.logger.info("shutting down")
+        }
+        await shutdown()
+    }
+
+    private let lastTicks = NIOLockedValueBox<(Date, [UInt64])>((Date(), []))
+
+    /// One line per scene: tick rate achieved, entities, subscribers, overruns; and clients.
+    public func logStatus() {
+        let now = Date()
+        let ticks = registry.runners.map(\.tick)
+        let (then, before) = lastTicks.withLockedValue { v -> (Date, [UInt64]) in defer { v = (now, ticks) }; return v }
+        let dt = now.timeIntervalSince(then)
+        for (k, r) in registry.runners.enumerated() {
+            let rate = before.count == ticks.count && dt > 0 ? Double(ticks[k] - before[k]) / dt : 0
+            logger.info("status", metadata: [
+                "scene": "\(r.name)", "tick": "\(r.tick)", "tickRate": "\(String(format: "%.1f", rate))/s",
+                "entities": "\(r.entities)", "subscribers": "\(r.subscribers)", "overruns": "\(r.overruns)",
+                "clients": "\(registry.clientCount)",
+            ])
+        }
+    }
+}
+
+/// Server start-up failures, each a line an operator can act on.
+public enum ServerError: Error, CustomStringConvertible, Equatable {
+    case portInUse(host: String, port: Int)
+    case cannotListen(host: String, port: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .portInUse(let host, let port): return "port \(port) on \(host) is already in use; choose another with --port"
+        case .cannotListen(let host, let port, let reason): return "cannot listen on \(host):\(port): \(reason)"
+        }
+    }
+}

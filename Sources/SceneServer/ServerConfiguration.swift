@@ -1,0 +1,29 @@
+/// Everything a server operator can set, with documented defaults.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on; loopback unless asked otherwise.
+    public var host: String = "127.0.0.1"
+    /// TCP port; 0 picks a free one (tests).
+    public var port: Int = 7420
+    /// Largest frame accepted from a client (type byte plus payload).
+    public var maxClientFrameBytes: Int = 64 << 10
+    /// Largest frame the server sends; announced in Welcome.
+    public var maxServerFrameBytes: Int = 16 << 20
+    public var maxConnections: Int = 4096
+    public var maxSubscriptionsPerClient: Int = 8
+    /// Seconds a new connection has to send Hello.
+    public var handshakeTimeout: Double = 5
+    /// Seconds without any frame from a client before it is closed (clients ping).
+    public var idleTimeout: Double = 60
+    /// Bytes a client may have queued but not yet taken off the socket; past it, ticks
+    /// are skipped for that client and it is resynchronised with a keyframe later.
+    public var outboundBudgetBytes: Int = 1 << 20
+    /// Operators' token for control messages; nil refuses all control.
+    public var adminToken: String?
+    /// Worker threads of each scene's parallel step.
+    public var workers: Int = 2
+    /// Seconds between status log lines.
+    public var statusInterval: Double = 5
+    public var serverName: String = "twinscene"
+
+    public init() {}
+}

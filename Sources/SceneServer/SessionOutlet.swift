@@ -1,0 +1,47 @@
+import NIOCore
+import Synchronization
+
+/// The part of a client connection that scene runners use from their own threads:
+/// its channel, its queued-bytes account and its counters.
+///
+/// Sendable because every field is either immutable, a NIO `Channel` (thread-safe) or atomic.
+public final class SessionOutlet: Sendable {
+    public let channel: any Channel
+    public let id: Int
+    public let remote: String
+    /// Bytes handed to the channel whose write has not completed yet.
+    let queuedBytes = Atomic<Int>(0)
+    let framesSent = Atomic<Int>(0)
+    let bytesSent = Atomic<Int>(0)
+    let ticksSkipped = Atomic<Int>(0)
+
+    init(channel: any Channel, id: Int) {
+        self.channel = channel
+        self.id = id
+        self.remote = channel.remoteAddress?.description ?? "unknown"
+    }
+
+    /// Bytes waiting on the server for this client.
+    public var queued: Int { queuedBytes.load(ordering: .relaxed) }
+    public var skipped: Int { ticksSkipped.load(ordering: .relaxed) }
+    public var sent: Int { bytesSent.load(ordering: .relaxed) }
+
+    /// Sends a message, accounting its bytes until the socket has taken them.
+    func send(_ message: WireMessageBox) {
+        let size = message.size
+        queuedBytes.add(size, ordering: .relaxed)
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { [self] _ in
+            queuedBytes.subtract(size, ordering: .relaxed)
+            bytesSent.add(size, ordering: .relaxed)
+            framesSent.add(1, ordering: .relaxed)
+        }
+        channel.writeAndFlush(message.buffer, promise: promise)
+    }
+}
+
+/// A message already framed into bytes, so it is coded once whatever the channel.
+struct WireMessageBox: Sendable {
+    let buffer: ByteBuffer
+    var size: Int { buffer.readableBytes }
+}
