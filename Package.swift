@@ -8,7 +8,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "twinscene",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "twinscene", targets: ["twinscene"]),
         .library(name: "SceneCore", targets: ["SceneCore"]),
@@ -47,14 +47,18 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
-        .executableTarget(name: "twinscene", dependencies: [
+        .target(name: "TwinBench", dependencies: [
             "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient",
+        ], swiftSettings: strict),
+        .executableTarget(name: "twinscene", dependencies: [
+            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient", "TwinBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
         .executableTarget(name: "EngineBenchmarks", dependencies: [
-            "SceneCore", "Scenarios", "SceneWire",
+            "SceneCore", "Scenarios", "SceneWire", "TwinBench",
             .product(name: "Benchmark", package: "benchmark"),
         ], path: "Benchmarks/EngineBenchmarks", plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         .testTarget(name: "SceneCoreTests", dependencies: ["SceneCore"], swiftSettings: strict),

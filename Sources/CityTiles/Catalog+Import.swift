@@ -59,7 +59,7 @@ extension Catalog {
             guard let tileId = tile.id else { throw CatalogError.unknownTile(name) }
             var extent = Extent2D.empty
             var count = 0
-            var lastReport = Date.distantPast
+            var lastReport = started
             let extentInsert = try db.makeStatement(sql: "INSERT INTO objectExtent (id, minX, maxX, minY, maxY) VALUES (?, ?, ?, ?, ?)")
             let header = try CityJSONReader.read(path: path, crsOverride: crsOverride, progress: { bytes in
                 let now = Date()
@@ -88,7 +88,6 @@ extension Catalog {
             tile.objectCount = count
             tile.sourceVersion = header.version
             try tile.update(db)
-            progress?(ImportProgress(bytesRead: size, totalBytes: size, objects: count, seconds: Date().timeIntervalSince(started)))
             return ImportSummary(tile: name, file: path, status: replaced ? .replaced : .imported, objects: count, bytes: size,
                                  epsg: tile.epsg, seconds: Date().timeIntervalSince(started),
                                  upgradedFrom: header.isUpgraded ? header.version : nil)

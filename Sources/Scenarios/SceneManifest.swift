@@ -48,5 +48,6 @@ public struct ManifestError: Error, Equatable, CustomStringConvertible {
     public var file: String
     public var path: String
     public var problem: String
+    public init(file: String, path: String, problem: String) { self.file = file; self.path = path; self.problem = problem }
     public var description: String { "\(file): \(path): \(problem)" }
 }

@@ -90,6 +90,11 @@ public final class SceneServer: Service, Sendable {
     /// `Service`: start, log a status line every few seconds, stop on graceful shutdown.
     public func run() async throws {
         try await start()
+        await runStarted()
+    }
+
+    /// For a server already `start()`ed: log status until a graceful shutdown, then shut down.
+    public func runStarted() async {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(nanoseconds: UInt64(configuration.statusInterval * 1e9))

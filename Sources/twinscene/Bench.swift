@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+import TwinBench
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a benchmark suite and print its figures (use a release build: swift run -c release twinscene bench ...).")
+
+    @Argument(help: "Suite: engine.") var suite: String
+    @Flag(help: "One JSON object on stdout.") var json = false
+    @Flag(help: "Smaller sizes and fewer runs, for a quick look or CI.") var quick = false
+
+    func run() throws {
+        let log: (String) -> Void = { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+        let results: [BenchResult]
+        switch suite {
+        case "engine": results = EngineSuite.run(quick: quick, log: log)
+        default: throw ValidationError("unknown suite '\(suite)'; suites: engine")
+        }
+        let report = BenchReport(suite: suite, results: results)
+        print(json ? report.json() : report.table())
+    }
+}

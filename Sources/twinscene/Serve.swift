@@ -1,0 +1,84 @@
+import ArgumentParser
+import CityTiles
+import Foundation
+import Logging
+import Scenarios
+import SceneServer
+import ServiceLifecycle
+import UnixSignals
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server: load scenes and their tiles, tick them, stream them to clients.")
+
+    @Option(help: "Address to listen on (loopback by default).") var host = "127.0.0.1"
+    @Option(help: "TCP port to listen on.") var port = 7420
+    @Option(help: "SQLite catalog of tiles; created on first run.") var catalog = "twinscene.sqlite"
+    @Option(name: .customLong("scene"), help: "Scene to run: a name in --scenes-dir or a manifest file. Repeatable; default: district.")
+    var scenes: [String] = []
+    @Option(help: "Folder of scene manifests.") var scenesDir = "Scenes"
+    @Option(help: "Worker threads for each scene's parallel step.") var workers = 2
+    @Option(help: "Admin token for control messages (or TWINSCENE_ADMIN_TOKEN); without one, control is refused.")
+    var adminToken: String?
+    @Option(help: "Seconds between status lines.") var statusInterval = 5.0
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "twinscene")
+        let catalog = try Catalog(path: catalog)
+        var loaded: [LoadedScene] = []
+        for name in scenes.isEmpty ? ["district"] : scenes {
+            let path = try SceneFiles.resolve(name, in: scenesDir)
+            let manifest = try SceneManifest.load(path: path)
+            logger.info("loading scene", metadata: ["scene": "\(manifest.name)", "manifest": "\(path)"])
+            loaded.append(try SceneLoader.load(manifest, catalog: catalog, workers: workers))
+        }
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        config.workers = workers
+        config.statusInterval = statusInterval
+        config.adminToken = adminToken ?? ProcessInfo.processInfo.environment["TWINSCENE_ADMIN_TOKEN"]
+        let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
+        // Bind before handing over to the service group so that a busy port is one clear line.
+        try await server.start()
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: StartedServer(server: server))],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// The server after `start()`: the service only waits, logs status, and shuts it down.
+struct StartedServer: Service {
+    let server: SceneServer
+    func run() async throws { await server.runStarted() }
+}
+
+/// Finds scene manifests by name or path.
+enum SceneFiles {
+    static func resolve(_ nameOrPath: String, in dir: String) throws -> String {
+        let fm = FileManager.default
+        if nameOrPath.hasSuffix(".json") || nameOrPath.contains("/") {
+            guard fm.fileExists(atPath: nameOrPath) else { throw ValidationError("no scene file at \(nameOrPath)") }
+            return nameOrPath
+        }
+        let path = "\(dir)/\(nameOrPath).scene.json"
+        guard fm.fileExists(atPath: path) else {
+            let known = list(in: dir)
+            throw ValidationError("no scene named '\(nameOrPath)' in \(dir)/" + (known.isEmpty ? " (run from the repository root, or pass --scenes-dir)" : "; scenes: \(known.joined(separator: ", "))"))
+        }
+        return path
+    }
+
+    static func list(in dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
+            .filter { $0.hasSuffix(".scene.json") }.map { String($0.dropLast(".scene.json".count)) }.sorted()
+    }
+}

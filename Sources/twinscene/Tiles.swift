@@ -1,0 +1,156 @@
+import ArgumentParser
+import CityTiles
+import Foundation
+
+struct Tiles: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import, inspect and generate CityJSON tiles in the catalog.",
+        subcommands: [Import.self, List.self, Show.self, Remove.self, Query.self, Generate.self])
+
+    struct CatalogOption: ParsableArguments {
+        @Option(help: "SQLite catalog of tiles; created on first use.") var catalog = "twinscene.sqlite"
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import .city.json / .city.jsonl files (or folders of them); each file all or nothing.")
+        @Argument(help: "Tile files or folders.") var paths: [String]
+        @Option(help: "Reference system for files that name none, as EPSG:N.") var crs: String?
+        @OptionGroup var options: CatalogOption
+
+        func run() throws {
+            let epsg = try crs.map { text -> Int in
+                guard let code = TileHeader.epsgCode(text) else { throw ValidationError("--crs takes EPSG:N, e.g. EPSG:7415") }
+                return code
+            }
+            let catalog = try Catalog(path: options.catalog)
+            var failures = 0
+            let terminal = isatty(STDERR_FILENO) == 1
+            for file in try expand(paths) {
+                do {
+                    let s = try catalog.importTile(path: file, crsOverride: epsg) { p in
+                        // A progress line on long imports (reported every half second), on a terminal only.
+                        guard terminal else { return }
+                        let line = String(format: "\r%@: %3.0f%%  %.1f MB/s  %.0f objects/s\u{1B}[K", Catalog.tileName(for: file),
+                                          p.fraction * 100, p.megabytesPerSecond, p.objectsPerSecond)
+                        FileHandle.standardError.write(Data(line.utf8))
+                    }
+                    if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                    let rate = s.seconds > 0 ? Double(s.bytes) / 1e6 / s.seconds : 0
+                    print("\(s.status.rawValue) \(s.tile): \(s.objects) objects, EPSG:\(s.epsg), \(String(format: "%.2f MB in %.2f s (%.1f MB/s)", Double(s.bytes) / 1e6, s.seconds, rate))"
+                          + (s.upgradedFrom.map { ", upgraded from CityJSON \($0)" } ?? ""))
+                } catch {
+                    failures += 1
+                    FileHandle.standardError.write(Data("refused \(error)\n".utf8))
+                }
+            }
+            if failures > 0 { throw ExitCode(1) }
+        }
+
+        func expand(_ paths: [String]) throws -> [String] {
+            var out: [String] = []
+            for p in paths {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
+                    let names = try FileManager.default.contentsOfDirectory(atPath: p).sorted()
+                    out += names.filter { $0.hasSuffix(".json") || $0.hasSuffix(".jsonl") }.map { "\(p)/\($0)" }
+                } else {
+                    out.append(p)
+                }
+            }
+            return out
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the tiles in the catalog.")
+        @Flag(help: "JSON output.") var json = false
+        @OptionGroup var options: CatalogOption
+
+        func run() throws {
+            let tiles = try Catalog(path: options.catalog).tiles()
+            if json { print(try JSONText.encode(tiles)); return }
+            if tiles.isEmpty { print("no tiles; import some with `twinscene tiles import FILE`"); return }
+            for t in tiles {
+                print("\(t.name)  \(t.objectCount) objects  EPSG:\(t.epsg)  extent [\(t.minX), \(t.minY)] - [\(t.maxX), \(t.maxY)]  from \(t.sourcePath)")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one tile: its source, extent and objects by type.")
+        @Argument(help: "Tile name (see tiles list).") var tile: String
+        @Flag(help: "JSON output.") var json = false
+        @OptionGroup var options: CatalogOption
+
+        func run() throws {
+            let catalog = try Catalog(path: options.catalog)
+            guard let info = try catalog.tile(named: tile) else { throw CatalogError.unknownTile(tile) }
+            let counts = try catalog.typeCounts(tile: tile)
+            if json {
+                struct Out: Encodable { var tile: TileInfo; var types: [String: Int] }
+                print(try JSONText.encode(Out(tile: info, types: counts)))
+                return
+            }
+            print("\(info.name): \(info.objectCount) objects, EPSG:\(info.epsg), CityJSON \(info.sourceVersion)")
+            print("  source  \(info.sourcePath) (sha256 \(info.sha256.prefix(16))...)")
+            print("  extent  [\(info.minX), \(info.minY)] - [\(info.maxX), \(info.maxY)]")
+            for (type, n) in counts.sorted(by: { $0.key < $1.key }) { print("  \(type): \(n)") }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a tile and its objects from the catalog.")
+        @Argument var tile: String
+        @OptionGroup var options: CatalogOption
+
+        func run() throws {
+            guard try Catalog(path: options.catalog).remove(tile: tile) else { throw CatalogError.unknownTile(tile) }
+            print("removed \(tile)")
+        }
+    }
+
+    struct Query: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Objects whose extent touches a box, from the R*Tree.")
+        @Option(help: "MINX,MINY,MAXX,MAXY in the tiles' CRS.") var bbox: String
+        @Option(help: "Most objects listed.") var limit = 1000
+        @Flag(help: "JSON output.") var json = false
+        @OptionGroup var options: CatalogOption
+
+        func run() throws {
+            let v = bbox.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 4, v[0] <= v[2], v[1] <= v[3] else { throw ValidationError("--bbox needs MINX,MINY,MAXX,MAXY with min <= max") }
+            let found = try Catalog(path: options.catalog).objects(in: Extent2D(minX: v[0], minY: v[1], maxX: v[2], maxY: v[3]), limit: limit)
+            if json { print(try JSONText.encode(found)); return }
+            for o in found {
+                print("\(o.tile)  \(o.objectId)  \(o.type)  height \(o.height.map { String(format: "%.1f", $0) } ?? "-")  [\(o.minX), \(o.minY)] - [\(o.maxX), \(o.maxY)]")
+            }
+            print("\(found.count) objects")
+        }
+    }
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a synthetic district (street grid, blocks, varied buildings) as CityJSONSeq.")
+        @Option(help: "Number of buildings.") var buildings = 100
+        @Option(help: "Seed; the same seed writes the same file.") var seed: UInt64 = 1
+        @Option(name: .shortAndLong, help: "Output .city.jsonl file.") var output: String
+
+        func run() throws {
+            guard output.hasSuffix(".jsonl") else { throw ValidationError("the output is CityJSONSeq: name it FILE.city.jsonl") }
+            guard buildings > 0 else { throw ValidationError("--buildings must be at least 1") }
+            let gen = DistrictGenerator(buildings: buildings, seed: seed)
+            let bytes = try gen.write(to: output)
+            print("wrote \(output): \(buildings) buildings, \(String(format: "%.0f x %.0f m", gen.size.x, gen.size.y)), \(bytes) bytes")
+        }
+    }
+}
+
+enum JSONText {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+}

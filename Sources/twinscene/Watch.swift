@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import SceneClient
+import SceneWire
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to a server and watch a scene stream: a line per second, or JSON per frame.")
+
+    @Option(help: "Server address.") var host = "127.0.0.1"
+    @Option(help: "Server port.") var port = 7420
+    @Option(help: "Scene to watch (default: the first the server lists).") var scene: String?
+    @Option(help: "Area of interest in scene metres: MINX,MINY,MAXX,MAXY (default: the whole scene).") var aoi: String?
+    @Option(help: "Exit after this many state frames.") var frames: Int?
+    @Flag(help: "Print one JSON object per state frame instead of a line per second.") var json = false
+
+    func run() async throws {
+        let area = try aoi.map(parseArea)
+        let client = try await SceneClient.connect(host: host, port: port, name: "twinscene-watch")
+        defer { Task { await client.close() } }
+        var sceneName = scene
+        var view = SceneView(subscription: 1, area: area)
+        var received = 0
+        var lastBytes = client.bytesReceived
+        var windowStart = Date(), windowBytes = 0, windowEntityTicks = 0, windowFrames = 0
+        if sceneName == nil { client.send(.listScenes) } else { client.send(.subscribe(subscription: 1, scene: sceneName!, area: area)) }
+        // Keep the connection alive: the server closes clients that stay silent.
+        let pinger = Task {
+            var nonce: UInt64 = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 10_000_000_000)
+                nonce += 1
+                client.send(.ping(nonce: nonce, timeMicros: UInt64(Date().timeIntervalSince1970 * 1e6)))
+            }
+        }
+        defer { pinger.cancel() }
+        for try await message in client.messages {
+            switch message {
+            case .sceneList(let scenes):
+                guard let first = scenes.first else { throw ValidationError("the server runs no scenes") }
+                sceneName = first.name
+                client.send(.subscribe(subscription: 1, scene: first.name, area: area))
+            case .error(let code, let text):
+                throw ValidationError("server error \(code): \(text)")
+            case .goodbye(let reason):
+                print("server said goodbye: \(reason)")
+                return
+            default:
+                guard let update = try view.apply(message) else { continue }
+                received += 1
+                let bytes = client.bytesReceived - lastBytes
+                lastBytes = client.bytesReceived
+                let entities = view.visible.count
+                if json {
+                    emit(#"{"tick":\#(update.tick),"entities":\#(entities),"bytes":\#(bytes),"resync":\#(update.resync)}"#)
+                } else {
+                    windowBytes += bytes; windowEntityTicks += entities; windowFrames += 1
+                    let elapsed = Date().timeIntervalSince(windowStart)
+                    if elapsed >= 1 {
+                        let bpet = windowEntityTicks > 0 ? Double(windowBytes) / Double(windowEntityTicks) : 0
+                        emit(String(format: "%@ tick %llu  entities %d  %.1f frames/s  %.1f kB/s  %.3f B/entity/tick",
+                                     sceneName ?? "?", update.tick, entities, Double(windowFrames) / elapsed,
+                                     Double(windowBytes) / elapsed / 1000, bpet))
+                        windowStart = Date(); windowBytes = 0; windowEntityTicks = 0; windowFrames = 0
+                    }
+                }
+                if let frames, received >= frames { return }
+            }
+        }
+        throw ValidationError("the server closed the connection")
+    }
+
+    /// Writes a line straight to stdout (unbuffered, so pipes see each line as it comes).
+    func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    func parseArea(_ text: String) throws -> WireArea {
+        let v = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == 4, v[0] < v[2], v[1] < v[3] else {
+            throw ValidationError("--aoi needs MINX,MINY,MAXX,MAXY with min below max, e.g. 0,0,200,150")
+        }
+        return WireArea(minX: v[0], minY: v[1], maxX: v[2], maxY: v[3])
+    }
+}
