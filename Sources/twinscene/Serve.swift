@@ -66,13 +66,13 @@ enum SceneFiles {
     static func resolve(_ nameOrPath: String, in dir: String) throws -> String {
         let fm = FileManager.default
         if nameOrPath.hasSuffix(".json") || nameOrPath.contains("/") {
-            guard fm.fileExists(atPath: nameOrPath) else { throw ValidationError("no scene file at \(nameOrPath)") }
+            guard fm.fileExists(atPath: nameOrPath) else { throw CommandFailure("no scene file at \(nameOrPath)") }
             return nameOrPath
         }
         let path = "\(dir)/\(nameOrPath).scene.json"
         guard fm.fileExists(atPath: path) else {
             let known = list(in: dir)
-            throw ValidationError("no scene named '\(nameOrPath)' in \(dir)/" + (known.isEmpty ? " (run from the repository root, or pass --scenes-dir)" : "; scenes: \(known.joined(separator: ", "))"))
+            throw CommandFailure("no scene named '\(nameOrPath)' in \(dir)/" + (known.isEmpty ? " (run from the repository root, or pass --scenes-dir)" : "; scenes: \(known.joined(separator: ", "))"))
         }
         return path
     }

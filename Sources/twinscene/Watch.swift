@@ -37,11 +37,11 @@ struct Watch: AsyncParsableCommand {
         for try await message in client.messages {
             switch message {
             case .sceneList(let scenes):
-                guard let first = scenes.first else { throw ValidationError("the server runs no scenes") }
+                guard let first = scenes.first else { throw CommandFailure("the server runs no scenes") }
                 sceneName = first.name
                 client.send(.subscribe(subscription: 1, scene: first.name, area: area))
             case .error(let code, let text):
-                throw ValidationError("server error \(code): \(text)")
+                throw CommandFailure("server error \(code): \(text)")
             case .goodbye(let reason):
                 print("server said goodbye: \(reason)")
                 return
@@ -67,7 +67,7 @@ struct Watch: AsyncParsableCommand {
                 if let frames, received >= frames { return }
             }
         }
-        throw ValidationError("the server closed the connection")
+        throw CommandFailure("the server closed the connection")
     }
 
     /// Writes a line straight to stdout (unbuffered, so pipes see each line as it comes).

@@ -1,0 +1,66 @@
+import CityTiles
+import Foundation
+import Logging
+import NIOCore
+import Scenarios
+import SceneClient
+import SceneCore
+import SceneServer
+import SceneWire
+import Testing
+
+/// A real server on 127.0.0.1, port 0, serving the bundled district with fewer walkers.
+struct TestServer {
+    let server: SceneServer
+    let port: Int
+    let scene: LoadedScene
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func start(walkers: Int = 300, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var manifest = try SceneManifest.load(path: packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
+        manifest.parameters["walkers"] = Double(walkers)
+        let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
+        var config = ServerConfiguration()
+        config.port = 0
+        configure(&config)
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let server = SceneServer(configuration: config, scenes: [scene], catalog: nil, logger: logger)
+        let address = try await server.start()
+        return TestServer(server: server, port: address.port!, scene: scene)
+    }
+
+    func connect(_ name: String = "test") async throws -> SceneClient {
+        try await SceneClient.connect(host: "127.0.0.1", port: port, name: name)
+    }
+}
+
+/// Reads messages until `count` state frames were applied to the view (or `limit` seconds pass).
+func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, limit: Double = 20,
+             each: (SceneView, SceneView.Update) -> Void = { _, _ in }) async throws -> [SceneView.Update] {
+    var updates: [SceneView.Update] = []
+    let deadline = Date().addingTimeInterval(limit)
+    for try await message in client.messages {
+        if case .error(let code, let text) = message { Issue.record("server error \(code): \(text)"); break }
+        if let u = try view.apply(message) {
+            updates.append(u)
+            each(view, u)
+            if updates.count >= count { break }
+        }
+        if Date() > deadline { Issue.record("timed out after \(updates.count) frames"); break }
+    }
+    return updates
+}
+
+/// Waits for the next message that is not a state frame, static geometry or scene info.
+func nextControlMessage(_ client: SceneClient, limit: Double = 10) async throws -> WireMessage? {
+    let deadline = Date().addingTimeInterval(limit)
+    for try await message in client.messages {
+        switch message {
+        case .stateFrame, .staticGeometry, .sceneInfo, .events: if Date() > deadline { return nil }
+        default: return message
+        }
+    }
+    return nil
+}
