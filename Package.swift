@@ -1,10 +1,14 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+/// CI (which sets CI=true) builds with warnings as errors; local builds only warn.
+let warningsAsErrors: [SwiftSetting] = ProcessInfo.processInfo.environment["CI"] == nil ? [] : [.unsafeFlags(["-warnings-as-errors"])]
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
-]
+] + warningsAsErrors
 
 let package = Package(
     name: "twinscene",
@@ -60,7 +64,7 @@ let package = Package(
         .executableTarget(name: "EngineBenchmarks", dependencies: [
             "SceneCore", "Scenarios", "SceneWire", "TwinBench",
             .product(name: "Benchmark", package: "benchmark"),
-        ], path: "Benchmarks/EngineBenchmarks", plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        ], path: "Benchmarks/EngineBenchmarks", swiftSettings: warningsAsErrors, plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         .testTarget(name: "SceneCoreTests", dependencies: ["SceneCore"], swiftSettings: strict),
         .testTarget(name: "CityTilesTests", dependencies: ["CityTiles", "SceneCore"], swiftSettings: strict),
         .testTarget(name: "SceneWireTests", dependencies: [

@@ -1,0 +1,68 @@
+import NIOCore
+@testable import SceneWire
+
+/// The worked examples of docs/PROTOCOL.md, by the name each example block carries.
+/// `ProtocolDocTests` checks that the document's hex is exactly what the encoder writes.
+enum ProtocolExamples {
+    static func cellBlocks() -> (key: ByteBuffer, delta: ByteBuffer) {
+        // Two entities in cell 0: id 3 at (1.00 m, 2.00 m), id 7 at (1.50 m, 2.00 m), moving +1 cm/tick in x.
+        var state = CellState()
+        state.append(id: 3, kind: 1, qx: 100, qy: 200, vx: 1, vy: 0)
+        state.append(id: 7, kind: 1, qx: 150, qy: 200, vx: 1, vy: 0)
+        var w = ByteWriter()
+        state.writeKeyframe(&w)
+        var deflater = Deflater(level: 1)
+        let key = CellBlock.make(cell: 0, kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: &deflater)
+        // Next tick: id 3 moved as predicted to (1.01, 2.00); id 7 stopped at (1.50, 2.00) -> residual -1; id 9 entered.
+        var next = CellState()
+        next.append(id: 3, kind: 1, qx: 101, qy: 200, vx: 0, vy: 0)
+        next.append(id: 7, kind: 1, qx: 150, qy: 200, vx: 0, vy: 0)
+        next.append(id: 9, kind: 2, qx: 300, qy: 50, vx: 0, vy: 0)
+        var d = ByteWriter()
+        state.encodeDelta(to: next, &d)
+        let delta = CellBlock.make(cell: 0, kind: .delta, payload: ByteBuffer(bytes: d.bytes), deflater: &deflater)
+        deflater.close()
+        return (key, delta)
+    }
+
+    static var all: [(name: String, message: WireMessage)] {
+        let (key, delta) = cellBlocks()
+        return [
+            ("hello", .hello(minVersion: 1, maxVersion: 1, client: "py")),
+            ("welcome", .welcome(version: 1, maxFrameBytes: 16_777_216, serverTimeMicros: 1_700_000_000_000_000, server: "twinscene")),
+            ("listScenes", .listScenes),
+            ("sceneList", .sceneList([SceneSummary(name: "district", scenario: "walkers", entities: 2000, tickRate: 20)])),
+            ("subscribe", .subscribe(subscription: 1, scene: "district", area: WireArea(minX: 0, minY: 0, maxX: 200, maxY: 150))),
+            ("subscribeWhole", .subscribe(subscription: 2, scene: "district", area: nil)),
+            ("unsubscribe", .unsubscribe(subscription: 1)),
+            ("moveArea", .moveArea(subscription: 1, area: WireArea(minX: 100, minY: 0, maxX: 300, maxY: 150))),
+            ("sceneInfo", .sceneInfo(SceneInfoMessage(subscription: 1, scene: "district", epsg: 7415, originX: 85000, originY: 446000,
+                                                      quantum: 0.01, tickRate: 20, bounds: WireArea(minX: 0, minY: 0, maxX: 576, maxY: 336),
+                                                      cellSize: 64, cellColumns: 9, cellRows: 6, kinds: [KindInfo(code: 1, name: "pedestrian")]))),
+            ("staticGeometry", .staticGeometry(subscription: 1, buildings: [
+                WireBuilding(rings: [[SIMD2(1000, 1000), SIMD2(3000, 1000), SIMD2(3000, 2500), SIMD2(1000, 2500)]], heightDecimetres: 125)])),
+            ("stateFrameKeyframe", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: 1_700_000_000_050_000, resync: true, cells: [key])),
+            ("stateFrameDelta", .stateFrame(subscription: 1, tick: 42, serverTimeMicros: 1_700_000_000_100_000, resync: false,
+                                            cells: [delta, CellBlock.drop(cell: 5)])),
+            ("events", .events(subscription: 1, tick: 42, events: [WireEvent(entity: 7, kind: 100, value: 1.0)])),
+            ("control", .control(token: "s3cret", scene: "district", command: .step(10))),
+            ("controlResult", .controlResult(ok: true, message: "ok")),
+            ("ping", .ping(nonce: 1, timeMicros: 1000)),
+            ("pong", .pong(nonce: 1, echoedMicros: 1000, serverTimeMicros: 2000)),
+            ("error", .error(code: 6, message: "no scene")),
+            ("goodbye", .goodbye(reason: "bye")),
+        ]
+    }
+
+    static func hex(_ m: WireMessage) -> String {
+        let bytes = Array(m.frame().readableBytesView)
+        var lines: [String] = []
+        for start in stride(from: 0, to: bytes.count, by: 16) {
+            lines.append(bytes[start..<min(start + 16, bytes.count)].map { b in
+                let s = String(b, radix: 16)
+                return s.count == 1 ? "0" + s : s
+            }.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
