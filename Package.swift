@@ -73,6 +73,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["twinscene"], swiftSettings: strict),
         .testTarget(name: "SceneServerTests", dependencies: [
             "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "SceneWire",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+
+/// The `twinscene` executable as a newcomer meets it: bad input is one clear line and a
+/// non-zero exit, never a stack trace.
+@Suite(.serialized) struct CommandLineTests {
+    static let binary: URL = {
+        // The test bundle sits in the build folder beside the executable.
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("twinscene")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/twinscene")
+    }()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Run { var status: Int32; var out: String; var err: String }
+
+    static func run(_ args: [String], timeout: Double = 60) throws -> Run {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        p.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus,
+                   out: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                   err: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    static func temp() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.path
+    }
+
+    func expectOneLineError(_ r: Run, mentions: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(r.status != 0, sourceLocation: sourceLocation)
+        #expect(r.err.contains(mentions), "stderr: \(r.err)", sourceLocation: sourceLocation)
+        #expect(!r.err.contains("Fatal error") && !r.err.contains("backtrace"), sourceLocation: sourceLocation)
+    }
+
+    @Test func helpOnEverySubcommand() throws {
+        for args in [["--help"], ["serve", "--help"], ["watch", "--help"], ["bench", "--help"], ["tiles", "import", "--help"],
+                     ["tiles", "list", "--help"], ["tiles", "generate", "--help"], ["scenes", "validate", "--help"]] {
+            let r = try Self.run(args)
+            #expect(r.status == 0, "\(args)")
+            #expect(r.out.contains("USAGE"), "\(args)")
+        }
+    }
+
+    @Test func serveRefusesAMissingSceneAndAnUnusableCatalog() throws {
+        let dir = Self.temp()
+        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "nowhere", "--port", "0"]), mentions: "no scene named 'nowhere'")
+        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "\(dir)/missing.scene.json", "--port", "0"]),
+                           mentions: "no scene file at")
+        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/no/such/dir/c.sqlite", "--port", "0"]), mentions: "cannot open the catalog")
+        try "not a database at all, just text".write(toFile: "\(dir)/bad.sqlite", atomically: true, encoding: .utf8)
+        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/bad.sqlite", "--port", "0"]), mentions: "cannot open the catalog")
+    }
+
+    @Test func serveRefusesAPortInUse() throws {
+        // Hold a port with a plain listening socket.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        listen(fd, 1)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let dir = Self.temp()
+        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)"]), mentions: "already in use")
+    }
+
+    @Test func watchAgainstNothingListening() throws {
+        expectOneLineError(try Self.run(["watch", "--port", "1"]), mentions: "cannot connect to 127.0.0.1:1")
+    }
+
+    @Test func tilesImportListAndRefuse() throws {
+        let dir = Self.temp()
+        let cat = "\(dir)/c.sqlite"
+        let gen = try Self.run(["tiles", "generate", "--buildings", "30", "--seed", "4", "-o", "\(dir)/g.city.jsonl"])
+        #expect(gen.status == 0)
+        let imp = try Self.run(["tiles", "import", "\(dir)/g.city.jsonl", "--catalog", cat])
+        #expect(imp.status == 0)
+        #expect(imp.out.contains("imported g: 30 objects"))
+        let again = try Self.run(["tiles", "import", "\(dir)/g.city.jsonl", "--catalog", cat])
+        #expect(again.out.contains("unchanged g"))
+        try "{\"type\":\"CityJSON\",".write(toFile: "\(dir)/broken.city.json", atomically: true, encoding: .utf8)
+        expectOneLineError(try Self.run(["tiles", "import", "\(dir)/broken.city.json", "--catalog", cat]), mentions: "broken.city.json")
+        let list = try Self.run(["tiles", "list", "--json", "--catalog", cat])
+        let tiles = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]]
+        #expect(tiles?.map { $0["name"] as? String } == ["g"])
+        let query = try Self.run(["tiles", "query", "--bbox", "85000,446000,85100,446100", "--json", "--catalog", cat])
+        #expect(query.status == 0)
+        #expect(((try JSONSerialization.jsonObject(with: Data(query.out.utf8))) as? [Any])?.isEmpty == false)
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: root.deletingLastPathComponent().appendingPathComponent("shared/data").path)))
+    func tilesImportTheSharedDelftSubset() throws {
+        let dir = Self.temp()
+        let r = try Self.run(["tiles", "import", "../shared/data/cityjson/3dbag_delft_subset.city.jsonl", "--catalog", "\(dir)/c.sqlite"])
+        #expect(r.status == 0, "\(r.err)")
+        let list = try Self.run(["tiles", "list", "--catalog", "\(dir)/c.sqlite"])
+        #expect(list.out.contains("3dbag_delft_subset  20 objects  EPSG:7415"))
+    }
+
+    @Test func serveThenWatchJSONExitsAfterNFrames() throws {
+        let dir = Self.temp()
+        let port = Int.random(in: 20_000...60_000)
+        let serve = Process()
+        serve.executableURL = Self.binary
+        serve.currentDirectoryURL = Self.root
+        serve.arguments = ["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)"]
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { serve.terminate(); serve.waitUntilExit() }
+        var r = Run(status: -1, out: "", err: "")
+        for _ in 0..<100 {
+            r = try Self.run(["watch", "--port", "\(port)", "--json", "--frames", "5"])
+            if r.status == 0 { break }
+            usleep(200_000)
+        }
+        #expect(r.status == 0, "\(r.err)")
+        let lines = r.out.split(separator: "\n")
+        #expect(lines.count == 5)
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 5)
+        #expect(objects.allSatisfy { ($0["entities"] as? Int) == 2000 && ($0["bytes"] as? Int ?? 0) > 0 })
+        let ticks = objects.compactMap { $0["tick"] as? Int }
+        #expect(zip(ticks, ticks.dropFirst()).allSatisfy { $1 == $0 + 1 })
+        serve.interrupt()   // Ctrl-C: a clean stop
+        serve.waitUntilExit()
+        #expect(serve.terminationStatus == 0)
+    }
+}
