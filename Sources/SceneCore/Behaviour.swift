@@ -1,4 +1,7 @@
 /// What a behaviour may read during the behaviour stage: the state at the start of the tick.
+///
+/// Entity arrays are dense and sorted by grid cell, so entity `i`'s grid neighbours are the
+/// indices `cellStart[c] ..< cellStart[c + 1]` of the cells around it.
 public struct StepContext: Sendable {
     public let tick: UInt64
     public let dt: Float
@@ -10,8 +13,11 @@ public struct StepContext: Sendable {
     public let vy: SharedReads<Float>
     public let speed: SharedReads<Float>
     public let kind: SharedReads<UInt8>
-    public let alive: SharedReads<UInt8>
-    /// Moving entities at the start of the tick.
+    /// Stable ids (slots) of the dense entries, for per-entity randomness and side tables.
+    public let slot: SharedReads<UInt32>
+    /// `cellStart[c] ..< cellStart[c + 1]` are the dense indices in grid cell `c`.
+    public let cellStart: SharedReads<Int32>
+    /// Moving entities at the start of the tick (for rectangle, radius and k-nearest queries).
     public let grid: UniformGrid
     /// Buildings and other static obstacles.
     public let obstacles: ObstacleIndex
@@ -27,9 +33,9 @@ public struct SteerOutput: Sendable {
 
 /// A pluggable rule that decides how entities want to move.
 ///
-/// `steer` is called for disjoint, ascending blocks of slots, possibly on several threads
-/// at once; it must write only the slots of `range` and draw randomness only from
-/// `SplitMix` keyed by entity and tick, so results do not depend on the worker count.
+/// `steer` is called for disjoint, ascending blocks of dense indices, possibly on several
+/// threads at once; it must write only the indices of `range` and draw randomness only from
+/// `SplitMix` keyed by slot and tick, so results do not depend on the worker count.
 public protocol Behaviour: Sendable {
     func steer(range: Range<Int>, context: StepContext, output: SteerOutput, events: inout EventBuffer)
 }

@@ -17,16 +17,19 @@ public struct CrowdBehaviour: Behaviour {
 
     public func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
         let grid = c.grid
+        let columns = grid.columns, rows = grid.rows
         let r2 = personalSpace * personalSpace
         let changeChance = c.dt / max(goalPatience, c.dt)
-        for i in range where c.alive[i] == 1 {
+        let maxSeen = maxNeighbours * 4
+        for i in range {
             let x = c.x[i], y = c.y[i]
+            let id = Int(c.slot[i])
             var gx = o.goalX[i], gy = o.goalY[i]
             var dx = gx - x, dy = gy - y
             var dist2 = dx * dx + dy * dy
             let arrived = dist2 < 1
-            if arrived || SplitMix.unit(seed: c.seed, entity: i, tick: c.tick, salt: 1) < changeChance {
-                if arrived { events.append(SceneEvent(tick: c.tick, entity: UInt32(i), kind: .goalReached)) }
+            if arrived || SplitMix.unit(seed: c.seed, entity: id, tick: c.tick, salt: 1) < changeChance {
+                if arrived { events.append(SceneEvent(tick: c.tick, entity: UInt32(id), kind: .goalReached)) }
                 let g = Self.freeGoal(c, entity: i)
                 gx = g.x; gy = g.y
                 o.goalX[i] = gx; o.goalY[i] = gy
@@ -40,13 +43,12 @@ public struct CrowdBehaviour: Behaviour {
             // Separation: push away from neighbours closer than personal space.
             var seen = 0
             let cx = grid.column(x), cy = grid.row(y)
-            scan: for row in max(cy - 1, 0)...min(cy + 1, grid.rows - 1) {
-                let from = Int(grid.cellStart[row * grid.columns + max(cx - 1, 0)])
-                let to = Int(grid.cellStart[row * grid.columns + min(cx + 1, grid.columns - 1) + 1])
+            scan: for row in max(cy - 1, 0)...min(cy + 1, rows - 1) {
+                let from = Int(c.cellStart[row * columns + max(cx - 1, 0)])
+                let to = Int(c.cellStart[row * columns + min(cx + 1, columns - 1) + 1])
                 for k in from..<to {
-                    let j = Int(grid.entries[k])
-                    if j == i { continue }
-                    let ex = x - grid.px[k], ey = y - grid.py[k]
+                    if k == i { continue }
+                    let ex = x - c.x[k], ey = y - c.y[k]
                     let d2 = ex * ex + ey * ey
                     if d2 < r2 && d2 > 1e-10 {
                         let push = (personalSpace - d2.squareRoot()) / personalSpace * s
@@ -55,7 +57,7 @@ public struct CrowdBehaviour: Behaviour {
                         wy += ey * invd * push
                     }
                     seen += 1
-                    if seen >= maxNeighbours * 4 { break scan }
+                    if seen >= maxSeen { break scan }
                 }
             }
             // Never ask for more than 1.5x the preferred speed.
@@ -73,9 +75,10 @@ public struct CrowdBehaviour: Behaviour {
     /// A goal outside every building, drawn from the entity's own random stream.
     static func freeGoal(_ c: StepContext, entity i: Int) -> SIMD2<Float> {
         var last = SIMD2<Float>(c.x[i], c.y[i])
+        let id = Int(c.slot[i])
         for attempt in 0..<8 {
-            let u = SplitMix.unit(seed: c.seed, entity: i, tick: c.tick, salt: 10 + UInt64(attempt) * 2)
-            let v = SplitMix.unit(seed: c.seed, entity: i, tick: c.tick, salt: 11 + UInt64(attempt) * 2)
+            let u = SplitMix.unit(seed: c.seed, entity: id, tick: c.tick, salt: 10 + UInt64(attempt) * 2)
+            let v = SplitMix.unit(seed: c.seed, entity: id, tick: c.tick, salt: 11 + UInt64(attempt) * 2)
             let g = SIMD2(c.bounds.minX + u * c.bounds.width, c.bounds.minY + v * c.bounds.height)
             if !c.obstacles.isBlocked(g.x, g.y) { return g }
             last = g

@@ -1,8 +1,11 @@
-/// Hot entity state as a struct of arrays, one contiguous array per component.
+/// Hot entity state as a struct of arrays, one contiguous array per component, kept
+/// dense (no holes) and in spatial order.
 ///
-/// Slots are reused through a free list; a slot's generation changes on despawn so
-/// handles never name the wrong entity. Per-entity hot data (position, velocity, goal,
-/// kind) lives here; anything a behaviour needs rarely belongs in its own side table.
+/// Arrays are indexed by *dense index* `0..<count`. The world re-sorts them by grid cell
+/// every tick, so neighbours sit near each other in memory; an entity's dense index
+/// therefore changes, but its *slot* never does. Handles are slot + generation: despawning
+/// bumps the slot's generation, so a handle kept from before is detected as stale.
+/// `slot[d]` maps a dense index to its slot, `dense(ofSlot:)` the other way.
 public struct EntityStore: Sendable {
     /// Most entities this store will ever hold.
     public let capacity: Int
@@ -18,90 +21,143 @@ public struct EntityStore: Sendable {
     public var speed: ContiguousArray<Float> = []
     /// Application-defined kind (runner, player, AGV ...).
     public internal(set) var kind: ContiguousArray<UInt8> = []
-    /// 1 while the slot holds a live entity.
-    public internal(set) var alive: ContiguousArray<UInt8> = []
-    public internal(set) var generation: ContiguousArray<UInt32> = []
+    /// The slot (stable id) of each dense entry.
+    public internal(set) var slot: ContiguousArray<UInt32> = []
 
+    /// Per slot: dense index, or -1 when the slot is free.
+    public private(set) var denseOfSlot: ContiguousArray<Int32> = []
+    /// Per slot: generation, bumped on despawn.
+    public private(set) var generation: ContiguousArray<UInt32> = []
     private var freeSlots: [UInt32] = []
-    /// Number of live entities.
-    public private(set) var count: Int = 0
 
     public init(capacity: Int) {
-        precondition(capacity > 0 && capacity <= Int(UInt32.max), "capacity must be in 1...UInt32.max")
+        precondition(capacity > 0 && capacity <= Int(Int32.max), "capacity must be in 1...Int32.max")
         self.capacity = capacity
     }
 
-    /// Number of slots in use or freed; iterate `0..<slotCount` and test `alive`.
-    public var slotCount: Int { x.count }
+    /// Number of live entities (the length of the dense arrays).
+    public var count: Int { x.count }
+    /// Slots ever used (live or free); slot ids are below this.
+    public var slotCount: Int { denseOfSlot.count }
 
     /// Adds an entity, reusing a freed slot when there is one.
     @discardableResult
-    public mutating func spawn(kind: UInt8, x px: Float, y py: Float, speed s: Float = 1.4) throws -> EntityHandle {
+    public mutating func spawn(kind k: UInt8, x px: Float, y py: Float, speed s: Float = 1.4) throws -> EntityHandle {
         guard px.isFinite, py.isFinite else { throw EntityStoreError.nonFinitePosition(x: px, y: py) }
-        if let slot = freeSlots.popLast() {
-            let i = Int(slot)
-            x[i] = px; y[i] = py; vx[i] = 0; vy[i] = 0
-            goalX[i] = px; goalY[i] = py; speed[i] = s
-            self.kind[i] = kind; alive[i] = 1
-            count += 1
-            return EntityHandle(index: slot, generation: generation[i])
+        guard count < capacity else { throw EntityStoreError.capacityExceeded(capacity: capacity) }
+        let s32: UInt32
+        if let reused = freeSlots.popLast() {
+            s32 = reused
+        } else {
+            s32 = UInt32(denseOfSlot.count)
+            denseOfSlot.append(-1)
+            generation.append(0)
         }
-        guard x.count < capacity else { throw EntityStoreError.capacityExceeded(capacity: capacity) }
+        denseOfSlot[Int(s32)] = Int32(count)
         x.append(px); y.append(py); vx.append(0); vy.append(0)
         goalX.append(px); goalY.append(py); speed.append(s)
-        self.kind.append(kind); alive.append(1); generation.append(0)
-        count += 1
-        return EntityHandle(index: UInt32(x.count - 1), generation: 0)
+        kind.append(k); slot.append(s32)
+        return EntityHandle(index: s32, generation: generation[Int(s32)])
     }
 
-    /// Removes an entity; its handle and every copy of it become stale.
+    /// Removes an entity (the last dense entry moves into its place); its handle and
+    /// every copy of it become stale.
     public mutating func despawn(_ handle: EntityHandle) throws {
-        guard isValid(handle) else { throw EntityStoreError.staleHandle(handle) }
-        let i = Int(handle.index)
-        alive[i] = 0
-        vx[i] = 0; vy[i] = 0
-        generation[i] &+= 1
+        guard let d = dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
+        let last = count - 1
+        if d != last {
+            x[d] = x[last]; y[d] = y[last]; vx[d] = vx[last]; vy[d] = vy[last]
+            goalX[d] = goalX[last]; goalY[d] = goalY[last]; speed[d] = speed[last]
+            kind[d] = kind[last]; slot[d] = slot[last]
+            denseOfSlot[Int(slot[d])] = Int32(d)
+        }
+        x.removeLast(); y.removeLast(); vx.removeLast(); vy.removeLast()
+        goalX.removeLast(); goalY.removeLast(); speed.removeLast(); kind.removeLast(); slot.removeLast()
+        denseOfSlot[Int(handle.index)] = -1
+        generation[Int(handle.index)] &+= 1
         freeSlots.append(handle.index)
-        count -= 1
     }
 
     /// True when the handle names a live entity.
-    public func isValid(_ handle: EntityHandle) -> Bool {
-        let i = Int(handle.index)
-        return i < alive.count && alive[i] == 1 && generation[i] == handle.generation
+    public func isValid(_ handle: EntityHandle) -> Bool { dense(of: handle) != nil }
+
+    /// The dense index of a live handle.
+    public func dense(of handle: EntityHandle) -> Int? {
+        let s = Int(handle.index)
+        guard s < denseOfSlot.count, denseOfSlot[s] >= 0, generation[s] == handle.generation else { return nil }
+        return Int(denseOfSlot[s])
+    }
+
+    /// The dense index of the live entity in `slot`, if any.
+    public func dense(ofSlot s: Int) -> Int? {
+        guard s >= 0, s < denseOfSlot.count, denseOfSlot[s] >= 0 else { return nil }
+        return Int(denseOfSlot[s])
     }
 
     /// The handle of the live entity in `slot`, if any.
-    public func handle(slot: Int) -> EntityHandle? {
-        guard slot < alive.count, alive[slot] == 1 else { return nil }
-        return EntityHandle(index: UInt32(slot), generation: generation[slot])
+    public func handle(slot s: Int) -> EntityHandle? {
+        guard dense(ofSlot: s) != nil else { return nil }
+        return EntityHandle(index: UInt32(s), generation: generation[s])
+    }
+
+    /// Where an entity is.
+    public func position(of handle: EntityHandle) -> SIMD2<Float>? {
+        dense(of: handle).map { SIMD2(x[$0], y[$0]) }
     }
 
     /// Moves an entity directly (scenario set-up, replay, moving out of a new building).
     public mutating func place(_ handle: EntityHandle, x px: Float, y py: Float) throws {
-        guard isValid(handle) else { throw EntityStoreError.staleHandle(handle) }
+        guard let d = dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
         guard px.isFinite, py.isFinite else { throw EntityStoreError.nonFinitePosition(x: px, y: py) }
-        x[Int(handle.index)] = px
-        y[Int(handle.index)] = py
+        x[d] = px
+        y[d] = py
     }
 
     /// Sets the velocity the integrator will apply (replays and scripted entities).
     public mutating func setVelocity(_ handle: EntityHandle, vx nvx: Float, vy nvy: Float) throws {
-        guard isValid(handle) else { throw EntityStoreError.staleHandle(handle) }
-        vx[Int(handle.index)] = nvx
-        vy[Int(handle.index)] = nvy
+        guard let d = dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
+        vx[d] = nvx
+        vy[d] = nvy
     }
 
-    mutating func replacePositions(x nx: ContiguousArray<Float>, y ny: ContiguousArray<Float>) {
-        x = nx; y = ny
+    /// Reorders the dense arrays: new entry `k` is old entry `order[k]`. `scratch` arrays are
+    /// reused between calls to avoid allocating every tick.
+    mutating func permute(by order: UnsafeBufferPointer<Int32>, floatScratch: inout ContiguousArray<Float>,
+                          byteScratch: inout ContiguousArray<UInt8>, slotScratch: inout ContiguousArray<UInt32>) {
+        let n = count
+        precondition(order.count == n)
+        if floatScratch.count != n { floatScratch = ContiguousArray(repeating: 0, count: n) }
+        if byteScratch.count != n { byteScratch = ContiguousArray(repeating: 0, count: n) }
+        if slotScratch.count != n { slotScratch = ContiguousArray(repeating: 0, count: n) }
+        func gather<T>(_ a: inout ContiguousArray<T>, _ scratch: inout ContiguousArray<T>) {
+            a.withUnsafeBufferPointer { src in
+                scratch.withUnsafeMutableBufferPointer { dst in
+                    for k in 0..<n { dst[k] = src[Int(order[k])] }
+                }
+            }
+            swap(&a, &scratch)
+        }
+        gather(&x, &floatScratch); gather(&y, &floatScratch); gather(&vx, &floatScratch); gather(&vy, &floatScratch)
+        gather(&goalX, &floatScratch); gather(&goalY, &floatScratch); gather(&speed, &floatScratch)
+        gather(&kind, &byteScratch)
+        gather(&slot, &slotScratch)
+        slot.withUnsafeBufferPointer { slots in
+            denseOfSlot.withUnsafeMutableBufferPointer { map in
+                for k in 0..<n { map[Int(slots[k])] = Int32(k) }
+            }
+        }
     }
 
-    mutating func replaceVelocities(vx nvx: ContiguousArray<Float>, vy nvy: ContiguousArray<Float>) {
-        vx = nvx; vy = nvy
+    mutating func swapPositions(_ nx: inout ContiguousArray<Float>, _ ny: inout ContiguousArray<Float>) {
+        swap(&x, &nx); swap(&y, &ny)
     }
 
-    /// Approximate bytes held by the hot arrays (for the memory benchmark).
+    mutating func swapVelocities(_ nvx: inout ContiguousArray<Float>, _ nvy: inout ContiguousArray<Float>) {
+        swap(&vx, &nvx); swap(&vy, &nvy)
+    }
+
+    /// Approximate bytes held by the store's arrays (for the memory benchmark).
     public var residentBytes: Int {
-        x.capacity * 4 * 7 + kind.capacity + alive.capacity + generation.capacity * 4 + freeSlots.capacity * 4
+        x.capacity * 4 * 7 + kind.capacity + slot.capacity * 4 + denseOfSlot.capacity * 4 + generation.capacity * 4 + freeSlots.capacity * 4
     }
 }

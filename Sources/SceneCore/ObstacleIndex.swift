@@ -9,11 +9,18 @@ public struct ObstacleIndex: Sendable {
     public let cellSize: Float
     let columns: Int
     let rows: Int
-    // Edges as flat arrays: edge e runs (ax[e], ay[e]) -> (bx[e], by[e]) and belongs to owner[e].
+    // Polygons flattened for the hot path (no nested arrays, so no reference counting):
+    // polygon p has rings polyRingStart[p] ..< polyRingStart[p+1]; ring r has points
+    // ringStart[r] ..< ringStart[r+1] in (ptX, ptY).
+    let ptX: [Float], ptY: [Float]
+    let ringStart: [Int32]
+    let polyRingStart: [Int32]
+    let polyBox: [Rect]
+    // Edges: edge e runs (ax[e], ay[e]) -> (bx[e], by[e]).
     let ax: [Float], ay: [Float], bx: [Float], by: [Float]
-    let owner: [Int32]
-    let cellPolygons: [[Int32]]
-    let cellEdges: [[Int32]]
+    // Per cell, in compressed rows: polygons whose box touches it, and edges that touch it.
+    let cellPolyStart: [Int32], cellPolys: [Int32]
+    let cellEdgeStart: [Int32], cellEdges: [Int32]
 
     /// An index with no obstacles.
     public static func empty(bounds: Rect) -> ObstacleIndex {
@@ -24,17 +31,24 @@ public struct ObstacleIndex: Sendable {
         self.footprints = footprints
         self.bounds = bounds
         self.cellSize = cellSize
-        let cols = max(1, Int((bounds.width / cellSize).rounded(.up)))
-        let rws = max(1, Int((bounds.height / cellSize).rounded(.up)))
+        let cols = max(1, min(1 << 15, Int((bounds.width / cellSize).rounded(.up))))
+        let rws = max(1, min(1 << 15, Int((bounds.height / cellSize).rounded(.up))))
         columns = cols
         rows = rws
-        var ax: [Float] = [], ay: [Float] = [], bx: [Float] = [], by: [Float] = [], owner: [Int32] = []
+        var ptX: [Float] = [], ptY: [Float] = [], ringStart: [Int32] = [0], polyRingStart: [Int32] = [0], boxes: [Rect] = []
+        var ax: [Float] = [], ay: [Float] = [], bx: [Float] = [], by: [Float] = []
         var polys = [[Int32]](repeating: [], count: cols * rws)
         var edges = [[Int32]](repeating: [], count: cols * rws)
         func col(_ x: Float) -> Int { min(max(Int(((x - bounds.minX) / cellSize).rounded(.down).clamped(-1, Float(cols))), 0), cols - 1) }
         func row(_ y: Float) -> Int { min(max(Int(((y - bounds.minY) / cellSize).rounded(.down).clamped(-1, Float(rws))), 0), rws - 1) }
         for (p, fp) in footprints.enumerated() {
             let box = fp.boundingBox
+            boxes.append(box)
+            for ring in fp.rings {
+                for q in ring { ptX.append(q.x); ptY.append(q.y) }
+                ringStart.append(Int32(ptX.count))
+            }
+            polyRingStart.append(Int32(ringStart.count - 1))
             guard box.minX <= box.maxX else { continue }
             for r in row(box.minY)...row(box.maxY) {
                 for c in col(box.minX)...col(box.maxX) { polys[r * cols + c].append(Int32(p)) }
@@ -43,30 +57,64 @@ public struct ObstacleIndex: Sendable {
                 for i in 0..<ring.count {
                     let a = ring[i], b = ring[(i + 1) % ring.count]
                     let e = Int32(ax.count)
-                    ax.append(a.x); ay.append(a.y); bx.append(b.x); by.append(b.y); owner.append(Int32(p))
+                    ax.append(a.x); ay.append(a.y); bx.append(b.x); by.append(b.y)
                     for r in row(min(a.y, b.y))...row(max(a.y, b.y)) {
                         for c in col(min(a.x, b.x))...col(max(a.x, b.x)) { edges[r * cols + c].append(e) }
                     }
                 }
             }
         }
-        self.ax = ax; self.ay = ay; self.bx = bx; self.by = by; self.owner = owner
-        cellPolygons = polys
-        cellEdges = edges
+        func compress(_ lists: [[Int32]]) -> ([Int32], [Int32]) {
+            var start: [Int32] = [0], flat: [Int32] = []
+            for l in lists { flat += l; start.append(Int32(flat.count)) }
+            return (start, flat)
+        }
+        self.ptX = ptX; self.ptY = ptY; self.ringStart = ringStart; self.polyRingStart = polyRingStart; self.polyBox = boxes
+        self.ax = ax; self.ay = ay; self.bx = bx; self.by = by
+        (cellPolyStart, cellPolys) = compress(polys)
+        (cellEdgeStart, cellEdges) = compress(edges)
     }
 
     @inline(__always)
     func cell(_ x: Float, _ y: Float) -> Int {
-        let c = min(max(Int(((x - bounds.minX) / cellSize).rounded(.down).clamped(-1, Float(columns))), 0), columns - 1)
-        let r = min(max(Int(((y - bounds.minY) / cellSize).rounded(.down).clamped(-1, Float(rows))), 0), rows - 1)
+        let fc = ((x - bounds.minX) / cellSize).rounded(.down), fr = ((y - bounds.minY) / cellSize).rounded(.down)
+        let c = fc >= 0 ? (fc < Float(columns) ? Int(fc) : columns - 1) : 0
+        let r = fr >= 0 ? (fr < Float(rows) ? Int(fr) : rows - 1) : 0
         return r * columns + c
+    }
+
+    /// Even-odd containment of one polygon over the flat arrays.
+    @inline(__always)
+    func polygon(_ p: Int, contains x: Float, _ y: Float) -> Bool {
+        let box = polyBox[p]
+        if x < box.minX || x > box.maxX || y < box.minY || y > box.maxY { return false }
+        var inside = false
+        return ptX.withUnsafeBufferPointer { px in
+            ptY.withUnsafeBufferPointer { py in
+                for r in Int(polyRingStart[p])..<Int(polyRingStart[p + 1]) {
+                    let s = Int(ringStart[r]), e = Int(ringStart[r + 1])
+                    if e - s < 3 { continue }
+                    var j = e - 1
+                    for i in s..<e {
+                        let ay = py[i], by = py[j]
+                        if (ay > y) != (by > y) {
+                            let t = (y - ay) / (by - ay)
+                            if x < px[i] + t * (px[j] - px[i]) { inside.toggle() }
+                        }
+                        j = i
+                    }
+                }
+                return inside
+            }
+        }
     }
 
     /// The footprint that contains the point, if any.
     public func footprint(containing x: Float, _ y: Float) -> Int? {
-        for p in cellPolygons[cell(x, y)] {
-            let fp = footprints[Int(p)]
-            if fp.contains(x: x, y: y) { return Int(p) }
+        let c = cell(x, y)
+        for k in Int(cellPolyStart[c])..<Int(cellPolyStart[c + 1]) {
+            let p = Int(cellPolys[k])
+            if polygon(p, contains: x, y) { return p }
         }
         return nil
     }
@@ -74,16 +122,19 @@ public struct ObstacleIndex: Sendable {
     /// True when the point is inside any footprint.
     @inline(__always)
     public func isBlocked(_ x: Float, _ y: Float) -> Bool {
-        let list = cellPolygons[cell(x, y)]
-        if list.isEmpty { return false }
-        return footprint(containing: x, y) != nil
+        let c = cell(x, y)
+        let from = Int(cellPolyStart[c]), to = Int(cellPolyStart[c + 1])
+        if from == to { return false }
+        for k in from..<to where polygon(Int(cellPolys[k]), contains: x, y) { return true }
+        return false
     }
 
     /// True when the segment from `a` to `b` crosses any footprint edge.
     public func segmentCrossesWall(from a: SIMD2<Float>, to b: SIMD2<Float>) -> Bool {
         var seen = Set<Int32>()
         for c in cellsCovering(minX: min(a.x, b.x), minY: min(a.y, b.y), maxX: max(a.x, b.x), maxY: max(a.y, b.y)) {
-            for e in cellEdges[c] where seen.insert(e).inserted {
+            for k in Int(cellEdgeStart[c])..<Int(cellEdgeStart[c + 1]) where seen.insert(cellEdges[k]).inserted {
+                let e = cellEdges[k]
                 if segmentsIntersect(a, b, SIMD2(ax[Int(e)], ay[Int(e)]), SIMD2(bx[Int(e)], by[Int(e)])) { return true }
             }
         }
@@ -95,7 +146,8 @@ public struct ObstacleIndex: Sendable {
         var best: (SIMD2<Float>, Float)?
         let p = SIMD2(x, y)
         for c in cellsCovering(minX: x - maxDistance, minY: y - maxDistance, maxX: x + maxDistance, maxY: y + maxDistance) {
-            for e in cellEdges[c] {
+            for k in Int(cellEdgeStart[c])..<Int(cellEdgeStart[c + 1]) {
+                let e = cellEdges[k]
                 let q = closestPoint(p, SIMD2(ax[Int(e)], ay[Int(e)]), SIMD2(bx[Int(e)], by[Int(e)]))
                 let d = ((q - p) * (q - p)).sum().squareRoot()
                 if d <= maxDistance, best == nil || d < best!.1 { best = (q, d) }

@@ -15,7 +15,9 @@ public struct UniformGrid: Sendable {
     /// Positions copied at rebuild so queries need no other storage.
     public private(set) var px: ContiguousArray<Float> = []
     public private(set) var py: ContiguousArray<Float> = []
-    private let inverseCell: Float
+    let inverseCell: Float
+    private var cellOf: ContiguousArray<Int32> = []
+    private var cursor: ContiguousArray<Int32> = []
 
     public init(bounds: Rect, cellSize: Float) {
         precondition(cellSize > 0 && bounds.width > 0 && bounds.height > 0, "grid needs a positive cell size and area")
@@ -44,34 +46,39 @@ public struct UniformGrid: Sendable {
     @inlinable
     public func cell(x: Float, y: Float) -> Int { row(y) * columns + column(x) }
 
-    /// Files every live entity into its cell (stable counting sort by slot).
-    public mutating func rebuild(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, alive: UnsafeBufferPointer<UInt8>) {
+    /// Files every live entity into its cell (stable counting sort by index).
+    /// `alive` nil means every entry is live. Scratch arrays persist between calls.
+    public mutating func rebuild(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, alive: UnsafeBufferPointer<UInt8>? = nil) {
         let n = x.count
-        var cellOf = ContiguousArray<Int32>(repeating: -1, count: n)
-        var start = ContiguousArray<Int32>(repeating: 0, count: cellCount + 1)
+        if cellOf.count != n { cellOf = ContiguousArray(repeating: -1, count: n) }
+        let cells = cellCount
         var live = 0
         cellOf.withUnsafeMutableBufferPointer { cellOf in
-            start.withUnsafeMutableBufferPointer { start in
-                for i in 0..<n where alive[i] == 1 {
-                    let c = cell(x: x[i], y: y[i])
+            cellStart.withUnsafeMutableBufferPointer { start in
+                for c in 0...cells { start[c] = 0 }
+                for i in 0..<n {
+                    if let alive, alive[i] != 1 { cellOf[i] = -1; continue }
+                    let c = Self.cellIndex(x[i], y[i], bounds: bounds, inverseCell: inverseCell, columns: columns, rows: rows)
                     cellOf[i] = Int32(c)
                     start[c + 1] += 1
                     live += 1
                 }
-                for c in 0..<(start.count - 1) { start[c + 1] += start[c] }
+                for c in 0..<cells { start[c + 1] += start[c] }
             }
         }
-        cellStart = start
         if entries.count != live {
             entries = ContiguousArray(repeating: 0, count: live)
             px = ContiguousArray(repeating: 0, count: live)
             py = ContiguousArray(repeating: 0, count: live)
         }
-        var cursor = ContiguousArray(cellStart.dropLast())
+        if cursor.count != cells { cursor = ContiguousArray(repeating: 0, count: cells) }
         entries.withUnsafeMutableBufferPointer { entries in
             px.withUnsafeMutableBufferPointer { px in
                 py.withUnsafeMutableBufferPointer { py in
                     cursor.withUnsafeMutableBufferPointer { cursor in
+                        cellStart.withUnsafeBufferPointer { start in
+                            for c in 0..<cells { cursor[c] = start[c] }
+                        }
                         cellOf.withUnsafeBufferPointer { cellOf in
                             for i in 0..<n {
                                 let c = Int(cellOf[i])
@@ -87,6 +94,20 @@ public struct UniformGrid: Sendable {
                 }
             }
         }
+    }
+
+    /// After the caller reordered its arrays into `entries` order, entry k is index k.
+    mutating func markIdentity() {
+        entries.withUnsafeMutableBufferPointer { e in for k in 0..<e.count { e[k] = Int32(k) } }
+    }
+
+    @inline(__always)
+    static func cellIndex(_ x: Float, _ y: Float, bounds: Rect, inverseCell: Float, columns: Int, rows: Int) -> Int {
+        let fc = ((x - bounds.minX) * inverseCell).rounded(.down), fr = ((y - bounds.minY) * inverseCell).rounded(.down)
+        // NaN and huge values fall into border cells.
+        let c = fc >= 0 ? (fc < Float(columns) ? Int(fc) : columns - 1) : 0
+        let r = fr >= 0 ? (fr < Float(rows) ? Int(fr) : rows - 1) : 0
+        return r * columns + c
     }
 
     /// Calls `body(slot, x, y)` for every entity inside `rect` (half-open on max sides).

@@ -63,7 +63,7 @@ public final class World {
     public func setObstacles(_ index: ObstacleIndex) -> Int {
         obstacles = index
         var moved = 0
-        for i in 0..<store.slotCount where store.alive[i] == 1 && index.isBlocked(store.x[i], store.y[i]) {
+        for i in 0..<store.count where index.isBlocked(store.x[i], store.y[i]) {
             if let p = index.nearestFreePoint(x: store.x[i], y: store.y[i]) {
                 store.x[i] = p.x; store.y[i] = p.y
                 store.goalX[i] = p.x; store.goalY[i] = p.y
@@ -73,23 +73,26 @@ public final class World {
         return moved
     }
 
+    private var floatScratch: ContiguousArray<Float> = []
+    private var byteScratch: ContiguousArray<UInt8> = []
+    private var slotScratch: ContiguousArray<UInt32> = []
+
     /// Advances the world by one tick through the fixed sequence of `StepStage`s.
     public func step() {
-        let n = store.slotCount
+        // reindex: sort entities into grid cells, then reorder the store in cell order so
+        // that the grid's entry k is dense index k and neighbours are close in memory.
+        store.x.withUnsafeBufferPointer { x in
+            store.y.withUnsafeBufferPointer { y in self.grid.rebuild(x: x, y: y) }
+        }
+        grid.entries.withUnsafeBufferPointer { order in
+            store.permute(by: order, floatScratch: &floatScratch, byteScratch: &byteScratch, slotScratch: &slotScratch)
+        }
+        grid.markIdentity()
+
+        let n = store.count
         if nextX.count != n {
             nextX = ContiguousArray(repeating: 0, count: n)
             nextY = nextX; nextVX = nextX; nextVY = nextX
-        }
-        // reindex
-        // Goals are written in place; move them out of `store` so the reads of its other
-        // arrays and these writes are not overlapping accesses to one struct.
-        var goalX = store.goalX, goalY = store.goalY
-        store.goalX = []; store.goalY = []
-        defer { store.goalX = goalX; store.goalY = goalY }
-        store.x.withUnsafeBufferPointer { x in
-            store.y.withUnsafeBufferPointer { y in
-                store.alive.withUnsafeBufferPointer { a in self.grid.rebuild(x: x, y: y, alive: a) }
-            }
         }
         let blockSize = standardBlockSize(count: n)
         let blocks = n == 0 ? 0 : (n + blockSize - 1) / blockSize
@@ -98,13 +101,19 @@ public final class World {
         let (tick, dt, seed, bounds, grid, obstacles, behaviour, workers) =
             (self.tick, self.dt, self.seed, self.bounds, self.grid, self.obstacles, self.behaviour, self.workers)
 
+        // Goals are written in place; move them out of `store` so the reads of its other
+        // arrays and these writes are not overlapping accesses to one struct.
+        var goalX = store.goalX, goalY = store.goalY
+        store.goalX = []; store.goalY = []
+        defer { store.goalX = goalX; store.goalY = goalY }
         store.x.withUnsafeBufferPointer { x in
         store.y.withUnsafeBufferPointer { y in
         store.vx.withUnsafeBufferPointer { vx in
         store.vy.withUnsafeBufferPointer { vy in
         store.speed.withUnsafeBufferPointer { speed in
         store.kind.withUnsafeBufferPointer { kind in
-        store.alive.withUnsafeBufferPointer { alive in
+        store.slot.withUnsafeBufferPointer { slot in
+        grid.cellStart.withUnsafeBufferPointer { cellStart in
         goalX.withUnsafeMutableBufferPointer { gx in
         goalY.withUnsafeMutableBufferPointer { gy in
         nextX.withUnsafeMutableBufferPointer { nx in
@@ -116,8 +125,8 @@ public final class World {
             let context = StepContext(
                 tick: tick, dt: dt, seed: seed, bounds: bounds,
                 x: SharedReads(x), y: SharedReads(y), vx: SharedReads(vx), vy: SharedReads(vy),
-                speed: SharedReads(speed), kind: SharedReads(kind), alive: SharedReads(alive),
-                grid: grid, obstacles: obstacles)
+                speed: SharedReads(speed), kind: SharedReads(kind), slot: SharedReads(slot),
+                cellStart: SharedReads(cellStart), grid: grid, obstacles: obstacles)
             let output = SteerOutput(vx: DisjointWrites(nvx), vy: DisjointWrites(nvy),
                                      goalX: DisjointWrites(gx), goalY: DisjointWrites(gy))
             let outX = DisjointWrites(nx), outY = DisjointWrites(ny)
@@ -133,11 +142,9 @@ public final class World {
                 eventsOut[block] = events
                 countersOut[block] = counts
             }
-        }}}}}}}}}}}}}}}
-        // Dead slots keep their position.
-        for i in 0..<n where store.alive[i] == 0 { nextX[i] = store.x[i]; nextY[i] = store.y[i]; nextVX[i] = 0; nextVY[i] = 0 }
-        swap(&store.x, &nextX); swap(&store.y, &nextY)
-        swap(&store.vx, &nextVX); swap(&store.vy, &nextVY)
+        }}}}}}}}}}}}}}}}
+        store.swapPositions(&nextX, &nextY)
+        store.swapVelocities(&nextVX, &nextVY)
         // collectEvents
         events.removeAll(keepingCapacity: true)
         for b in 0..<blocks {
@@ -157,12 +164,12 @@ public final class World {
                           outX: DisjointWrites<Float>, outY: DisjointWrites<Float>,
                           counters: inout StepCounters, events: inout EventBuffer) {
         let b = c.bounds
-        for i in range where c.alive[i] == 1 {
+        for i in range {
             var ux = vx[i], uy = vy[i]
             if !ux.isFinite || !uy.isFinite {
                 ux = 0; uy = 0
                 counters.nonFinite += 1
-                events.append(SceneEvent(tick: c.tick, entity: UInt32(i), kind: .nonFiniteVelocity))
+                events.append(SceneEvent(tick: c.tick, entity: c.slot[i], kind: .nonFiniteVelocity))
             }
             let ox = c.x[i], oy = c.y[i]
             var px = ox + ux * c.dt, py = oy + uy * c.dt
@@ -170,7 +177,7 @@ public final class World {
                 px = min(max(px, b.minX), b.maxX)
                 py = min(max(py, b.minY), b.maxY)
                 counters.clamped += 1
-                events.append(SceneEvent(tick: c.tick, entity: UInt32(i), kind: .clampedToBounds))
+                events.append(SceneEvent(tick: c.tick, entity: c.slot[i], kind: .clampedToBounds))
             }
             if c.obstacles.isBlocked(px, py) {
                 counters.blocked += 1
@@ -190,10 +197,12 @@ public final class World {
             var w = v
             for _ in 0..<4 { h = (h ^ UInt64(w & 0xff)) &* 0x100_0000_01b3; w >>= 8 }
         }
-        for i in 0..<store.slotCount where store.alive[i] == 1 {
-            eat(UInt32(i)); eat(store.generation[i])
-            eat(store.x[i].bitPattern); eat(store.y[i].bitPattern)
-            eat(store.vx[i].bitPattern); eat(store.vy[i].bitPattern)
+        // In slot order, so the hash does not depend on the (spatial) dense order.
+        for s in 0..<store.slotCount {
+            guard let d = store.dense(ofSlot: s) else { continue }
+            eat(UInt32(s)); eat(store.generation[s])
+            eat(store.x[d].bitPattern); eat(store.y[d].bitPattern)
+            eat(store.vx[d].bitPattern); eat(store.vy[d].bitPattern)
         }
         return h
     }

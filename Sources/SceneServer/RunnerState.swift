@@ -107,8 +107,10 @@ final class RunnerState: @unchecked Sendable {
         let store = scene.world.store
         var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
         ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
-        for i in 0..<store.slotCount where store.alive[i] == 1 {
-            ids.append(UInt32(i)); kinds.append(store.kind[i]); xs.append(store.x[i]); ys.append(store.y[i])
+        // Wire ids are slots, sent in ascending order.
+        for s in 0..<store.slotCount {
+            guard let d = store.dense(ofSlot: s) else { continue }
+            ids.append(UInt32(s)); kinds.append(store.kind[d]); xs.append(store.x[d]); ys.append(store.y[d])
         }
         lastBlocks = encoder.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys)
         keyframes.removeAll(keepingCapacity: true)

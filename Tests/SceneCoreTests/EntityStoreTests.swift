@@ -14,7 +14,7 @@ import Testing
         #expect(c.generation != a.generation) // but the old handle stays stale
         #expect(throws: EntityStoreError.staleHandle(a)) { try store.despawn(a) }
         #expect(throws: EntityStoreError.staleHandle(a)) { try store.place(a, x: 0, y: 0) }
-        #expect(store.x[Int(b.index)] == 2)
+        #expect(store.position(of: b) == SIMD2(2, 2))
         #expect(store.count == 2)
     }
 
