@@ -17,7 +17,7 @@ public struct CrowdBehaviour: Behaviour {
 
     public func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
         let grid = c.grid
-        let columns = grid.columns, rows = grid.rows
+        let columns = grid.columns
         let r2 = personalSpace * personalSpace
         let changeChance = c.dt / max(goalPatience, c.dt)
         let maxSeen = maxNeighbours * 4
@@ -42,19 +42,21 @@ public struct CrowdBehaviour: Behaviour {
 
             // Separation: push away from neighbours closer than personal space.
             var seen = 0
-            let cx = grid.column(x), cy = grid.row(y)
-            scan: for row in max(cy - 1, 0)...min(cy + 1, rows - 1) {
-                let from = Int(c.cellStart[row * columns + max(cx - 1, 0)])
-                let to = Int(c.cellStart[row * columns + min(cx + 1, columns - 1) + 1])
+            // Only the cells that the personal-space circle overlaps (usually 1 to 4).
+            let c0 = grid.column(x - personalSpace), c1 = grid.column(x + personalSpace)
+            let r0 = grid.row(y - personalSpace), r1 = grid.row(y + personalSpace)
+            scan: for row in r0...r1 {
+                let from = Int(c.cellStart[row * columns + c0])
+                let to = Int(c.cellStart[row * columns + c1 + 1])
                 for k in from..<to {
                     if k == i { continue }
                     let ex = x - c.x[k], ey = y - c.y[k]
                     let d2 = ex * ex + ey * ey
                     if d2 < r2 && d2 > 1e-10 {
-                        let push = (personalSpace - d2.squareRoot()) / personalSpace * s
-                        let invd = 1 / d2.squareRoot()
-                        wx += ex * invd * push
-                        wy += ey * invd * push
+                        let d = d2.squareRoot()
+                        let push = (personalSpace - d) / (personalSpace * d) * s
+                        wx += ex * push
+                        wy += ey * push
                     }
                     seen += 1
                     if seen >= maxSeen { break scan }

@@ -33,6 +33,12 @@ public struct EntityStore: Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0 && capacity <= Int(Int32.max), "capacity must be in 1...Int32.max")
         self.capacity = capacity
+        // Reserve up front (capped, so a generous capacity costs nothing until used): growing
+        // by doubling would leave freed buffers behind in the process's resident memory.
+        let n = min(capacity, 1 << 22)
+        x.reserveCapacity(n); y.reserveCapacity(n); vx.reserveCapacity(n); vy.reserveCapacity(n)
+        goalX.reserveCapacity(n); goalY.reserveCapacity(n); speed.reserveCapacity(n)
+        kind.reserveCapacity(n); slot.reserveCapacity(n); denseOfSlot.reserveCapacity(n); generation.reserveCapacity(n)
     }
 
     /// Number of live entities (the length of the dense arrays).
@@ -120,19 +126,23 @@ public struct EntityStore: Sendable {
         vy[d] = nvy
     }
 
-    /// Reorders the dense arrays: new entry `k` is old entry `order[k]`. `scratch` arrays are
+    /// Reorders the dense arrays in parallel: new entry `k` is old entry `order[k]`. `scratch` arrays are
     /// reused between calls to avoid allocating every tick.
-    mutating func permute(by order: UnsafeBufferPointer<Int32>, floatScratch: inout ContiguousArray<Float>,
+    mutating func permute(by order: UnsafeBufferPointer<Int32>, workers: Int, floatScratch: inout ContiguousArray<Float>,
                           byteScratch: inout ContiguousArray<UInt8>, slotScratch: inout ContiguousArray<UInt32>) {
         let n = count
         precondition(order.count == n)
         if floatScratch.count != n { floatScratch = ContiguousArray(repeating: 0, count: n) }
         if byteScratch.count != n { byteScratch = ContiguousArray(repeating: 0, count: n) }
         if slotScratch.count != n { slotScratch = ContiguousArray(repeating: 0, count: n) }
+        let order = SharedReads(order)
         func gather<T>(_ a: inout ContiguousArray<T>, _ scratch: inout ContiguousArray<T>) {
             a.withUnsafeBufferPointer { src in
                 scratch.withUnsafeMutableBufferPointer { dst in
-                    for k in 0..<n { dst[k] = src[Int(order[k])] }
+                    let src = SharedReads(src), dst = DisjointWrites(dst)
+                    parallelFor(count: n, workers: workers, blockSize: max(1 << 16, n / (4 * max(workers, 1)))) { range, _ in
+                        for k in range { dst[k] = src[Int(order[k])] }
+                    }
                 }
             }
             swap(&a, &scratch)
@@ -141,9 +151,13 @@ public struct EntityStore: Sendable {
         gather(&goalX, &floatScratch); gather(&goalY, &floatScratch); gather(&speed, &floatScratch)
         gather(&kind, &byteScratch)
         gather(&slot, &slotScratch)
+        // Slots are unique, so these scattered writes are disjoint and can run in parallel.
         slot.withUnsafeBufferPointer { slots in
             denseOfSlot.withUnsafeMutableBufferPointer { map in
-                for k in 0..<n { map[Int(slots[k])] = Int32(k) }
+                let slots = SharedReads(slots), map = DisjointWrites(map)
+                parallelFor(count: n, workers: workers, blockSize: max(1 << 16, n / (4 * max(workers, 1)))) { range, _ in
+                    for k in range { map[Int(slots[k])] = Int32(k) }
+                }
             }
         }
     }

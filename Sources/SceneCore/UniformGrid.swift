@@ -48,19 +48,29 @@ public struct UniformGrid: Sendable {
 
     /// Files every live entity into its cell (stable counting sort by index).
     /// `alive` nil means every entry is live. Scratch arrays persist between calls.
-    public mutating func rebuild(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, alive: UnsafeBufferPointer<UInt8>? = nil) {
+    public mutating func rebuild(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, alive: UnsafeBufferPointer<UInt8>? = nil,
+                                 workers: Int = 1) {
         let n = x.count
         if cellOf.count != n { cellOf = ContiguousArray(repeating: -1, count: n) }
         let cells = cellCount
         var live = 0
+        let (b, inv, cols, rws) = (bounds, inverseCell, columns, rows)
         cellOf.withUnsafeMutableBufferPointer { cellOf in
+            // Cells are computed in parallel; counting stays serial (it is a histogram).
+            let out = DisjointWrites(cellOf), xs = SharedReads(x), ys = SharedReads(y)
+            let alive = alive.map(SharedReads.init)
+            parallelFor(count: n, workers: workers, blockSize: max(1 << 16, n / (4 * max(workers, 1)))) { range, _ in
+                for i in range {
+                    if let alive, alive[i] != 1 { out[i] = -1; continue }
+                    out[i] = Int32(Self.cellIndex(xs[i], ys[i], bounds: b, inverseCell: inv, columns: cols, rows: rws))
+                }
+            }
             cellStart.withUnsafeMutableBufferPointer { start in
-                for c in 0...cells { start[c] = 0 }
+                start.update(repeating: 0)
                 for i in 0..<n {
-                    if let alive, alive[i] != 1 { cellOf[i] = -1; continue }
-                    let c = Self.cellIndex(x[i], y[i], bounds: bounds, inverseCell: inverseCell, columns: columns, rows: rows)
-                    cellOf[i] = Int32(c)
-                    start[c + 1] += 1
+                    let c = cellOf[i]
+                    if c < 0 { continue }
+                    start[Int(c) + 1] += 1
                     live += 1
                 }
                 for c in 0..<cells { start[c + 1] += start[c] }
@@ -97,8 +107,13 @@ public struct UniformGrid: Sendable {
     }
 
     /// After the caller reordered its arrays into `entries` order, entry k is index k.
-    mutating func markIdentity() {
-        entries.withUnsafeMutableBufferPointer { e in for k in 0..<e.count { e[k] = Int32(k) } }
+    mutating func markIdentity(workers: Int = 1) {
+        entries.withUnsafeMutableBufferPointer { e in
+            let out = DisjointWrites(e)
+            parallelFor(count: e.count, workers: workers, blockSize: max(1 << 16, e.count / (4 * max(workers, 1)))) { range, _ in
+                for k in range { out[k] = Int32(k) }
+            }
+        }
     }
 
     @inline(__always)

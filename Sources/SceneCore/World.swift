@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Counts of things the step corrected instead of crashing on.
 public struct StepCounters: Hashable, Sendable {
     /// Velocities that were NaN or infinite and were zeroed.
@@ -39,6 +41,8 @@ public final class World {
     public private(set) var counters = StepCounters()
     /// Events of the last step, in entity order.
     public private(set) var events: [SceneEvent] = []
+    /// Nanoseconds each stage took in the last step (reindex, behaviour+integrate, collect).
+    public private(set) var stageNanos: [StepStage: UInt64] = [:]
 
     private var nextX: ContiguousArray<Float> = []
     private var nextY: ContiguousArray<Float> = []
@@ -79,15 +83,17 @@ public final class World {
 
     /// Advances the world by one tick through the fixed sequence of `StepStage`s.
     public func step() {
+        let t0 = DispatchTime.now().uptimeNanoseconds
         // reindex: sort entities into grid cells, then reorder the store in cell order so
         // that the grid's entry k is dense index k and neighbours are close in memory.
         store.x.withUnsafeBufferPointer { x in
-            store.y.withUnsafeBufferPointer { y in self.grid.rebuild(x: x, y: y) }
+            store.y.withUnsafeBufferPointer { y in self.grid.rebuild(x: x, y: y, workers: self.workers) }
         }
         grid.entries.withUnsafeBufferPointer { order in
-            store.permute(by: order, floatScratch: &floatScratch, byteScratch: &byteScratch, slotScratch: &slotScratch)
+            store.permute(by: order, workers: self.workers, floatScratch: &floatScratch, byteScratch: &byteScratch, slotScratch: &slotScratch)
         }
-        grid.markIdentity()
+        grid.markIdentity(workers: workers)
+        let t1 = DispatchTime.now().uptimeNanoseconds
 
         let n = store.count
         if nextX.count != n {
@@ -145,6 +151,7 @@ public final class World {
         }}}}}}}}}}}}}}}}
         store.swapPositions(&nextX, &nextY)
         store.swapVelocities(&nextVX, &nextVY)
+        let t2 = DispatchTime.now().uptimeNanoseconds
         // collectEvents
         events.removeAll(keepingCapacity: true)
         for b in 0..<blocks {
@@ -154,6 +161,8 @@ public final class World {
             counters.blocked += blockCounters[b].blocked
         }
         self.tick += 1
+        let t3 = DispatchTime.now().uptimeNanoseconds
+        stageNanos = [.reindex: t1 - t0, .behaviour: t2 - t1, .collectEvents: t3 - t2]
     }
 
     /// Integrate one block: new position from old position and desired velocity, then

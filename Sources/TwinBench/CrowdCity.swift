@@ -16,10 +16,11 @@ public enum CrowdCity {
         return (Rect(minX: 0, minY: 0, maxX: Float(s.x), maxY: Float(s.y)), fps)
     }
 
-    /// A crowd world of `entities` walkers in a district sized for about 0.3 walkers per m².
-    public static func world(entities: Int, workers: Int, seed: UInt64 = 42) -> World {
-        // About 7,000 m² per building (parcel plus street share); aim for 0.3 entities per m².
-        let buildings = max(12, Int(Double(entities) / 0.3 / 7_000))
+    /// A crowd world of `entities` walkers in a district sized for `density` walkers per m²
+    /// of district (buildings included; about twice that on the streets).
+    public static func world(entities: Int, workers: Int, seed: UInt64 = 42, density: Double = 0.3) -> World {
+        // A generated parcel with its share of the streets covers (96+16) x (64+16) / 6 m².
+        let buildings = max(12, Int(Double(entities) / density / (112.0 * 80.0 / 6.0)))
         let (bounds, fps) = district(buildings: buildings)
         let obstacles = ObstacleIndex(footprints: fps, bounds: bounds)
         let world = World(bounds: bounds, capacity: entities, seed: seed, dt: 0.05, behaviour: CrowdBehaviour(),

@@ -10,9 +10,15 @@ public enum EngineSuite {
         let ticks = quick ? 10 : 20
         let warmup = 3
 
+        var reindex: [Double] = []
         func timeTicks(_ world: World) -> [Double] {
             for _ in 0..<warmup { world.step() }
-            return (0..<ticks).map { _ in measureMilliseconds { world.step() } }
+            reindex = []
+            return (0..<ticks).map { _ in
+                let ms = measureMilliseconds { world.step() }
+                reindex.append(Double(world.stageNanos[.reindex] ?? 0) / 1e6)
+                return ms
+            }
         }
 
         log("building \(big) entities ...")
@@ -27,7 +33,8 @@ public enum EngineSuite {
         let w2 = timeTicks(world)
         let r1 = BenchResult(name: "tick_ms_\(tag)_w1", unit: "ms", samples: w1)
         let r2 = BenchResult(name: "tick_ms_\(tag)_w2", unit: "ms", samples: w2)
-        results += [r1, r2, BenchResult(name: "speedup_w2", unit: "x", value: r1.median / r2.median)]
+        let serialReindex = BenchResult(name: "reindex_ms_\(tag)", unit: "ms", samples: reindex)
+        results += [r1, r2, BenchResult(name: "speedup_w2", unit: "x", value: r1.median / r2.median), serialReindex]
         results.append(BenchResult(name: "bytes_per_entity_\(tag)", unit: "B", value: Double(max(0, rssAfter - rssBefore)) / Double(big)))
         results.append(BenchResult(name: "store_bytes_per_entity_\(tag)", unit: "B", value: Double(world.store.residentBytes) / Double(big)))
 
