@@ -61,6 +61,11 @@ extension Catalog {
             var count = 0
             var lastReport = started
             let extentInsert = try db.makeStatement(sql: "INSERT INTO objectExtent (id, minX, maxX, minY, maxY) VALUES (?, ?, ?, ?, ?)")
+            // A prepared statement per table: far cheaper per row than encoding records.
+            let objectInsert = try db.makeStatement(sql: """
+                INSERT INTO cityObject (tileId, objectId, type, parentId, role, height, minZ, maxZ, footprintSource, footprint, attributes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             let header = try CityJSONReader.read(path: path, crsOverride: crsOverride, progress: { bytes in
                 let now = Date()
                 if let progress, now.timeIntervalSince(lastReport) >= 0.5 {
@@ -69,15 +74,16 @@ extension Catalog {
                 }
             }, sink: { records in
                 for r in records {
-                    var row = CityObjectRow(
-                        id: nil, tileId: tileId, objectId: r.id, type: r.type, parentId: r.parent, role: r.role.rawValue,
-                        height: r.height, minZ: r.minZ, maxZ: r.maxZ, footprintSource: r.footprintSource.rawValue,
-                        footprint: Data(FootprintCoding.encode(r.footprint)), attributes: r.attributes)
-                    do { try row.insert(db) } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                    do {
+                        try objectInsert.execute(arguments: [
+                            tileId, r.id, r.type, r.parent, r.role.rawValue, r.height, r.minZ, r.maxZ,
+                            r.footprintSource.rawValue, Data(FootprintCoding.encode(r.footprint)), r.attributes,
+                        ])
+                    } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
                         throw TileError(file: path, object: r.id, problem: "the CityObject id appears twice in the tile")
                     }
-                    if let e = r.extent, let id = row.id {
-                        try extentInsert.execute(arguments: [id, e.minX, e.maxX, e.minY, e.maxY])
+                    if let e = r.extent {
+                        try extentInsert.execute(arguments: [db.lastInsertedRowID, e.minX, e.maxX, e.minY, e.maxY])
                         extent.add(e)
                     }
                     count += 1

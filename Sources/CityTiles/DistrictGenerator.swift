@@ -61,6 +61,45 @@ public struct DistrictGenerator: Sendable {
         return written + data.count
     }
 
+    /// Writes the same district as one CityJSON document (`.city.json`), for tools that
+    /// read only whole documents; vertices are shared in one list as the format requires.
+    @discardableResult
+    public func writeDocument(to path: String) throws -> Int {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw TileError(file: path, problem: "cannot create the file")
+        }
+        defer { try? handle.close() }
+        let h = header()
+        // The header minus its empty CityObjects and vertices, which follow in full.
+        var out = String(h.dropLast()).replacingOccurrences(of: #""CityObjects":{},"vertices":[],"#, with: "")
+        out += #","CityObjects":{"#
+        var vertices: [String] = []
+        var written = 0
+        func flush() throws {
+            let data = Data(out.utf8)
+            try handle.write(contentsOf: data)
+            written += data.count
+            out = ""
+        }
+        for k in 0..<buildings {
+            let (object, verts) = featureParts(k, vertexOffset: vertices.count)
+            if k > 0 { out += "," }
+            out += object
+            vertices += verts
+            if out.utf8.count > 1 << 20 { try flush() }
+        }
+        out += #"},"vertices":["#
+        for (k, v) in vertices.enumerated() {
+            if k > 0 { out += "," }
+            out += v
+            if out.utf8.count > 1 << 20 { try flush() }
+        }
+        out += "]}\n"
+        try flush()
+        return written
+    }
+
     func header() -> String {
         let s = size
         return """
@@ -96,6 +135,14 @@ public struct DistrictGenerator: Sendable {
     }
 
     func feature(_ k: Int) -> String {
+        let (object, vertices) = featureParts(k, vertexOffset: 0)
+        return #"{"type":"CityJSONFeature","id":"GEN.\#(seed).\#(k)","CityObjects":{"# + object + #"},"vertices":["#
+            + vertices.joined(separator: ",") + "]}"
+    }
+
+    /// Building `k` as a `"id":{...}` CityObjects member whose indices start at
+    /// `vertexOffset`, and its vertices.
+    func featureParts(_ k: Int, vertexOffset o: Int) -> (object: String, vertices: [String]) {
         let (ring, height) = building(k)
         let id = "GEN.\(seed).\(k)"
         let n = ring.count
@@ -103,20 +150,20 @@ public struct DistrictGenerator: Sendable {
         var vertices: [String] = []
         for p in ring { vertices.append("[\(mm(p.x)),\(mm(p.y)),0]") }
         for p in ring { vertices.append("[\(mm(p.x)),\(mm(p.y)),\(mm(height))]") }
-        let footprint = "[[" + (0..<n).map(String.init).joined(separator: ",") + "]]"
-        let ground = "[[" + (0..<n).reversed().map(String.init).joined(separator: ",") + "]]"
-        let roof = "[[" + (0..<n).map { String($0 + n) }.joined(separator: ",") + "]]"
-        let walls = (0..<n).map { i in "[[\(i),\((i + 1) % n),\((i + 1) % n + n),\(i + n)]]" }
+        let footprint = "[[" + (0..<n).map { String($0 + o) }.joined(separator: ",") + "]]"
+        let ground = "[[" + (0..<n).reversed().map { String($0 + o) }.joined(separator: ",") + "]]"
+        let roof = "[[" + (0..<n).map { String($0 + n + o) }.joined(separator: ",") + "]]"
+        let walls = (0..<n).map { i in "[[\(i + o),\((i + 1) % n + o),\((i + 1) % n + n + o),\(i + n + o)]]" }
         let surfaces = ([ground, roof] + walls).joined(separator: ",")
         let values = ([0, 1] + [Int](repeating: 2, count: n)).map(String.init).joined(separator: ",")
         let function = ["residential", "office", "retail", "mixed use", "industrial"][k % 5]
-        return """
-            {"type":"CityJSONFeature","id":"\(id)","CityObjects":{"\(id)":{"type":"Building",\
+        let object = """
+            "\(id)":{"type":"Building",\
             "attributes":{"b3_h_maaiveld":0.0,"b3_h_dak_max":\(height),"function":"\(function)","storeys":\(max(1, Int(height / 3.2)))},\
             "geometry":[{"type":"MultiSurface","lod":"0","boundaries":[\(footprint)]},\
             {"type":"Solid","lod":"1.2","boundaries":[[\(surfaces)]],\
-            "semantics":{"surfaces":[{"type":"GroundSurface"},{"type":"RoofSurface"},{"type":"WallSurface"}],"values":[[\(values)]]}}]}},\
-            "vertices":[\(vertices.joined(separator: ","))]}
+            "semantics":{"surfaces":[{"type":"GroundSurface"},{"type":"RoofSurface"},{"type":"WallSurface"}],"values":[[\(values)]]}}]}
             """
+        return (object, vertices)
     }
 }

@@ -45,26 +45,39 @@ public enum JSONValue: Sendable, Equatable {
 public struct JSONObject: Sendable, Equatable {
     public private(set) var keys: [String] = []
     public private(set) var values: [JSONValue] = []
-    private var index: [String: Int] = [:]
+    /// Built only for large objects; small ones (most CityJSON objects) search linearly.
+    private var index: [String: Int]?
+    private static let indexFrom = 12
 
     public init() {}
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool { a.keys == b.keys && a.values == b.values }
+
+    private func position(_ key: String) -> Int? {
+        if let index { return index[key] }
+        return keys.firstIndex(of: key)
+    }
 
     /// Adds a member; returns false (and changes nothing) when the key is already present.
     @discardableResult
     public mutating func append(_ key: String, _ value: JSONValue) -> Bool {
-        if index[key] != nil { return false }
-        index[key] = keys.count
+        if position(key) != nil { return false }
         keys.append(key)
         values.append(value)
+        if index != nil {
+            index![key] = keys.count - 1
+        } else if keys.count >= Self.indexFrom {
+            index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        }
         return true
     }
 
     public subscript(key: String) -> JSONValue? {
-        index[key].map { values[$0] }
+        position(key).map { values[$0] }
     }
 
     public mutating func set(_ key: String, _ value: JSONValue) {
-        if let i = index[key] { values[i] = value } else { append(key, value) }
+        if let i = position(key) { values[i] = value } else { append(key, value) }
     }
 
     public var count: Int { keys.count }

@@ -26,9 +26,14 @@ public struct SHA256 {
         length &+= UInt64(bytes.count)
         pending.append(contentsOf: bytes)
         var off = 0
-        while pending.count - off >= 64 {
-            block(pending, off)
-            off += 64
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            let data = pending
+            data.withUnsafeBufferPointer { d in
+                while d.count - off >= 64 {
+                    compress(d, off, w)
+                    off += 64
+                }
+            }
         }
         if off > 0 { pending.removeFirst(off) }
     }
@@ -57,7 +62,12 @@ public struct SHA256 {
     }
 
     private mutating func block(_ data: [UInt8], _ off: Int) {
-        var w = [UInt32](repeating: 0, count: 64)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            data.withUnsafeBufferPointer { d in compress(d, off, w) }
+        }
+    }
+
+    private mutating func compress(_ data: UnsafeBufferPointer<UInt8>, _ off: Int, _ w: UnsafeMutableBufferPointer<UInt32>) {
         for i in 0..<16 {
             w[i] = UInt32(data[off + 4 * i]) << 24 | UInt32(data[off + 4 * i + 1]) << 16
                 | UInt32(data[off + 4 * i + 2]) << 8 | UInt32(data[off + 4 * i + 3])
@@ -68,14 +78,16 @@ public struct SHA256 {
             w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
         }
         var (a, b, c, d, e, f, g, hh) = h
+        Self.k.withUnsafeBufferPointer { k in
         for i in 0..<64 {
             let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
             let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ Self.k[i] &+ w[i]
+            let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
             let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj
             hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+        }
         }
         h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
     }

@@ -6,7 +6,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark suite and print its figures (use a release build: swift run -c release twinscene bench ...).")
 
-    @Argument(help: "Suite: engine.") var suite: String
+    @Argument(help: "Suite: engine, tiles.") var suite: String
+    @Option(help: "Folder of the shared real data (for the tiles suite).") var sharedData = "../shared/data"
     @Flag(help: "One JSON object on stdout.") var json = false
     @Flag(help: "Smaller sizes and fewer runs, for a quick look or CI.") var quick = false
 
@@ -15,7 +16,8 @@ struct Bench: ParsableCommand {
         let results: [BenchResult]
         switch suite {
         case "engine": results = EngineSuite.run(quick: quick, log: log)
-        default: throw ValidationError("unknown suite '\(suite)'; suites: engine")
+        case "tiles": results = try TilesSuite.run(quick: quick, sharedData: sharedData, log: log)
+        default: throw ValidationError("unknown suite '\(suite)'; suites: engine, tiles")
         }
         let report = BenchReport(suite: suite, results: results)
         print(json ? report.json() : report.table())

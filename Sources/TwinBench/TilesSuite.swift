@@ -1,0 +1,100 @@
+import CityTiles
+import Foundation
+
+/// `twinscene bench tiles`: import speed and peak memory on a generated district, the real
+/// Delft tile, and a whole-process comparison with cjio where it is installed.
+public enum TilesSuite {
+    public static func run(quick: Bool, sharedData: String?, log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let buildings = quick ? 10_000 : 100_000
+        let gen = DistrictGenerator(buildings: buildings, seed: 11)
+        let seq = "\(dir)/district.city.jsonl"
+        log("generating \(buildings) buildings ...")
+        let bytes = try gen.write(to: seq)
+
+        var rates: [Double] = [], peaks: [Double] = []
+        for run in 0..<(quick ? 2 : 3) {
+            let catalog = try Catalog(path: "\(dir)/import-\(run).sqlite")
+            resetPeakResident()
+            let base = Double(residentBytes())
+            var summary: ImportSummary?
+            let ms = try measureMilliseconds { summary = try catalog.importTile(path: seq) }
+            precondition(summary?.objects == buildings)
+            rates.append(Double(bytes) / 1e6 / (ms / 1000))
+            peaks.append(Double(peakResidentBytes()) / 1e6 - (base / 1e6))
+            log(String(format: "import %.1f MB: %.0f ms", Double(bytes) / 1e6, ms))
+        }
+        results.append(BenchResult(name: "import_mb_per_s", unit: "MB/s", samples: rates))
+        results.append(BenchResult(name: "import_peak_rss_mb", unit: "MB", samples: peaks))
+        results.append(BenchResult(name: "import_file_mb", unit: "MB", value: Double(bytes) / 1e6))
+
+        if let shared = sharedData {
+            let delft = "\(shared)/cityjson/cjio_delft.city.json"
+            if FileManager.default.fileExists(atPath: delft) {
+                var times: [Double] = []
+                for run in 0..<5 {
+                    let catalog = try Catalog(path: "\(dir)/delft-\(run).sqlite")
+                    times.append(try measureMilliseconds { try catalog.importTile(path: delft) })
+                }
+                results.append(BenchResult(name: "delft_import_ms", unit: "ms", samples: times))
+            } else {
+                log("skipping delft_import_ms: \(delft) is absent")
+            }
+        }
+
+        if let cjio = which("cjio") {
+            let doc = "\(dir)/district.city.json"
+            try gen.writeDocument(to: doc)
+            log("timing cjio \(doc) info against twinscene tiles import ...")
+            var cj: [Double] = [], ts: [Double] = []
+            let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
+            for run in 0..<(quick ? 1 : 3) {
+                cj.append(try measureMilliseconds { try runProcess(cjio, [doc, "info"]) })
+                ts.append(try measureMilliseconds { try runProcess(me, ["tiles", "import", doc, "--catalog", "\(dir)/cj-\(run).sqlite"]) })
+            }
+            let c = BenchResult(name: "cjio_info_ms", unit: "ms", samples: cj)
+            let t = BenchResult(name: "twinscene_import_ms", unit: "ms", samples: ts)
+            results += [c, t, BenchResult(name: "cjio_ratio", unit: "x", value: c.median / t.median)]
+        } else {
+            log("skipping cjio_ratio: cjio is not installed (pip install cjio==0.10.1)")
+        }
+        return results
+    }
+
+    static func which(_ tool: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let p = "\(dir)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    static func runProcess(_ path: String, _ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TileError(file: args.first ?? path, problem: "\(path) exited with \(p.terminationStatus)") }
+    }
+}
+
+/// Resets the kernel's peak-RSS mark for this process (Linux `clear_refs` 5).
+func resetPeakResident() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+}
+
+/// Peak resident set size (VmHWM) of this process in bytes.
+func peakResidentBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
