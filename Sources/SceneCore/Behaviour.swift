@@ -1,7 +1,8 @@
 /// What a behaviour may read during the behaviour stage: the state at the start of the tick.
 ///
-/// Entity arrays are dense and sorted by grid cell, so entity `i`'s grid neighbours are the
-/// indices `cellStart[c] ..< cellStart[c + 1]` of the cells around it.
+/// Entity arrays are dense and kept close to grid-cell order. The grid lists, for cell `c`,
+/// the entries `cellStart[c] ..< cellStart[c + 1]`; entry `k` is dense index
+/// `gridEntries[k]` at position (`gridX[k]`, `gridY[k]`).
 public struct StepContext: Sendable {
     public let tick: UInt64
     public let dt: Float
@@ -15,8 +16,13 @@ public struct StepContext: Sendable {
     public let kind: SharedReads<UInt8>
     /// Stable ids (slots) of the dense entries, for per-entity randomness and side tables.
     public let slot: SharedReads<UInt32>
-    /// `cellStart[c] ..< cellStart[c + 1]` are the dense indices in grid cell `c`.
+    /// `cellStart[c] ..< cellStart[c + 1]` are the grid entries of cell `c`.
     public let cellStart: SharedReads<Int32>
+    /// Dense index of each grid entry.
+    public let gridEntries: SharedReads<Int32>
+    /// Position of each grid entry (copied in cell order, so scans read adjacent memory).
+    public let gridX: SharedReads<Float>
+    public let gridY: SharedReads<Float>
     /// Moving entities at the start of the tick (for rectangle, radius and k-nearest queries).
     public let grid: UniformGrid
     /// Buildings and other static obstacles.

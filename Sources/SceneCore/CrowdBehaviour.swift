@@ -49,8 +49,8 @@ public struct CrowdBehaviour: Behaviour {
                 let from = Int(c.cellStart[row * columns + c0])
                 let to = Int(c.cellStart[row * columns + c1 + 1])
                 for k in from..<to {
-                    if k == i { continue }
-                    let ex = x - c.x[k], ey = y - c.y[k]
+                    if Int(c.gridEntries[k]) == i { continue }
+                    let ex = x - c.gridX[k], ey = y - c.gridY[k]
                     let d2 = ex * ex + ey * ey
                     if d2 < r2 && d2 > 1e-10 {
                         let d = d2.squareRoot()

@@ -7,6 +7,7 @@ public struct ObstacleIndex: Sendable {
     public let footprints: [Footprint]
     public let bounds: Rect
     public let cellSize: Float
+    let inverseCell: Float
     let columns: Int
     let rows: Int
     // Polygons flattened for the hot path (no nested arrays, so no reference counting):
@@ -31,6 +32,7 @@ public struct ObstacleIndex: Sendable {
         self.footprints = footprints
         self.bounds = bounds
         self.cellSize = cellSize
+        self.inverseCell = 1 / cellSize
         let cols = max(1, min(1 << 15, Int((bounds.width / cellSize).rounded(.up))))
         let rws = max(1, min(1 << 15, Int((bounds.height / cellSize).rounded(.up))))
         columns = cols
@@ -77,7 +79,7 @@ public struct ObstacleIndex: Sendable {
 
     @inline(__always)
     func cell(_ x: Float, _ y: Float) -> Int {
-        let fc = ((x - bounds.minX) / cellSize).rounded(.down), fr = ((y - bounds.minY) / cellSize).rounded(.down)
+        let fc = ((x - bounds.minX) * inverseCell).rounded(.down), fr = ((y - bounds.minY) * inverseCell).rounded(.down)
         let c = fc >= 0 ? (fc < Float(columns) ? Int(fc) : columns - 1) : 0
         let r = fr >= 0 ? (fr < Float(rows) ? Int(fr) : rows - 1) : 0
         return r * columns + c

@@ -77,6 +77,8 @@ public final class World {
         return moved
     }
 
+    /// Ticks between re-sorts of the entity arrays into grid-cell order.
+    public var resortInterval = 4
     private var floatScratch: ContiguousArray<Float> = []
     private var byteScratch: ContiguousArray<UInt8> = []
     private var slotScratch: ContiguousArray<UInt32> = []
@@ -89,10 +91,15 @@ public final class World {
         store.x.withUnsafeBufferPointer { x in
             store.y.withUnsafeBufferPointer { y in self.grid.rebuild(x: x, y: y, workers: self.workers) }
         }
-        grid.entries.withUnsafeBufferPointer { order in
-            store.permute(by: order, workers: self.workers, floatScratch: &floatScratch, byteScratch: &byteScratch, slotScratch: &slotScratch)
+        // Re-sorting costs as much as it saves when done every tick; entities move a few
+        // centimetres a tick, so every `resortInterval` ticks keeps memory order close to
+        // cell order. In between, neighbours are read through the grid's own copies.
+        if tick % UInt64(max(1, resortInterval)) == 0 {
+            grid.entries.withUnsafeBufferPointer { order in
+                store.permute(by: order, workers: self.workers, floatScratch: &floatScratch, byteScratch: &byteScratch, slotScratch: &slotScratch)
+            }
+            grid.markIdentity(workers: workers)
         }
-        grid.markIdentity(workers: workers)
         let t1 = DispatchTime.now().uptimeNanoseconds
 
         let n = store.count
@@ -120,6 +127,9 @@ public final class World {
         store.kind.withUnsafeBufferPointer { kind in
         store.slot.withUnsafeBufferPointer { slot in
         grid.cellStart.withUnsafeBufferPointer { cellStart in
+        grid.entries.withUnsafeBufferPointer { gridEntries in
+        grid.px.withUnsafeBufferPointer { gridX in
+        grid.py.withUnsafeBufferPointer { gridY in
         goalX.withUnsafeMutableBufferPointer { gx in
         goalY.withUnsafeMutableBufferPointer { gy in
         nextX.withUnsafeMutableBufferPointer { nx in
@@ -132,7 +142,8 @@ public final class World {
                 tick: tick, dt: dt, seed: seed, bounds: bounds,
                 x: SharedReads(x), y: SharedReads(y), vx: SharedReads(vx), vy: SharedReads(vy),
                 speed: SharedReads(speed), kind: SharedReads(kind), slot: SharedReads(slot),
-                cellStart: SharedReads(cellStart), grid: grid, obstacles: obstacles)
+                cellStart: SharedReads(cellStart), gridEntries: SharedReads(gridEntries), gridX: SharedReads(gridX),
+                gridY: SharedReads(gridY), grid: grid, obstacles: obstacles)
             let output = SteerOutput(vx: DisjointWrites(nvx), vy: DisjointWrites(nvy),
                                      goalX: DisjointWrites(gx), goalY: DisjointWrites(gy))
             let outX = DisjointWrites(nx), outY = DisjointWrites(ny)
@@ -148,7 +159,7 @@ public final class World {
                 eventsOut[block] = events
                 countersOut[block] = counts
             }
-        }}}}}}}}}}}}}}}}
+        }}}}}}}}}}}}}}}}}}}
         store.swapPositions(&nextX, &nextY)
         store.swapVelocities(&nextVX, &nextVY)
         let t2 = DispatchTime.now().uptimeNanoseconds
