@@ -19,7 +19,10 @@ public struct CrowdBehaviour: Behaviour {
         let grid = c.grid
         let columns = grid.columns
         let r2 = personalSpace * personalSpace
-        let changeChance = c.dt / max(goalPatience, c.dt)
+        // Entities consider a spontaneous goal change once a second (staggered by id), so
+        // the random draw happens on a twentieth of ticks at 20 Hz.
+        let period = max(1, UInt64((1 / c.dt).rounded()))
+        let changeChance = min(1, Float(period) * c.dt / max(goalPatience, c.dt))
         let maxSeen = maxNeighbours * 4
         for i in range {
             let x = c.x[i], y = c.y[i]
@@ -28,7 +31,9 @@ public struct CrowdBehaviour: Behaviour {
             var dx = gx - x, dy = gy - y
             var dist2 = dx * dx + dy * dy
             let arrived = dist2 < 1
-            if arrived || SplitMix.unit(seed: c.seed, entity: id, tick: c.tick, salt: 1) < changeChance {
+            // NaN goal (just spawned) compares false everywhere: pick one, with no event.
+            let considers = (c.tick &+ UInt64(id)) % period == 0
+            if arrived || !dist2.isFinite || (considers && SplitMix.unit(seed: c.seed, entity: id, tick: c.tick, salt: 1) < changeChance) {
                 if arrived { events.append(SceneEvent(tick: c.tick, entity: UInt32(id), kind: .goalReached)) }
                 let g = Self.freeGoal(c, entity: i)
                 gx = g.x; gy = g.y

@@ -14,7 +14,8 @@ public struct EntityStore: Sendable {
     public internal(set) var y: ContiguousArray<Float> = []
     public internal(set) var vx: ContiguousArray<Float> = []
     public internal(set) var vy: ContiguousArray<Float> = []
-    /// Where the entity wants to go; behaviours read and may rewrite it.
+    /// Where the entity wants to go; behaviours read and may rewrite it. NaN until a
+    /// behaviour picks the first goal.
     public var goalX: ContiguousArray<Float> = []
     public var goalY: ContiguousArray<Float> = []
     /// Preferred speed in metres per second.
@@ -61,7 +62,7 @@ public struct EntityStore: Sendable {
         }
         denseOfSlot[Int(s32)] = Int32(count)
         x.append(px); y.append(py); vx.append(0); vy.append(0)
-        goalX.append(px); goalY.append(py); speed.append(s)
+        goalX.append(.nan); goalY.append(.nan); speed.append(s)
         kind.append(k); slot.append(s32)
         return EntityHandle(index: s32, generation: generation[Int(s32)])
     }

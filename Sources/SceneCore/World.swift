@@ -78,7 +78,7 @@ public final class World {
     }
 
     /// Ticks between re-sorts of the entity arrays into grid-cell order.
-    public var resortInterval = 4
+    public var resortInterval = 8
     private var floatScratch: ContiguousArray<Float> = []
     private var byteScratch: ContiguousArray<UInt8> = []
     private var slotScratch: ContiguousArray<UInt32> = []
@@ -164,7 +164,8 @@ public final class World {
         store.swapVelocities(&nextVX, &nextVY)
         let t2 = DispatchTime.now().uptimeNanoseconds
         // collectEvents
-        events.removeAll(keepingCapacity: true)
+        // Keep a modest buffer between ticks, not the largest burst ever seen.
+        events.removeAll(keepingCapacity: events.capacity <= 1 << 16)
         for b in 0..<blocks {
             events.append(contentsOf: buffers[b].events)
             counters.nonFinite += blockCounters[b].nonFinite

@@ -93,6 +93,19 @@ public func measureMilliseconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
 }
 
+/// Returns freed heap pages to the system (glibc `malloc_trim`), so that resident memory
+/// measures what is live rather than what the allocator keeps for later.
+public func trimAllocator() {
+    #if os(Linux)
+    _ = glibcMallocTrim(0)
+    #endif
+}
+
+#if os(Linux)
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif
+
 /// Resident set size of this process in bytes (Linux /proc; 0 elsewhere).
 public func residentBytes() -> Int {
     guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }

@@ -1,3 +1,4 @@
+import Foundation
 import SceneCore
 
 /// `twinscene bench engine`: tick time at 10k, 100k and 1M entities, the 2-worker
@@ -24,8 +25,13 @@ public enum EngineSuite {
         log("building \(big) entities ...")
         let rssBefore = residentBytes()
         let world = CrowdCity.world(entities: big, workers: 1)
+        let rssBuilt = residentBytes()
         world.step()
+        log(String(format: "resident memory: %.1f B per entity after spawning, %.1f B after the first step",
+                   Double(rssBuilt - rssBefore) / Double(big), Double(residentBytes() - rssBefore) / Double(big)))
         let rssAfter = residentBytes()
+        trimAllocator()
+        let rssTrimmed = residentBytes()
         log("timing \(big) entities, 1 worker ...")
         let w1 = timeTicks(world)
         world.workers = 2
@@ -35,7 +41,8 @@ public enum EngineSuite {
         let r2 = BenchResult(name: "tick_ms_\(tag)_w2", unit: "ms", samples: w2)
         let serialReindex = BenchResult(name: "reindex_ms_\(tag)", unit: "ms", samples: reindex)
         results += [r1, r2, BenchResult(name: "speedup_w2", unit: "x", value: r1.median / r2.median), serialReindex]
-        results.append(BenchResult(name: "bytes_per_entity_\(tag)", unit: "B", value: Double(max(0, rssAfter - rssBefore)) / Double(big)))
+        results.append(BenchResult(name: "bytes_per_entity_\(tag)", unit: "B", value: Double(max(0, rssTrimmed - rssBefore)) / Double(big)))
+        results.append(BenchResult(name: "bytes_per_entity_untrimmed_\(tag)", unit: "B", value: Double(max(0, rssAfter - rssBefore)) / Double(big)))
         results.append(BenchResult(name: "store_bytes_per_entity_\(tag)", unit: "B", value: Double(world.store.residentBytes) / Double(big)))
 
         for (n, name) in (quick ? [(10_000, "10k")] : [(100_000, "100k"), (10_000, "10k")]) {
