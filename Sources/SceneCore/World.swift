@@ -28,6 +28,8 @@ public enum StepStage: String, CaseIterable, Sendable {
 /// Not thread-safe: one owner calls `step()`; the step itself fans out to `workers` threads.
 public final class World {
     public var store: EntityStore
+    /// Per-kind attributes, by slot; see `spawn` and `despawn`.
+    public var attributes = AttributeTable()
     public private(set) var grid: UniformGrid
     public private(set) var obstacles: ObstacleIndex
     public let bounds: Rect
@@ -59,6 +61,20 @@ public final class World {
         self.workers = max(1, workers)
         self.seed = seed
         self.dt = dt
+    }
+
+    /// Spawns an entity and gives it the attributes declared for its kind.
+    @discardableResult
+    public func spawn(kind: UInt8, x: Float, y: Float, speed: Float = 1.4) throws -> EntityHandle {
+        let h = try store.spawn(kind: kind, x: x, y: y, speed: speed)
+        attributes.add(slot: h.index, kind: kind)
+        return h
+    }
+
+    /// Despawns an entity and drops its attributes.
+    public func despawn(_ handle: EntityHandle) throws {
+        try store.despawn(handle)
+        attributes.remove(slot: handle.index)
     }
 
     /// Replaces the static obstacles (new tiles) and moves every entity now standing
