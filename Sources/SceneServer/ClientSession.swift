@@ -1,4 +1,5 @@
 import CityTiles
+import CoreMetrics
 import Logging
 import NIOCore
 import SceneWire
@@ -26,7 +27,7 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let outlet = SessionOutlet(channel: context.channel, id: registry.nextSessionId())
+        let outlet = SessionOutlet(channel: context.channel, id: registry.nextSessionId(), metrics: registry.metrics)
         self.outlet = outlet
         logger[metadataKey: "client"] = "\(outlet.remote)"
         guard registry.add(outlet, limit: configuration.maxConnections) else {
@@ -147,6 +148,7 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             }
             logger.notice("control", metadata: ["scene": "\(scene)", "command": "\(command)"])
             registry.controlActions.add(1, ordering: .relaxed)
+            registry.metrics.controlActions.increment()
             let channel = context.channel
             runner.enqueue(.control(command, catalog: registry.catalog, reply: { ok, text in
                 channel.writeAndFlush(WireMessage.controlResult(ok: ok, message: text).frame(), promise: nil)

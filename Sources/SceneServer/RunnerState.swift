@@ -1,4 +1,5 @@
 import CityTiles
+import CoreMetrics
 import Foundation
 import NIOCore
 import Scenarios
@@ -35,8 +36,9 @@ final class Subscription {
 /// `@unchecked Sendable`: it lives in the runner's `NIOLockedValueBox` and is only touched
 /// under that lock, in practice by the tick thread alone.
 final class RunnerState: @unchecked Sendable {
-    let scene: LoadedScene
-    let encoder: SceneStateEncoder
+    var scene: LoadedScene
+    var encoder: SceneStateEncoder
+    var metrics = ServerMetrics()
     var subscriptions: [Subscription] = []
     var paused = false
     var stepsLeft = 0
@@ -85,7 +87,22 @@ final class RunnerState: @unchecked Sendable {
             guard f.isFinite, f >= 0.05, f <= 20 else { reply(false, "speed must be between 0.05 and 20"); return }
             speed = Double(f); reply(true, "speed \(f)x")
         case .reset(let seed):
-            reply(false, "reset(seed: \(seed)) needs a scene reload; restart the scene with the seed in its manifest")
+            // Rebuild the scene from its manifest with the new seed; every subscriber resyncs.
+            var manifest = scene.manifest
+            manifest.seed = seed
+            do {
+                let fresh = try SceneLoader.load(manifest, catalog: catalog ?? Catalog(), workers: scene.world.workers)
+                scene = fresh
+                let b = fresh.world.bounds
+                encoder = SceneStateEncoder(bounds: WireArea(minX: Double(b.minX), minY: Double(b.minY), maxX: Double(b.maxX), maxY: Double(b.maxY)),
+                                            quantum: manifest.quantum, cellSize: manifest.wireCellSize)
+                encodeTick()
+                staticCache.removeAll()
+                for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
+                reply(true, "reset with seed \(seed): tick 0, \(fresh.world.store.count) entities")
+            } catch {
+                reply(false, "reset failed: \(error)")
+            }
         case .loadTile(let name):
             guard let catalog else { reply(false, "this server has no catalog"); return }
             do {
@@ -132,6 +149,7 @@ final class RunnerState: @unchecked Sendable {
             if s.outlet.queued > outboundBudget {
                 s.needsResync = true
                 s.outlet.ticksSkipped.add(1, ordering: .relaxed)
+                metrics.framesSkipped.increment()
                 continue
             }
             if s.needsStatic {

@@ -1,5 +1,7 @@
 import Foundation
+import CoreMetrics
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import Scenarios
@@ -28,7 +30,12 @@ public final class SceneRunner: Sendable {
     private let done = NIOLockedValueBox<Bool>(false)
     private let doneCondition = NSCondition()
 
-    public init(scene: LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20) {
+    let sceneMetrics: SceneMetrics
+    let metrics: ServerMetrics
+
+    public init(scene: LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, metrics: ServerMetrics = ServerMetrics()) {
+        self.metrics = metrics
+        self.sceneMetrics = metrics.scene(scene.manifest.name)
         let m = scene.manifest
         self.name = m.name
         self.scenario = m.scenario
@@ -45,6 +52,7 @@ public final class SceneRunner: Sendable {
             kinds: scene.scenario.kinds.map { KindInfo(code: $0.code, name: $0.name) })
         let state = RunnerState(scene: scene, encoder: encoder)
         state.outboundBudget = outboundBudget
+        state.metrics = metrics
         self.loop = NIOLockedValueBox(state)
         self.logger = logger
         entityCounter.store(scene.world.store.count, ordering: .relaxed)
@@ -96,6 +104,7 @@ public final class SceneRunner: Sendable {
                 anchor = DispatchTime.now().uptimeNanoseconds
                 scheduled = 0
             }
+            let tickStart = DispatchTime.now().uptimeNanoseconds
             loop.withLockedValue { state in
                 if advance {
                     if state.stepsLeft > 0 { state.stepsLeft -= 1 }
@@ -106,6 +115,11 @@ public final class SceneRunner: Sendable {
                 }
                 state.publish(advanced: advance)
                 subscriberCounter.store(state.subscriptions.count, ordering: .relaxed)
+                if advance {
+                    sceneMetrics.tickDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - tickStart))
+                    sceneMetrics.entities.record(state.scene.world.store.count)
+                    sceneMetrics.ticks.increment()
+                }
             }
             // Fixed rate without drift: tick N is due at anchor + N * period. An overrun is
             // counted and the schedule re-anchored, so late ticks are not run back to back.
@@ -114,6 +128,7 @@ public final class SceneRunner: Sendable {
             let now = DispatchTime.now().uptimeNanoseconds
             if now > due + UInt64(period * 1e9) {
                 overrunCounter.add(1, ordering: .relaxed)
+                sceneMetrics.overruns.increment()
                 anchor = now
                 scheduled = 0
             } else if now < due {

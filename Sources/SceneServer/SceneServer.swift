@@ -19,24 +19,32 @@ public final class SceneServer: Service, Sendable {
     let registry: ServerRegistry
     let logger: Logger
     let group: any EventLoopGroup
+    /// Counters, gauges and the tick-time histogram, exposed on `metricsPort`.
+    public let metrics: ServerMetrics
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+    private let metricsListener = NIOLockedValueBox<(any Channel)?>(nil)
 
     public init(configuration: ServerConfiguration, scenes: [LoadedScene], catalog: Catalog?, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.logger = logger
         self.group = group
+        let metrics = ServerMetrics()
+        self.metrics = metrics
         let runners = scenes.map { scene -> SceneRunner in
             var l = logger
             l[metadataKey: "scene"] = "\(scene.name)"
             scene.world.workers = configuration.workers
-            return SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes)
+            return SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes, metrics: metrics)
         }
-        self.registry = ServerRegistry(runners: runners, catalog: catalog)
+        self.registry = ServerRegistry(runners: runners, catalog: catalog, metrics: metrics)
     }
 
     /// The scenes being served.
     public var runners: [SceneRunner] { registry.runners }
+    /// Where the metrics endpoint listens, once started.
+    public var metricsAddress: SocketAddress? { metricsListener.withLockedValue { $0?.localAddress } }
+
     /// Connected clients.
     public var clientCount: Int { registry.clientCount }
 
@@ -53,6 +61,9 @@ public final class SceneServer: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 << 10, high: 256 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let size = configuration.socketSendBufferBytes {
+                        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(size))
+                    }
                     let ops = channel.pipeline.syncOperations
                     try ops.addHandler(ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: configuration.maxClientFrameBytes)))
                     try ops.addHandler(WireMessageCodec(maxFrameBytes: configuration.maxClientFrameBytes))
@@ -68,6 +79,16 @@ public final class SceneServer: Service, Sendable {
             throw ServerError.cannotListen(host: configuration.host, port: configuration.port, reason: "\(error)")
         }
         listener.withLockedValue { $0 = channel }
+        if let port = configuration.metricsPort {
+            do {
+                let m = try await MetricsEndpoint.start(host: configuration.host, port: port, metrics: metrics, group: group)
+                metricsListener.withLockedValue { $0 = m }
+                logger.info("metrics", metadata: ["address": "http://\(m.localAddress?.description ?? "?")/metrics"])
+            } catch {
+                try? await channel.close()
+                throw ServerError.cannotListen(host: configuration.host, port: port, reason: "metrics endpoint: \(error)")
+            }
+        }
         for r in registry.runners { r.start() }
         let address = channel.localAddress!
         logger.info("listening", metadata: ["address": "\(address)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
@@ -83,6 +104,8 @@ public final class SceneServer: Service, Sendable {
         for r in registry.runners { r.stop() }
         let channel = listener.withLockedValue { c -> (any Channel)? in defer { c = nil }; return c }
         try? await channel?.close()
+        let m = metricsListener.withLockedValue { c -> (any Channel)? in defer { c = nil }; return c }
+        try? await m?.close()
         for outlet in registry.outlets { try? await outlet.channel.closeFuture.get() }
         logger.info("stopped")
     }

@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     /// Bytes a client may have queued but not yet taken off the socket; past it, ticks
     /// are skipped for that client and it is resynchronised with a keyframe later.
     public var outboundBudgetBytes: Int = 1 << 20
+    /// Kernel send buffer per client socket (SO_SNDBUF), nil for the system default. A
+    /// small one makes a slow client reach its budget (and be skipped) sooner.
+    public var socketSendBufferBytes: Int?
     /// Operators' token for control messages; nil refuses all control.
     public var adminToken: String?
     /// Worker threads of each scene's parallel step.
@@ -24,6 +27,8 @@ public struct ServerConfiguration: Sendable {
     /// Seconds between status log lines.
     public var statusInterval: Double = 5
     public var serverName: String = "twinscene"
+    /// Port of the Prometheus text endpoint (`GET /metrics`); nil serves none.
+    public var metricsPort: Int?
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import CityTiles
+import CoreMetrics
 import Foundation
 import NIOConcurrencyHelpers
 import Synchronization
@@ -10,10 +11,12 @@ final class ServerRegistry: Sendable {
     private let sessions = NIOLockedValueBox<[Int: SessionOutlet]>([:])
     private let ids = Atomic<Int>(0)
     let controlActions = Atomic<Int>(0)
+    let metrics: ServerMetrics
 
-    init(runners: [SceneRunner], catalog: Catalog?) {
+    init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics) {
         self.runners = runners
         self.catalog = catalog
+        self.metrics = metrics
     }
 
     func nextSessionId() -> Int { ids.wrappingAdd(1, ordering: .relaxed).newValue }
@@ -23,11 +26,17 @@ final class ServerRegistry: Sendable {
         sessions.withLockedValue { s in
             guard s.count < limit else { return false }
             s[outlet.id] = outlet
+            metrics.clients.record(s.count)
             return true
         }
     }
 
-    func remove(_ outlet: SessionOutlet) { _ = sessions.withLockedValue { $0.removeValue(forKey: outlet.id) } }
+    func remove(_ outlet: SessionOutlet) {
+        sessions.withLockedValue { s in
+            s.removeValue(forKey: outlet.id)
+            metrics.clients.record(s.count)
+        }
+    }
 
     var outlets: [SessionOutlet] { sessions.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id } }
     var clientCount: Int { sessions.withLockedValue { $0.count } }

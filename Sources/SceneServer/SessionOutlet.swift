@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 import Synchronization
 
@@ -14,10 +15,12 @@ public final class SessionOutlet: Sendable {
     let framesSent = Atomic<Int>(0)
     let bytesSent = Atomic<Int>(0)
     let ticksSkipped = Atomic<Int>(0)
+    let metrics: ServerMetrics
 
-    init(channel: any Channel, id: Int) {
+    init(channel: any Channel, id: Int, metrics: ServerMetrics) {
         self.channel = channel
         self.id = id
+        self.metrics = metrics
         self.remote = channel.remoteAddress?.description ?? "unknown"
     }
 
@@ -35,6 +38,7 @@ public final class SessionOutlet: Sendable {
             queuedBytes.subtract(size, ordering: .relaxed)
             bytesSent.add(size, ordering: .relaxed)
             framesSent.add(1, ordering: .relaxed)
+            metrics.bytesSent.increment(by: Int64(size))
         }
         channel.writeAndFlush(message.buffer, promise: promise)
     }

@@ -21,6 +21,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Admin token for control messages (or TWINSCENE_ADMIN_TOKEN); without one, control is refused.")
     var adminToken: String?
     @Option(help: "Seconds between status lines.") var statusInterval = 5.0
+    @Option(help: "Port for the Prometheus metrics endpoint (GET /metrics); none by default.") var metricsPort: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
     func run() async throws {
@@ -44,6 +45,7 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         config.workers = workers
         config.statusInterval = statusInterval
+        config.metricsPort = metricsPort
         config.adminToken = adminToken ?? ProcessInfo.processInfo.environment["TWINSCENE_ADMIN_TOKEN"]
         let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
         // Bind before handing over to the service group so that a busy port is one clear line.

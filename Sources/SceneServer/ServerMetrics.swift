@@ -1,0 +1,54 @@
+import CoreMetrics
+import Metrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The server's metrics through swift-metrics, kept in its own Prometheus registry (so
+/// several servers in one process, as in tests, do not share counters) and exposed in
+/// the Prometheus text format by `MetricsEndpoint`.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let clients: CoreMetrics.Gauge
+    let bytesSent: CoreMetrics.Counter
+    let framesSkipped: CoreMetrics.Counter
+    let controlActions: CoreMetrics.Counter
+    private let scenes = NIOLockedValueBox<[String: SceneMetrics]>([:])
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.defaultDurationHistogramBuckets = [1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 200, 500].map { Duration.milliseconds($0) }
+        factory = f
+        clients = CoreMetrics.Gauge(label: "twinscene_clients", factory: f)
+        bytesSent = CoreMetrics.Counter(label: "twinscene_bytes_sent_total", factory: f)
+        framesSkipped = CoreMetrics.Counter(label: "twinscene_frames_skipped_total", factory: f)
+        controlActions = CoreMetrics.Counter(label: "twinscene_control_actions_total", factory: f)
+    }
+
+    /// The metrics of one scene, labelled with its name.
+    func scene(_ name: String) -> SceneMetrics {
+        scenes.withLockedValue { all in
+            if let m = all[name] { return m }
+            let dims = [("scene", name)]
+            let m = SceneMetrics(
+                tickDuration: Metrics.Timer(label: "twinscene_tick_duration_seconds", dimensions: dims, factory: factory),
+                overruns: CoreMetrics.Counter(label: "twinscene_tick_overruns_total", dimensions: dims, factory: factory),
+                entities: CoreMetrics.Gauge(label: "twinscene_entities", dimensions: dims, factory: factory),
+                ticks: CoreMetrics.Counter(label: "twinscene_ticks_total", dimensions: dims, factory: factory))
+            all[name] = m
+            return m
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> String { registry.emitToString() }
+}
+
+/// Per-scene instruments.
+struct SceneMetrics: Sendable {
+    let tickDuration: Metrics.Timer
+    let overruns: CoreMetrics.Counter
+    let entities: CoreMetrics.Gauge
+    let ticks: CoreMetrics.Counter
+}

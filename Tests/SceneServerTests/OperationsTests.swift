@@ -1,0 +1,159 @@
+import CityTiles
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Scenarios
+import SceneClient
+import SceneCore
+import SceneServer
+import SceneWire
+import Testing
+
+@Suite(.serialized) struct OperationsTests {
+    @Test func aStalledClientNeverSlowsAnotherAndItsQueueStaysBounded() async throws {
+        let budget = 64 << 10
+        let t = try await TestServer.start(walkers: 2000) { $0.outboundBudgetBytes = budget; $0.socketSendBufferBytes = 8192 }
+        // The stalled client subscribes, then stops reading: its socket buffers fill up.
+        let stalled = try await t.connect("stalled")
+        try await stalled.channel.setOption(ChannelOptions.autoRead, value: false).get()
+        stalled.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        let live = try await t.connect("live")
+        live.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        var view = SceneView(subscription: 1)
+        let started = Date()
+        let updates = try await collect(live, view: &view, frames: 120, limit: 30)
+        let seconds = Date().timeIntervalSince(started)
+        // 120 ticks at 20 Hz is 6 s; the live client keeps pace and never needs a resync.
+        #expect(updates.count == 120)
+        #expect(seconds < 9, "the live client took \(seconds) s for 120 ticks")
+        #expect(updates.dropFirst().allSatisfy { !$0.resync })
+        let outlets = t.server.runners.first!.subscribers
+        #expect(outlets == 2)
+        // The server holds at most the budget plus one frame for the stalled client, and skips for it.
+        let exposition = t.server.metrics.exposition()
+        #expect(exposition.contains("twinscene_frames_skipped_total"))
+        let skipped = exposition.split(separator: "\n").first { $0.hasPrefix("twinscene_frames_skipped_total") }
+            .flatMap { Double($0.split(separator: " ").last!) } ?? 0
+        #expect(skipped > 0, "the stalled client should have had ticks skipped")
+        await stalled.close(); await live.close()
+        await t.server.shutdown()
+    }
+
+    @Test func metricsEndpointServesPrometheusText() async throws {
+        let t = try await TestServer.start(walkers: 100) { $0.metricsPort = 0 }
+        let client = try await t.connect()
+        client.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        var view = SceneView(subscription: 1)
+        _ = try await collect(client, view: &view, frames: 10)
+        let port = try #require(t.server.metricsAddress?.port)
+        let text = try await httpGet(port: port, path: "/metrics")
+        #expect(text.contains("200 OK"))
+        for name in ["twinscene_tick_duration_seconds_bucket", "twinscene_tick_overruns_total", "twinscene_entities",
+                     "twinscene_clients", "twinscene_bytes_sent_total", "twinscene_ticks_total"] {
+            #expect(text.contains(name), "missing \(name)")
+        }
+        #expect(text.contains(#"twinscene_entities{scene="district"} 100"#))
+        let missing = try await httpGet(port: port, path: "/other")
+        #expect(missing.contains("404"))
+        await client.close()
+        await t.server.shutdown()
+    }
+
+    @Test func operatorControlsPauseStepResetAndLoadATile() async throws {
+        let catalog = try Catalog()
+        // A second tile next to the district, to load into the running scene.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-ops-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var gen = DistrictGenerator(buildings: 6, seed: 99)
+        gen.origin = SIMD2(85_000, 446_000)
+        gen.streetWidth = 40   // buildings land in the district's streets: some walkers must be moved
+        let extra = dir.appendingPathComponent("extra.city.jsonl").path
+        try gen.write(to: extra)
+        try catalog.importTile(path: extra)
+
+        var manifest = try SceneManifest.load(path: TestServer.packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
+        manifest.parameters["walkers"] = 1500
+        let scene = try SceneLoader.load(manifest, catalog: catalog, workers: 2)
+        var config = ServerConfiguration()
+        config.port = 0
+        config.adminToken = "tok"
+        let server = SceneServer(configuration: config, scenes: [scene], catalog: catalog, logger: .init(label: "t"))
+        let port = try await server.start().port!
+        let watcher = try await SceneClient.connect(host: "127.0.0.1", port: port)
+        watcher.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        var view = SceneView(subscription: 1)
+        _ = try await collect(watcher, view: &view, frames: 3)
+        let buildingsBefore = view.buildings.count
+        let op = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "operator")
+
+        func control(_ c: ControlCommand) async throws -> (Bool, String) {
+            op.send(.control(token: "tok", scene: "district", command: c))
+            guard case .controlResult(let ok, let text)? = try await nextControlMessage(op) else { return (false, "no reply") }
+            return (ok, text)
+        }
+        #expect(try await control(.pause).0)
+        let pausedAt = server.runners[0].tick
+        try await Task.sleep(nanoseconds: 300_000_000)
+        #expect(server.runners[0].tick == pausedAt)
+        #expect(try await control(.step(5)).0)
+        try await Task.sleep(nanoseconds: 600_000_000)
+        #expect(server.runners[0].tick == pausedAt + 5)
+        #expect(try await control(.resume).0)
+        #expect(try await control(.speed(100)).0 == false)
+
+        // Load the new tile: within a second the watcher gets new static geometry, and no
+        // walker stands inside any building, old or new.
+        let (ok, text) = try await control(.loadTile("extra"))
+        #expect(ok, "\(text)")
+        let started = Date()
+        var sawNewGeometry = false
+        var inside = 0
+        for try await m in watcher.messages {
+            if case .staticGeometry(_, let b) = m, b.count > buildingsBefore { sawNewGeometry = true }
+            if try view.apply(m) != nil, sawNewGeometry {
+                // The tick after the new geometry: check every walker against every footprint.
+                let index = ObstacleIndex(footprints: scene.footprints, bounds: scene.world.bounds)
+                for e in view.entities() {
+                    let x = Float(e.position.x), y = Float(e.position.y)
+                    if index.isBlocked(x, y), (index.nearestWall(x: x, y: y, maxDistance: 0.01)?.distance ?? 1) > 0.01 { inside += 1 }
+                }
+                break
+            }
+            if Date().timeIntervalSince(started) > 5 { break }
+        }
+        #expect(sawNewGeometry)
+        #expect(Date().timeIntervalSince(started) < 1.5)
+        #expect(inside == 0)
+        #expect(view.visible.count == 1500, "walkers are moved out of new buildings, not lost")
+
+        let (resetOK, resetText) = try await control(.reset(seed: 77))
+        #expect(resetOK, "\(resetText)")
+        await watcher.close(); await op.close()
+        await server.shutdown()
+    }
+}
+
+func httpGet(port: Int, path: String) async throws -> String { try await rawGet(port: port, path: path) }
+
+/// Fetches over a POSIX socket (simple and independent of the server's NIO code).
+func rawGet(port: Int, path: String) async throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard rc == 0 else { return "" }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
