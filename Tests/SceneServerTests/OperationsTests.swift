@@ -157,3 +157,110 @@ func rawGet(port: Int, path: String) async throws -> String {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+@Suite(.serialized) struct LimitsTests {
+    @Test func handshakeTimeoutAndIdleTimeoutCloseWithACode() async throws {
+        let t = try await TestServer.start(walkers: 20) { $0.handshakeTimeout = 0.3; $0.idleTimeout = 0.6 }
+        // A raw TCP peer that never says Hello.
+        let silent = try await rawConnect(port: t.port)
+        let reply = try await readAll(silent, seconds: 2)
+        #expect(reply.count >= 5 && reply[4] == MessageType.error.rawValue)
+        #expect(reply.count >= 7 && UInt16(reply[5]) << 8 | UInt16(reply[6]) == ErrorCode.handshakeTimeout.rawValue)
+        // A client that says Hello, then nothing.
+        let idle = try await t.connect()
+        guard case .error(let code, _)? = try await nextControlMessage(idle, limit: 3) else { Issue.record("no idle error"); return }
+        #expect(code == ErrorCode.idleTimeout.rawValue)
+        await t.server.shutdown()
+    }
+
+    @Test func subscriptionAndConnectionLimitsAreErrorsWithCodes() async throws {
+        let t = try await TestServer.start(walkers: 20) { $0.maxSubscriptionsPerClient = 2; $0.maxConnections = 2 }
+        let a = try await t.connect("a")
+        a.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        a.send(.subscribe(subscription: 2, scene: "district", area: nil))
+        a.send(.subscribe(subscription: 3, scene: "district", area: nil))
+        guard case .error(let code, _)? = try await nextControlMessage(a) else { Issue.record("no error"); return }
+        #expect(code == ErrorCode.tooManySubscriptions.rawValue)
+        let b = try await t.connect("b")
+        let c = try await t.connect("c")
+        _ = b; _ = c
+        do {
+            _ = try await t.connect("d")
+            Issue.record("a connection over the limit was accepted")
+        } catch let e as ClientError {
+            #expect(e == .refused(code: ErrorCode.tooManyConnections.rawValue, message: "the server has its maximum of 2 connections"))
+        }
+        await t.server.shutdown()
+    }
+
+    @Test func severalScenesRunSideBySide() async throws {
+        var first = try SceneManifest.load(path: TestServer.packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
+        first.parameters["walkers"] = 50
+        var second = first
+        second.name = "district-b"
+        second.parameters["walkers"] = 70
+        let catalog = try Catalog()
+        let scenes = [try SceneLoader.load(first, catalog: catalog), try SceneLoader.load(second, catalog: catalog)]
+        var config = ServerConfiguration()
+        config.port = 0
+        let server = SceneServer(configuration: config, scenes: scenes, catalog: catalog, logger: .init(label: "t"))
+        let port = try await server.start().port!
+        let client = try await SceneClient.connect(host: "127.0.0.1", port: port)
+        client.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        client.send(.subscribe(subscription: 2, scene: "district-b", area: nil))
+        var v1 = SceneView(subscription: 1), v2 = SceneView(subscription: 2)
+        var frames = 0
+        for try await m in client.messages {
+            if try v1.apply(m) != nil { frames += 1 }
+            if try v2.apply(m) != nil { frames += 1 }
+            if frames >= 20 { break }
+        }
+        #expect(v1.visible.count == 50)
+        #expect(v2.visible.count == 70)
+        await client.close()
+        await server.shutdown()
+    }
+
+    @Test func loadGeneratorReportsDeliveryAndLatency() async throws {
+        let t = try await TestServer.start(walkers: 200)
+        var config = LoadConfiguration()
+        config.port = t.port
+        config.clients = 8
+        config.seconds = 2
+        config.decode = true
+        config.areas = [nil, WireArea(minX: 0, minY: 0, maxX: 200, maxY: 200)]
+        let report = await LoadGenerator.run(config)
+        #expect(report.connected == 8)
+        #expect(report.deliveredRatio > 0.95)
+        #expect(report.deliveredTicks > 8 * 20)
+        #expect(report.latencyP99Ms > 0 && report.latencyP99Ms < 1000)
+        #expect(report.bytes > 0)
+        await t.server.shutdown()
+    }
+}
+
+/// A bare TCP connection (no handshake), for protocol-level tests.
+func rawConnect(port: Int) async throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    return fd
+}
+
+/// Reads until the peer closes or `seconds` pass.
+func readAll(_ fd: Int32, seconds: Double) async throws -> [UInt8] {
+    var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    close(fd)
+    return out
+}
