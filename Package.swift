@@ -80,6 +80,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], swiftSettings: strict),
+        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SceneCore", "CityTiles"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["twinscene"], swiftSettings: strict),
         .testTarget(name: "SceneServerTests", dependencies: [
             "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "SceneWire",
