@@ -59,7 +59,8 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .target(name: "TwinBench", dependencies: [
-            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient",
+            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient", "CZlib",
+            .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: strict),
         .executableTarget(name: "twinscene", dependencies: [
             "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient", "TwinBench",
