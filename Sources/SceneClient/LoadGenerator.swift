@@ -101,9 +101,13 @@ public enum LoadGenerator {
                 case .sceneList(let scenes):
                     guard let s = scenes.first else { result.error = "no scenes"; break }
                     client.send(.subscribe(subscription: 1, scene: s.name, area: area))
-                case .stateFrame(_, let tick, let time, let resync, _):
-                    let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
-                    result.latencies.append(now > time ? now - time : 0)
+                case .stateFrame(_, let given, let time, let resync, _):
+                    // Frames carry the server time once a second (and on resync): latency samples.
+                    if let time {
+                        let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
+                        result.latencies.append(now > time ? now - time : 0)
+                    }
+                    let tick = given ?? (last + 1)
                     if first == nil { first = tick }
                     last = tick
                     result.delivered += 1

@@ -41,8 +41,9 @@ public struct SceneView: Sendable {
         case .stateFrame(let s, let tick, let time, let resync, let cells) where s == subscription:
             guard info != nil else { throw WireError.outOfOrder("a state frame before the scene info") }
             _ = try decoder.apply(tick: tick, resync: resync, blocks: cells)
+            let tick = decoder.lastTick!
             self.tick = tick
-            serverTimeMicros = time
+            if let time { serverTimeMicros = time }
             let now = visibleIds()
             let update = Update(tick: tick, entered: now.subtracting(visible), left: visible.subtracting(now), resync: resync)
             visible = now

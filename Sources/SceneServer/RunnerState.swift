@@ -172,8 +172,10 @@ final class RunnerState: @unchecked Sendable {
             }
             s.sentCells = s.covered
             s.needsResync = false
-            let frame = WireMessage.stateFrame(subscription: s.id, tick: scene.world.tick, serverTimeMicros: tickTimeMicros,
-                                               resync: resync, cells: blocks).frame()
+            // Tick and time ride on resyncs and once a second; other frames are the previous + 1.
+            let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
+            let frame = WireMessage.stateFrame(subscription: s.id, tick: stamp ? scene.world.tick : nil,
+                                               serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks).frame()
             s.outlet.send(WireMessageBox(buffer: frame))
         }
     }

@@ -27,7 +27,7 @@ public struct ByteWriter {
 /// Reads what `ByteWriter` wrote; every read is bounds-checked and throws on bad input.
 public struct ByteReader {
     let bytes: [UInt8]
-    public private(set) var at = 0
+    public internal(set) var at = 0
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 

@@ -5,9 +5,27 @@ extension CellState {
     /// then for every remaining entity in id order zigzag rx, zigzag ry`.
     /// An id whose kind changed leaves and enters in the same delta.
     public mutating func encodeDelta(to next: CellState, _ w: inout ByteWriter) {
+        let residuals = encodeDeltaHead(to: next, &w)
+        for r in residuals { w.varint(r) }
+    }
+
+    /// The same delta with its residuals Golomb-Rice coded (codec 2 + k): the head as in
+    /// `encodeDelta`, then the zigzagged residuals rx, ry, ... as Rice codes. Returns k.
+    @discardableResult
+    public mutating func encodeDeltaRice(to next: CellState, _ w: inout ByteWriter) -> Int {
+        let residuals = encodeDeltaHead(to: next, &w)
+        let k = RiceCoding.bestK(residuals)
+        RiceCoding.encode(residuals, k: k, into: &w.bytes)
+        return k
+    }
+
+    /// Writes leavers and enterers, advances the state, and returns the zigzagged residuals.
+    mutating func encodeDeltaHead(to next: CellState, _ w: inout ByteWriter) -> [UInt64] {
         var left: [UInt32] = []
         var entered = CellState()
-        var residuals = ByteWriter(capacity: next.count * 2)
+        var residuals: [UInt64] = []
+        residuals.reserveCapacity(next.count * 2)
+        @inline(__always) func zz(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
         var out = CellState()
         out.reserve(next.count)
         var i = 0, j = 0
@@ -25,8 +43,8 @@ extension CellState {
                 i += 1; j += 1
             } else {
                 let px = Int64(qx[i]) + Int64(vx[i]), py = Int64(qy[i]) + Int64(vy[i])
-                residuals.zigzag(Int64(next.qx[j]) - px)
-                residuals.zigzag(Int64(next.qy[j]) - py)
+                residuals.append(zz(Int64(next.qx[j]) - px))
+                residuals.append(zz(Int64(next.qy[j]) - py))
                 out.append(id: ids[i], kind: kinds[i], qx: next.qx[j], qy: next.qy[j],
                            vx: next.qx[j] &- qx[i], vy: next.qy[j] &- qy[i])
                 i += 1; j += 1
@@ -37,13 +55,13 @@ extension CellState {
         for id in left { w.varint(UInt64(id &- last)); last = id }
         w.varint(UInt64(entered.count))
         entered.writeEntries(0..<entered.count, &w)
-        w.bytes.append(contentsOf: residuals.bytes)
         self = out
+        return residuals
     }
 
     /// Applies a delta payload written by `encodeDelta`; throws on anything inconsistent
     /// (a leave of an unknown id, an enter of a present one, missing or extra bytes).
-    public mutating func applyDelta(_ r: inout ByteReader) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
+    public mutating func applyDelta(_ r: inout ByteReader, riceK: Int? = nil) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
         let nLeft = try r.varint()
         guard nLeft <= UInt64(count) else { throw .malformed("delta removes \(nLeft) of \(count) entities") }
         var left: [UInt32] = []
@@ -59,6 +77,17 @@ extension CellState {
         guard nEnter <= UInt64(r.remaining / 6) else { throw .malformed("delta announces \(nEnter) entering entities in \(r.remaining) bytes") }
         var entered = CellState()
         try Self.readEntries(count: Int(nEnter), &r, into: &entered)
+        var riceReader: RiceReader?
+        if let k = riceK {
+            riceReader = RiceReader(bytes: r.bytes, from: r.at, k: k)
+        }
+        @inline(__always) func residual() throws(WireError) -> Int64 {
+            if riceReader != nil {
+                let u = try riceReader!.next()
+                return Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1)
+            }
+            return try r.zigzag()
+        }
         var out = CellState()
         out.reserve(count - left.count + entered.count)
         var i = 0, l = 0, e = 0
@@ -72,15 +101,19 @@ extension CellState {
             } else if e < entered.count && entered.ids[e] == ids[i] {
                 throw .malformed("delta enters entity \(ids[i]) that the cell already holds")
             } else {
-                let nx = Int64(qx[i]) + Int64(vx[i]) + (try r.zigzag())
-                let ny = Int64(qy[i]) + Int64(vy[i]) + (try r.zigzag())
+                let nx = Int64(qx[i]) + Int64(vx[i]) + (try residual())
+                let ny = Int64(qy[i]) + Int64(vy[i]) + (try residual())
                 guard let x = Int32(exactly: nx), let y = Int32(exactly: ny) else { throw .malformed("position beyond 32 bits") }
                 out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i])
                 i += 1
             }
         }
         guard l == left.count else { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
-        guard r.remaining == 0 else { throw .malformed("\(r.remaining) bytes after a delta") }
+        if let rr = riceReader {
+            guard rr.bytesUsed == r.bytes.count else { throw .malformed("\(r.bytes.count - rr.bytesUsed) bytes after the Rice-coded residuals") }
+        } else {
+            guard r.remaining == 0 else { throw .malformed("\(r.remaining) bytes after a delta") }
+        }
         self = out
         return (left, entered.ids)
     }

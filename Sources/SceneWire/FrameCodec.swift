@@ -7,7 +7,7 @@ public struct WireFrame: Equatable, Sendable {
     public init(type: UInt8, payload: ByteBuffer) { self.type = type; self.payload = payload }
 }
 
-/// Splits the byte stream into frames: `u32 length (big-endian), u8 type, payload`.
+/// Splits the byte stream into frames: `varint length` (at most 4 bytes), `u8 type`, payload.
 ///
 /// A length of zero or above `maxFrameBytes` is an error at once, before any byte of
 /// the frame is buffered, so a peer cannot make the decoder hold more than the limit.
@@ -32,13 +32,22 @@ public struct WireFrameDecoder: ByteToMessageDecoder {
 
     /// The next whole frame, nil when more bytes are needed.
     public func next(_ buffer: inout ByteBuffer) throws(WireError) -> WireFrame? {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        // The length: a varint of at most 4 bytes (frames are under 256 MiB).
+        var length = 0
+        var prefix = 0
+        while true {
+            guard let byte = buffer.getInteger(at: buffer.readerIndex + prefix, as: UInt8.self) else { return nil }
+            length |= Int(byte & 0x7F) << (7 * prefix)
+            prefix += 1
+            if byte & 0x80 == 0 { break }
+            if prefix == 4 { throw .frameTooLarge(length: Int.max, limit: maxFrameBytes) }
+        }
         guard length > 0 else { throw .emptyFrame }
-        guard Int(length) <= maxFrameBytes else { throw .frameTooLarge(length: Int(length), limit: maxFrameBytes) }
-        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
-        buffer.moveReaderIndex(forwardBy: 4)
+        guard length <= maxFrameBytes else { throw .frameTooLarge(length: length, limit: maxFrameBytes) }
+        guard buffer.readableBytes >= prefix + length else { return nil }
+        buffer.moveReaderIndex(forwardBy: prefix)
         let type: UInt8 = buffer.readInteger()!
-        let payload = buffer.readSlice(length: Int(length) - 1)!
+        let payload = buffer.readSlice(length: length - 1)!
         return WireFrame(type: type, payload: payload)
     }
 }
@@ -48,7 +57,7 @@ public struct WireFrameEncoder: MessageToByteEncoder {
     public typealias OutboundIn = WireFrame
     public init() {}
     public func encode(data: WireFrame, out: inout ByteBuffer) throws {
-        out.writeInteger(UInt32(data.payload.readableBytes + 1))
+        out.writeVarint(UInt64(data.payload.readableBytes + 1))
         out.writeInteger(data.type)
         var p = data.payload
         out.writeBuffer(&p)

@@ -17,12 +17,12 @@ public struct SceneStateDecoder: Sendable {
     /// Applies a state frame. A frame flagged `resync` (late join, catch-up after a skip)
     /// replaces everything; any other must follow the previous tick and carry a delta for
     /// every cell this decoder holds entities in.
-    public mutating func apply(tick: UInt64, resync: Bool, blocks: [ByteBuffer]) throws(WireError) -> Changes {
+    public mutating func apply(tick given: UInt64?, resync: Bool, blocks: [ByteBuffer]) throws(WireError) -> Changes {
+        guard let tick = given ?? lastTick.map({ $0 &+ 1 }) else { throw .outOfOrder("the first state frame must carry its tick") }
         var changes = Changes()
-        var opened: [(UInt32, CellBlock.Kind, ByteBuffer)] = []
+        var opened: [(UInt32, CellBlock.Kind, ByteBuffer, Int?)] = []
         for b in blocks {
-            let (cell, kind, payload) = try CellBlock.open(b)
-            opened.append((cell, kind, payload))
+            opened.append(try CellBlock.open(b))
         }
         if resync {
             for (_, s) in cells { changes.left += s.ids }
@@ -36,7 +36,7 @@ public struct SceneStateDecoder: Sendable {
             }
         }
         var seen = Set<UInt32>()
-        for (cell, kind, payload) in opened {
+        for (cell, kind, payload, riceK) in opened {
             guard seen.insert(cell).inserted else { throw .malformed("cell \(cell) twice in one frame") }
             var r = ByteReader(Array(payload.readableBytesView))
             switch kind {
@@ -48,7 +48,7 @@ public struct SceneStateDecoder: Sendable {
             case .delta:
                 if resync { throw .outOfOrder("a delta in a resync frame") }
                 var s = cells[cell] ?? CellState()
-                let (l, e) = try s.applyDelta(&r)
+                let (l, e) = try s.applyDelta(&r, riceK: riceK)
                 changes.left += l
                 changes.entered += e
                 cells[cell] = s.isEmpty ? nil : s

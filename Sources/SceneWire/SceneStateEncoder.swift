@@ -80,8 +80,8 @@ public final class SceneStateEncoder {
         var w = ByteWriter(capacity: 4096)
         for c in 0..<cellCount where !cells[c].isEmpty || !next[c].isEmpty {
             w.bytes.removeAll(keepingCapacity: true)
-            cells[c].encodeDelta(to: next[c], &w)
-            blocks[c] = CellBlock.make(cell: UInt32(c), kind: .delta, payload: ByteBuffer(bytes: w.bytes), deflater: &deflater)
+            let k = cells[c].encodeDeltaRice(to: next[c], &w)
+            blocks[c] = CellBlock.makeRice(cell: UInt32(c), k: k, payload: w.bytes)
         }
         self.tick = tick
         return blocks

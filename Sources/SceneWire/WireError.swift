@@ -22,7 +22,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .truncated(let what): return "truncated \(what)"
-        case .frameTooLarge(let length, let limit): return "frame of \(length) bytes exceeds the limit of \(limit)"
+        case .frameTooLarge(let length, let limit):
+            return length == Int.max ? "frame length prefix longer than 4 bytes (limit \(limit) bytes)" : "frame of \(length) bytes exceeds the limit of \(limit)"
         case .emptyFrame: return "frame of length 0 (a frame holds at least its type byte)"
         case .unknownMessageType(let t): return "unknown message type 0x\(String(t, radix: 16))"
         case .malformed(let what): return "malformed \(what)"

@@ -1,13 +1,13 @@
 import NIOCore
 
 extension WireMessage {
-    /// Writes the whole frame: u32 length, type byte, payload.
+    /// Writes the whole frame: varint length, type byte, payload.
     public func writeFrame(into out: inout ByteBuffer) {
-        let lengthAt = out.writerIndex
-        out.writeInteger(UInt32(0))
-        out.writeInteger(type.rawValue)
-        writePayload(into: &out)
-        out.setInteger(UInt32(out.writerIndex - lengthAt - 4), at: lengthAt)
+        var body = ByteBufferAllocator().buffer(capacity: 64)
+        body.writeInteger(type.rawValue)
+        writePayload(into: &body)
+        out.writeVarint(UInt64(body.readableBytes))
+        out.writeBuffer(&body)
     }
 
     /// The frame as a new buffer.
@@ -75,7 +75,11 @@ extension WireMessage {
             out.writeInteger(UInt32(packed.readableBytes))
             out.writeBuffer(&packed)
         case .stateFrame(let sub, let tick, let time, let resync, let cells):
-            out.writeInteger(sub); out.writeInteger(tick); out.writeInteger(time); out.writeInteger(UInt8(resync ? 1 : 0))
+            // flags: bit 0 resync, bit 1 tick present, bit 2 server time present.
+            out.writeInteger(UInt8((resync ? 1 : 0) | (tick != nil ? 2 : 0) | (time != nil ? 4 : 0)))
+            out.writeVarint(UInt64(sub))
+            if let tick { out.writeVarint(tick) }
+            if let time { out.writeVarint(time) }
             out.writeVarint(UInt64(cells.count))
             for var c in cells { out.writeBuffer(&c) }
         case .events(let sub, let tick, let events):
@@ -188,15 +192,16 @@ extension WireMessage {
             }
             message = .staticGeometry(subscription: sub, buildings: buildings)
         case .stateFrame:
-            let sub: UInt32 = try p.readInt("subscription")
-            let tick: UInt64 = try p.readInt("tick")
-            let time: UInt64 = try p.readInt("server time")
             let flags: UInt8 = try p.readInt("frame flags")
-            guard flags <= 1 else { throw .malformed("state frame flags \(flags)") }
+            guard flags <= 7 else { throw .malformed("state frame flags \(flags)") }
+            guard let sub = UInt32(exactly: try p.readVarint()) else { throw .malformed("subscription beyond 32 bits") }
+            let tick = flags & 2 != 0 ? try p.readVarint() : nil
+            let time = flags & 4 != 0 ? try p.readVarint() : nil
+            if flags & 1 != 0 && tick == nil { throw .malformed("a resync frame must carry its tick") }
             let n = try p.readCount(limit: limit, "cell count")
             var cells: [ByteBuffer] = []
             for _ in 0..<n { cells.append(try CellBlock.slice(from: &p)) }
-            message = .stateFrame(subscription: sub, tick: tick, serverTimeMicros: time, resync: flags == 1, cells: cells)
+            message = .stateFrame(subscription: sub, tick: tick, serverTimeMicros: time, resync: flags & 1 != 0, cells: cells)
         case .events:
             let sub: UInt32 = try p.readInt("subscription")
             let tick: UInt64 = try p.readInt("tick")

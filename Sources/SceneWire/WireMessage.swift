@@ -104,7 +104,9 @@ public enum WireMessage: Equatable, Sendable {
     case moveArea(subscription: UInt32, area: WireArea?)
     case sceneInfo(SceneInfoMessage)
     case staticGeometry(subscription: UInt32, buildings: [WireBuilding])
-    case stateFrame(subscription: UInt32, tick: UInt64, serverTimeMicros: UInt64, resync: Bool, cells: [ByteBuffer])
+    /// `tick` and `serverTimeMicros` are nil when the frame leaves them out: the tick is then
+    /// the previous frame's plus one (only resync frames must carry it).
+    case stateFrame(subscription: UInt32, tick: UInt64?, serverTimeMicros: UInt64?, resync: Bool, cells: [ByteBuffer])
     case events(subscription: UInt32, tick: UInt64, events: [WireEvent])
     case control(token: String, scene: String, command: ControlCommand)
     case controlResult(ok: Bool, message: String)

@@ -45,7 +45,9 @@ public enum WireSuite {
             let blocks = encoder.encode(tick: UInt64(k), ids: idList, kinds: samples.map { $0.id == "ball" ? 2 : 1 }, x: xs, y: ys)
             let cells: [ByteBuffer]
             if k == 0 { cells = (0..<encoder.cells.count).compactMap { encoder.keyframe(cell: $0) } } else { cells = blocks.keys.sorted().map { blocks[$0]! } }
-            let frame = WireMessage.stateFrame(subscription: 1, tick: UInt64(k), serverTimeMicros: UInt64(k) * 40_000, resync: k == 0, cells: cells).frame()
+            let stamp = k % 25 == 0   // as the server does: tick and time once a second
+            let frame = WireMessage.stateFrame(subscription: 1, tick: stamp ? UInt64(k) : nil, serverTimeMicros: stamp ? 1_764_000_000_000_000 + UInt64(k) * 40_000 : nil,
+                                               resync: k == 0, cells: cells).frame()
             bytes += frame.readableBytes
             entityTicks += samples.count
             rawBytes += samples.count * 8
@@ -80,7 +82,7 @@ public enum WireSuite {
     static func crowd(entities: Int, ticks: Int) -> [BenchResult] {
         let world = CrowdCity.world(entities: entities, workers: 2)
         let b = world.bounds
-        let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: Double(b.maxX), maxY: Double(b.maxY)), cellSize: 64)
+        let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: Double(b.maxX), maxY: Double(b.maxY)), cellSize: 16)
         // An area holding about 1k entities.
         let side = (Double(b.maxX) * Double(b.maxY) * 1000 / Double(entities)).squareRoot()
         let area = WireArea(minX: Double(b.maxX) / 2 - side / 2, minY: Double(b.maxY) / 2 - side / 2,
@@ -101,10 +103,12 @@ public enum WireSuite {
             let all: [ByteBuffer] = t == 0 ? (0..<encoder.cells.count).compactMap { encoder.keyframe(cell: $0) } : blocks.keys.sorted().map { blocks[$0]! }
             decodeMs.append(measureMilliseconds { _ = try? decoder.apply(tick: UInt64(t), resync: t == 0, blocks: all) })
             if t == 0 { continue }   // the keyframe is a one-off; count the steady state
-            wholeBytes += WireMessage.stateFrame(subscription: 1, tick: UInt64(t), serverTimeMicros: 0, resync: false, cells: all).frame().readableBytes
+            let stamp = t % 20 == 0
+            let tick: UInt64? = stamp ? UInt64(t) : nil, time: UInt64? = stamp ? 1_764_000_000_000_000 : nil
+            wholeBytes += WireMessage.stateFrame(subscription: 1, tick: tick, serverTimeMicros: time, resync: false, cells: all).frame().readableBytes
             wholeEntities += ids.count
             let mine = blocks.keys.filter { areaCells.contains($0) }.sorted().map { blocks[$0]! }
-            areaBytes += WireMessage.stateFrame(subscription: 1, tick: UInt64(t), serverTimeMicros: 0, resync: false, cells: mine).frame().readableBytes
+            areaBytes += WireMessage.stateFrame(subscription: 1, tick: tick, serverTimeMicros: time, resync: false, cells: mine).frame().readableBytes
             areaEntities += zip(xs, ys).filter { area.contains(x: Double($0), y: Double($1)) }.count
         }
         let tag = entities >= 100_000 ? "100k" : "\(entities / 1000)k"

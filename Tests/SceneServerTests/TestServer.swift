@@ -23,6 +23,10 @@ struct TestServer {
         let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
         var config = ServerConfiguration()
         config.port = 0
+        // Generous timeouts: suites run in parallel on 2 cores, and a client's Hello can wait
+        // for a busy cooperative thread. Tests of the timeouts set their own.
+        config.handshakeTimeout = 30
+        config.idleTimeout = 120
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning

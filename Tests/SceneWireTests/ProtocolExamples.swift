@@ -19,8 +19,8 @@ enum ProtocolExamples {
         next.append(id: 7, kind: 1, qx: 150, qy: 200, vx: 0, vy: 0)
         next.append(id: 9, kind: 2, qx: 300, qy: 50, vx: 0, vy: 0)
         var d = ByteWriter()
-        state.encodeDelta(to: next, &d)
-        let delta = CellBlock.make(cell: 0, kind: .delta, payload: ByteBuffer(bytes: d.bytes), deflater: &deflater)
+        let k = state.encodeDeltaRice(to: next, &d)
+        let delta = CellBlock.makeRice(cell: 0, k: k, payload: d.bytes)
         deflater.close()
         return (key, delta)
     }
@@ -42,7 +42,7 @@ enum ProtocolExamples {
             ("staticGeometry", .staticGeometry(subscription: 1, buildings: [
                 WireBuilding(rings: [[SIMD2(1000, 1000), SIMD2(3000, 1000), SIMD2(3000, 2500), SIMD2(1000, 2500)]], heightDecimetres: 125)])),
             ("stateFrameKeyframe", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: 1_700_000_000_050_000, resync: true, cells: [key])),
-            ("stateFrameDelta", .stateFrame(subscription: 1, tick: 42, serverTimeMicros: 1_700_000_000_100_000, resync: false,
+            ("stateFrameDelta", .stateFrame(subscription: 1, tick: nil, serverTimeMicros: nil, resync: false,
                                             cells: [delta, CellBlock.drop(cell: 5)])),
             ("events", .events(subscription: 1, tick: 42, events: [WireEvent(entity: 7, kind: 100, value: 1.0)])),
             ("control", .control(token: "s3cret", scene: "district", command: .step(10))),

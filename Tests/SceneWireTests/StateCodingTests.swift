@@ -127,3 +127,30 @@ struct SystemRandomNumberGeneratorLike: RandomNumberGenerator {
         #expect(throws: WireError.self) { try CellBlock.open(liar) }
     }
 }
+
+@Suite struct RiceCodingTests {
+    @Test(arguments: [0, 1, 2, 5, 12])
+    func roundTripsAnyValueWithAnyK(k: Int) throws {
+        var rng = SystemRandomNumberGeneratorLike(seed: UInt64(k) + 3)
+        var values: [UInt64] = [0, 1, 2, 3, 15, 16, 17, 255, 1 << 20, (1 << 40) - 1]
+        for _ in 0..<500 { values.append(UInt64.random(in: 0...40, using: &rng)) }
+        var bytes: [UInt8] = [0xAB]   // something before, as in a payload
+        RiceCoding.encode(values, k: k, into: &bytes)
+        #expect(bytes[0] == 0xAB)
+        var r = RiceReader(bytes: bytes, from: 1, k: k)
+        for v in values { #expect(try r.next() == v) }
+        #expect(r.bytesUsed == bytes.count)
+    }
+
+    @Test func bestKFitsTheSpread() {
+        #expect(RiceCoding.bestK([0, 0, 1, 0, 2, 0]) == 0)
+        #expect(RiceCoding.bestK([100, 90, 120, 80, 110]) >= 5)
+    }
+
+    @Test func truncatedRiceDataIsAnError() {
+        var bytes: [UInt8] = []
+        RiceCoding.encode([5, 9, 1000], k: 2, into: &bytes)
+        var r = RiceReader(bytes: Array(bytes.dropLast()), from: 0, k: 2)
+        #expect(throws: WireError.self) { for _ in 0..<3 { _ = try r.next() } }
+    }
+}

@@ -20,6 +20,7 @@ import Testing
         .staticGeometry(subscription: 7, buildings: [WireBuilding(rings: [[SIMD2(0, 0), SIMD2(1000, 0), SIMD2(1000, -500)]], heightDecimetres: 123)]),
         .stateFrame(subscription: 7, tick: 99, serverTimeMicros: 5, resync: true,
                     cells: [CellBlock.drop(cell: 3), CellBlock.drop(cell: 4)]),
+        .stateFrame(subscription: 300, tick: nil, serverTimeMicros: nil, resync: false, cells: []),
         .events(subscription: 7, tick: 99, events: [WireEvent(entity: 5, kind: 3, value: 1.5)]),
         .control(token: "secret", scene: "district", command: .step(5)),
         .control(token: "secret", scene: "district", command: .reset(seed: 42)),
@@ -53,13 +54,18 @@ import Testing
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: frames) { WireFrameDecoder() }
     }
 
-    @Test func oversizedAndEmptyFramesAreRefusedBeforeBuffering() {
+    @Test func oversizedAndEmptyFramesAreRefusedBeforeBuffering() throws {
         var huge = ByteBuffer()
-        huge.writeInteger(UInt32(1 << 30))
+        huge.writeVarint(1 << 20)
         huge.writeInteger(UInt8(1))
-        #expect(throws: WireError.frameTooLarge(length: 1 << 30, limit: 1024)) { try WireFrameDecoder(maxFrameBytes: 1024).next(&huge) }
-        var empty = ByteBuffer(bytes: [0, 0, 0, 0])
+        #expect(throws: WireError.frameTooLarge(length: 1 << 20, limit: 1024)) { try WireFrameDecoder(maxFrameBytes: 1024).next(&huge) }
+        // A length prefix longer than 4 bytes is refused before its end arrives.
+        var endless = ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(throws: WireError.self) { try WireFrameDecoder().next(&endless) }
+        var empty = ByteBuffer(bytes: [0])
         #expect(throws: WireError.emptyFrame) { try WireFrameDecoder().next(&empty) }
+        var partial = ByteBuffer(bytes: [0x80])
+        #expect((try? WireFrameDecoder().next(&partial)) == .some(nil))
     }
 
     @Test func unknownTypesTruncationAndTrailingBytesAreTypedErrors() {
@@ -106,7 +112,7 @@ import Testing
         try channel.writeInbound(WireMessage.ping(nonce: 9, timeMicros: 1).frame())
         #expect(try channel.readInbound(as: WireMessage.self) == .ping(nonce: 9, timeMicros: 1))
         var bad = ByteBuffer()
-        bad.writeInteger(UInt32(1000)); bad.writeInteger(UInt8(1))
+        bad.writeVarint(1000); bad.writeInteger(UInt8(1))
         #expect(throws: (any Error).self) { try channel.writeInbound(bad) }
         _ = try? channel.finish()
     }
