@@ -26,7 +26,7 @@ public struct SceneManifest: Sendable, Equatable {
     public var sourcePath: String?
 
     public init(name: String, scenario: String, tiles: [String] = [], catalogTiles: [String] = [], seed: UInt64 = 1,
-                tickRate: Int = 20, quantum: Double = 0.01, wireCellSize: Double = 64, bounds: [Double]? = nil,
+                tickRate: Int = 20, quantum: Double = 0.01, wireCellSize: Double = 16, bounds: [Double]? = nil,
                 epsg: Int? = nil, parameters: [String: Double] = [:], sourcePath: String? = nil) {
         self.name = name; self.scenario = scenario; self.tiles = tiles; self.catalogTiles = catalogTiles
         self.seed = seed; self.tickRate = tickRate; self.quantum = quantum; self.wireCellSize = wireCellSize

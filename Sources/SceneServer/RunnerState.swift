@@ -44,7 +44,7 @@ final class RunnerState: @unchecked Sendable {
     var stepsLeft = 0
     var speed = 1.0
     var outboundBudget = 1 << 20
-    var lastBlocks: [Int: ByteBuffer] = [:]
+    var lastBlocks = TickBlocks.empty
     var keyframes: [Int: ByteBuffer?] = [:]
     var tickTimeMicros: UInt64 = 0
     var staticCache: [UInt32: ByteBuffer] = [:]

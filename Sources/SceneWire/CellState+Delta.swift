@@ -5,58 +5,64 @@ extension CellState {
     /// then for every remaining entity in id order zigzag rx, zigzag ry`.
     /// An id whose kind changed leaves and enters in the same delta.
     public mutating func encodeDelta(to next: CellState, _ w: inout ByteWriter) {
-        let residuals = encodeDeltaHead(to: next, &w)
-        for r in residuals { w.varint(r) }
+        var ws = DeltaWorkspace()
+        encodeDeltaHead(to: next, range: 0..<next.count, &w, &ws)
+        for r in ws.residuals { w.varint(r) }
     }
 
     /// The same delta with its residuals Golomb-Rice coded (codec 2 + k): the head as in
     /// `encodeDelta`, then the zigzagged residuals rx, ry, ... as Rice codes. Returns k.
     @discardableResult
     public mutating func encodeDeltaRice(to next: CellState, _ w: inout ByteWriter) -> Int {
-        let residuals = encodeDeltaHead(to: next, &w)
-        let k = RiceCoding.bestK(residuals)
-        RiceCoding.encode(residuals, k: k, into: &w.bytes)
+        var ws = DeltaWorkspace()
+        return encodeDeltaRice(to: next, range: 0..<next.count, &w, &ws)
+    }
+
+    /// As above for the entities `range` of `next`, with buffers reused between calls.
+    @discardableResult
+    mutating func encodeDeltaRice(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace) -> Int {
+        encodeDeltaHead(to: next, range: range, &w, &ws)
+        let k = RiceCoding.bestK(ws.residuals)
+        RiceCoding.encode(ws.residuals, k: k, into: &w.bytes)
         return k
     }
 
-    /// Writes leavers and enterers, advances the state, and returns the zigzagged residuals.
-    mutating func encodeDeltaHead(to next: CellState, _ w: inout ByteWriter) -> [UInt64] {
-        var left: [UInt32] = []
-        var entered = CellState()
-        var residuals: [UInt64] = []
-        residuals.reserveCapacity(next.count * 2)
+    /// Writes leavers and enterers, advances the state to `next[range]`, and leaves the
+    /// zigzagged residuals in `ws.residuals`.
+    mutating func encodeDeltaHead(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace) {
+        ws.reset()
         @inline(__always) func zz(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
-        var out = CellState()
-        out.reserve(next.count)
-        var i = 0, j = 0
-        while i < count || j < next.count {
-            if j == next.count || (i < count && ids[i] < next.ids[j]) {
-                left.append(ids[i]); i += 1
+        ws.out.reserve(range.count)
+        var i = 0, j = range.lowerBound
+        let end = range.upperBound
+        while i < count || j < end {
+            if j == end || (i < count && ids[i] < next.ids[j]) {
+                ws.left.append(ids[i]); i += 1
             } else if i == count || next.ids[j] < ids[i] {
-                entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
-                out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
+                ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
+                ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
                 j += 1
             } else if kinds[i] != next.kinds[j] {
-                left.append(ids[i])
-                entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
-                out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
+                ws.left.append(ids[i])
+                ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
+                ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
                 i += 1; j += 1
             } else {
                 let px = Int64(qx[i]) + Int64(vx[i]), py = Int64(qy[i]) + Int64(vy[i])
-                residuals.append(zz(Int64(next.qx[j]) - px))
-                residuals.append(zz(Int64(next.qy[j]) - py))
-                out.append(id: ids[i], kind: kinds[i], qx: next.qx[j], qy: next.qy[j],
-                           vx: next.qx[j] &- qx[i], vy: next.qy[j] &- qy[i])
+                ws.residuals.append(zz(Int64(next.qx[j]) - px))
+                ws.residuals.append(zz(Int64(next.qy[j]) - py))
+                ws.out.append(id: ids[i], kind: kinds[i], qx: next.qx[j], qy: next.qy[j],
+                              vx: next.qx[j] &- qx[i], vy: next.qy[j] &- qy[i])
                 i += 1; j += 1
             }
         }
-        w.varint(UInt64(left.count))
+        w.varint(UInt64(ws.left.count))
         var last: UInt32 = 0
-        for id in left { w.varint(UInt64(id &- last)); last = id }
-        w.varint(UInt64(entered.count))
-        entered.writeEntries(0..<entered.count, &w)
-        self = out
-        return residuals
+        for id in ws.left { w.varint(UInt64(id &- last)); last = id }
+        w.varint(UInt64(ws.entered.count))
+        ws.entered.writeEntries(0..<ws.entered.count, &w)
+        // The new state takes the workspace's arrays; the old ones are reused next time.
+        swap(&self, &ws.out)
     }
 
     /// Applies a delta payload written by `encodeDelta`; throws on anything inconsistent
@@ -116,5 +122,21 @@ extension CellState {
         }
         self = out
         return (left, entered.ids)
+    }
+}
+
+/// Buffers reused from cell to cell and tick to tick, so delta coding allocates nothing
+/// once warm.
+struct DeltaWorkspace {
+    var left: [UInt32] = []
+    var entered = CellState()
+    var residuals: [UInt64] = []
+    var out = CellState()
+
+    mutating func reset() {
+        left.removeAll(keepingCapacity: true)
+        entered.removeAll()
+        residuals.removeAll(keepingCapacity: true)
+        out.removeAll()
     }
 }

@@ -21,6 +21,12 @@ public struct CellState: Equatable, Sendable {
         ids.append(id); kinds.append(kind); qx.append(x); qy.append(y); vx.append(dx); vy.append(dy)
     }
 
+    mutating func removeAll() {
+        ids.removeAll(keepingCapacity: true); kinds.removeAll(keepingCapacity: true)
+        qx.removeAll(keepingCapacity: true); qy.removeAll(keepingCapacity: true)
+        vx.removeAll(keepingCapacity: true); vy.removeAll(keepingCapacity: true)
+    }
+
     mutating func reserve(_ n: Int) {
         ids.reserveCapacity(n); kinds.reserveCapacity(n); qx.reserveCapacity(n); qy.reserveCapacity(n)
         vx.reserveCapacity(n); vy.reserveCapacity(n)

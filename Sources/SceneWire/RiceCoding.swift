@@ -100,13 +100,33 @@ public struct RiceReader {
         return v
     }
 
-    public mutating func next() throws(WireError) -> UInt64 {
-        var q: UInt64 = 0
-        while try readBit() == 1 {
-            q += 1
-            if q == UInt64(RiceCoding.escapeOnes) { return try readBits(RiceCoding.escapeBits) }
+    /// The next 64 bits from the current position (zeros past the end).
+    @inline(__always)
+    func peek64() -> UInt64 {
+        var w: UInt64 = 0
+        let byte = bit >> 3
+        for i in 0..<9 {
+            let b: UInt64 = byte + i < bytes.count ? UInt64(bytes[byte + i]) : 0
+            w = i < 8 ? (w << 8) | b : w
+            if i == 8 { w = (w << UInt64(bit & 7)) | (b >> UInt64(8 - (bit & 7))) }
         }
-        return (q << UInt64(k)) | (k > 0 ? try readBits(k) : 0)
+        return w
+    }
+
+    public mutating func next() throws(WireError) -> UInt64 {
+        // Fast path: the whole code lies in the next 64 bits.
+        let w = peek64()
+        let ones = (~w).leadingZeroBitCount
+        if ones < RiceCoding.escapeOnes {
+            let length = ones + 1 + k
+            guard bit + length <= endBit else { throw .truncated("Rice-coded residuals") }
+            bit += length
+            let low: UInt64 = k == 0 ? 0 : (w << UInt64(ones + 1)) >> UInt64(64 - k)
+            return (UInt64(ones) << UInt64(k)) | low
+        }
+        guard bit + RiceCoding.escapeOnes <= endBit else { throw .truncated("Rice-coded residuals") }
+        bit += RiceCoding.escapeOnes
+        return try readBits(RiceCoding.escapeBits)
     }
 
     /// Bytes consumed, counting a partly used last byte.

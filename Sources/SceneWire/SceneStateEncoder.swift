@@ -19,6 +19,9 @@ public final class SceneStateEncoder {
     public private(set) var tick: UInt64 = 0
     private var deflater = Deflater(level: 1)
     private var cellOf: [Int32] = []
+    private var cellStart: [Int] = []
+    private var sorted = CellState()
+    private var workspace = DeltaWorkspace()
 
     public init(bounds: WireArea, quantum: Double = 0.01, cellSize: Double = 64) {
         precondition(quantum > 0 && cellSize > 0)
@@ -36,10 +39,7 @@ public final class SceneStateEncoder {
     /// The wire cell holding a point (points outside the grid go to the border cell).
     @inline(__always)
     public func cell(x: Double, y: Double) -> Int {
-        let c = ((x - gridMinX) / cellSize).rounded(.down), r = ((y - gridMinY) / cellSize).rounded(.down)
-        let ci = c.isFinite ? min(max(Int(max(min(c, 1e9), -1)), 0), columns - 1) : 0
-        let ri = r.isFinite ? min(max(Int(max(min(r, 1e9), -1)), 0), rows - 1) : 0
-        return ri * columns + ci
+        Self.cellIndex(x: x, y: y, minX: gridMinX, minY: gridMinY, inverse: 1 / cellSize, columns: columns, rows: rows)
     }
 
     /// Cells whose square touches the area (all cells for nil).
@@ -53,38 +53,75 @@ public final class SceneStateEncoder {
 
     /// The quantised value of a coordinate (round half away from zero, clamped to 32 bits).
     @inline(__always)
-    public func quantise(_ v: Float) -> Int32 {
-        let q = (Double(v) / quantum).rounded()
+    public func quantise(_ v: Float) -> Int32 { Self.quantise(v, inverse: 1 / quantum) }
+
+    @inline(__always)
+    static func quantise(_ v: Float, inverse: Double) -> Int32 {
+        let q = (Double(v) * inverse).rounded()
         return q.isFinite ? Int32(max(min(q, Double(Int32.max)), Double(Int32.min))) : 0
     }
 
+    @inline(__always)
+    static func cellIndex(x: Double, y: Double, minX: Double, minY: Double, inverse: Double, columns: Int, rows: Int) -> Int {
+        let c = ((x - minX) * inverse).rounded(.down), r = ((y - minY) * inverse).rounded(.down)
+        let ci = c >= 0 ? (c < Double(columns) ? Int(c) : columns - 1) : 0
+        let ri = r >= 0 ? (r < Double(rows) ? Int(r) : rows - 1) : 0
+        return ri * columns + ci
+    }
+
     /// Codes one tick. `ids` must ascend; returns the delta block of every cell that
-    /// changed, by cell index.
-    public func encode(tick: UInt64, ids: [UInt32], kinds: [UInt8], x: [Float], y: [Float]) -> [Int: ByteBuffer] {
+    /// changed. All blocks of a tick are slices of one buffer.
+    public func encode(tick: UInt64, ids: [UInt32], kinds: [UInt8], x: [Float], y: [Float]) -> TickBlocks {
         precondition(ids.count == kinds.count && ids.count == x.count && ids.count == y.count)
         let n = ids.count
         let cellCount = columns * rows
+        // Work on locals: class properties in a hot loop pay an exclusivity check per access.
+        var cellOf = self.cellOf, cellStart = self.cellStart, sorted = self.sorted, workspace = self.workspace
+        var cells = self.cells
+        self.cellOf = []; self.cellStart = []; self.sorted = CellState(); self.workspace = DeltaWorkspace(); self.cells = []
+        defer {
+            self.cellOf = cellOf; self.cellStart = cellStart; self.sorted = sorted; self.workspace = workspace; self.cells = cells
+        }
         if cellOf.count < n { cellOf = [Int32](repeating: 0, count: n) }
-        var counts = [Int](repeating: 0, count: cellCount)
+        if cellStart.count != cellCount + 1 { cellStart = [Int](repeating: 0, count: cellCount + 1) }
+        for c in 0...cellCount { cellStart[c] = 0 }
         for i in 0..<n {
-            let c = cell(x: Double(x[i]), y: Double(y[i]))
+            let c = Self.cellIndex(x: Double(x[i]), y: Double(y[i]), minX: gridMinX, minY: gridMinY,
+                                   inverse: 1 / cellSize, columns: columns, rows: rows)
             cellOf[i] = Int32(c)
-            counts[c] += 1
+            cellStart[c + 1] += 1
         }
-        var next = [CellState](repeating: CellState(), count: cellCount)
-        for c in 0..<cellCount where counts[c] > 0 { next[c].reserve(counts[c]) }
+        for c in 0..<cellCount { cellStart[c + 1] += cellStart[c] }
+        // Counting sort into one flat state, by cell then id (ids arrive ascending).
+        if sorted.count != n {
+            sorted.ids = [UInt32](repeating: 0, count: n); sorted.kinds = [UInt8](repeating: 0, count: n)
+            sorted.qx = [Int32](repeating: 0, count: n); sorted.qy = [Int32](repeating: 0, count: n)
+        }
+        var cursor = cellStart
         for i in 0..<n {
-            next[Int(cellOf[i])].append(id: ids[i], kind: kinds[i], qx: quantise(x[i]), qy: quantise(y[i]), vx: 0, vy: 0)
+            let c = Int(cellOf[i])
+            let at = cursor[c]
+            cursor[c] += 1
+            sorted.ids[at] = ids[i]; sorted.kinds[at] = kinds[i]
+            sorted.qx[at] = Self.quantise(x[i], inverse: 1 / quantum); sorted.qy[at] = Self.quantise(y[i], inverse: 1 / quantum)
         }
-        var blocks: [Int: ByteBuffer] = [:]
+        var out = TickBlocks(cellCount: cellCount)
+        var all = ByteBufferAllocator().buffer(capacity: max(256, n))
         var w = ByteWriter(capacity: 4096)
-        for c in 0..<cellCount where !cells[c].isEmpty || !next[c].isEmpty {
+        var spans: [(Int, Int, Int)] = []
+        for c in 0..<cellCount where !cells[c].isEmpty || cellStart[c + 1] > cellStart[c] {
             w.bytes.removeAll(keepingCapacity: true)
-            let k = cells[c].encodeDeltaRice(to: next[c], &w)
-            blocks[c] = CellBlock.makeRice(cell: UInt32(c), k: k, payload: w.bytes)
+            let k = cells[c].encodeDeltaRice(to: sorted, range: cellStart[c]..<cellStart[c + 1], &w, &workspace)
+            let from = all.writerIndex
+            all.writeVarint(UInt64(c))
+            all.writeInteger(CellBlock.Kind.delta.rawValue | UInt8(2 + k) << 4)
+            all.writeVarint(UInt64(w.bytes.count))
+            all.writeBytes(w.bytes)
+            spans.append((c, from, all.writerIndex - from))
         }
+        for (c, from, length) in spans { out.set(c, all.getSlice(at: from, length: length)!) }
         self.tick = tick
-        return blocks
+        return out
     }
 
     /// A keyframe block of a cell's current state, nil when the cell is empty.
@@ -94,4 +131,24 @@ public final class SceneStateEncoder {
         cells[c].writeKeyframe(&w)
         return CellBlock.make(cell: UInt32(c), kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: &deflater)
     }
+}
+
+/// The blocks one tick produced, by cell: `keys` ascending, lookup by cell index.
+public struct TickBlocks: Sendable {
+    private var byCell: [ByteBuffer?]
+    public private(set) var keys: [Int] = []
+
+    init(cellCount: Int) { byCell = Array(repeating: nil, count: cellCount) }
+
+    /// No blocks.
+    public static let empty = TickBlocks(cellCount: 0)
+
+    mutating func set(_ cell: Int, _ block: ByteBuffer) {
+        if byCell[cell] == nil { keys.append(cell) }
+        byCell[cell] = block
+    }
+
+    public subscript(cell: Int) -> ByteBuffer? { cell >= 0 && cell < byCell.count ? byCell[cell] : nil }
+    public var values: [ByteBuffer] { keys.map { byCell[$0]! } }
+    public var count: Int { keys.count }
 }

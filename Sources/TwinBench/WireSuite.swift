@@ -98,7 +98,7 @@ public enum WireSuite {
                 guard let d = world.store.dense(ofSlot: s) else { continue }
                 ids.append(UInt32(s)); kinds.append(1); xs.append(world.store.x[d]); ys.append(world.store.y[d])
             }
-            var blocks: [Int: ByteBuffer] = [:]
+            var blocks = TickBlocks.empty
             encodeMs.append(measureMilliseconds { blocks = encoder.encode(tick: UInt64(t), ids: ids, kinds: kinds, x: xs, y: ys) })
             let all: [ByteBuffer] = t == 0 ? (0..<encoder.cells.count).compactMap { encoder.keyframe(cell: $0) } : blocks.keys.sorted().map { blocks[$0]! }
             decodeMs.append(measureMilliseconds { _ = try? decoder.apply(tick: UInt64(t), resync: t == 0, blocks: all) })
