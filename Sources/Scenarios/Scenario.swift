@@ -15,11 +15,20 @@ public protocol Scenario: Sendable {
     var capacity: Int { get }
     /// Spawns the scenario's entities; only free positions, deterministic in the seed.
     func populate(_ world: World, seed: UInt64) throws
+    /// Serial work after each step (leaderboards, attributes); returns events for clients.
+    func afterStep(_ world: World) -> [SceneEvent]
 }
 
-/// The scenario named in a manifest.
-public func makeScenario(_ manifest: SceneManifest) -> any Scenario {
+extension Scenario {
+    public func afterStep(_ world: World) -> [SceneEvent] { [] }
+}
+
+/// The scenario named in a manifest; `origin` is the CRS point of scene (0, 0).
+public func makeScenario(_ manifest: SceneManifest, origin: SIMD2<Double>) -> any Scenario {
     switch manifest.scenario {
+    case "marathon":
+        let route = manifest.route.map { SIMD2(Float($0.x - origin.x), Float($0.y - origin.y)) }
+        return MarathonScenario(course: Course(points: route), parameters: manifest.parameters, stations: manifest.stations.map { Float($0) })
     default:
         return WalkersScenario(count: Int(manifest.parameters["walkers"] ?? 2000),
                                minSpeed: Float(manifest.parameters["minSpeed"] ?? 1.0),

@@ -64,9 +64,19 @@ public enum SceneLoader {
         let origin = SIMD2(b[0], b[1])
         let bounds = Rect(minX: 0, minY: 0, maxX: Float(b[2] - b[0]), maxY: Float(b[3] - b[1]))
         let footprints = try footprints(tiles: names, catalog: catalog, origin: origin, bounds: bounds)
-        let scenario = makeScenario(manifest)
+        let obstacles = ObstacleIndex(footprints: footprints, bounds: bounds)
+        // A route may not pass through a building.
+        for k in manifest.route.indices {
+            let a = manifest.route[k], b = manifest.route[(k + 1) % manifest.route.count]
+            let la = SIMD2(Float(a.x - origin.x), Float(a.y - origin.y)), lb = SIMD2(Float(b.x - origin.x), Float(b.y - origin.y))
+            if obstacles.isBlocked(la.x, la.y) || obstacles.segmentCrossesWall(from: la, to: lb) {
+                throw ManifestError(file: manifest.sourcePath ?? manifest.name, path: "$.route[\(k)]",
+                                    problem: "the leg from (\(a.x), \(a.y)) to (\(b.x), \(b.y)) passes through a building")
+            }
+        }
+        let scenario = makeScenario(manifest, origin: origin)
         let world = World(bounds: bounds, capacity: scenario.capacity, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
-                          behaviour: scenario.behaviour, obstacles: ObstacleIndex(footprints: footprints, bounds: bounds),
+                          behaviour: scenario.behaviour, obstacles: obstacles,
                           workers: workers)
         try scenario.populate(world, seed: manifest.seed)
         return LoadedScene(manifest: manifest, world: world, scenario: scenario, origin: origin, epsg: epsg ?? 0,

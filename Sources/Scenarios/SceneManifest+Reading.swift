@@ -3,7 +3,7 @@ import Foundation
 
 extension SceneManifest {
     /// Scenarios this build knows.
-    public static let knownScenarios = ["walkers"]
+    public static let knownScenarios = ["walkers", "marathon"]
 
     /// Reads and validates a manifest; every problem names its JSON path.
     public static func load(path: String) throws -> SceneManifest {
@@ -24,7 +24,7 @@ extension SceneManifest {
         func fail(_ path: String, _ problem: String) -> ManifestError { ManifestError(file: file, path: path, problem: problem) }
         guard let o = root.object else { throw fail("$", "expected an object, found \(root.typeName)") }
         let known: Set<String> = ["name", "scenario", "tiles", "catalogTiles", "seed", "tickRate", "quantum", "wireCellSize",
-                                  "bounds", "epsg", "parameters", "description"]
+                                  "bounds", "epsg", "parameters", "description", "route", "stations"]
         for key in o.keys where !known.contains(key) {
             throw fail("$.\(key)", "unknown field; expected one of \(known.sorted().joined(separator: ", "))")
         }
@@ -80,6 +80,28 @@ extension SceneManifest {
                 guard let d = v.number else { throw fail("$.parameters.\(k)", "expected a number, found \(v.typeName)") }
                 m.parameters[k] = d
             }
+        }
+        if let r = o["route"] {
+            guard let points = r.array, points.count >= 2 else { throw fail("$.route", "expected an array of at least two [x, y] points") }
+            for (k, p) in points.enumerated() {
+                guard let xy = p.array, xy.count == 2, let x = xy[0].number, let y = xy[1].number else {
+                    throw fail("$.route[\(k)]", "expected [x, y], two numbers in the scene's CRS")
+                }
+                if let b = m.bounds, !(b[0]...b[2]).contains(x) || !(b[1]...b[3]).contains(y) {
+                    throw fail("$.route[\(k)]", "(\(x), \(y)) lies outside the scene bounds")
+                }
+                m.route.append(SIMD2(x, y))
+            }
+        }
+        if let st = o["stations"] {
+            guard let list = st.array else { throw fail("$.stations", "expected an array of distances along the route in metres") }
+            for (k, v) in list.enumerated() {
+                guard let d = v.number, d >= 0 else { throw fail("$.stations[\(k)]", "expected a non-negative number of metres") }
+                m.stations.append(d)
+            }
+        }
+        if m.scenario == "marathon" && m.route.count < 2 {
+            throw fail("$.route", "the marathon needs a route: an array of at least two [x, y] points")
         }
         if m.tiles.isEmpty && m.catalogTiles.isEmpty && m.bounds == nil {
             throw fail("$.bounds", "a scene without tiles needs explicit bounds")

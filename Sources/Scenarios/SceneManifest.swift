@@ -22,6 +22,10 @@ public struct SceneManifest: Sendable, Equatable {
     public var epsg: Int?
     /// Scenario parameters (numbers by name).
     public var parameters: [String: Double]
+    /// A course in the CRS (the marathon's route), a closed loop of points.
+    public var route: [SIMD2<Double>] = []
+    /// Distances along the route, metres (the marathon's water stations).
+    public var stations: [Double] = []
     /// Where the manifest was read from (tile paths are relative to its folder).
     public var sourcePath: String?
 

@@ -21,7 +21,8 @@ final class Subscription {
     let outlet: SessionOutlet
     let id: UInt32
     var area: WireArea?
-    var covered: Set<Int> = []
+    var covered: Set<Int> = [] { didSet { coveredSorted = covered.sorted() } }
+    var coveredSorted: [Int] = []
     var sentCells: Set<Int> = []
     var needsResync = true
     var needsStatic = true
@@ -48,6 +49,8 @@ final class RunnerState: @unchecked Sendable {
     var keyframes: [Int: ByteBuffer?] = [:]
     var tickTimeMicros: UInt64 = 0
     var staticCache: [UInt32: ByteBuffer] = [:]
+    /// Scenario events of the last tick, sent to every subscriber of the scene.
+    var pendingEvents: [SceneEvent] = []
 
     init(scene: LoadedScene, encoder: SceneStateEncoder) {
         self.scene = scene
@@ -121,6 +124,7 @@ final class RunnerState: @unchecked Sendable {
 
     /// Codes the world's current state into per-cell delta blocks.
     func encodeTick() {
+        pendingEvents = scene.scenario.afterStep(scene.world)
         let store = scene.world.store
         var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
         ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
@@ -144,6 +148,9 @@ final class RunnerState: @unchecked Sendable {
     /// Sends this tick to every subscription: deltas of the cells it already has,
     /// keyframes of cells new to it, drops of cells it left; a whole resync after a skip.
     func publish(advanced: Bool) {
+        // Whole-scene subscribers in steady state get the same frame: build it once per
+        // subscription id and write the same buffer to each of them.
+        var shared: [UInt32: ByteBuffer] = [:]
         for s in subscriptions {
             if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
             if s.outlet.queued > outboundBudget {
@@ -158,11 +165,18 @@ final class RunnerState: @unchecked Sendable {
             }
             var blocks: [ByteBuffer] = []
             let resync = s.needsResync || !advanced
+            let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
+            let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
+            if steadyWhole, let frame = shared[s.id] {
+                s.outlet.send(WireMessageBox(buffer: frame))
+                sendEvents(to: s, advanced: advanced)
+                continue
+            }
             if resync {
-                for c in s.covered.sorted() { if let k = keyframe(c) { blocks.append(k) } }
+                for c in s.coveredSorted { if let k = keyframe(c) { blocks.append(k) } }
             } else {
                 for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
-                for c in s.covered.sorted() {
+                for c in s.coveredSorted {
                     if s.sentCells.contains(c) {
                         if let b = lastBlocks[c] { blocks.append(b) }
                     } else if let k = keyframe(c) {
@@ -170,14 +184,22 @@ final class RunnerState: @unchecked Sendable {
                     }
                 }
             }
-            s.sentCells = s.covered
+            if s.sentCells != s.covered { s.sentCells = s.covered }
             s.needsResync = false
             // Tick and time ride on resyncs and once a second; other frames are the previous + 1.
-            let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
-            let frame = WireMessage.stateFrame(subscription: s.id, tick: stamp ? scene.world.tick : nil,
-                                               serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks).frame()
+            let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? scene.world.tick : nil,
+                                                     serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
+            if steadyWhole { shared[s.id] = frame }
             s.outlet.send(WireMessageBox(buffer: frame))
+            sendEvents(to: s, advanced: advanced)
         }
+    }
+
+    /// The scenario's events of this tick (starts, splits, leaderboard ...), to every subscriber.
+    func sendEvents(to s: Subscription, advanced: Bool) {
+        guard advanced, !pendingEvents.isEmpty else { return }
+        let events = pendingEvents.prefix(4096).map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
+        s.outlet.send(WireMessageBox(buffer: WireMessage.events(subscription: s.id, tick: scene.world.tick, events: Array(events)).frame()))
     }
 
     /// Buildings touching the subscription's area, in quanta from the origin.

@@ -1,6 +1,27 @@
 import NIOCore
 
 extension WireMessage {
+    /// A whole StateFrame frame written in one pass into a buffer of the exact size (the
+    /// server's hot path: no intermediate copies of the cell blocks).
+    public static func stateFrameBuffer(subscription: UInt32, tick: UInt64?, serverTimeMicros: UInt64?, resync: Bool,
+                                        cells: [ByteBuffer]) -> ByteBuffer {
+        func varintSize(_ v: UInt64) -> Int { max(1, (64 - v.leadingZeroBitCount + 6) / 7) }
+        var body = 2 + varintSize(UInt64(subscription)) + varintSize(UInt64(cells.count))
+        if let tick { body += varintSize(tick) }
+        if let serverTimeMicros { body += varintSize(serverTimeMicros) }
+        for c in cells { body += c.readableBytes }
+        var out = ByteBufferAllocator().buffer(capacity: body + 5)
+        out.writeVarint(UInt64(body))
+        out.writeInteger(MessageType.stateFrame.rawValue)
+        out.writeInteger(UInt8((resync ? 1 : 0) | (tick != nil ? 2 : 0) | (serverTimeMicros != nil ? 4 : 0)))
+        out.writeVarint(UInt64(subscription))
+        if let tick { out.writeVarint(tick) }
+        if let serverTimeMicros { out.writeVarint(serverTimeMicros) }
+        out.writeVarint(UInt64(cells.count))
+        for var c in cells { out.writeBuffer(&c) }
+        return out
+    }
+
     /// Writes the whole frame: varint length, type byte, payload.
     public func writeFrame(into out: inout ByteBuffer) {
         var body = ByteBufferAllocator().buffer(capacity: 64)

@@ -124,7 +124,7 @@ import Testing
         let serve = Process()
         serve.executableURL = Self.binary
         serve.currentDirectoryURL = Self.root
-        serve.arguments = ["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)"]
+        serve.arguments = ["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--scene", "district"]
         serve.standardError = FileHandle.nullDevice
         try serve.run()
         defer { serve.terminate(); serve.waitUntilExit() }

@@ -117,3 +117,13 @@ import Testing
         _ = try? channel.finish()
     }
 }
+
+@Suite struct StateFrameBufferTests {
+    @Test(arguments: [(UInt64?.some(7), UInt64?.some(123_456_789), true), (nil, nil, false), (300, nil, false)])
+    func theServersOnePassFrameEqualsTheGeneralEncoding(tick: UInt64?, time: UInt64?, resync: Bool) {
+        let cells = [CellBlock.drop(cell: 3), CellBlock.drop(cell: 400)]
+        let general = WireMessage.stateFrame(subscription: 9, tick: tick, serverTimeMicros: time, resync: resync, cells: cells).frame()
+        let fast = WireMessage.stateFrameBuffer(subscription: 9, tick: tick, serverTimeMicros: time, resync: resync, cells: cells)
+        #expect(Array(general.readableBytesView) == Array(fast.readableBytesView))
+    }
+}
