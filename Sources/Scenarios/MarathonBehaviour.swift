@@ -45,11 +45,15 @@ struct MarathonBehaviour: Behaviour {
             // Congestion and drafting from the runners just ahead (through the grid).
             var blocked = false, drafting = false
             var aheadSpeed = Float.infinity
-            let c0 = grid.column(x - 1.6), c1 = grid.column(x + 1.6), r0 = grid.row(y - 1.6), r1 = grid.row(y + 1.6)
-            for row in r0...r1 {
+            let c0 = grid.column(x - 2.2), c1 = grid.column(x + 2.2), r0 = grid.row(y - 2.2), r1 = grid.row(y + 2.2)
+            var seen = 0
+            scan: for row in r0...r1 {
                 for k in Int(c.cellStart[row * columns + c0])..<Int(c.cellStart[row * columns + c1 + 1]) {
                     let j = Int(c.gridEntries[k])
                     if j == i { continue }
+                    seen += 1
+                    // In a packed field a runner reacts to the first few it sees, not to everyone.
+                    if seen > 24 || (blocked && drafting) { break scan }
                     let rel = SIMD2(c.gridX[k] - x, c.gridY[k] - y)
                     let along = (rel * dir).sum(), side = abs((rel * normal).sum())
                     if along > 0.2 && along < 1.2 && side < 0.55 {

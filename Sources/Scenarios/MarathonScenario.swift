@@ -62,8 +62,6 @@ public struct MarathonScenario: Scenario {
         var paces = (0..<runners).map { _ in Self.finishSeconds(Float.random(in: 0..<1, using: &rng)) }
         paces.sort()
         let perWave = (runners + waves - 1) / waves
-        let (start, dir) = course.locate(0)
-        let normal = SIMD2(-dir.y, dir.x)
         for k in 0..<runners {
             let wave = k / perWave, inWave = k % perWave
             // Corral: rows of runners behind the start line, across the road.
@@ -71,7 +69,9 @@ public struct MarathonScenario: Scenario {
             let row = inWave / max(across, 1), col = inWave % max(across, 1)
             let lane = -roadHalfWidth + 0.4 + Float(col) * 0.8
             let behind = 1 + Float(row) * 0.8
-            var p = start - dir * behind + normal * lane
+            // The corral follows the course backwards from the start line.
+            let (at, dir) = course.locate(-behind)
+            var p = at + SIMD2(-dir.y, dir.x) * lane
             if world.obstacles.isBlocked(p.x, p.y), let free = world.obstacles.nearestFreePoint(x: p.x, y: p.y) { p = free }
             let speed = distance / (paces[k] * distance / 42_195)
             let h = try world.spawn(kind: Self.runner.code, x: p.x, y: p.y, speed: speed)

@@ -1,10 +1,11 @@
 import Foundation
+import Scenarios
 import SceneCore
 
 /// `twinscene bench engine`: tick time at 10k, 100k and 1M entities, the 2-worker
 /// speed-up, memory per entity, and whether 1-4 workers agree on the state hash.
 public enum EngineSuite {
-    public static func run(quick: Bool, log: (String) -> Void = { _ in }) -> [BenchResult] {
+    public static func run(quick: Bool, scenesDir: String = "Scenes", log: (String) -> Void = { _ in }) -> [BenchResult] {
         var results: [BenchResult] = []
         let big = quick ? 100_000 : 1_000_000
         let tag = quick ? "100k" : "1m"
@@ -49,6 +50,17 @@ public enum EngineSuite {
             log("timing \(n) entities, 2 workers ...")
             let w = CrowdCity.world(entities: n, workers: 2)
             results.append(BenchResult(name: "tick_ms_\(name)_w2", unit: "ms", samples: timeTicks(w)))
+        }
+
+        if let marathon = try? MarathonBench.world(runners: quick ? 20_000 : 100_000, scenesDir: scenesDir) {
+            log("timing the marathon, \(marathon.world.store.count) entities, 2 workers ...")
+            let w = marathon.world
+            w.workers = 2
+            for _ in 0..<(quick ? 100 : 400) { w.step(); _ = marathon.scenario.afterStep(w) }   // the field gets going
+            let samples = (0..<ticks).map { _ in measureMilliseconds { w.step(); _ = marathon.scenario.afterStep(w) } }
+            results.append(BenchResult(name: quick ? "marathon_tick_ms_20k_w2" : "marathon_tick_ms_100k_w2", unit: "ms", samples: samples))
+        } else {
+            log("skipping the marathon: \(scenesDir)/marathon.scene.json not found (run from the repository root)")
         }
 
         log("checking determinism over 1-4 workers ...")

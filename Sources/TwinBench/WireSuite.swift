@@ -9,7 +9,7 @@ import SceneWire
 /// sends them, headers and compression included), coding and decoding time, and the
 /// largest position error, with the naive baselines measured in the same run.
 public enum WireSuite {
-    public static func run(quick: Bool, sharedData: String?, log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+    public static func run(quick: Bool, sharedData: String?, scenesDir: String = "Scenes", log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         var results: [BenchResult] = []
         if let shared = sharedData, FileManager.default.fileExists(atPath: "\(shared)/tracking/hawkeye_period1_min1_players.csv") {
             log("Hawk-Eye minute at 25 Hz ...")
@@ -18,7 +18,13 @@ public enum WireSuite {
             log("skipping the Hawk-Eye figures: \(sharedData ?? "../shared/data")/tracking is absent")
         }
         log("100k walkers ...")
-        results += crowd(entities: quick ? 20_000 : 100_000, ticks: quick ? 20 : 60)
+        let n = quick ? 20_000 : 100_000
+        results += crowd(CrowdCity.world(entities: n, workers: 2), name: "walkers", tag: quick ? "20k" : "100k", ticks: quick ? 20 : 60)
+        if let marathon = try? MarathonBench.world(runners: n, scenesDir: scenesDir) {
+            log("\(n) marathon runners ...")
+            for _ in 0..<(quick ? 100 : 400) { marathon.world.step() }   // the field gets going
+            results += crowd(marathon.world, name: "marathon", tag: quick ? "20k" : "100k", ticks: quick ? 20 : 60)
+        }
         return results
     }
 
@@ -77,10 +83,10 @@ public enum WireSuite {
         ]
     }
 
-    /// A crowd of walkers standing in for the marathon (not built yet): whole scene and a
-    /// 1k-entity area, plus coding and decoding time of a 100k tick.
-    static func crowd(entities: Int, ticks: Int) -> [BenchResult] {
-        let world = CrowdCity.world(entities: entities, workers: 2)
+    /// A moving crowd (walkers or marathon runners): whole scene and a 1k-entity area, plus
+    /// coding and decoding time of a tick.
+    static func crowd(_ world: World, name: String, tag: String, ticks: Int) -> [BenchResult] {
+        let entities = world.store.count
         let b = world.bounds
         let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: Double(b.maxX), maxY: Double(b.maxY)), cellSize: 16)
         // An area holding about 1k entities.
@@ -111,12 +117,12 @@ public enum WireSuite {
             areaBytes += WireMessage.stateFrame(subscription: 1, tick: tick, serverTimeMicros: time, resync: false, cells: mine).frame().readableBytes
             areaEntities += zip(xs, ys).filter { area.contains(x: Double($0), y: Double($1)) }.count
         }
-        let tag = entities >= 100_000 ? "100k" : "\(entities / 1000)k"
+        let suffix = name == "walkers" ? "" : "_\(name)"
         return [
-            BenchResult(name: "bpet_walkers\(tag)", unit: "B/e/t", value: Double(wholeBytes) / Double(max(wholeEntities, 1))),
-            BenchResult(name: "bpet_walkers\(tag)_aoi1k", unit: "B/e/t", value: Double(areaBytes) / Double(max(areaEntities, 1))),
-            BenchResult(name: "encode_ms_\(tag)", unit: "ms", samples: encodeMs),
-            BenchResult(name: "decode_ms_\(tag)", unit: "ms", samples: decodeMs),
+            BenchResult(name: "bpet_\(name)\(tag)", unit: "B/e/t", value: Double(wholeBytes) / Double(max(wholeEntities, 1))),
+            BenchResult(name: "bpet_\(name)\(tag)_aoi1k", unit: "B/e/t", value: Double(areaBytes) / Double(max(areaEntities, 1))),
+            BenchResult(name: "encode_ms_\(tag)\(suffix)", unit: "ms", samples: encodeMs),
+            BenchResult(name: "decode_ms_\(tag)\(suffix)", unit: "ms", samples: decodeMs),
         ]
     }
 }

@@ -16,10 +16,10 @@ struct Bench: AsyncParsableCommand {
         let log: (String) -> Void = { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
         let results: [BenchResult]
         switch suite {
-        case "engine": results = EngineSuite.run(quick: quick, log: log)
+        case "engine": results = EngineSuite.run(quick: quick, scenesDir: scenesDir, log: log)
         case "tiles": results = try TilesSuite.run(quick: quick, sharedData: sharedData, log: log)
         case "server": results = try await ServerSuite.run(quick: quick, scenesDir: scenesDir, log: log)
-        case "wire": results = try WireSuite.run(quick: quick, sharedData: sharedData, log: log)
+        case "wire": results = try WireSuite.run(quick: quick, sharedData: sharedData, scenesDir: scenesDir, log: log)
         default: throw ValidationError("unknown suite '\(suite)'; suites: engine, tiles, server, wire")
         }
         let report = BenchReport(suite: suite, results: results)
