@@ -15,6 +15,8 @@ public struct SceneView: Sendable {
     /// Ids of the entities inside the area after the last frame.
     public private(set) var visible: Set<UInt32> = []
     public private(set) var events: [WireEvent] = []
+    /// Attribute values by entity and attribute index (raw 32 bits; see the kind's schema).
+    public private(set) var attributes: [UInt32: [UInt8: UInt32]] = [:]
 
     public init(subscription: UInt32, area: WireArea? = nil) {
         self.subscription = subscription
@@ -38,6 +40,9 @@ public struct SceneView: Sendable {
             buildings = b
         case .events(let s, _, let e) where s == subscription:
             events = e
+        case .attributes(let s, _, let snapshot, let values) where s == subscription:
+            if snapshot { attributes.removeAll(keepingCapacity: true) }
+            for v in values { attributes[v.entity, default: [:]][v.attribute] = v.bits }
         case .stateFrame(let s, let tick, let time, let resync, let cells) where s == subscription:
             guard info != nil else { throw WireError.outOfOrder("a state frame before the scene info") }
             _ = try decoder.apply(tick: tick, resync: resync, blocks: cells)

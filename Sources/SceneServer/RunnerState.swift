@@ -51,6 +51,10 @@ final class RunnerState: @unchecked Sendable {
     var staticCache: [UInt32: ByteBuffer] = [:]
     /// Scenario events of the last tick, sent to every subscriber of the scene.
     var pendingEvents: [SceneEvent] = []
+    /// Attribute values that changed in the last tick, sent to every subscriber.
+    var pendingAttributes: [WireAttribute] = []
+    /// Every attribute value, built when a resync needs it (once per tick at most).
+    var snapshotCache: [WireAttribute]?
 
     init(scene: LoadedScene, encoder: SceneStateEncoder) {
         self.scene = scene
@@ -125,6 +129,8 @@ final class RunnerState: @unchecked Sendable {
     /// Codes the world's current state into per-cell delta blocks.
     func encodeTick() {
         pendingEvents = scene.scenario.afterStep(scene.world)
+        pendingAttributes = scene.world.attributes.takeChanges().map { WireAttribute(entity: $0.slot, attribute: $0.attribute, bits: $0.bits) }
+        snapshotCache = nil
         let store = scene.world.store
         var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
         ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
@@ -191,12 +197,34 @@ final class RunnerState: @unchecked Sendable {
                                                      serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
             if steadyWhole { shared[s.id] = frame }
             s.outlet.send(WireMessageBox(buffer: frame))
-            sendEvents(to: s, advanced: advanced)
+            sendEvents(to: s, advanced: advanced, resync: resync)
         }
     }
 
-    /// The scenario's events of this tick (starts, splits, leaderboard ...), to every subscriber.
-    func sendEvents(to s: Subscription, advanced: Bool) {
+    /// Every attribute value of every entity (for subscribers that just resynchronised).
+    func attributeSnapshot() -> [WireAttribute] {
+        if let s = snapshotCache { return s }
+        var out: [WireAttribute] = []
+        let world = scene.world
+        for slot in 0..<world.store.slotCount where world.store.dense(ofSlot: slot) != nil {
+            for a in world.attributes.all(slot: UInt32(slot)) { out.append(WireAttribute(entity: a.slot, attribute: a.attribute, bits: a.bits)) }
+        }
+        snapshotCache = out
+        return out
+    }
+
+    /// The scenario's events and attribute changes of this tick, to every subscriber; after a
+    /// resync, a snapshot of every attribute value instead of the changes.
+    func sendEvents(to s: Subscription, advanced: Bool, resync: Bool = false) {
+        let tick = scene.world.tick
+        if resync {
+            let snapshot = attributeSnapshot()
+            if !snapshot.isEmpty {
+                s.outlet.send(WireMessageBox(buffer: WireMessage.attributes(subscription: s.id, tick: tick, snapshot: true, values: snapshot).frame()))
+            }
+        } else if advanced && !pendingAttributes.isEmpty {
+            s.outlet.send(WireMessageBox(buffer: WireMessage.attributes(subscription: s.id, tick: tick, snapshot: false, values: pendingAttributes).frame()))
+        }
         guard advanced, !pendingEvents.isEmpty else { return }
         let events = pendingEvents.prefix(4096).map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
         s.outlet.send(WireMessageBox(buffer: WireMessage.events(subscription: s.id, tick: scene.world.tick, events: Array(events)).frame()))

@@ -49,7 +49,10 @@ public final class SceneRunner: Sendable {
             tickRate: UInt16(m.tickRate),
             bounds: WireArea(minX: Double(bounds.minX), minY: Double(bounds.minY), maxX: Double(bounds.maxX), maxY: Double(bounds.maxY)),
             cellSize: m.wireCellSize, cellColumns: UInt16(encoder.columns), cellRows: UInt16(encoder.rows),
-            kinds: scene.scenario.kinds.map { KindInfo(code: $0.code, name: $0.name) })
+            kinds: scene.scenario.kinds.map { kind in
+                KindInfo(code: kind.code, name: kind.name,
+                         attributes: scene.world.attributes.specs(kind: kind.code).map { AttributeInfo(name: $0.name, type: $0.type.rawValue) })
+            })
         let state = RunnerState(scene: scene, encoder: encoder)
         state.outboundBudget = outboundBudget
         state.metrics = metrics

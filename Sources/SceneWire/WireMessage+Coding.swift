@@ -73,7 +73,11 @@ extension WireMessage {
             writeArea(i.bounds, into: &out)
             out.writeF64(i.cellSize); out.writeInteger(i.cellColumns); out.writeInteger(i.cellRows)
             out.writeInteger(UInt8(i.kinds.count))
-            for k in i.kinds.prefix(255) { out.writeInteger(k.code); out.writeWireString(k.name) }
+            for k in i.kinds.prefix(255) {
+                out.writeInteger(k.code); out.writeWireString(k.name)
+                out.writeInteger(UInt8(min(k.attributes.count, 255)))
+                for a in k.attributes.prefix(255) { out.writeWireString(a.name); out.writeInteger(a.type) }
+            }
         case .staticGeometry(let sub, let buildings):
             out.writeInteger(sub)
             var raw = ByteBufferAllocator().buffer(capacity: buildings.count * 64)
@@ -107,6 +111,15 @@ extension WireMessage {
             out.writeInteger(sub); out.writeInteger(tick)
             out.writeVarint(UInt64(events.count))
             for e in events { out.writeVarint(UInt64(e.entity)); out.writeInteger(e.kind); out.writeF32(e.value) }
+        case .attributes(let sub, let tick, let snapshot, let values):
+            out.writeVarint(UInt64(sub)); out.writeVarint(tick); out.writeInteger(UInt8(snapshot ? 1 : 0))
+            out.writeVarint(UInt64(values.count))
+            var last: UInt32 = 0
+            for v in values {
+                // Values are sorted by entity: ids as gaps from the previous one.
+                out.writeVarint(UInt64(v.entity &- last)); last = v.entity
+                out.writeInteger(v.attribute); out.writeInteger(v.bits)
+            }
         case .control(let token, let scene, let command):
             out.writeWireString(token); out.writeWireString(scene); out.writeInteger(command.opcode)
             switch command {
@@ -181,7 +194,19 @@ extension WireMessage {
             let cols: UInt16 = try p.readInt("cell columns"), rows: UInt16 = try p.readInt("cell rows")
             let nk: UInt8 = try p.readInt("kind count")
             var kinds: [KindInfo] = []
-            for _ in 0..<nk { kinds.append(KindInfo(code: try p.readInt("kind code"), name: try p.readWireString("kind name"))) }
+            for _ in 0..<nk {
+                let code: UInt8 = try p.readInt("kind code")
+                let name = try p.readWireString("kind name")
+                let na: UInt8 = try p.readInt("attribute count")
+                var attributes: [AttributeInfo] = []
+                for _ in 0..<na {
+                    let an = try p.readWireString("attribute name")
+                    let at: UInt8 = try p.readInt("attribute type")
+                    guard at <= 1 else { throw .malformed("attribute type \(at)") }
+                    attributes.append(AttributeInfo(name: an, type: at))
+                }
+                kinds.append(KindInfo(code: code, name: name, attributes: attributes))
+            }
             guard q > 0, q.isFinite, cellSize > 0, cellSize.isFinite else { throw .malformed("scene info: quantum and cell size must be positive") }
             message = .sceneInfo(SceneInfoMessage(subscription: sub, scene: scene, epsg: epsg, originX: ox, originY: oy, quantum: q,
                                                   tickRate: rate, bounds: bounds, cellSize: cellSize, cellColumns: cols, cellRows: rows, kinds: kinds))
@@ -234,6 +259,20 @@ extension WireMessage {
                 events.append(WireEvent(entity: entity, kind: try p.readInt("event kind"), value: try p.readF32("event value")))
             }
             message = .events(subscription: sub, tick: tick, events: events)
+        case .attributes:
+            guard let sub = UInt32(exactly: try p.readVarint()) else { throw .malformed("subscription beyond 32 bits") }
+            let tick = try p.readVarint()
+            let snapshot: UInt8 = try p.readInt("snapshot flag")
+            guard snapshot <= 1 else { throw .malformed("snapshot flag \(snapshot)") }
+            let n = try p.readCount(limit: limit / 6, "attribute count")
+            var values: [WireAttribute] = []
+            var last: UInt64 = 0
+            for _ in 0..<n {
+                last += try p.readVarint()
+                guard let entity = UInt32(exactly: last) else { throw .malformed("attribute entity beyond 32 bits") }
+                values.append(WireAttribute(entity: entity, attribute: try p.readInt("attribute index"), bits: try p.readInt("attribute value")))
+            }
+            message = .attributes(subscription: sub, tick: tick, snapshot: snapshot == 1, values: values)
         case .control:
             let token = try p.readWireString("token"), scene = try p.readWireString("scene")
             let op: UInt8 = try p.readInt("opcode")

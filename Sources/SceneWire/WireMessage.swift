@@ -21,11 +21,29 @@ public struct SceneSummary: Equatable, Sendable {
     }
 }
 
-/// An entity kind in a scene (runner, player, ball, AGV ...).
+/// An attribute of a kind as clients learn it: its name and type (0 float32, 1 int32).
+public struct AttributeInfo: Equatable, Sendable {
+    public var name: String
+    public var type: UInt8
+    public init(name: String, type: UInt8) { self.name = name; self.type = type }
+}
+
+/// An entity kind in a scene (runner, player, ball, AGV ...) with its attribute schema.
 public struct KindInfo: Equatable, Sendable {
     public var code: UInt8
     public var name: String
-    public init(code: UInt8, name: String) { self.code = code; self.name = name }
+    public var attributes: [AttributeInfo]
+    public init(code: UInt8, name: String, attributes: [AttributeInfo] = []) {
+        self.code = code; self.name = name; self.attributes = attributes
+    }
+}
+
+/// One attribute value of one entity: the raw 32 bits of its declared type.
+public struct WireAttribute: Equatable, Sendable {
+    public var entity: UInt32
+    public var attribute: UInt8
+    public var bits: UInt32
+    public init(entity: UInt32, attribute: UInt8, bits: UInt32) { self.entity = entity; self.attribute = attribute; self.bits = bits }
 }
 
 /// What a subscriber needs to interpret a scene's state frames.
@@ -108,6 +126,9 @@ public enum WireMessage: Equatable, Sendable {
     /// the previous frame's plus one (only resync frames must carry it).
     case stateFrame(subscription: UInt32, tick: UInt64?, serverTimeMicros: UInt64?, resync: Bool, cells: [ByteBuffer])
     case events(subscription: UInt32, tick: UInt64, events: [WireEvent])
+    /// Attribute values: the changes of a tick, or (`snapshot`) every value of the entities
+    /// a resync just delivered.
+    case attributes(subscription: UInt32, tick: UInt64, snapshot: Bool, values: [WireAttribute])
     case control(token: String, scene: String, command: ControlCommand)
     case controlResult(ok: Bool, message: String)
     case ping(nonce: UInt64, timeMicros: UInt64)
@@ -128,6 +149,7 @@ public enum WireMessage: Equatable, Sendable {
         case .staticGeometry: return .staticGeometry
         case .stateFrame: return .stateFrame
         case .events: return .events
+        case .attributes: return .attributes
         case .control: return .control
         case .controlResult: return .controlResult
         case .ping: return .ping

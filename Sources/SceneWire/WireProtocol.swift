@@ -29,6 +29,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case pong = 0x0F
     case error = 0x10
     case goodbye = 0x11
+    case attributes = 0x12
 }
 
 /// Error codes carried by the Error message.

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import NIOCore
+import CityTiles
 import Scenarios
 import SceneClient
 import SceneCore
@@ -166,5 +168,38 @@ import Testing
         for try await m in c.messages { if case .goodbye = m { sawGoodbye = true } }
         await shutdown.value
         #expect(sawGoodbye)
+    }
+}
+
+@Suite struct MarathonStreamTests {
+    @Test func attributesAndEventsArriveExactly() async throws {
+        var manifest = try SceneManifest.load(path: TestServer.packageRoot.appendingPathComponent("Scenes/marathon.scene.json").path)
+        manifest.parameters["runners"] = 200
+        manifest.parameters["spectators"] = 10
+        manifest.parameters["waveGapSeconds"] = 0.5
+        let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
+        var config = ServerConfiguration()
+        config.port = 0
+        let server = SceneServer(configuration: config, scenes: [scene], catalog: nil, logger: .init(label: "t"))
+        let port = try await server.start().port!
+        let client = try await SceneClient.connect(host: "127.0.0.1", port: port)
+        client.send(.subscribe(subscription: 1, scene: "marathon", area: nil))
+        var view = SceneView(subscription: 1)
+        var starts = Set<UInt32>()
+        var frames = 0
+        for try await m in client.messages {
+            if case .events(_, _, let events) = m { for e in events where e.kind == 100 { starts.insert(e.entity) } }
+            if try view.apply(m) != nil { frames += 1 }
+            if frames >= 40 { break }
+        }
+        let runnerKind = try #require(view.info?.kinds.first { $0.name == "runner" })
+        #expect(runnerKind.attributes.map(\.name) == ["bib", "pace", "lastSplit", "finishTime"])
+        // Bibs are slot + 1 by construction: every runner's bib arrived, exactly.
+        let runners = view.entities().filter { $0.kind == runnerKind.code }
+        #expect(runners.count == 200)
+        for r in runners { #expect(view.attributes[r.id]?[0] == r.id + 1, "bib of \(r.id)") }
+        #expect(starts.count > 0, "start events arrive")
+        await client.close()
+        await server.shutdown()
     }
 }

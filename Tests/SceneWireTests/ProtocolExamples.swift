@@ -38,13 +38,15 @@ enum ProtocolExamples {
             ("moveArea", .moveArea(subscription: 1, area: WireArea(minX: 100, minY: 0, maxX: 300, maxY: 150))),
             ("sceneInfo", .sceneInfo(SceneInfoMessage(subscription: 1, scene: "district", epsg: 7415, originX: 85000, originY: 446000,
                                                       quantum: 0.01, tickRate: 20, bounds: WireArea(minX: 0, minY: 0, maxX: 576, maxY: 336),
-                                                      cellSize: 64, cellColumns: 9, cellRows: 6, kinds: [KindInfo(code: 1, name: "pedestrian")]))),
+                                                      cellSize: 64, cellColumns: 9, cellRows: 6, kinds: [KindInfo(code: 1, name: "runner", attributes: [AttributeInfo(name: "bib", type: 1)])]))),
             ("staticGeometry", .staticGeometry(subscription: 1, buildings: [
                 WireBuilding(rings: [[SIMD2(1000, 1000), SIMD2(3000, 1000), SIMD2(3000, 2500), SIMD2(1000, 2500)]], heightDecimetres: 125)])),
             ("stateFrameKeyframe", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: 1_700_000_000_050_000, resync: true, cells: [key])),
             ("stateFrameDelta", .stateFrame(subscription: 1, tick: nil, serverTimeMicros: nil, resync: false,
                                             cells: [delta, CellBlock.drop(cell: 5)])),
             ("events", .events(subscription: 1, tick: 42, events: [WireEvent(entity: 7, kind: 100, value: 1.0)])),
+            ("attributes", .attributes(subscription: 1, tick: 42, snapshot: false, values: [
+                WireAttribute(entity: 3, attribute: 0, bits: 1234), WireAttribute(entity: 7, attribute: 2, bits: Float(312.5).bitPattern)])),
             ("control", .control(token: "s3cret", scene: "district", command: .step(10))),
             ("controlResult", .controlResult(ok: true, message: "ok")),
             ("ping", .ping(nonce: 1, timeMicros: 1000)),
