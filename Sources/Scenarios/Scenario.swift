@@ -24,8 +24,27 @@ extension Scenario {
 }
 
 /// The scenario named in a manifest; `origin` is the CRS point of scene (0, 0).
-public func makeScenario(_ manifest: SceneManifest, origin: SIMD2<Double>) -> any Scenario {
+public func makeScenario(_ manifest: SceneManifest, origin: SIMD2<Double>, bounds: Rect) throws -> any Scenario {
     switch manifest.scenario {
+    case "football-replay":
+        let files = manifest.replayFiles.map(manifest.resolve)
+        let samples: [TrackingSample], rate: Double
+        switch manifest.replayFormat {
+        case "hawkeye":
+            samples = try TrackingCSV.read(path: files[0], rate: 50)
+                + (files.count > 1 ? try TrackingCSV.read(path: files[1], rate: 50, fixedId: "ball") : [])
+            rate = 50
+        case "metrica":
+            guard files.count >= 2 else { throw ManifestError(file: manifest.sourcePath ?? manifest.name, path: "$.replay.files", problem: "Metrica needs the home and the away file") }
+            samples = try MetricaCSV.read(path: files[0], team: "home", includeBall: true) + MetricaCSV.read(path: files[1], team: "away", includeBall: false)
+            rate = 25
+        default:
+            guard files.count >= 2 else { throw ManifestError(file: manifest.sourcePath ?? manifest.name, path: "$.replay.files", problem: "EPTS needs the tracking file and the XML metadata") }
+            samples = try EPTSReader.read(tracking: files[0], metadata: files[1])
+            rate = try EPTSReader.layout(metadata: files[1]).frameRate
+        }
+        let centre = SIMD2((bounds.minX + bounds.maxX) / 2, (bounds.minY + bounds.maxY) / 2)
+        return FootballReplayScenario(samples: samples, sourceRate: rate, tickRate: manifest.tickRate, centre: centre)
     case "marathon":
         let route = manifest.route.map { SIMD2(Float($0.x - origin.x), Float($0.y - origin.y)) }
         return MarathonScenario(course: Course(points: route), parameters: manifest.parameters, stations: manifest.stations.map { Float($0) })

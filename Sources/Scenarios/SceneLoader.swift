@@ -74,7 +74,7 @@ public enum SceneLoader {
                                     problem: "the leg from (\(a.x), \(a.y)) to (\(b.x), \(b.y)) passes through a building")
             }
         }
-        let scenario = makeScenario(manifest, origin: origin)
+        let scenario = try makeScenario(manifest, origin: origin, bounds: bounds)
         let world = World(bounds: bounds, capacity: scenario.capacity, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
                           behaviour: scenario.behaviour, obstacles: obstacles,
                           workers: workers)

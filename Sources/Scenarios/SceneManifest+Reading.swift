@@ -3,7 +3,7 @@ import Foundation
 
 extension SceneManifest {
     /// Scenarios this build knows.
-    public static let knownScenarios = ["walkers", "marathon"]
+    public static let knownScenarios = ["walkers", "marathon", "football-replay"]
 
     /// Reads and validates a manifest; every problem names its JSON path.
     public static func load(path: String) throws -> SceneManifest {
@@ -24,7 +24,7 @@ extension SceneManifest {
         func fail(_ path: String, _ problem: String) -> ManifestError { ManifestError(file: file, path: path, problem: problem) }
         guard let o = root.object else { throw fail("$", "expected an object, found \(root.typeName)") }
         let known: Set<String> = ["name", "scenario", "tiles", "catalogTiles", "seed", "tickRate", "quantum", "wireCellSize",
-                                  "bounds", "epsg", "parameters", "description", "route", "stations"]
+                                  "bounds", "epsg", "parameters", "description", "route", "stations", "replay"]
         for key in o.keys where !known.contains(key) {
             throw fail("$.\(key)", "unknown field; expected one of \(known.sorted().joined(separator: ", "))")
         }
@@ -99,6 +99,20 @@ extension SceneManifest {
                 guard let d = v.number, d >= 0 else { throw fail("$.stations[\(k)]", "expected a non-negative number of metres") }
                 m.stations.append(d)
             }
+        }
+        if let r = o["replay"] {
+            guard let ro = r.object else { throw fail("$.replay", "expected {\"format\": ..., \"files\": [...]}") }
+            guard let format = ro["format"]?.string, ["hawkeye", "metrica", "epts"].contains(format) else {
+                throw fail("$.replay.format", "expected \"hawkeye\", \"metrica\" or \"epts\"")
+            }
+            guard let files = ro["files"]?.array, !files.isEmpty, files.allSatisfy({ $0.string != nil }) else {
+                throw fail("$.replay.files", "expected a non-empty array of file paths")
+            }
+            m.replayFormat = format
+            m.replayFiles = files.compactMap(\.string)
+        }
+        if m.scenario == "football-replay" && m.replayFormat == nil {
+            throw fail("$.replay", "the football replay needs {\"format\": ..., \"files\": [...]}")
         }
         if m.scenario == "marathon" && m.route.count < 2 {
             throw fail("$.route", "the marathon needs a route: an array of at least two [x, y] points")

@@ -26,11 +26,21 @@ public struct SceneManifest: Sendable, Equatable {
     public var route: [SIMD2<Double>] = []
     /// Distances along the route, metres (the marathon's water stations).
     public var stations: [Double] = []
+    /// Tracking data to replay: its format ("hawkeye", "metrica", "epts") and files,
+    /// relative to the manifest (see docs/SCENES.md for the order of the files).
+    public var replayFormat: String?
+    public var replayFiles: [String] = []
+
+    /// A manifest-relative path as a path usable from the current directory.
+    public func resolve(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let source = sourcePath else { return path }
+        return URL(fileURLWithPath: source).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+    }
     /// Where the manifest was read from (tile paths are relative to its folder).
     public var sourcePath: String?
 
     public init(name: String, scenario: String, tiles: [String] = [], catalogTiles: [String] = [], seed: UInt64 = 1,
-                tickRate: Int = 20, quantum: Double = 0.01, wireCellSize: Double = 16, bounds: [Double]? = nil,
+                tickRate: Int = 20, quantum: Double = 0.01, wireCellSize: Double = 32, bounds: [Double]? = nil,
                 epsg: Int? = nil, parameters: [String: Double] = [:], sourcePath: String? = nil) {
         self.name = name; self.scenario = scenario; self.tiles = tiles; self.catalogTiles = catalogTiles
         self.seed = seed; self.tickRate = tickRate; self.quantum = quantum; self.wireCellSize = wireCellSize

@@ -42,7 +42,7 @@ public enum ServerSuite {
         }
         let manifest = """
             {"name":"load","scenario":"walkers","tiles":["\(tiles)"],"bounds":[85000,446000,85576,446336],
-             "seed":5,"tickRate":20,"wireCellSize":16,"parameters":{"walkers":\(walkers)}}
+             "seed":5,"tickRate":20,"wireCellSize":32,"parameters":{"walkers":\(walkers)}}
             """
         try manifest.write(toFile: "\(dir)/load.scene.json", atomically: true, encoding: .utf8)
         let port = Int.random(in: 30_000...60_000)

@@ -1,0 +1,108 @@
+import SceneCore
+
+/// A football match replayed from tracking data: every tracked object is an entity that is
+/// exactly where the data puts it at each tick (pitch coordinates shifted into the scene),
+/// absent while the data has a gap, and the ball carries its height as an attribute.
+/// The replay starts over at its end.
+public struct FootballReplayScenario: Scenario {
+    /// Samples per tick, in pitch metres (origin at the centre).
+    public let frames: [[TrackingSample]]
+    /// Where the pitch centre lies in the scene.
+    public let centre: SIMD2<Float>
+    /// Stable small ids for the tracked objects (order of first appearance).
+    public let ids: [String: Int]
+
+    public static let player = EntityKind(code: 1, name: "player")
+    public static let ball = EntityKind(code: 2, name: "ball")
+
+    /// Groups samples into ticks at `tickRate` (taking every n-th source frame when the
+    /// source is faster, e.g. Hawk-Eye's 50 Hz at 25 Hz).
+    public init(samples: [TrackingSample], sourceRate: Double, tickRate: Int, centre: SIMD2<Float>) {
+        let step = max(1, Int((sourceRate / Double(tickRate)).rounded()))
+        let first = samples.map(\.frame).min() ?? 0
+        var byTick: [Int: [TrackingSample]] = [:]
+        var ids: [String: Int] = [:]
+        for s in samples {
+            if ids[s.id] == nil { ids[s.id] = ids.count }
+            guard (s.frame - first) % step == 0 else { continue }
+            byTick[(s.frame - first) / step, default: []].append(s)
+        }
+        let count = (byTick.keys.max() ?? -1) + 1
+        frames = (0..<count).map { t in (byTick[t] ?? []).sorted { ids[$0.id]! < ids[$1.id]! } }
+        self.centre = centre
+        self.ids = ids
+    }
+
+    public var kinds: [EntityKind] { [Self.player, Self.ball] }
+    public var capacity: Int { max(1, ids.count) }
+    public var behaviour: any Behaviour { ReplayBehaviour() }
+
+    /// The samples the scene shows at `tick`.
+    public func frame(at tick: UInt64) -> [TrackingSample] {
+        frames.isEmpty ? [] : frames[Int(tick % UInt64(frames.count))]
+    }
+
+    func position(_ s: TrackingSample) -> SIMD2<Float> { centre + SIMD2(Float(s.x), Float(s.y)) }
+
+    public func populate(_ world: World, seed: UInt64) throws {
+        world.attributes.declare(kind: Self.ball.code, [AttributeSpec("z", .float32)])
+        sync(world, to: 0)
+    }
+
+    /// Makes the world hold exactly the objects of frame `tick`: spawns the newly present
+    /// (slots are reserved per object: slot = its id), despawns the absent, and aims
+    /// everyone at the frame's position (the behaviour moves them there in one tick).
+    func sync(_ world: World, to tick: UInt64) {
+        let samples = frame(at: tick)
+        var present = Set<Int>()
+        for s in samples {
+            let id = ids[s.id]!
+            present.insert(id)
+            let p = position(s)
+            let kind = s.id == "ball" ? Self.ball.code : Self.player.code
+            if world.store.handle(slot: id) == nil {
+                // Slots are handed out in order: spawn placeholders up to this id if needed.
+                spawn(world, slot: id, kind: kind, at: p)
+            }
+            if let h = world.store.handle(slot: id), let d = world.store.dense(of: h) {
+                world.store.goalX[d] = p.x
+                world.store.goalY[d] = p.y
+            }
+            if kind == Self.ball.code, let z = s.z { world.attributes.set(slot: UInt32(id), attribute: 0, float: Float(z)) }
+        }
+        for slot in 0..<world.store.slotCount where !present.contains(slot) {
+            if let h = world.store.handle(slot: slot) { try? world.despawn(h) }
+        }
+    }
+
+    /// Spawns so that the object gets slot `slot` (the store reuses freed slots last-in first-out).
+    func spawn(_ world: World, slot: Int, kind: UInt8, at p: SIMD2<Float>) {
+        var extra: [EntityHandle] = []
+        while true {
+            guard let h = try? world.spawn(kind: kind, x: p.x, y: p.y, speed: 0) else { break }
+            if Int(h.index) == slot { break }
+            extra.append(h)
+        }
+        for h in extra { try? world.despawn(h) }
+    }
+
+    public func afterStep(_ world: World) -> [SceneEvent] {
+        sync(world, to: world.tick)
+        return []
+    }
+}
+
+/// Moves each tracked object to its frame position (stored in its goal) within one tick.
+struct ReplayBehaviour: Behaviour {
+    func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
+        for i in range {
+            let gx = o.goalX[i], gy = o.goalY[i]
+            if gx.isFinite && gy.isFinite {
+                o.vx[i] = (gx - c.x[i]) / c.dt
+                o.vy[i] = (gy - c.y[i]) / c.dt
+            } else {
+                o.vx[i] = 0; o.vy[i] = 0
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import CityTiles
+import Foundation
+import Testing
+@testable import Scenarios
+@testable import SceneCore
+
+@Suite struct FootballReplayTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let tracking = root.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path
+    static var available: Bool { FileManager.default.fileExists(atPath: tracking) }
+
+    @Test(.enabled(if: available, "../shared/data is absent"))
+    func hawkEyeReplayEqualsTheSourceAtEveryFrameAndGapsAreAbsences() throws {
+        let manifest = try SceneManifest.load(path: Self.root.appendingPathComponent("Scenes/football-replay.scene.json").path)
+        let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
+        let replay = try #require(scene.scenario as? FootballReplayScenario)
+        #expect(replay.ids.count == 26)   // 22 players, 3 referees, the ball
+        let world = scene.world
+        var ballAbsent = 0
+        for _ in 0..<400 {
+            world.step()
+            _ = replay.afterStep(world)
+            // After step k the world shows frame k - 1 (the next frame's targets are now set).
+            let shown = replay.frame(at: world.tick - 1)
+            #expect(world.store.count == shown.count)
+            for s in shown {
+                let h = try #require(world.store.handle(slot: replay.ids[s.id]!))
+                let p = try #require(world.store.position(of: h))
+                let expected = replay.centre + SIMD2(Float(s.x), Float(s.y))
+                #expect(abs(p.x - expected.x) < 0.005 && abs(p.y - expected.y) < 0.005, "\(s.id) at tick \(world.tick)")
+            }
+            if !shown.contains(where: { $0.id == "ball" }) {
+                ballAbsent += 1
+                #expect(world.store.handle(slot: replay.ids["ball"]!) == nil, "the ball is absent in a gap, not frozen")
+            }
+        }
+        _ = ballAbsent
+    }
+
+    @Test(.enabled(if: available, "../shared/data is absent"))
+    func metricaAndEPTSAreReadIntoPitchMetres() throws {
+        let home = try MetricaCSV.read(path: "\(Self.tracking)/metrica_home.csv", team: "home", includeBall: true)
+        // Independently: the frame column of every data row (after the three header rows).
+        let rows = try String(contentsOfFile: "\(Self.tracking)/metrica_home.csv", encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst(3)
+        #expect(Set(home.map(\.frame)) == Set(rows.compactMap { Int($0.split(separator: ",")[1]) }))
+        #expect(home.contains { $0.id == "ball" })
+        #expect(home.allSatisfy { abs($0.x) <= 52.5 + 1 && abs($0.y) <= 34 + 1 })
+        let first = try #require(home.first { $0.id == "home_Player11" && $0.frame == 1 })
+        #expect(abs(first.x - (0.00082 - 0.5) * 105) < 1e-9 && abs(first.y - (0.5 - 0.48238) * 68) < 1e-9)
+        let layout = try EPTSReader.layout(metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
+        #expect(layout.frameRate == 25 && layout.players.count == 22 && layout.hasBall)
+        let epts = try EPTSReader.read(tracking: "\(Self.tracking)/epts_metrica_tracking.txt", metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
+        let lines = try String(contentsOfFile: "\(Self.tracking)/epts_metrica_tracking.txt", encoding: .utf8).split(whereSeparator: \.isNewline)
+        #expect(Set(epts.map(\.frame)) == Set(lines.compactMap { Int($0.split(separator: ":")[0]) }))
+        #expect(epts.allSatisfy { abs($0.x) <= 60 && abs($0.y) <= 40 })
+    }
+
+    @Test func badTrackingFilesNameTheProblem() throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        let wrong = "\(dir)/metrica-\(UUID().uuidString).csv"
+        try "a,b\nc,d\nX,Y,Z\n1,2,3\n".write(toFile: wrong, atomically: true, encoding: .utf8)
+        #expect(throws: TrackingError.self) { try MetricaCSV.read(path: wrong, team: "home", includeBall: true) }
+        let meta = "\(dir)/meta-\(UUID().uuidString).xml"
+        try "<main><FrameRate>25</FrameRate></main>".write(toFile: meta, atomically: true, encoding: .utf8)
+        #expect(throws: TrackingError.self) { try EPTSReader.layout(metadata: meta) }
+        let manifest = #"{"name":"f","scenario":"football-replay","bounds":[0,0,10,10]}"#
+        #expect(throws: ManifestError.self) { _ = try SceneManifest.parse(try JSONParser.parse(Array(manifest.utf8)), file: "f.json") }
+    }
+}
