@@ -17,15 +17,25 @@ public protocol Scenario: Sendable {
     func populate(_ world: World, seed: UInt64) throws
     /// Serial work after each step (leaderboards, attributes); returns events for clients.
     func afterStep(_ world: World) -> [SceneEvent]
+    /// Obstacles the scenario brings besides the tiles (machines on a factory floor).
+    var footprints: [Footprint] { get }
+    /// An operator's fault injection; false when the scenario has no such entity.
+    func injectFault(slot: UInt32) -> Bool
 }
 
 extension Scenario {
     public func afterStep(_ world: World) -> [SceneEvent] { [] }
+    public var footprints: [Footprint] { [] }
+    public func injectFault(slot: UInt32) -> Bool { false }
 }
 
 /// The scenario named in a manifest; `origin` is the CRS point of scene (0, 0).
 public func makeScenario(_ manifest: SceneManifest, origin: SIMD2<Double>, bounds: Rect) throws -> any Scenario {
     switch manifest.scenario {
+    case "factory":
+        return FactoryScenario(floor: bounds, parameters: manifest.parameters)
+    case "football-live":
+        return FootballLiveScenario(centre: SIMD2((bounds.minX + bounds.maxX) / 2, (bounds.minY + bounds.maxY) / 2))
     case "football-replay":
         let files = manifest.replayFiles.map(manifest.resolve)
         let samples: [TrackingSample], rate: Double

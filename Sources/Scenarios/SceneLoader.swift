@@ -27,7 +27,7 @@ public final class LoadedScene {
         guard let info = try catalog.tile(named: name) else { throw CatalogError.unknownTile(name) }
         guard info.epsg == epsg else { throw CatalogError.mixedCRS(tile: name, epsg: info.epsg, expected: epsg) }
         if !tileNames.contains(name) { tileNames.append(name) }
-        footprints = try SceneLoader.footprints(tiles: tileNames, catalog: catalog, origin: origin, bounds: world.bounds)
+        footprints = try SceneLoader.footprints(tiles: tileNames, catalog: catalog, origin: origin, bounds: world.bounds) + scenario.footprints
         return world.setObstacles(ObstacleIndex(footprints: footprints, bounds: world.bounds))
     }
 }
@@ -63,7 +63,8 @@ public enum SceneLoader {
         }
         let origin = SIMD2(b[0], b[1])
         let bounds = Rect(minX: 0, minY: 0, maxX: Float(b[2] - b[0]), maxY: Float(b[3] - b[1]))
-        let footprints = try footprints(tiles: names, catalog: catalog, origin: origin, bounds: bounds)
+        let scenario = try makeScenario(manifest, origin: origin, bounds: bounds)
+        let footprints = try footprints(tiles: names, catalog: catalog, origin: origin, bounds: bounds) + scenario.footprints
         let obstacles = ObstacleIndex(footprints: footprints, bounds: bounds)
         // A route may not pass through a building.
         for k in manifest.route.indices {
@@ -74,7 +75,6 @@ public enum SceneLoader {
                                     problem: "the leg from (\(a.x), \(a.y)) to (\(b.x), \(b.y)) passes through a building")
             }
         }
-        let scenario = try makeScenario(manifest, origin: origin, bounds: bounds)
         let world = World(bounds: bounds, capacity: scenario.capacity, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
                           behaviour: scenario.behaviour, obstacles: obstacles,
                           workers: workers)

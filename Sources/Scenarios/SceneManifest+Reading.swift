@@ -3,7 +3,7 @@ import Foundation
 
 extension SceneManifest {
     /// Scenarios this build knows.
-    public static let knownScenarios = ["walkers", "marathon", "football-replay"]
+    public static let knownScenarios = ["walkers", "marathon", "football-replay", "football-live", "factory"]
 
     /// Reads and validates a manifest; every problem names its JSON path.
     public static func load(path: String) throws -> SceneManifest {

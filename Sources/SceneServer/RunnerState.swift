@@ -120,6 +120,12 @@ final class RunnerState: @unchecked Sendable {
             } catch {
                 reply(false, "\(error)")
             }
+        case .fault(let entity):
+            if scene.scenario.injectFault(slot: entity) {
+                reply(true, "entity \(entity) is in fault")
+            } else {
+                reply(false, "entity \(entity) cannot be put into fault in this scene")
+            }
         case .listClients:
             let lines = subscriptions.map { "\($0.outlet.remote) subscription \($0.id) queued \($0.outlet.queued) B skipped \($0.outlet.skipped)" }
             reply(true, lines.isEmpty ? "no subscribers" : lines.joined(separator: "\n"))

@@ -128,6 +128,7 @@ extension WireMessage {
             case .speed(let f): out.writeF32(f)
             case .reset(let seed): out.writeInteger(seed)
             case .loadTile(let name): out.writeWireString(name)
+            case .fault(let entity): out.writeInteger(entity)
             }
         case .controlResult(let ok, let message):
             out.writeInteger(UInt8(ok ? 1 : 0)); out.writeWireString(message)
@@ -285,6 +286,7 @@ extension WireMessage {
             case 5: command = .reset(seed: try p.readInt("seed"))
             case 6: command = .loadTile(try p.readWireString("tile"))
             case 7: command = .listClients
+            case 8: command = .fault(try p.readInt("entity"))
             default: throw .malformed("control opcode \(op)")
             }
             message = .control(token: token, scene: scene, command: command)

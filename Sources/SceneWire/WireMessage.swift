@@ -96,6 +96,8 @@ public enum ControlCommand: Equatable, Sendable {
     case reset(seed: UInt64)
     case loadTile(String)
     case listClients
+    /// Puts an entity (a factory machine) into fault.
+    case fault(UInt32)
 
     var opcode: UInt8 {
         switch self {
@@ -106,6 +108,7 @@ public enum ControlCommand: Equatable, Sendable {
         case .reset: return 5
         case .loadTile: return 6
         case .listClients: return 7
+        case .fault: return 8
         }
     }
 }

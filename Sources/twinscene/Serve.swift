@@ -14,7 +14,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (loopback by default).") var host = "127.0.0.1"
     @Option(help: "TCP port to listen on.") var port = 7420
     @Option(help: "SQLite catalog of tiles; created on first run.") var catalog = "twinscene.sqlite"
-    @Option(name: .customLong("scene"), help: "Scene to run: a name in --scenes-dir or a manifest file. Repeatable; default: marathon and district.")
+    @Option(name: .customLong("scene"), help: "Scene to run: a name in --scenes-dir or a manifest file. Repeatable; default: marathon, football-live, factory, district.")
     var scenes: [String] = []
     @Option(help: "Folder of scene manifests.") var scenesDir = "Scenes"
     @Option(help: "Worker threads for each scene's parallel step.") var workers = 2
@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "twinscene")
         let catalog = try Catalog(path: catalog)
         var loaded: [LoadedScene] = []
-        for name in scenes.isEmpty ? ["marathon", "district"] : scenes {
+        for name in scenes.isEmpty ? ["marathon", "football-live", "factory", "district"] : scenes {
             let path = try SceneFiles.resolve(name, in: scenesDir)
             let manifest = try SceneManifest.load(path: path)
             logger.info("loading scene", metadata: ["scene": "\(manifest.name)", "manifest": "\(path)"])

@@ -178,7 +178,7 @@ import Testing
         manifest.parameters["spectators"] = 10
         manifest.parameters["waveGapSeconds"] = 0.5
         let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
-        var config = ServerConfiguration()
+        var config = ServerConfiguration.forTests()
         config.port = 0
         let server = SceneServer(configuration: config, scenes: [scene], catalog: nil, logger: .init(label: "t"))
         let port = try await server.start().port!

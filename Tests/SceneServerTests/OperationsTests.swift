@@ -75,7 +75,7 @@ import Testing
         var manifest = try SceneManifest.load(path: TestServer.packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
         manifest.parameters["walkers"] = 1500
         let scene = try SceneLoader.load(manifest, catalog: catalog, workers: 2)
-        var config = ServerConfiguration()
+        var config = ServerConfiguration.forTests()
         config.port = 0
         config.adminToken = "tok"
         let server = SceneServer(configuration: config, scenes: [scene], catalog: catalog, logger: .init(label: "t"))
@@ -207,7 +207,7 @@ func rawGetBlocking(port: Int, path: String) -> String {
         second.parameters["walkers"] = 70
         let catalog = try Catalog()
         let scenes = [try SceneLoader.load(first, catalog: catalog), try SceneLoader.load(second, catalog: catalog)]
-        var config = ServerConfiguration()
+        var config = ServerConfiguration.forTests()
         config.port = 0
         let server = SceneServer(configuration: config, scenes: scenes, catalog: catalog, logger: .init(label: "t"))
         let port = try await server.start().port!

@@ -21,12 +21,7 @@ struct TestServer {
         var manifest = try SceneManifest.load(path: packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
         manifest.parameters["walkers"] = Double(walkers)
         let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
-        var config = ServerConfiguration()
-        config.port = 0
-        // Generous timeouts: suites run in parallel on 2 cores, and a client's Hello can wait
-        // for a busy cooperative thread. Tests of the timeouts set their own.
-        config.handshakeTimeout = 30
-        config.idleTimeout = 120
+        var config = ServerConfiguration.forTests()
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
@@ -67,4 +62,16 @@ func nextControlMessage(_ client: SceneClient, limit: Double = 10) async throws 
         }
     }
     return nil
+}
+
+extension ServerConfiguration {
+    /// Port 0 and generous timeouts: suites run in parallel on 2 cores, and a client's Hello
+    /// can wait for a busy cooperative thread. Tests of the timeouts set their own.
+    static func forTests() -> ServerConfiguration {
+        var c = ServerConfiguration()
+        c.port = 0
+        c.handshakeTimeout = 30
+        c.idleTimeout = 120
+        return c
+    }
 }

@@ -1,0 +1,206 @@
+import SceneCore
+import Synchronization
+
+/// A monitored factory floor: rows of machines with sensor telemetry (temperature,
+/// vibration, spindle speed, power, state), AGVs shuttling between stations along the
+/// aisles without running into each other or the machines, and workers on foot.
+///
+/// Telemetry is sampled once a second, at sensor resolution, so it is sent only when a value
+/// changes. Alarms are threshold crossings with hysteresis: temperature raised above 80 °C,
+/// cleared below 75 °C (events 120/121); vibration above 7 mm/s, cleared below 5 (122/123).
+/// An operator's fault control sets a machine to fault: it heats up and shakes, and the
+/// alarms show it.
+public final class FactoryScenario: Scenario, Sendable {
+    public static let worker = EntityKind(code: 1, name: "worker")
+    public static let machine = EntityKind(code: 4, name: "machine")
+    public static let agv = EntityKind(code: 5, name: "agv")
+    public enum Attribute: Int { case temperature = 0, vibration, spindle, power, state }
+    public enum State: Int32, Sendable { case idle = 0, running = 1, fault = 2 }
+    public enum Event {
+        public static let temperatureAlarm = SceneEvent.Kind(rawValue: 120)
+        public static let temperatureClear = SceneEvent.Kind(rawValue: 121)
+        public static let vibrationAlarm = SceneEvent.Kind(rawValue: 122)
+        public static let vibrationClear = SceneEvent.Kind(rawValue: 123)
+    }
+
+    public let floor: Rect
+    public let machineRows: Int, machineColumns: Int, agvs: Int, workers: Int
+    /// Machine slots are 0..<machines; AGVs follow, then workers.
+    public var machines: Int { machineRows * machineColumns }
+
+    struct MachineState: Sendable {
+        var temperature: Float = 40, vibration: Float = 1.5, spindle: Float = 0, power: Float = 0.5
+        var state = State.idle
+        var hot = false, shaking = false
+    }
+    let telemetry: Mutex<[MachineState]>
+
+    public init(floor: Rect, parameters p: [String: Double]) {
+        self.floor = floor
+        machineRows = max(1, Int(p["machineRows"] ?? 4))
+        machineColumns = max(1, Int(p["machineColumns"] ?? 6))
+        agvs = max(0, Int(p["agvs"] ?? 6))
+        workers = max(0, Int(p["workers"] ?? 20))
+        telemetry = Mutex(Array(repeating: MachineState(), count: max(1, Int(p["machineRows"] ?? 4)) * max(1, Int(p["machineColumns"] ?? 6))))
+    }
+
+    public var kinds: [EntityKind] { [Self.worker, Self.machine, Self.agv] }
+    public var capacity: Int { machines + agvs + workers }
+    public var behaviour: any Behaviour { FactoryBehaviour(floor: floor, machines: machines, agvs: agvs, stations: stations) }
+
+    /// Machine k's centre: a grid with 6 m aisles between 3 m machines.
+    public func machineCentre(_ k: Int) -> SIMD2<Float> {
+        let row = k / machineColumns, col = k % machineColumns
+        return SIMD2(floor.minX + 8 + Float(col) * 9, floor.minY + 8 + Float(row) * 9)
+    }
+
+    /// Where AGVs load and unload: the aisle beside each machine.
+    public var stations: [SIMD2<Float>] { (0..<machines).map { machineCentre($0) + SIMD2(4.5, 0) } }
+
+    /// Machines are obstacles: 3 x 3 m footprints.
+    public var footprints: [Footprint] {
+        (0..<machines).map { k in
+            let c = machineCentre(k)
+            return Footprint(rings: [[c + SIMD2(-1.5, -1.5), c + SIMD2(1.5, -1.5), c + SIMD2(1.5, 1.5), c + SIMD2(-1.5, 1.5)]], height: 2.5)
+        }
+    }
+
+    public func populate(_ world: World, seed: UInt64) throws {
+        world.attributes.declare(kind: Self.machine.code, [
+            AttributeSpec("temperature", .float32), AttributeSpec("vibration", .float32),
+            AttributeSpec("spindle", .float32), AttributeSpec("power", .float32), AttributeSpec("state", .int32),
+        ])
+        for k in 0..<machines {
+            let c = machineCentre(k)
+            try world.spawn(kind: Self.machine.code, x: c.x, y: c.y + 1.6, speed: 0)   // the operator side of the machine
+        }
+        var rng = SeededGenerator(seed: seed)
+        for k in 0..<agvs {
+            let s = stations[k % stations.count]
+            let h = try world.spawn(kind: Self.agv.code, x: s.x, y: s.y, speed: 1.5)
+            if let d = world.store.dense(of: h) { world.store.goalX[d] = .nan }
+        }
+        for _ in 0..<workers {
+            var p = SIMD2(Float.random(in: floor.minX..<floor.maxX, using: &rng), Float.random(in: floor.minY..<floor.maxY, using: &rng))
+            if world.obstacles.isBlocked(p.x, p.y) { p = world.obstacles.nearestFreePoint(x: p.x, y: p.y) ?? p }
+            try world.spawn(kind: Self.worker.code, x: p.x, y: p.y, speed: 1.2)
+        }
+    }
+
+    /// Sets a machine to fault (an operator's control). False when `slot` is not a machine.
+    public func injectFault(slot: UInt32) -> Bool {
+        guard Int(slot) < machines else { return false }
+        telemetry.withLock { $0[Int(slot)].state = .fault }
+        return true
+    }
+
+    public func afterStep(_ world: World) -> [SceneEvent] {
+        let tickRate = max(1, UInt64((1 / world.dt).rounded()))
+        guard world.tick % tickRate == 0 else { return [] }
+        var events: [SceneEvent] = []
+        telemetry.withLock { all in
+            for k in all.indices {
+                var m = all[k]
+                let noise = { (salt: UInt64) in SplitMix.unit(seed: world.seed, entity: k, tick: world.tick, salt: salt) - 0.5 }
+                // Duty cycle: machines run most of the time, idle now and then.
+                if m.state != .fault {
+                    m.state = SplitMix.unit(seed: world.seed, entity: k, tick: world.tick / (tickRate * 30), salt: 9) < 0.8 ? .running : .idle
+                }
+                let (targetTemp, targetVib, targetSpindle, targetPower): (Float, Float, Float, Float) = switch m.state {
+                case .running: (62, 3, 8_000, 7.5)
+                case .idle: (38, 1.2, 0, 0.6)
+                case .fault: (95, 9.5, 1_500, 11)
+                }
+                m.temperature += (targetTemp - m.temperature) * 0.08 + noise(1) * 0.6
+                m.vibration += (targetVib - m.vibration) * 0.2 + noise(2) * 0.3
+                m.spindle += (targetSpindle - m.spindle) * 0.3 + noise(3) * 40
+                m.power += (targetPower - m.power) * 0.3 + noise(4) * 0.2
+                // Sensor resolution: 0.1 °C, 0.1 mm/s, 10 rpm, 0.1 kW.
+                let temperature = (m.temperature * 10).rounded() / 10, vibration = (max(0, m.vibration) * 10).rounded() / 10
+                let spindle = (max(0, m.spindle) / 10).rounded() * 10, power = (max(0, m.power) * 10).rounded() / 10
+                let slot = UInt32(k)
+                world.attributes.set(slot: slot, attribute: Attribute.temperature.rawValue, float: temperature)
+                world.attributes.set(slot: slot, attribute: Attribute.vibration.rawValue, float: vibration)
+                world.attributes.set(slot: slot, attribute: Attribute.spindle.rawValue, float: spindle)
+                world.attributes.set(slot: slot, attribute: Attribute.power.rawValue, float: power)
+                world.attributes.set(slot: slot, attribute: Attribute.state.rawValue, int: m.state.rawValue)
+                // Alarms with hysteresis.
+                if !m.hot && temperature > 80 { m.hot = true; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.temperatureAlarm, value: temperature)) }
+                if m.hot && temperature < 75 { m.hot = false; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.temperatureClear, value: temperature)) }
+                if !m.shaking && vibration > 7 { m.shaking = true; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.vibrationAlarm, value: vibration)) }
+                if m.shaking && vibration < 5 { m.shaking = false; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.vibrationClear, value: vibration)) }
+                all[k] = m
+            }
+        }
+        return events
+    }
+
+    /// Clears a fault (the machine is repaired and idles).
+    public func repair(slot: UInt32) {
+        guard Int(slot) < machines else { return }
+        telemetry.withLock { $0[Int(slot)].state = .idle }
+    }
+}
+
+/// Machines stand; AGVs drive to a station along the aisles (x first, then y), stopping for
+/// anything within 2 m ahead; workers walk like the crowd.
+struct FactoryBehaviour: Behaviour {
+    let floor: Rect
+    let machines: Int
+    let agvs: Int
+    let stations: [SIMD2<Float>]
+
+    func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
+        let crowd = CrowdBehaviour(personalSpace: 0.8, maxNeighbours: 6, goalPatience: 30)
+        let grid = c.grid
+        for i in range {
+            let slot = Int(c.slot[i])
+            if c.kind[i] == FactoryScenario.machine.code { o.vx[i] = 0; o.vy[i] = 0; continue }
+            if c.kind[i] == FactoryScenario.worker.code {
+                crowd.steer(range: i..<(i + 1), context: c, output: o, events: &events)
+                continue
+            }
+            // AGV: goalX holds the station index (NaN: pick one), goalY unused.
+            var station = o.goalX[i]
+            let here = SIMD2(c.x[i], c.y[i])
+            if !station.isFinite || Int(station) >= stations.count {
+                station = Float(SplitMix.value(seed: c.seed, entity: slot, tick: c.tick) % UInt64(stations.count))
+            }
+            let target = stations[Int(station)]
+            var want = SIMD2<Float>(0, 0)
+            // Cross the floor only on a horizontal aisle (between machine rows), then go
+            // along the station's column aisle.
+            let aisleY = floor.minY + 12.5 + 9 * ((here.y - floor.minY - 12.5) / 9).rounded()
+            if abs(target.x - here.x) > 0.1 {
+                if abs(here.y - aisleY) > 0.1 { want.y = aisleY > here.y ? 1 : -1 } else { want.x = target.x > here.x ? 1 : -1 }
+            } else if abs(target.y - here.y) > 0.1 { want.y = target.y > here.y ? 1 : -1 }
+            else {
+                // Arrived: pick the next station.
+                station = Float(SplitMix.value(seed: c.seed, entity: slot, tick: c.tick, salt: 5) % UInt64(stations.count))
+            }
+            // Stop for anything just ahead (other AGVs, workers).
+            var clear = true
+            let r0 = grid.row(here.y - 2.5), r1 = grid.row(here.y + 2.5), c0 = grid.column(here.x - 2.5), c1 = grid.column(here.x + 2.5)
+            scan: for row in r0...r1 {
+                for k in Int(c.cellStart[row * grid.columns + c0])..<Int(c.cellStart[row * grid.columns + c1 + 1]) {
+                    let j = Int(c.gridEntries[k])
+                    if j == i || c.kind[j] == FactoryScenario.machine.code { continue }
+                    let rel = SIMD2(c.gridX[k], c.gridY[k]) - here
+                    let ahead = (rel * want).sum()
+                    if ahead > 0 && ahead < 2 && abs(rel.x * want.y - rel.y * want.x) < 1 {
+                        // Right of way by slot, so two AGVs never wait for each other forever.
+                        if c.kind[j] != FactoryScenario.agv.code || Int(c.slot[j]) < slot { clear = false; break scan }
+                    }
+                }
+            }
+            // Never overshoot the line being driven to.
+            var speed = c.speed[i]
+            if want.y != 0 && abs(target.x - here.x) > 0.1 { speed = min(speed, abs(aisleY - here.y) / c.dt) }
+            else if want.x != 0 { speed = min(speed, abs(target.x - here.x) / c.dt) }
+            else if want.y != 0 { speed = min(speed, abs(target.y - here.y) / c.dt) }
+            let v = clear ? want * speed : .zero
+            o.vx[i] = v.x; o.vy[i] = v.y
+            o.goalX[i] = station
+        }
+    }
+}
