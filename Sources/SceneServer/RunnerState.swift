@@ -49,8 +49,6 @@ final class RunnerState: @unchecked Sendable {
     var keyframes: [Int: ByteBuffer?] = [:]
     var tickTimeMicros: UInt64 = 0
     var staticCache: [UInt32: ByteBuffer] = [:]
-    /// Frames of this publish, grouped by event loop.
-    var batch = SendBatch()
     /// Scenario events of the last tick, sent to every subscriber of the scene.
     var pendingEvents: [SceneEvent] = []
     /// Attribute values that changed in the last tick, sent to every subscriber.
@@ -162,7 +160,6 @@ final class RunnerState: @unchecked Sendable {
     /// Sends this tick to every subscription: deltas of the cells it already has,
     /// keyframes of cells new to it, drops of cells it left; a whole resync after a skip.
     func publish(advanced: Bool) {
-        defer { batch.flush() }
         // Whole-scene subscribers in steady state get the same frame: build it once per
         // subscription id and write the same buffer to each of them.
         var shared: [UInt32: ByteBuffer] = [:]
@@ -175,7 +172,7 @@ final class RunnerState: @unchecked Sendable {
                 continue
             }
             if s.needsStatic {
-                batch.add(s.outlet, staticGeometry(for: s))
+                s.outlet.send(WireMessageBox(buffer: staticGeometry(for: s)))
                 s.needsStatic = false
             }
             var blocks: [ByteBuffer] = []
@@ -183,7 +180,7 @@ final class RunnerState: @unchecked Sendable {
             let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
             let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
             if steadyWhole, let frame = shared[s.id] {
-                batch.add(s.outlet, frame)
+                s.outlet.send(WireMessageBox(buffer: frame))
                 sendEvents(to: s, advanced: advanced)
                 continue
             }
@@ -205,7 +202,7 @@ final class RunnerState: @unchecked Sendable {
             let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? scene.world.tick : nil,
                                                      serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
             if steadyWhole { shared[s.id] = frame }
-            batch.add(s.outlet, frame)
+            s.outlet.send(WireMessageBox(buffer: frame))
             sendEvents(to: s, advanced: advanced, resync: resync)
         }
     }
@@ -229,14 +226,14 @@ final class RunnerState: @unchecked Sendable {
         if resync {
             let snapshot = attributeSnapshot()
             if !snapshot.isEmpty {
-                batch.add(s.outlet, WireMessage.attributes(subscription: s.id, tick: tick, snapshot: true, values: snapshot).frame())
+                s.outlet.send(WireMessageBox(buffer: WireMessage.attributes(subscription: s.id, tick: tick, snapshot: true, values: snapshot).frame()))
             }
         } else if advanced && !pendingAttributes.isEmpty {
-            batch.add(s.outlet, WireMessage.attributes(subscription: s.id, tick: tick, snapshot: false, values: pendingAttributes).frame())
+            s.outlet.send(WireMessageBox(buffer: WireMessage.attributes(subscription: s.id, tick: tick, snapshot: false, values: pendingAttributes).frame()))
         }
         guard advanced, !pendingEvents.isEmpty else { return }
         let events = pendingEvents.prefix(4096).map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
-        batch.add(s.outlet, WireMessage.events(subscription: s.id, tick: scene.world.tick, events: Array(events)).frame())
+        s.outlet.send(WireMessageBox(buffer: WireMessage.events(subscription: s.id, tick: scene.world.tick, events: Array(events)).frame()))
     }
 
     /// Buildings touching the subscription's area, in quanta from the origin.

@@ -31,14 +31,8 @@ public final class SessionOutlet: Sendable {
 
     /// Sends a message, accounting its bytes until the socket has taken them.
     func send(_ message: WireMessageBox) {
-        queuedBytes.add(message.size, ordering: .relaxed)
-        write(message.buffer)
-    }
-
-    /// Writes bytes already accounted in `queuedBytes` (on any thread; on the channel's event
-    /// loop it happens at once).
-    func write(_ buffer: ByteBuffer) {
-        let size = buffer.readableBytes
+        let size = message.size
+        queuedBytes.add(size, ordering: .relaxed)
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { [self] _ in
             queuedBytes.subtract(size, ordering: .relaxed)
@@ -46,28 +40,7 @@ public final class SessionOutlet: Sendable {
             framesSent.add(1, ordering: .relaxed)
             metrics.bytesSent.increment(by: Int64(size))
         }
-        channel.writeAndFlush(buffer, promise: promise)
-    }
-}
-
-/// Frames for many clients, handed to each event loop as one task per tick instead of one
-/// task per frame: with a thousand clients that is the difference between a thousand
-/// cross-thread hops a tick and two.
-struct SendBatch {
-    private var byLoop: [ObjectIdentifier: (loop: any EventLoop, items: [(SessionOutlet, ByteBuffer)])] = [:]
-
-    mutating func add(_ outlet: SessionOutlet, _ buffer: ByteBuffer) {
-        outlet.queuedBytes.add(buffer.readableBytes, ordering: .relaxed)
-        let loop = outlet.channel.eventLoop
-        byLoop[ObjectIdentifier(loop), default: (loop, [])].items.append((outlet, buffer))
-    }
-
-    mutating func flush() {
-        for (_, entry) in byLoop {
-            let items = entry.items
-            entry.loop.execute { for (outlet, buffer) in items { outlet.write(buffer) } }
-        }
-        byLoop.removeAll(keepingCapacity: true)
+        channel.writeAndFlush(message.buffer, promise: promise)
     }
 }
 

@@ -120,7 +120,7 @@ import Testing
 
     @Test func serveThenWatchJSONExitsAfterNFrames() throws {
         let dir = Self.temp()
-        let port = Int.random(in: 20_000...60_000)
+        let port = Int.random(in: 20_000...32_000)
         let serve = Process()
         serve.executableURL = Self.binary
         serve.currentDirectoryURL = Self.root
@@ -145,5 +145,33 @@ import Testing
         serve.interrupt()   // Ctrl-C: a clean stop
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
+    }
+}
+
+@Suite(.serialized) struct KilledImportTests {
+    @Test func anImportKilledHalfWayLeavesTheCatalogAsBefore() throws {
+        let dir = CommandLineTests.temp()
+        let cat = "\(dir)/c.sqlite"
+        _ = try CommandLineTests.run(["tiles", "generate", "--buildings", "20", "--seed", "1", "-o", "\(dir)/small.city.jsonl"])
+        #expect(try CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).status == 0)
+        let before = try CommandLineTests.run(["tiles", "list", "--json", "--catalog", cat]).out
+        _ = try CommandLineTests.run(["tiles", "generate", "--buildings", "60000", "--seed", "2", "-o", "\(dir)/big.city.jsonl"])
+        // Start a long import and kill it (SIGKILL: no clean-up of any kind) while it runs.
+        let p = Process()
+        p.executableURL = CommandLineTests.binary
+        p.arguments = ["tiles", "import", "\(dir)/big.city.jsonl", "--catalog", cat]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(700_000)
+        let stillRunning = p.isRunning
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(stillRunning, "the import should still have been running when killed")
+        let after = try CommandLineTests.run(["tiles", "list", "--json", "--catalog", cat])
+        #expect(after.status == 0)
+        #expect(after.out == before, "the killed import left nothing behind")
+        // And the catalog still takes imports.
+        #expect(try CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).out.contains("unchanged small"))
     }
 }
