@@ -39,10 +39,7 @@ public struct DistrictGenerator: Sendable {
     /// Writes the district to `path`; returns the bytes written.
     @discardableResult
     public func write(to path: String) throws -> Int {
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw TileError(file: path, problem: "cannot create the file")
-        }
+        let handle = try Self.create(path)
         defer { try? handle.close() }
         var written = 0
         var chunk = header() + "\n"
@@ -65,10 +62,7 @@ public struct DistrictGenerator: Sendable {
     /// read only whole documents; vertices are shared in one list as the format requires.
     @discardableResult
     public func writeDocument(to path: String) throws -> Int {
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw TileError(file: path, problem: "cannot create the file")
-        }
+        let handle = try Self.create(path)
         defer { try? handle.close() }
         let h = header()
         // The header minus its empty CityObjects and vertices, which follow in full.
@@ -98,6 +92,14 @@ public struct DistrictGenerator: Sendable {
         out += "]}\n"
         try flush()
         return written
+    }
+
+    /// A new, empty file to write to.
+    static func create(_ path: String) throws(TileError) -> FileHandle {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw TileError(file: path, problem: "cannot create the file")
+        }
+        return handle
     }
 
     func header() -> String {

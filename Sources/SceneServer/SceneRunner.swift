@@ -18,7 +18,8 @@ public final class SceneRunner: Sendable {
     public let name: String
     public let scenario: String
     public let tickRate: Int
-    public let info: SceneInfoTemplate
+    /// The scene's information; `subscription` is set per subscriber when sent.
+    public let info: SceneInfoMessage
     let loop: NIOLockedValueBox<RunnerState>
     let commands = NIOLockedValueBox<[RunnerCommand]>([])
     let stopped = Atomic<Bool>(false)
@@ -44,8 +45,8 @@ public final class SceneRunner: Sendable {
         let encoder = SceneStateEncoder(bounds: WireArea(minX: Double(bounds.minX), minY: Double(bounds.minY),
                                                          maxX: Double(bounds.maxX), maxY: Double(bounds.maxY)),
                                         quantum: m.quantum, cellSize: m.wireCellSize)
-        self.info = SceneInfoTemplate(
-            scene: m.name, epsg: UInt32(scene.epsg), originX: scene.origin.x, originY: scene.origin.y, quantum: m.quantum,
+        self.info = SceneInfoMessage(
+            subscription: 0, scene: m.name, epsg: UInt32(scene.epsg), originX: scene.origin.x, originY: scene.origin.y, quantum: m.quantum,
             tickRate: UInt16(m.tickRate),
             bounds: WireArea(minX: Double(bounds.minX), minY: Double(bounds.minY), maxX: Double(bounds.maxX), maxY: Double(bounds.maxY)),
             cellSize: m.wireCellSize, cellColumns: UInt16(encoder.columns), cellRows: UInt16(encoder.rows),
@@ -151,23 +152,11 @@ public final class SceneRunner: Sendable {
     }
 }
 
-/// Scene information minus the subscription id, sent on every subscribe.
-public struct SceneInfoTemplate: Sendable {
-    public var scene: String
-    public var epsg: UInt32
-    public var originX: Double
-    public var originY: Double
-    public var quantum: Double
-    public var tickRate: UInt16
-    public var bounds: WireArea
-    public var cellSize: Double
-    public var cellColumns: UInt16
-    public var cellRows: UInt16
-    public var kinds: [KindInfo]
-
+extension SceneInfoMessage {
+    /// The same scene information for another subscription.
     func message(subscription: UInt32) -> WireMessage {
-        .sceneInfo(SceneInfoMessage(subscription: subscription, scene: scene, epsg: epsg, originX: originX, originY: originY,
-                                    quantum: quantum, tickRate: tickRate, bounds: bounds, cellSize: cellSize,
-                                    cellColumns: cellColumns, cellRows: cellRows, kinds: kinds))
+        var m = self
+        m.subscription = subscription
+        return .sceneInfo(m)
     }
 }
