@@ -108,6 +108,16 @@ public enum CityJSONReader {
         var out: [Int64] = []
         out.reserveCapacity(list.count * 3)
         for (i, v) in list.enumerated() {
+            if case .ints(let p) = v, p.count == 3 {
+                for k in 0..<3 {
+                    let real = Double(p[k]) * header.scale[k] + header.translate[k]
+                    guard real.isFinite, abs(real) <= TileHeader.coordinateLimit else {
+                        throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(real) after transform, beyond ±\(Int(TileHeader.coordinateLimit))")
+                    }
+                    out.append(p[k])
+                }
+                continue
+            }
             guard let xyz = v.array, xyz.count == 3 else { throw TileError(file: file, problem: "vertex \(i) is not an array of three integers") }
             for k in 0..<3 {
                 guard case .int(let c) = xyz[k] else {

@@ -79,7 +79,7 @@ public struct JSONParser {
         guard at < bytes.count else { throw error("the text ends where a value was expected (truncated file?)") }
         switch bytes[at] {
         case UInt8(ascii: "{"): return .object(try object())
-        case UInt8(ascii: "["): return .array(try array())
+        case UInt8(ascii: "["): return try array()
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
@@ -134,7 +134,7 @@ public struct JSONParser {
         }
     }
 
-    mutating func array() throws(JSONSyntaxError) -> [JSONValue] {
+    mutating func array() throws(JSONSyntaxError) -> JSONValue {
         try enter()
         defer { depth -= 1 }
         at += 1
@@ -142,7 +142,39 @@ public struct JSONParser {
         keyAt[depth] = -1
         elementIndex[depth] = 0
         skipSpace()
-        if at < bytes.count && bytes[at] == UInt8(ascii: "]") { at += 1; return a }
+        if at < bytes.count && bytes[at] == UInt8(ascii: "]") { at += 1; return .array(a) }
+        // Fast path: a run of integers is kept packed; anything else falls back below.
+        if at < bytes.count, bytes[at] == UInt8(ascii: "-") || (48...57).contains(bytes[at]) {
+            var ints: [Int64] = []
+            while true {
+                elementIndex[depth] = ints.count
+                let value = try number()
+                guard case .int(let i) = value else {
+                    a = ints.map { .int($0) }
+                    a.append(value)
+                    break
+                }
+                ints.append(i)
+                skipSpace()
+                guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
+                if bytes[at] == UInt8(ascii: "]") { at += 1; return .ints(ints) }
+                guard bytes[at] == UInt8(ascii: ",") else { throw error("',' or ']' was expected in an array") }
+                at += 1
+                skipSpace()
+                guard at < bytes.count, bytes[at] == UInt8(ascii: "-") || (48...57).contains(bytes[at]) else {
+                    a = ints.map { .int($0) }
+                    break
+                }
+            }
+            // Continue generically after the integers (or the first non-integer number).
+            if case .double? = a.last {
+                skipSpace()
+                guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
+                if bytes[at] == UInt8(ascii: "]") { at += 1; return .array(a) }
+                guard bytes[at] == UInt8(ascii: ",") else { throw error("',' or ']' was expected in an array") }
+                at += 1
+            }
+        }
         while true {
             skipSpace()
             elementIndex[depth] = a.count
@@ -150,7 +182,7 @@ public struct JSONParser {
             skipSpace()
             guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
             if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-            if bytes[at] == UInt8(ascii: "]") { at += 1; return a }
+            if bytes[at] == UInt8(ascii: "]") { at += 1; return .array(a) }
             throw error("',' or ']' was expected in an array")
         }
     }

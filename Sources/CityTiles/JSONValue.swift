@@ -8,7 +8,24 @@ public enum JSONValue: Sendable, Equatable {
     case double(Double)
     case string(String)
     case array([JSONValue])
+    /// An array whose elements are all integers, kept packed (CityJSON's vertices and
+    /// boundaries are nearly all of this form). `array` still reads it element by element.
+    case ints([Int64])
     case object(JSONObject)
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.int(let x), .int(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.object(let x), .object(let y)): return x == y
+        case (.ints(let x), .ints(let y)): return x == y
+        case (.array, _), (.ints, _): return a.array.map { $0 } == b.array.map { $0 } && b.array != nil
+        default: return false
+        }
+    }
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
@@ -16,7 +33,26 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public var string: String? { if case .string(let s) = self { return s }; return nil }
-    public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var array: [JSONValue]? {
+        switch self {
+        case .array(let a): return a
+        case .ints(let v): return v.map { .int($0) }
+        default: return nil
+        }
+    }
+
+    /// The integers of an all-integer array, without unpacking.
+    public var ints: [Int64]? {
+        switch self {
+        case .ints(let v): return v
+        case .array(let a):
+            var out: [Int64] = []
+            out.reserveCapacity(a.count)
+            for e in a { guard case .int(let i) = e else { return nil }; out.append(i) }
+            return out
+        default: return nil
+        }
+    }
     public var object: JSONObject? { if case .object(let o) = self { return o }; return nil }
 
     /// The value as a Double when it is any number.
@@ -35,7 +71,7 @@ public enum JSONValue: Sendable, Equatable {
         case .bool: return "a boolean"
         case .int, .double: return "a number"
         case .string: return "a string"
-        case .array: return "an array"
+        case .array, .ints: return "an array"
         case .object: return "an object"
         }
     }
@@ -103,6 +139,8 @@ extension JSONValue {
             out += "["
             for (k, v) in a.enumerated() { if k > 0 { out += "," }; v.write(to: &out) }
             out += "]"
+        case .ints(let a):
+            out += "[" + a.map(String.init).joined(separator: ",") + "]"
         case .object(let o):
             out += "{"
             for (k, (key, v)) in o.members.enumerated() {

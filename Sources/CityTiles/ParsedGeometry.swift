@@ -92,6 +92,12 @@ extension CityObjectExtractor {
     }
 
     private func indexList(_ v: JSONValue, _ fail: (String) -> TileError) throws(TileError) -> [Int] {
+        if case .ints(let packed) = v {
+            var out: [Int] = []
+            out.reserveCapacity(packed.count)
+            for i in packed { out.append(try vertexIndex(i, fail)) }
+            return out
+        }
         var out: [Int] = []
         for item in try list(v, fail) {
             guard case .int(let i) = item else { throw fail("a boundary holds \(item.typeName) where a vertex index was expected") }

@@ -65,3 +65,32 @@ import Testing
         #expect(s.finalize() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
+
+@Suite struct PackedIntegerArrayTests {
+    func parse(_ s: String) throws(JSONSyntaxError) -> JSONValue { try JSONParser.parse(Array(s.utf8)) }
+
+    @Test func integerArraysArePackedAndReadAsArrays() throws {
+        let v = try parse("[[0, 1,2 ,3],[-4,5]]")
+        #expect(v.array?.count == 2)
+        guard case .ints(let first)? = v.array?.first else { Issue.record("not packed"); return }
+        #expect(first == [0, 1, 2, 3])
+        #expect(v.array?[1].array == [.int(-4), .int(5)])
+        #expect(v.jsonText == "[[0,1,2,3],[-4,5]]")
+    }
+
+    @Test(arguments: [
+        ("[1, 2.5, 3]", [JSONValue.int(1), .double(2.5), .int(3)]),
+        ("[1, \"a\"]", [.int(1), .string("a")]),
+        ("[1.5]", [.double(1.5)]),
+        ("[7, null, 8]", [.int(7), .null, .int(8)]),
+        ("[1, 2e2]", [.int(1), .double(200)]),
+    ])
+    func mixedArraysFallBackToElements(text: String, expected: [JSONValue]) throws {
+        #expect(try parse(text).array == expected)
+    }
+
+    @Test(arguments: ["[1,", "[1 2]", "[1,]", "[-]", "[1,2"])
+    func brokenIntegerArraysAreErrors(text: String) {
+        #expect(throws: JSONSyntaxError.self) { try parse(text) }
+    }
+}
