@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import CityTiles
 import Scenarios
+import SceneCore
 
 struct Scenes: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,14 +25,21 @@ struct Scenes: ParsableCommand {
     }
 
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a manifest; every error names its JSON path.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check a manifest by loading its scene in memory: fields, tiles, CRS, route, replay data. Errors name the JSON path.")
         @Argument var file: String
         func run() throws {
             let m = try SceneManifest.load(path: file)
-            for path in m.resolvedTilePaths where !FileManager.default.fileExists(atPath: path) {
-                throw ManifestError(file: file, path: "$.tiles", problem: "tile file \(path) does not exist")
+            for (k, path) in m.resolvedTilePaths.enumerated() where !FileManager.default.fileExists(atPath: path) {
+                throw ManifestError(file: file, path: "$.tiles[\(k)]", problem: "tile file \(path) does not exist")
             }
-            print("\(file): valid (\(m.scenario), \(m.tickRate) Hz)")
+            for (k, path) in m.replayFiles.map(m.resolve).enumerated() where !FileManager.default.fileExists(atPath: path) {
+                throw ManifestError(file: file, path: "$.replay.files[\(k)]", problem: "tracking file \(path) does not exist")
+            }
+            // Load it for real, into an in-memory catalog: routes through buildings, CRS
+            // mismatches and unreadable tracking data are found here, not at serve time.
+            let scene = try SceneLoader.load(m, catalog: try Catalog(), workers: 1)
+            print("\(file): valid (\(m.scenario), \(m.tickRate) Hz, \(scene.world.store.count) entities, \(scene.footprints.count) obstacles)")
         }
     }
 }

@@ -175,3 +175,26 @@ import Testing
         #expect(try CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).out.contains("unchanged small"))
     }
 }
+
+@Suite struct ScenesCommandTests {
+    @Test func validateLoadsTheSceneAndNamesTheJSONPathOfAProblem() throws {
+        let ok = try CommandLineTests.run(["scenes", "validate", "Scenes/marathon.scene.json"])
+        #expect(ok.status == 0)
+        #expect(ok.out.contains("valid (marathon"))
+        let dir = CommandLineTests.temp()
+        var m = try JSONSerialization.jsonObject(with: Data(contentsOf: CommandLineTests.root.appendingPathComponent("Scenes/marathon.scene.json"))) as! [String: Any]
+        var route = m["route"] as! [[Double]]
+        route[2] = [85060, 446050]   // inside a building block
+        m["route"] = route
+        m["tiles"] = [CommandLineTests.root.appendingPathComponent("Scenes/tiles/district.city.jsonl").path]
+        try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: "\(dir)/bad.scene.json"))
+        let bad = try CommandLineTests.run(["scenes", "validate", "\(dir)/bad.scene.json"])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("$.route[1]") && bad.err.contains("passes through a building"))
+        try #"{"name":"x","scenario":"rugby","bounds":[0,0,1,1]}"#.write(toFile: "\(dir)/unknown.scene.json", atomically: true, encoding: .utf8)
+        let unknown = try CommandLineTests.run(["scenes", "validate", "\(dir)/unknown.scene.json"])
+        #expect(unknown.err.contains("$.scenario") && unknown.err.contains("unknown scenario \"rugby\""))
+        let list = try CommandLineTests.run(["scenes", "list"])
+        #expect(list.out.contains("marathon") && list.out.contains("factory") && list.out.contains("football-live"))
+    }
+}
