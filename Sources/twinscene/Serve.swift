@@ -32,11 +32,15 @@ struct Serve: AsyncParsableCommand {
             return h
         }
         let logger = Logger(label: "twinscene")
-        let catalog = try Catalog(path: catalog)
-        var loaded: [LoadedScene] = []
+        // Read every manifest before touching the catalog, so a typo creates no file.
+        var manifests: [(String, SceneManifest)] = []
         for name in scenes.isEmpty ? ["marathon", "football-live", "factory", "district"] : scenes {
             let path = try SceneFiles.resolve(name, in: scenesDir)
-            let manifest = try SceneManifest.load(path: path)
+            manifests.append((path, try SceneManifest.load(path: path)))
+        }
+        let catalog = try Catalog(path: catalog)
+        var loaded: [LoadedScene] = []
+        for (path, manifest) in manifests {
             logger.info("loading scene", metadata: ["scene": "\(manifest.name)", "manifest": "\(path)"])
             loaded.append(try SceneLoader.load(manifest, catalog: catalog, workers: workers))
         }
