@@ -28,25 +28,6 @@ public struct TileInfo: Codable, Sendable, Equatable, FetchableRecord, MutablePe
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-/// A CityObject row.
-struct CityObjectRow: Codable, FetchableRecord, MutablePersistableRecord {
-    static let databaseTableName = "cityObject"
-    var id: Int64?
-    var tileId: Int64
-    var objectId: String
-    var type: String
-    var parentId: String?
-    var role: Int
-    var height: Double?
-    var minZ: Double?
-    var maxZ: Double?
-    var footprintSource: String
-    var footprint: Data
-    var attributes: String
-
-    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
-}
-
 /// An object found by a spatial query.
 public struct ObjectSummary: Codable, Sendable, Equatable, FetchableRecord {
     public var tile: String

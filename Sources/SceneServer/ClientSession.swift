@@ -147,7 +147,6 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             logger.notice("control", metadata: ["scene": "\(scene)", "command": "\(command)"])
-            registry.controlActions.add(1, ordering: .relaxed)
             registry.metrics.controlActions.increment()
             let channel = context.channel
             runner.enqueue(.control(command, catalog: registry.catalog, reply: { ok, text in

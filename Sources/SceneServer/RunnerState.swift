@@ -48,7 +48,6 @@ final class RunnerState: @unchecked Sendable {
     var lastBlocks = TickBlocks.empty
     var keyframes: [Int: ByteBuffer?] = [:]
     var tickTimeMicros: UInt64 = 0
-    var staticCache: [UInt32: ByteBuffer] = [:]
     /// Scenario events of the last tick, sent to every subscriber of the scene.
     var pendingEvents: [SceneEvent] = []
     /// Attribute values that changed in the last tick, sent to every subscriber.
@@ -104,7 +103,6 @@ final class RunnerState: @unchecked Sendable {
                 encoder = SceneStateEncoder(bounds: WireArea(minX: Double(b.minX), minY: Double(b.minY), maxX: Double(b.maxX), maxY: Double(b.maxY)),
                                             quantum: manifest.quantum, cellSize: manifest.wireCellSize)
                 encodeTick()
-                staticCache.removeAll()
                 for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
                 reply(true, "reset with seed \(seed): tick 0, \(fresh.world.store.count) entities")
             } catch {
@@ -114,7 +112,6 @@ final class RunnerState: @unchecked Sendable {
             guard let catalog else { reply(false, "this server has no catalog"); return }
             do {
                 let moved = try scene.addTile(name, catalog: catalog)
-                staticCache.removeAll()
                 for s in subscriptions { s.needsStatic = true }
                 reply(true, "tile \(name) loaded: \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
             } catch {

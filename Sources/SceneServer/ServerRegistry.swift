@@ -10,7 +10,6 @@ final class ServerRegistry: Sendable {
     let catalog: Catalog?
     private let sessions = NIOLockedValueBox<[Int: SessionOutlet]>([:])
     private let ids = Atomic<Int>(0)
-    let controlActions = Atomic<Int>(0)
     let metrics: ServerMetrics
 
     init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics) {

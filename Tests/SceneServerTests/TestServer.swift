@@ -65,13 +65,14 @@ func nextControlMessage(_ client: SceneClient, limit: Double = 10) async throws 
 }
 
 extension ServerConfiguration {
-    /// Port 0 and generous timeouts: suites run in parallel on 2 cores, and a client's Hello
-    /// can wait for a busy cooperative thread. Tests of the timeouts set their own.
+    /// Port 0 and very generous timeouts: suites run in parallel on 2 cores, and the
+    /// CPU-bound synchronous tests can hold both cooperative threads for tens of seconds, so a
+    /// client's Hello may wait that long. Tests of the timeouts set their own.
     static func forTests() -> ServerConfiguration {
         var c = ServerConfiguration()
         c.port = 0
-        c.handshakeTimeout = 30
-        c.idleTimeout = 120
+        c.handshakeTimeout = 600
+        c.idleTimeout = 1200
         return c
     }
 }
