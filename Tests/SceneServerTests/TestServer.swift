@@ -36,7 +36,7 @@ struct TestServer {
 }
 
 /// Reads messages until `count` state frames were applied to the view (or `limit` seconds pass).
-func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, limit: Double = 20,
+func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, limit: Double = 180,
              each: (SceneView, SceneView.Update) -> Void = { _, _ in }) async throws -> [SceneView.Update] {
     var updates: [SceneView.Update] = []
     let deadline = Date().addingTimeInterval(limit)
@@ -53,7 +53,7 @@ func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, li
 }
 
 /// Waits for the next message that is not a state frame, static geometry or scene info.
-func nextControlMessage(_ client: SceneClient, limit: Double = 10) async throws -> WireMessage? {
+func nextControlMessage(_ client: SceneClient, limit: Double = 180) async throws -> WireMessage? {
     let deadline = Date().addingTimeInterval(limit)
     for try await message in client.messages {
         switch message {
