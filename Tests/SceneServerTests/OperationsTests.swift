@@ -180,9 +180,15 @@ func rawGetBlocking(port: Int, path: String) -> String {
         await t.server.shutdown()
         // A client that says Hello, then nothing (a long handshake limit, a short idle one).
         let t2 = try await TestServer.start(walkers: 20) { $0.idleTimeout = 2.0 }
-        let idle = try await t2.connect()
-        guard case .error(let code, _)? = try await nextControlMessage(idle, limit: 180) else { Issue.record("no idle error"); return }
-        #expect(code == ErrorCode.idleTimeout.rawValue)
+        do {
+            let idle = try await t2.connect()
+            guard case .error(let code, _)? = try await nextControlMessage(idle, limit: 180) else { Issue.record("no idle error"); return }
+            #expect(code == ErrorCode.idleTimeout.rawValue)
+        } catch ClientError.refused(let code, _) {
+            // On a starved test machine the idle timer (armed at connect) can fire before the
+            // Hello is answered: the same rule, seen from the handshake.
+            #expect(code == ErrorCode.idleTimeout.rawValue)
+        }
         await t2.server.shutdown()
     }
 
