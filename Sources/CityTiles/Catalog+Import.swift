@@ -102,11 +102,7 @@ extension Catalog {
 
     /// SHA-256 and size of a file, read in chunks.
     static func digest(path: String) throws -> (String, Int) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            var isDir: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            throw TileError(file: path, problem: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "cannot be read (permissions?)")
-        }
+        let handle = try CityJSONReader.openForReading(path)
         defer { try? handle.close() }
         var hash = SHA256()
         var size = 0

@@ -29,13 +29,7 @@ public enum CityJSONReader {
                             progress: ((Int) -> Void)? = nil,
                             sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
         let format = try format(of: path)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-                throw TileError(file: path, problem: isDir.boolValue ? "is a directory" : "cannot be read (permissions?)")
-            }
-            throw TileError(file: path, problem: "no such file")
-        }
+        let handle = try openForReading(path)
         defer { try? handle.close() }
         var lines = LineReader(handle: handle, maxLine: format == .sequence ? maxLineBytes : maxDocumentBytes, file: path)
         guard let first = try lines.next(wholeFile: format == .document) else {
@@ -143,14 +137,18 @@ public enum CityJSONReader {
         }
     }
 
+    /// Opens a tile file, or says why it cannot: missing, a directory, or unreadable.
+    static func openForReading(_ path: String) throws(TileError) -> FileHandle {
+        if let handle = FileHandle(forReadingAtPath: path) { return handle }
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        throw TileError(file: path, problem: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "cannot be read (permissions?)")
+    }
+
     /// Looks at the first 4 KiB of a file and refuses it unless it could be CityJSON.
     public static func precheck(path: String) throws(TileError) {
         _ = try format(of: path)
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            var isDir: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            throw TileError(file: path, problem: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "cannot be read (permissions?)")
-        }
+        let handle = try openForReading(path)
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 4096)) ?? nil
         guard let head, !head.isEmpty else { throw TileError(file: path, problem: "the file is empty") }

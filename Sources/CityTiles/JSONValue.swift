@@ -22,7 +22,10 @@ public enum JSONValue: Sendable, Equatable {
         case (.string(let x), .string(let y)): return x == y
         case (.object(let x), .object(let y)): return x == y
         case (.ints(let x), .ints(let y)): return x == y
-        case (.array, _), (.ints, _): return a.array.map { $0 } == b.array.map { $0 } && b.array != nil
+        case (.array, _), (.ints, _):
+            // A packed and an unpacked integer array with the same elements are equal.
+            guard let x = a.array, let y = b.array else { return false }
+            return x == y
         default: return false
         }
     }

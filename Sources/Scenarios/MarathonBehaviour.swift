@@ -39,7 +39,7 @@ struct MarathonBehaviour: Behaviour {
             if c.tick == startTick {
                 events.append(SceneEvent(tick: c.tick, entity: UInt32(slot), kind: MarathonScenario.Event.start))
             }
-            let (here, dir) = course.locate(max(run, 0))
+            let (_, dir) = course.locate(max(run, 0))
             let normal = SIMD2(-dir.y, dir.x)
             var pace = c.speed[i]
             // Congestion and drafting from the runners just ahead (through the grid).
@@ -93,7 +93,6 @@ struct MarathonBehaviour: Behaviour {
             }
             o.goalX[i] = run
             o.goalY[i] = lane
-            _ = here
         }
     }
 }

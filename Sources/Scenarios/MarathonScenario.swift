@@ -63,7 +63,7 @@ public struct MarathonScenario: Scenario {
         paces.sort()
         let perWave = (runners + waves - 1) / waves
         for k in 0..<runners {
-            let wave = k / perWave, inWave = k % perWave
+            let inWave = k % perWave   // the behaviour derives the wave from the slot
             // Corral: rows of runners behind the start line, across the road.
             let across = Int(roadHalfWidth * 2 / 0.8)
             let row = inWave / max(across, 1), col = inWave % max(across, 1)
@@ -73,13 +73,12 @@ public struct MarathonScenario: Scenario {
             let (at, dir) = course.locate(-behind)
             var p = at + SIMD2(-dir.y, dir.x) * lane
             if world.obstacles.isBlocked(p.x, p.y), let free = world.obstacles.nearestFreePoint(x: p.x, y: p.y) { p = free }
-            let speed = distance / (paces[k] * distance / 42_195)
+            let speed = 42_195 / paces[k]   // the pace that finishes a marathon in paces[k] seconds
             let h = try world.spawn(kind: Self.runner.code, x: p.x, y: p.y, speed: speed)
             world.attributes.set(slot: h.index, attribute: Attribute.bib.rawValue, int: Int32(k + 1))
             world.attributes.set(slot: h.index, attribute: Attribute.pace.rawValue, float: 1000 / speed)
             // Behaviour state: goalX = distance run (negative: behind the line, waiting), goalY = lane.
             guard let d = world.store.dense(of: h) else { continue }
-            _ = wave   // the behaviour derives the wave from the slot (runners are slots 0..<runners)
             world.store.goalX[d] = -behind
             world.store.goalY[d] = lane
         }

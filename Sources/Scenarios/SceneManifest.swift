@@ -48,13 +48,7 @@ public struct SceneManifest: Sendable, Equatable {
     }
 
     /// The tile files as paths usable from the current directory.
-    public var resolvedTilePaths: [String] {
-        let base = sourcePath.map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
-        return tiles.map { t in
-            if t.hasPrefix("/") || base == nil { return t }
-            return base!.appendingPathComponent(t).standardizedFileURL.path
-        }
-    }
+    public var resolvedTilePaths: [String] { tiles.map(resolve) }
 }
 
 /// A manifest problem, with the JSON path it is at and what was expected there.

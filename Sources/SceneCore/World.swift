@@ -11,6 +11,18 @@ public struct StepCounters: Hashable, Sendable {
     public init() {}
 }
 
+/// How long the stages of one step took, in nanoseconds.
+public struct StageNanos: Hashable, Sendable {
+    public var reindex: UInt64 = 0
+    /// Behaviour and integrate run in one parallel pass over each block.
+    public var behaviourAndIntegrate: UInt64 = 0
+    public var collectEvents: UInt64 = 0
+    public init() {}
+    public init(reindex: UInt64, behaviourAndIntegrate: UInt64, collectEvents: UInt64) {
+        self.reindex = reindex; self.behaviourAndIntegrate = behaviourAndIntegrate; self.collectEvents = collectEvents
+    }
+}
+
 /// The stages of one tick, in the order they run.
 public enum StepStage: String, CaseIterable, Sendable {
     /// Counting sort of entities into the grid (serial).
@@ -43,8 +55,8 @@ public final class World {
     public private(set) var counters = StepCounters()
     /// Events of the last step, in entity order.
     public private(set) var events: [SceneEvent] = []
-    /// Nanoseconds each stage took in the last step (reindex, behaviour+integrate, collect).
-    public private(set) var stageNanos: [StepStage: UInt64] = [:]
+    /// Nanoseconds the stages took in the last step (no allocation on the hot path).
+    public private(set) var stageNanos = StageNanos()
 
     private var nextX: ContiguousArray<Float> = []
     private var nextY: ContiguousArray<Float> = []
@@ -190,7 +202,7 @@ public final class World {
         }
         self.tick += 1
         let t3 = DispatchTime.now().uptimeNanoseconds
-        stageNanos = [.reindex: t1 - t0, .behaviour: t2 - t1, .collectEvents: t3 - t2]
+        stageNanos = StageNanos(reindex: t1 - t0, behaviourAndIntegrate: t2 - t1, collectEvents: t3 - t2)
     }
 
     /// Integrate one block: new position from old position and desired velocity, then
