@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "CityTiles", dependencies: [
             "SceneCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles"], swiftSettings: strict),
         .target(name: "SceneWire", dependencies: [
@@ -74,7 +76,11 @@ let package = Package(
             .product(name: "Benchmark", package: "benchmark"),
         ], path: "Benchmarks/EngineBenchmarks", swiftSettings: warningsAsErrors, plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         .testTarget(name: "SceneCoreTests", dependencies: ["SceneCore"], swiftSettings: strict),
-        .testTarget(name: "CityTilesTests", dependencies: ["CityTiles", "SceneCore"], swiftSettings: strict),
+        .testTarget(name: "CityTilesTests", dependencies: [
+            "CityTiles", "SceneCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
         .testTarget(name: "SceneWireTests", dependencies: [
             "SceneWire",
             .product(name: "NIOCore", package: "swift-nio"),

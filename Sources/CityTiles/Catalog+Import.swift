@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 
@@ -46,49 +47,66 @@ extension Catalog {
         let started = Date()
         let name = Self.tileName(for: path)
         try CityJSONReader.precheck(path: path)
-        let (digest, size) = try Self.digest(path: path)
-        if let existing = try tile(named: name), existing.sha256 == digest {
-            return ImportSummary(tile: name, file: path, status: .unchanged, objects: existing.objectCount, bytes: size,
-                                 epsg: existing.epsg, seconds: Date().timeIntervalSince(started), upgradedFrom: nil)
+        // A tile of this name may be unchanged: hash the file first to find out. Otherwise
+        // the file is hashed as it is read, in the same pass.
+        var known: (digest: String, size: Int)?
+        if let existing = try tile(named: name) {
+            let (digest, size) = try Self.digest(path: path)
+            if existing.sha256 == digest {
+                return ImportSummary(tile: name, file: path, status: .unchanged, objects: existing.objectCount, bytes: size,
+                                     epsg: existing.epsg, seconds: Date().timeIntervalSince(started), upgradedFrom: nil)
+            }
+            known = (digest, size)
         }
+        let size = known?.size ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return try writer.write { db in
+            var hash = SHA256()
             let replaced = try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0
-            var tile = TileInfo(id: nil, name: name, sourcePath: path, sha256: digest, epsg: 0,
+            var tile = TileInfo(id: nil, name: name, sourcePath: path, sha256: known?.digest ?? "", epsg: 0,
                                 minX: 0, minY: 0, maxX: 0, maxY: 0, objectCount: 0, importedAt: Date(), sourceVersion: "")
             try tile.insert(db)
             guard let tileId = tile.id else { throw CatalogError.unknownTile(name) }
             var extent = Extent2D.empty
             var count = 0
             var lastReport = started
-            let extentInsert = try db.makeStatement(sql: "INSERT INTO objectExtent (id, minX, maxX, minY, maxY) VALUES (?, ?, ?, ?, ?)")
-            // A prepared statement per table: far cheaper per row than encoding records.
-            let objectInsert = try db.makeStatement(sql: """
+            var extents: [RTreeLoader.Entry] = []
+            var footprintBlob: [UInt8] = []
+            let objectInsert = try PreparedInsert(db, sql: """
                 INSERT INTO cityObject (tileId, objectId, type, parentId, role, height, minZ, maxZ, footprintSource, footprint, attributes)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            objectInsert.bind(1, tileId)
             let header = try CityJSONReader.read(path: path, crsOverride: crsOverride, progress: { bytes in
                 let now = Date()
                 if let progress, now.timeIntervalSince(lastReport) >= 0.5 {
                     lastReport = now
                     progress(ImportProgress(bytesRead: bytes, totalBytes: size, objects: count, seconds: now.timeIntervalSince(started)))
                 }
-            }, sink: { records in
+            }, onChunk: known == nil ? { hash.update(data: $0) } : nil, sink: { records in
                 for r in records {
-                    do {
-                        try objectInsert.execute(arguments: [
-                            tileId, r.id, r.type, r.parent, r.role.rawValue, r.height, r.minZ, r.maxZ,
-                            r.footprintSource.rawValue, Data(FootprintCoding.encode(r.footprint)), r.attributes,
-                        ])
-                    } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                    FootprintCoding.encode(r.footprint, into: &footprintBlob)
+                    objectInsert.bind(2, r.id)
+                    objectInsert.bind(3, r.type)
+                    objectInsert.bind(4, r.parent)
+                    objectInsert.bind(5, Int64(r.role.rawValue))
+                    objectInsert.bind(6, r.height)
+                    objectInsert.bind(7, r.minZ)
+                    objectInsert.bind(8, r.maxZ)
+                    objectInsert.bind(9, r.footprintSource.rawValue)
+                    objectInsert.bind(10, blob: footprintBlob)
+                    objectInsert.bind(11, r.attributes)
+                    if try objectInsert.run(db) != nil {
                         throw TileError(file: path, object: r.id, problem: "the CityObject id appears twice in the tile")
                     }
                     if let e = r.extent {
-                        try extentInsert.execute(arguments: [db.lastInsertedRowID, e.minX, e.maxX, e.minY, e.maxY])
+                        extents.append(RTreeLoader.Entry(id: db.lastInsertedRowID, e))
                         extent.add(e)
                     }
                     count += 1
                 }
             })
+            try RTreeLoader.add(extents, to: "objectExtent", db)
+            if known == nil { tile.sha256 = Self.hex(hash.finalize()) }
             tile.epsg = header.epsg ?? 0
             if !extent.isEmpty { (tile.minX, tile.minY, tile.maxX, tile.maxY) = (extent.minX, extent.minY, extent.maxX, extent.maxY) }
             tile.objectCount = count
@@ -107,10 +125,14 @@ extension Catalog {
         var hash = SHA256()
         var size = 0
         while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
-            hash.update(chunk)
+            hash.update(data: chunk)
             size += chunk.count
         }
         if size == 0 { throw TileError(file: path, problem: "the file is empty") }
-        return (hash.finalize(), size)
+        return (hex(hash.finalize()), size)
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -23,39 +23,54 @@ public enum CityJSONReader {
     }
 
     /// Reads a tile, handing its records to `sink` in batches (one per feature for
-    /// CityJSONSeq). `progress` is called with bytes read so far.
+    /// CityJSONSeq). `progress` is called with bytes read so far; `onChunk` sees every
+    /// byte of the file once, in order (the catalog hashes the file with it).
     @discardableResult
     public static func read(path: String, crsOverride: Int? = nil,
                             progress: ((Int) -> Void)? = nil,
+                            onChunk: ((Data) -> Void)? = nil,
                             sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
         let format = try format(of: path)
         let handle = try openForReading(path)
         defer { try? handle.close() }
-        var lines = LineReader(handle: handle, maxLine: format == .sequence ? maxLineBytes : maxDocumentBytes, file: path)
+        var lines = LineReader(handle: handle, maxLine: format == .sequence ? maxLineBytes : maxDocumentBytes, file: path, onChunk: onChunk)
         guard let first = try lines.next(wholeFile: format == .document) else {
             throw TileError(file: path, problem: "the file is empty")
         }
-        try checkLooksLikeJSON(first, file: path)
+        var tape = JSONTape()
         switch format {
         case .document:
-            let root = try parse(first, file: path, line: nil)
-            guard let o = root.object else { throw TileError(file: path, problem: "the top level is \(root.typeName), an object was expected") }
-            let header = try TileHeader.read(o, file: path, crsOverride: crsOverride)
-            let vertices = try readVertices(o["vertices"], file: path, header: header)
-            guard let objects = o["CityObjects"]?.object else { throw TileError(file: path, problem: "no \"CityObjects\" object") }
-            let extractor = CityObjectExtractor(file: path, header: header, vertices: vertices)
-            let records = try extractor.records(objects)
-            // Checked after the content so that a broken file is reported as broken first.
-            if header.epsg == nil {
-                throw TileError(file: path, problem: "the file names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
+            let header = try lines.withBytes(first) { bytes in
+                try checkLooksLikeJSON(bytes, file: path)
+                let doc = try parse(bytes, into: &tape, file: path, line: nil)
+                guard doc.kind(doc.root) == .object else {
+                    throw TileError(file: path, problem: "the top level is \(doc.typeName(doc.root)), an object was expected")
+                }
+                let header = try TileHeader.read(doc, doc.root, file: path, crsOverride: crsOverride)
+                let vertices = try readVertices(doc, doc.member(doc.root, "vertices"), file: path, header: header)
+                guard let objects = doc.member(doc.root, "CityObjects"), doc.kind(objects) == .object else {
+                    throw TileError(file: path, problem: "no \"CityObjects\" object")
+                }
+                let extractor = CityObjectExtractor(file: path, header: header, vertices: vertices)
+                let records = try extractor.records(doc, objects)
+                // Checked after the content so that a broken file is reported as broken first.
+                if header.epsg == nil {
+                    throw TileError(file: path, problem: "the file names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
+                }
+                try sink(records)
+                return header
             }
-            try sink(records)
             progress?(lines.bytesRead)
             return header
         case .sequence:
-            let root = try parse(first, file: path, line: 1)
-            guard let o = root.object else { throw TileError(file: path, problem: "line 1 is \(root.typeName), the CityJSON header object was expected") }
-            let header = try TileHeader.read(o, file: path, crsOverride: crsOverride)
+            let header = try lines.withBytes(first) { bytes in
+                try checkLooksLikeJSON(bytes, file: path)
+                let doc = try parse(bytes, into: &tape, file: path, line: 1)
+                guard doc.kind(doc.root) == .object else {
+                    throw TileError(file: path, problem: "line 1 is \(doc.typeName(doc.root)), the CityJSON header object was expected")
+                }
+                return try TileHeader.read(doc, doc.root, file: path, crsOverride: crsOverride)
+            }
             if header.epsg == nil {
                 throw TileError(file: path, problem: "the header line names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
             }
@@ -63,32 +78,41 @@ public enum CityJSONReader {
             var seen = Set<String>()
             while let line = try lines.next(wholeFile: false) {
                 lineNumber += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                let feature = try parse(line, file: path, line: lineNumber)
-                let records = try featureRecords(feature, file: path, line: lineNumber, header: header)
-                for r in records where !seen.insert(r.id).inserted {
-                    throw TileError(file: path, object: r.id, problem: "line \(lineNumber): the id appears in an earlier feature too")
+                try lines.withBytes(line) { bytes in
+                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+                    let doc = try parse(bytes, into: &tape, file: path, line: lineNumber)
+                    let records = try featureRecords(doc, file: path, line: lineNumber, header: header)
+                    for r in records where !seen.insert(r.id).inserted {
+                        throw TileError(file: path, object: r.id, problem: "line \(lineNumber): the id appears in an earlier feature too")
+                    }
+                    try sink(records)
                 }
-                try sink(records)
                 progress?(lines.bytesRead)
             }
             return header
         }
     }
 
-    static func featureRecords(_ feature: JSONValue, file: String, line: Int, header: TileHeader) throws(TileError) -> [CityObjectRecord] {
-        guard let o = feature.object else { throw TileError(file: file, problem: "line \(line) is \(feature.typeName), a CityJSONFeature object was expected") }
-        guard o["type"]?.string == "CityJSONFeature" else {
+    static func featureRecords(_ doc: JSONDocument, file: String, line: Int, header: TileHeader) throws(TileError) -> [CityObjectRecord] {
+        let root = doc.root
+        guard doc.kind(root) == .object else { throw TileError(file: file, problem: "line \(line) is \(doc.typeName(root)), a CityJSONFeature object was expected") }
+        guard let type = doc.member(root, "type"), doc.stringEquals(type, "CityJSONFeature") else {
             throw TileError(file: file, problem: "line \(line): \"type\" must be \"CityJSONFeature\"")
         }
-        guard let id = o["id"]?.string else { throw TileError(file: file, problem: "line \(line): the feature has no \"id\"") }
-        guard let objects = o["CityObjects"]?.object else { throw TileError(file: file, object: id, problem: "line \(line): the feature has no \"CityObjects\"") }
-        guard objects[id] != nil else {
-            throw TileError(file: file, object: id, problem: "line \(line): the feature's \"id\" names none of its \(objects.count) CityObjects")
+        guard let idNode = doc.member(root, "id"), let id = doc.string(idNode) else {
+            throw TileError(file: file, problem: "line \(line): the feature has no \"id\"")
         }
-        let vertices = try readVertices(o["vertices"], file: "\(file) line \(line)", header: header)
+        guard let objects = doc.member(root, "CityObjects"), doc.kind(objects) == .object else {
+            throw TileError(file: file, object: id, problem: "line \(line): the feature has no \"CityObjects\"")
+        }
+        var named = false
+        doc.forEachMember(objects) { k, _ in named = named || doc.string(k) == id }
+        guard named else {
+            throw TileError(file: file, object: id, problem: "line \(line): the feature's \"id\" names none of its \(doc.count(objects)) CityObjects")
+        }
+        let vertices = try readVertices(doc, doc.member(root, "vertices"), file: "\(file) line \(line)", header: header)
         let extractor = CityObjectExtractor(file: file, header: header, vertices: vertices)
-        do { return try extractor.records(objects) } catch {
+        do { return try extractor.records(doc, objects) } catch {
             var e = error
             e.problem = "line \(line): " + e.problem
             throw e
@@ -96,40 +120,46 @@ public enum CityJSONReader {
     }
 
     /// Checks `vertices`: an array of integer triples whose real coordinates stay in range.
-    static func readVertices(_ value: JSONValue?, file: String, header: TileHeader) throws(TileError) -> [Int64] {
-        guard let value else { throw TileError(file: file, problem: "no \"vertices\" array") }
-        guard let list = value.array else { throw TileError(file: file, problem: "\"vertices\" is \(value.typeName), an array was expected") }
+    static func readVertices(_ doc: JSONDocument, _ node: Int?, file: String, header: TileHeader) throws(TileError) -> [Int64] {
+        guard let node else { throw TileError(file: file, problem: "no \"vertices\" array") }
+        switch doc.kind(node) {
+        case .array: break
+        case .intArray: throw TileError(file: file, problem: "vertex 0 is not an array of three integers")
+        default: throw TileError(file: file, problem: "\"vertices\" is \(doc.typeName(node)), an array was expected")
+        }
         var out: [Int64] = []
-        out.reserveCapacity(list.count * 3)
-        for (i, v) in list.enumerated() {
-            if case .ints(let p) = v, p.count == 3 {
-                for k in 0..<3 {
-                    let real = Double(p[k]) * header.scale[k] + header.translate[k]
-                    guard real.isFinite, abs(real) <= TileHeader.coordinateLimit else {
-                        throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(real) after transform, beyond ±\(Int(TileHeader.coordinateLimit))")
-                    }
-                    out.append(p[k])
-                }
-                continue
+        out.reserveCapacity(doc.count(node) * 3)
+        func check(_ c: Int64, _ i: Int, _ k: Int) throws(TileError) {
+            let real = Double(c) * header.scale[k] + header.translate[k]
+            guard real.isFinite, abs(real) <= TileHeader.coordinateLimit else {
+                throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(real) after transform, beyond ±\(Int(TileHeader.coordinateLimit))")
             }
-            guard let xyz = v.array, xyz.count == 3 else { throw TileError(file: file, problem: "vertex \(i) is not an array of three integers") }
-            for k in 0..<3 {
-                guard case .int(let c) = xyz[k] else {
-                    throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(xyz[k].typeName == "a number" ? "not an integer" : xyz[k].typeName); CityJSON vertices are integers")
+        }
+        try doc.forEachElement(node) { i, v throws(TileError) in
+            if doc.kind(v) == .intArray, doc.count(v) == 3 {
+                for (k, c) in doc.intElements(v).enumerated() {
+                    try check(c, i, k)
+                    out.append(c)
                 }
-                let real = Double(c) * header.scale[k] + header.translate[k]
-                guard real.isFinite, abs(real) <= TileHeader.coordinateLimit else {
-                    throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(real) after transform, beyond ±\(Int(TileHeader.coordinateLimit))")
+                return
+            }
+            guard doc.kind(v) == .array, doc.count(v) == 3 else { throw TileError(file: file, problem: "vertex \(i) is not an array of three integers") }
+            try doc.forEachElement(v) { k, c throws(TileError) in
+                guard let value = doc.int(c) else {
+                    throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(doc.number(c) != nil ? "not an integer" : doc.typeName(c)); CityJSON vertices are integers")
                 }
-                out.append(c)
+                try check(value, i, k)
+                out.append(value)
             }
         }
         return out
     }
 
-    static func parse(_ bytes: [UInt8], file: String, line: Int?) throws(TileError) -> JSONValue {
+    /// Parses `bytes` into `tape`; the document is valid while `bytes` is.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, into tape: inout JSONTape, file: String, line: Int?) throws(TileError) -> JSONDocument {
         do throws(JSONSyntaxError) {
-            return try JSONParser.parse(bytes)
+            try tape.parse(bytes)
+            return JSONDocument(bytes: bytes, tape: tape)
         } catch {
             var e = error
             if let line { e.line = line }
@@ -157,6 +187,13 @@ public enum CityJSONReader {
 
     /// Refuses binary data and garbage early, from the first bytes.
     static func checkLooksLikeJSON(_ bytes: [UInt8], file: String) throws(TileError) {
+        let result: Result<Void, TileError> = bytes.withUnsafeBufferPointer { b in
+            do throws(TileError) { return .success(try checkLooksLikeJSON(b, file: file)) } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+
+    static func checkLooksLikeJSON(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(TileError) {
         var i = 0
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
         while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
@@ -173,26 +210,30 @@ struct LineReader {
     let handle: FileHandle
     let maxLine: Int
     let file: String
+    let onChunk: ((Data) -> Void)?
     var buffer: [UInt8] = []
     var start = 0
     var eof = false
     private(set) var bytesRead = 0
 
-    init(handle: FileHandle, maxLine: Int, file: String) {
+    init(handle: FileHandle, maxLine: Int, file: String, onChunk: ((Data) -> Void)? = nil) {
         self.handle = handle
         self.maxLine = maxLine
         self.file = file
+        self.onChunk = onChunk
     }
 
-    /// The next line without its newline, or the whole file when `wholeFile`; nil at the end.
-    mutating func next(wholeFile: Bool) throws(TileError) -> [UInt8]? {
+    /// Where the next line lies in `buffer` (without its newline), or the whole file when
+    /// `wholeFile`; nil at the end. The range is valid until the next call.
+    mutating func next(wholeFile: Bool) throws(TileError) -> Range<Int>? {
+        var searchFrom = start
         while true {
-            if !wholeFile, let nl = buffer[start...].firstIndex(of: 0x0A) {
-                let line = Array(buffer[start..<nl])
+            if !wholeFile, let nl = buffer[searchFrom...].firstIndex(of: 0x0A) {
+                let line = start..<nl
                 start = nl + 1
-                if start > 1 << 20 { buffer.removeFirst(start); start = 0 }
                 return line
             }
+            searchFrom = buffer.count
             if buffer.count - start > maxLine {
                 throw TileError(file: file, problem: wholeFile
                     ? "larger than \(maxLine >> 20) MiB: split it or convert it to CityJSONSeq (.city.jsonl)"
@@ -200,20 +241,32 @@ struct LineReader {
             }
             if eof {
                 if start >= buffer.count { return nil }
-                let rest = Array(buffer[start...])
+                let rest = start..<buffer.count
                 start = buffer.count
                 return rest
+            }
+            // Drop the lines already handed out before reading more.
+            if start > 0 {
+                buffer.removeSubrange(0..<start)
+                searchFrom -= start
+                start = 0
             }
             let chunk: Data
             do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
                 throw TileError(file: file, problem: "read error: \(error)")
             }
             if chunk.isEmpty { eof = true } else {
+                onChunk?(chunk)
                 buffer.append(contentsOf: chunk)
                 bytesRead += chunk.count
                 // Refuse garbage before reading a gigabyte of it.
                 if bytesRead == chunk.count { try CityJSONReader.checkLooksLikeJSON(Array(buffer.prefix(4096)), file: file) }
             }
         }
+    }
+
+    /// Calls `body` with the bytes of a line returned by `next`.
+    func withBytes<R>(_ line: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R {
+        try buffer.withUnsafeBufferPointer { b in try body(UnsafeBufferPointer(rebasing: b[line])) }
     }
 }

@@ -14,62 +14,76 @@ struct CityObjectExtractor {
         SIMD3(Double(vertices[3 * i]), Double(vertices[3 * i + 1]), Double(vertices[3 * i + 2])) * header.scale + header.translate
     }
 
-    /// Records of every object, parents' footprints rolled up from their parts.
-    func records(_ objects: JSONObject) throws(TileError) -> [CityObjectRecord] {
+    @inline(__always)
+    func point2(_ i: Int) -> SIMD2<Double> {
+        SIMD2(Double(vertices[3 * i]) * header.scale.x + header.translate.x,
+              Double(vertices[3 * i + 1]) * header.scale.y + header.translate.y)
+    }
+
+    @inline(__always)
+    func z(_ i: Int) -> Double { Double(vertices[3 * i + 2]) * header.scale.z + header.translate.z }
+
+    /// Records of every member of the `CityObjects` object at `objects`, parents'
+    /// footprints rolled up from their parts.
+    func records(_ doc: JSONDocument, _ objects: Int) throws(TileError) -> [CityObjectRecord] {
         var out: [CityObjectRecord] = []
-        out.reserveCapacity(objects.count)
-        for (id, value) in objects.members {
-            out.append(try record(id: id, value))
+        out.reserveCapacity(doc.count(objects))
+        var scratch = GeometryScratch()
+        try doc.forEachMember(objects) { k, v throws(TileError) in
+            out.append(try record(id: doc.string(k)!, doc, v, &scratch))
         }
         return Self.rollUp(out)
     }
 
-    func record(id: String, _ value: JSONValue) throws(TileError) -> CityObjectRecord {
-        guard let o = value.object else { throw TileError(file: file, object: id, problem: "is \(value.typeName), an object was expected") }
-        guard let typeValue = o["type"] else { throw TileError(file: file, object: id, problem: "has no \"type\"") }
-        guard let type = typeValue.string, !type.isEmpty else {
-            throw TileError(file: file, object: id, problem: "\"type\" is \(typeValue.typeName), a non-empty string was expected")
+    func record(id: String, _ doc: JSONDocument, _ node: Int, _ s: inout GeometryScratch) throws(TileError) -> CityObjectRecord {
+        guard doc.kind(node) == .object else { throw TileError(file: file, object: id, problem: "is \(doc.typeName(node)), an object was expected") }
+        guard let typeNode = doc.member(node, "type") else { throw TileError(file: file, object: id, problem: "has no \"type\"") }
+        guard let type = doc.string(typeNode), !type.isEmpty else {
+            throw TileError(file: file, object: id, problem: "\"type\" is \(doc.typeName(typeNode)), a non-empty string was expected")
         }
         var parent: String?
-        if let parents = o["parents"] {
-            guard let list = parents.array, list.allSatisfy({ $0.string != nil }) else {
-                throw TileError(file: file, object: id, problem: "\"parents\" must be an array of object ids")
-            }
-            parent = list.first?.string
+        if let parents = doc.member(node, "parents") {
+            var ok = doc.kind(parents) == .array
+            if ok { doc.forEachElement(parents) { _, e in ok = ok && (doc.kind(e) == .string || doc.kind(e) == .escapedString) } }
+            guard ok else { throw TileError(file: file, object: id, problem: "\"parents\" must be an array of object ids") }
+            parent = doc.element(parents, 0).flatMap { doc.string($0) }
         }
-        var geometries: [ParsedGeometry] = []
-        if let g = o["geometry"] {
-            guard let list = g.array else { throw TileError(file: file, object: id, problem: "\"geometry\" is \(g.typeName), an array was expected") }
-            for (k, item) in list.enumerated() {
-                geometries.append(try parseGeometry(item, object: id, index: k))
+        s.clear()
+        if let g = doc.member(node, "geometry") {
+            switch doc.kind(g) {
+            case .array:
+                try doc.forEachElement(g) { k, item throws(TileError) in try parseGeometry(doc, item, object: id, index: k, into: &s) }
+            case .intArray:
+                throw TileError(file: file, object: id, problem: "geometry[0]: is a number, an object was expected")
+            default:
+                throw TileError(file: file, object: id, problem: "\"geometry\" is \(doc.typeName(g)), an array was expected")
             }
         }
         var minZ = Double.infinity, maxZ = -Double.infinity
-        for g in geometries { for v in g.allVertices { let z = point(v).z; minZ = min(minZ, z); maxZ = max(maxZ, z) } }
+        for v in s.indices { let z = z(v); minZ = min(minZ, z); maxZ = max(maxZ, z) }
 
         var footprint: [Polygon2D] = []
         var source = FootprintSource.none
-        if let lod0 = geometries.first(where: { $0.lod.hasPrefix("0") && $0.isSurfaceType }) {
-            footprint = lod0.surfaces.map { polygon($0.rings) }
+        if let lod0 = s.geometries.first(where: { $0.lod.hasPrefix("0") && $0.isSurfaceType }) {
+            footprint = s.surfaces[lod0.surfaces].map { polygon($0.rings, s) }
             source = .lod0
-        } else if let ground = groundSurfaces(geometries), !ground.isEmpty {
-            footprint = ground.map { polygon($0.rings) }
+        } else if let ground = groundSurfaces(s), !ground.isEmpty {
+            footprint = ground.map { polygon($0.rings, s) }
             source = .groundSurface
-        } else {
-            var points: [SIMD2<Double>] = []
-            for g in geometries { for v in g.allVertices { let p = point(v); points.append(SIMD2(p.x, p.y)) } }
-            let hull = ConvexHull.of(points)
+        } else if !s.indices.isEmpty {
+            let hull = ConvexHull.of(s.indices.map(point2))
             if hull.count >= 3 { footprint = [[hull]]; source = .outline }
         }
-        footprint = footprint.filter { ($0.first?.count ?? 0) >= 3 }
+        footprint.removeAll { ($0.first?.count ?? 0) < 3 }
 
         var height: Double?
         if minZ < maxZ { height = maxZ - minZ }
-        let attributes = o["attributes"]
+        let attributes = doc.member(node, "attributes")
         if height == nil, let a = attributes {
-            if let roof = a["b3_h_dak_max"]?.number, let ground = a["b3_h_maaiveld"]?.number, roof >= ground {
+            if let roof = doc.member(a, "b3_h_dak_max").flatMap(doc.number), let ground = doc.member(a, "b3_h_maaiveld").flatMap(doc.number),
+               roof >= ground {
                 height = roof - ground
-            } else if let h = a["measuredHeight"]?.number, h >= 0 {
+            } else if let h = doc.member(a, "measuredHeight").flatMap(doc.number), h >= 0 {
                 height = h
             }
         }
@@ -77,28 +91,28 @@ struct CityObjectExtractor {
             id: id, type: type, parent: parent, role: ObjectRole.of(type: type),
             footprint: footprint, footprintSource: source,
             minZ: minZ.isFinite ? minZ : nil, maxZ: maxZ.isFinite ? maxZ : nil,
-            height: height, attributes: attributes?.jsonText ?? "{}")
+            height: height, attributes: attributes.map(doc.compactText) ?? "{}")
     }
 
     /// The ground surfaces of the lowest-LoD solid that has any: labelled GroundSurface
     /// where semantics exist, else the surfaces lying flat at the solid's lowest z.
-    func groundSurfaces(_ geometries: [ParsedGeometry]) -> [ParsedSurface]? {
-        let solids = geometries.filter(\.isSolidType).sorted { $0.lod < $1.lod }
+    func groundSurfaces(_ s: GeometryScratch) -> [ParsedSurface]? {
+        let solids = s.geometries.filter(\.isSolidType).sorted { $0.lod < $1.lod }
         for solid in solids {
-            let labelled = solid.surfaces.filter { $0.semantic == "GroundSurface" }
+            let labelled = s.surfaces[solid.surfaces].filter(\.isGround)
             if !labelled.isEmpty { return labelled }
         }
         guard let solid = solids.first else { return nil }
-        let zs = solid.allVertices.map { point($0).z }
-        guard let bottom = zs.min() else { return nil }
-        return solid.surfaces.filter { s in
-            s.rings.first.map { ring in ring.count >= 3 && ring.allSatisfy { abs(point($0).z - bottom) < 0.01 } } ?? false
+        guard let bottom = s.indices[solid.vertices].lazy.map(z).min() else { return nil }
+        return s.surfaces[solid.surfaces].filter { surface in
+            guard let ring = s.rings[surface.rings].first else { return false }
+            return ring.count >= 3 && s.indices[ring].allSatisfy { abs(z($0) - bottom) < 0.01 }
         }
     }
 
-    func polygon(_ rings: [[Int]]) -> Polygon2D {
-        rings.map { ring in
-            var pts = ring.map { i -> SIMD2<Double> in let p = point(i); return SIMD2(p.x, p.y) }
+    func polygon(_ rings: Range<Int>, _ s: GeometryScratch) -> Polygon2D {
+        s.rings[rings].map { ring in
+            var pts = s.indices[ring].map(point2)
             if pts.count > 1, pts.first == pts.last { pts.removeLast() }
             return pts
         }
@@ -108,6 +122,7 @@ struct CityObjectExtractor {
     /// has none of its own, and the tallest part's height; the parts then stop being
     /// obstacles of their own so nothing is counted twice.
     static func rollUp(_ records: [CityObjectRecord]) -> [CityObjectRecord] {
+        guard records.contains(where: { $0.parent != nil }) else { return records }
         var byId: [String: Int] = [:]
         for (k, r) in records.enumerated() { byId[r.id] = k }
         var out = records

@@ -3,6 +3,13 @@
 public enum FootprintCoding {
     public static func encode(_ polygons: [Polygon2D]) -> [UInt8] {
         var out: [UInt8] = []
+        encode(polygons, into: &out)
+        return out
+    }
+
+    /// Encodes into `out`, replacing its contents (and keeping its capacity).
+    public static func encode(_ polygons: [Polygon2D], into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
         func f64(_ v: Double) { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
         u32(polygons.count)
@@ -13,7 +20,6 @@ public enum FootprintCoding {
                 for p in ring { f64(p.x); f64(p.y) }
             }
         }
-        return out
     }
 
     /// Decodes a blob; nil when it is malformed (never traps on bad bytes).

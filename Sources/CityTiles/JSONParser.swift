@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a JSON text was refused, with the byte offset and line where it happened.
 public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
     public var message: String
@@ -9,7 +11,7 @@ public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
     public var description: String { "line \(line), byte \(offset), at \(path): \(message)" }
 }
 
-/// A strict JSON parser over UTF-8 bytes (RFC 8259).
+/// A strict JSON parser over UTF-8 bytes (RFC 8259) that writes a `JSONTape`.
 ///
 /// Strict where CityJSON needs it: duplicate object keys are an error (most parsers keep
 /// the last one silently), integers outside Int64 are an error rather than a rounded
@@ -18,26 +20,28 @@ public struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var at: Int = 0
     var depth: Int = 0
+    var nodes: [JSONNode] = []
+    var ints: [Int64] = []
+    /// Key nodes of the objects being parsed, innermost last (for the duplicate check).
+    var keyNodes: [Int] = []
     /// Per nesting level: the byte offset of the current key (objects) or -1, and the
     /// current element index (arrays). Only read to name the path in an error.
     var keyAt = [Int](repeating: -1, count: JSONParser.maxDepth + 2)
     var elementIndex = [Int](repeating: 0, count: JSONParser.maxDepth + 2)
     /// Deepest nesting accepted (CityJSON needs about 8).
     public static let maxDepth = 64
+    /// Objects with more members than this find duplicate keys through a hash table.
+    static let linearKeyLimit = 16
 
-    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 
-    /// Parses one complete JSON document from `bytes`.
+    /// Parses one complete JSON document from `bytes` into a tree of values.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
-        var p = JSONParser(bytes)
-        p.skipSpace()
-        if p.at == bytes.count { throw p.error("the text is empty, a JSON value was expected") }
-        let v = try p.value()
-        p.skipSpace()
-        if p.at != bytes.count { throw p.error("unexpected content after the JSON value") }
-        return v
+        var tape = JSONTape()
+        try tape.parse(bytes)
+        return JSONDocument(bytes: bytes, tape: tape).value(0)
     }
 
     /// Parses a document held in an array of bytes.
@@ -46,6 +50,14 @@ public struct JSONParser {
             do throws(JSONSyntaxError) { return .success(try parse(b)) } catch { return .failure(error) }
         }
         return try result.get()
+    }
+
+    mutating func document() throws(JSONSyntaxError) {
+        skipSpace()
+        if at == bytes.count { throw error("the text is empty, a JSON value was expected") }
+        try value()
+        skipSpace()
+        if at != bytes.count { throw error("unexpected content after the JSON value") }
     }
 
     func error(_ message: String) -> JSONSyntaxError {
@@ -57,7 +69,7 @@ public struct JSONParser {
                 if keyAt[level] >= 0 {
                     var p = JSONParser(bytes)
                     p.at = keyAt[level]
-                    let key = (try? p.string()) ?? "?"
+                    let key = (try? p.string()).map { String(decoding: Self.unescape(bytes, from: keyAt[level] + 1, count: $0.count), as: UTF8.self) } ?? "?"
                     path += "." + key
                 } else {
                     path += "[\(elementIndex[level])]"
@@ -75,16 +87,21 @@ public struct JSONParser {
         }
     }
 
-    mutating func value() throws(JSONSyntaxError) -> JSONValue {
+    @inline(__always)
+    static func isNumberStart(_ c: UInt8) -> Bool { c == UInt8(ascii: "-") || (c >= 48 && c <= 57) }
+
+    mutating func value() throws(JSONSyntaxError) {
         guard at < bytes.count else { throw error("the text ends where a value was expected (truncated file?)") }
         switch bytes[at] {
-        case UInt8(ascii: "{"): return .object(try object())
-        case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        case UInt8(ascii: "{"): try object()
+        case UInt8(ascii: "["): try array()
+        case UInt8(ascii: "\""):
+            let s = try string()
+            nodes.append(JSONNode(kind: s.escaped ? .escapedString : .string, count: UInt32(s.count), payload: Int64(s.start)))
+        case UInt8(ascii: "t"): try literal("true"); nodes.append(JSONNode(kind: .bool, count: 1, payload: 0))
+        case UInt8(ascii: "f"): try literal("false"); nodes.append(JSONNode(kind: .bool, count: 0, payload: 0))
+        case UInt8(ascii: "n"): try literal("null"); nodes.append(JSONNode(kind: .null, count: 0, payload: 0))
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): nodes.append(try number())
         default:
             throw error("unexpected byte 0x\(String(bytes[at], radix: 16)) where a value was expected")
         }
@@ -102,14 +119,23 @@ public struct JSONParser {
         if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
     }
 
-    mutating func object() throws(JSONSyntaxError) -> JSONObject {
+    mutating func object() throws(JSONSyntaxError) {
         try enter()
         defer { depth -= 1 }
         at += 1
-        var o = JSONObject()
+        let me = nodes.count
+        nodes.append(JSONNode(kind: .object, count: 0, payload: 0))
+        let firstKey = keyNodes.count
+        defer { keyNodes.removeSubrange(firstKey...) }
+        var hashed: [UInt64: Int]?
+        var members: UInt32 = 0
         keyAt[depth] = -1
         skipSpace()
-        if at < bytes.count && bytes[at] == UInt8(ascii: "}") { at += 1; return o }
+        if at < bytes.count && bytes[at] == UInt8(ascii: "}") {
+            at += 1
+            nodes[me].payload = Int64(nodes.count)
+            return
+        }
         while true {
             skipSpace()
             guard at < bytes.count else { throw error("the text ends inside an object (truncated file?)") }
@@ -117,180 +143,271 @@ public struct JSONParser {
             let keyStart = at
             keyAt[depth] = keyStart
             let key = try string()
+            let keyNode = nodes.count
+            nodes.append(JSONNode(kind: key.escaped ? .escapedString : .string, count: UInt32(key.count), payload: Int64(key.start)))
+            if isDuplicate(keyNode, among: firstKey, hashed: &hashed) {
+                at = keyStart
+                throw error("duplicate key \"\(String(decoding: Self.unescape(bytes, from: key.start, count: key.count), as: UTF8.self))\" in one object")
+            }
+            keyNodes.append(keyNode)
             skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw error("':' was expected after the key \"\(key)\"") }
+            guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else {
+                throw error("':' was expected after the key \"\(String(decoding: Self.unescape(bytes, from: key.start, count: key.count), as: UTF8.self))\"")
+            }
             at += 1
             skipSpace()
-            let v = try value()
-            if !o.append(key, v) {
-                at = keyStart
-                throw error("duplicate key \"\(key)\" in one object")
-            }
+            try value()
+            members += 1
             skipSpace()
             guard at < bytes.count else { throw error("the text ends inside an object (truncated file?)") }
             if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-            if bytes[at] == UInt8(ascii: "}") { at += 1; return o }
+            if bytes[at] == UInt8(ascii: "}") {
+                at += 1
+                nodes[me].count = members
+                nodes[me].payload = Int64(nodes.count)
+                return
+            }
             throw error("',' or '}' was expected in an object")
         }
     }
 
-    mutating func array() throws(JSONSyntaxError) -> JSONValue {
+    /// True when the key at `node` equals an earlier key of the same object.
+    mutating func isDuplicate(_ node: Int, among firstKey: Int, hashed: inout [UInt64: Int]?) -> Bool {
+        let earlier = keyNodes.count - firstKey
+        if earlier < Self.linearKeyLimit {
+            for k in firstKey..<keyNodes.count where sameKey(keyNodes[k], node) { return true }
+            return false
+        }
+        if hashed == nil {
+            hashed = [:]
+            for k in firstKey..<keyNodes.count { hashed![keyHash(keyNodes[k]), default: keyNodes[k]] = keyNodes[k] }
+        }
+        let h = keyHash(node)
+        if let other = hashed![h] {
+            if sameKey(other, node) { return true }
+            // A hash collision: settle it by looking at every key.
+            for k in firstKey..<keyNodes.count where sameKey(keyNodes[k], node) { return true }
+            return false
+        }
+        hashed![h] = node
+        return false
+    }
+
+    func keyBytes(_ node: Int) -> [UInt8]? {
+        let n = nodes[node]
+        return n.kind == .escapedString ? Self.unescape(bytes, from: Int(n.payload), count: Int(n.count)) : nil
+    }
+
+    func sameKey(_ a: Int, _ b: Int) -> Bool {
+        let x = nodes[a], y = nodes[b]
+        if x.kind == .string && y.kind == .string {
+            guard x.count == y.count else { return false }
+            return memcmp(bytes.baseAddress! + Int(x.payload), bytes.baseAddress! + Int(y.payload), Int(x.count)) == 0
+        }
+        let xb = keyBytes(a) ?? Array(bytes[Int(x.payload)..<Int(x.payload) + Int(x.count)])
+        let yb = keyBytes(b) ?? Array(bytes[Int(y.payload)..<Int(y.payload) + Int(y.count)])
+        return xb == yb
+    }
+
+    /// FNV-1a of the key's decoded bytes.
+    func keyHash(_ node: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        func mix(_ c: UInt8) { h = (h ^ UInt64(c)) &* 0x100000001b3 }
+        if let decoded = keyBytes(node) {
+            for c in decoded { mix(c) }
+        } else {
+            let n = nodes[node]
+            for k in Int(n.payload)..<Int(n.payload) + Int(n.count) { mix(bytes[k]) }
+        }
+        return h
+    }
+
+    mutating func array() throws(JSONSyntaxError) {
         try enter()
         defer { depth -= 1 }
         at += 1
-        var a: [JSONValue] = []
+        let me = nodes.count
+        nodes.append(JSONNode(kind: .array, count: 0, payload: 0))
         keyAt[depth] = -1
         elementIndex[depth] = 0
+        var count: UInt32 = 0
         skipSpace()
-        if at < bytes.count && bytes[at] == UInt8(ascii: "]") { at += 1; return .array(a) }
-        // Fast path: a run of integers is kept packed; anything else falls back below.
-        if at < bytes.count, bytes[at] == UInt8(ascii: "-") || (48...57).contains(bytes[at]) {
-            var ints: [Int64] = []
+        if at < bytes.count && bytes[at] == UInt8(ascii: "]") {
+            at += 1
+            nodes[me].payload = Int64(nodes.count)
+            return
+        }
+        // Fast path: a run of integers goes straight to `ints`; anything else falls back below.
+        if Self.isNumberStart(bytes[at]) {
+            let firstInt = ints.count
             while true {
-                elementIndex[depth] = ints.count
-                let value = try number()
-                guard case .int(let i) = value else {
-                    a = ints.map { .int($0) }
-                    a.append(value)
+                elementIndex[depth] = Int(count)
+                let n = try number()
+                guard n.kind == .int else {
+                    // Unpack the integers read so far into nodes, then carry on generically.
+                    for v in ints[firstInt...] { nodes.append(JSONNode(kind: .int, count: 0, payload: v)) }
+                    ints.removeSubrange(firstInt...)
+                    nodes.append(n)
+                    count += 1
                     break
                 }
-                ints.append(i)
+                ints.append(n.payload)
+                count += 1
                 skipSpace()
                 guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
-                if bytes[at] == UInt8(ascii: "]") { at += 1; return .ints(ints) }
+                if bytes[at] == UInt8(ascii: "]") {
+                    at += 1
+                    nodes[me] = JSONNode(kind: .intArray, count: count, payload: Int64(firstInt))
+                    return
+                }
                 guard bytes[at] == UInt8(ascii: ",") else { throw error("',' or ']' was expected in an array") }
                 at += 1
                 skipSpace()
-                guard at < bytes.count, bytes[at] == UInt8(ascii: "-") || (48...57).contains(bytes[at]) else {
-                    a = ints.map { .int($0) }
+                guard at < bytes.count, Self.isNumberStart(bytes[at]) else {
+                    for v in ints[firstInt...] { nodes.append(JSONNode(kind: .int, count: 0, payload: v)) }
+                    ints.removeSubrange(firstInt...)
+                    // The comma is consumed: read the next element generically.
+                    elementIndex[depth] = Int(count)
+                    try value()
+                    count += 1
                     break
                 }
             }
-            // Continue generically after the integers (or the first non-integer number).
-            if case .double? = a.last {
-                skipSpace()
-                guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
-                if bytes[at] == UInt8(ascii: "]") { at += 1; return .array(a) }
-                guard bytes[at] == UInt8(ascii: ",") else { throw error("',' or ']' was expected in an array") }
+            skipSpace()
+            guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
+            if bytes[at] == UInt8(ascii: "]") {
                 at += 1
+                nodes[me].count = count
+                nodes[me].payload = Int64(nodes.count)
+                return
             }
+            guard bytes[at] == UInt8(ascii: ",") else { throw error("',' or ']' was expected in an array") }
+            at += 1
         }
         while true {
             skipSpace()
-            elementIndex[depth] = a.count
-            a.append(try value())
+            elementIndex[depth] = Int(count)
+            try value()
+            count += 1
             skipSpace()
             guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
             if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-            if bytes[at] == UInt8(ascii: "]") { at += 1; return .array(a) }
+            if bytes[at] == UInt8(ascii: "]") {
+                at += 1
+                nodes[me].count = count
+                nodes[me].payload = Int64(nodes.count)
+                return
+            }
             throw error("',' or ']' was expected in an array")
         }
     }
 
-    mutating func string() throws(JSONSyntaxError) -> String {
+    /// Scans a string starting at its opening quote: where its content starts, how many
+    /// bytes it has in the source, and whether it holds escapes. Escapes are checked here.
+    mutating func string() throws(JSONSyntaxError) -> (start: Int, count: Int, escaped: Bool) {
         at += 1
         let start = at
-        // Fast path: no escapes.
-        while at < bytes.count {
-            let c = bytes[at]
-            if c == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
-                at += 1
-                return s
-            }
-            if c == UInt8(ascii: "\\") || c < 0x20 { break }
-            at += 1
-        }
-        at = start
-        var out: [UInt8] = []
+        var escaped = false
         while at < bytes.count {
             let c = bytes[at]
             if c == UInt8(ascii: "\"") {
                 at += 1
-                return String(decoding: out, as: UTF8.self)
+                return (start, at - 1 - start, escaped)
             }
             if c < 0x20 { throw error("a control character inside a string") }
             if c == UInt8(ascii: "\\") {
+                escaped = true
                 at += 1
                 guard at < bytes.count else { break }
                 switch bytes[at] {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
                 case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar), at + 2 < bytes.count,
-                       bytes[at + 1] == UInt8(ascii: "\\"), bytes[at + 2] == UInt8(ascii: "u") {
-                        at += 2
-                        let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00)
-                    }
-                    out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8))
+                    guard at + 4 < bytes.count else { throw error("the text ends inside a \\u escape") }
+                    for k in 1...4 where Self.hexDigit(bytes[at + k]) == nil { throw error("invalid \\u escape") }
+                    at += 4
                 default: throw error("invalid escape in a string")
                 }
-                at += 1
-                continue
             }
-            out.append(c)
             at += 1
         }
         throw error("the text ends inside a string (truncated file?)")
     }
 
-    mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
-        guard at + 4 < bytes.count else { throw error("the text ends inside a \\u escape") }
-        var v: UInt32 = 0
-        for k in 1...4 {
-            let c = bytes[at + k]
-            let d: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - 48)
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - 87)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - 55)
-            default: throw error("invalid \\u escape")
-            }
-            v = v << 4 | d
+    static func hexDigit(_ c: UInt8) -> UInt32? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - 48)
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(c - 87)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(c - 55)
+        default: return nil
         }
-        at += 4
-        return v
     }
 
-    mutating func number() throws(JSONSyntaxError) -> JSONValue {
+    /// The UTF-8 bytes of a string's content with its escapes decoded (the parser has
+    /// already checked them).
+    static func unescape(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var at = start
+        let end = start + count
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 1...4 where at + k < end { v = v << 4 | (hexDigit(bytes[at + k]) ?? 0) }
+            return v
+        }
+        while at < end {
+            let c = bytes[at]
+            guard c == UInt8(ascii: "\\"), at + 1 < end else { out.append(c); at += 1; continue }
+            at += 1
+            switch bytes[at] {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(at)
+                at += 4
+                if (0xD800..<0xDC00).contains(scalar), at + 2 < end,
+                   bytes[at + 1] == UInt8(ascii: "\\"), bytes[at + 2] == UInt8(ascii: "u") {
+                    let low = hex4(at + 2)
+                    if (0xDC00..<0xE000).contains(low) {
+                        at += 6
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                }
+                out.append(contentsOf: String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8)
+            default: out.append(bytes[at])   // \" \\ \/
+            }
+            at += 1
+        }
+        return out
+    }
+
+    /// Powers of ten exactly representable as a Double (for the fast path of `number`).
+    static let exactPowers: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { x, _ in x * 10 } }
+
+    mutating func number() throws(JSONSyntaxError) -> JSONNode {
         let start = at
         var negative = false
         if bytes[at] == UInt8(ascii: "-") { negative = true; at += 1 }
-        guard at < bytes.count, (48...57).contains(bytes[at]) else { throw error("a digit was expected in a number") }
-        if bytes[at] == 48, at + 1 < bytes.count, (48...57).contains(bytes[at + 1]) {
+        guard at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 else { throw error("a digit was expected in a number") }
+        if bytes[at] == 48, at + 1 < bytes.count, bytes[at + 1] >= 48 && bytes[at + 1] <= 57 {
             throw error("a number may not have a leading zero")
         }
         var magnitude: UInt64 = 0
+        var digits = 0
         var overflow = false
-        while at < bytes.count, (48...57).contains(bytes[at]) {
+        while at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 {
             let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
             let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[at] - 48))
             magnitude = m2
             overflow = overflow || o1 || o2
+            digits += 1
             at += 1
         }
-        var isInteger = true
-        if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
-            isInteger = false
-            at += 1
-            guard at < bytes.count, (48...57).contains(bytes[at]) else { throw error("a digit was expected after '.'") }
-            while at < bytes.count, (48...57).contains(bytes[at]) { at += 1 }
-        }
-        if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
-            isInteger = false
-            at += 1
-            if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
-            guard at < bytes.count, (48...57).contains(bytes[at]) else { throw error("a digit was expected in an exponent") }
-            while at < bytes.count, (48...57).contains(bytes[at]) { at += 1 }
-        }
+        let isInteger = at >= bytes.count || (bytes[at] != UInt8(ascii: ".") && bytes[at] | 0x20 != UInt8(ascii: "e"))
         if isInteger {
             let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
             if overflow || magnitude > limit {
@@ -298,13 +415,47 @@ public struct JSONParser {
                 at = start
                 throw error("the integer \(text.prefix(40)) is outside the 64-bit range")
             }
-            return .int(negative ? Int64(bitPattern: 0 &- magnitude) : Int64(magnitude))
+            return JSONNode(kind: .int, count: 0, payload: negative ? Int64(bitPattern: 0 &- magnitude) : Int64(magnitude))
         }
-        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
-        guard let d = Double(text), d.isFinite else {
+        var fractionDigits = 0
+        if bytes[at] == UInt8(ascii: ".") {
+            at += 1
+            guard at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 else { throw error("a digit was expected after '.'") }
+            while at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 {
+                let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
+                let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[at] - 48))
+                magnitude = m2
+                overflow = overflow || o1 || o2
+                fractionDigits += 1
+                digits += 1
+                at += 1
+            }
+        }
+        var hasExponent = false
+        if at < bytes.count, bytes[at] | 0x20 == UInt8(ascii: "e") {
+            hasExponent = true
+            at += 1
+            if at < bytes.count, bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-") { at += 1 }
+            guard at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 else { throw error("a digit was expected in an exponent") }
+            while at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 { at += 1 }
+        }
+        // Exact when the digits fit a double's mantissa and the power of ten is exact.
+        if !hasExponent, !overflow, magnitude < 1 << 53, fractionDigits <= 22 {
+            let d = Double(magnitude) / Self.exactPowers[fractionDigits]
+            return JSONNode(kind: .double, count: 0, payload: Int64(bitPattern: (negative ? -d : d).bitPattern))
+        }
+        let d: Double? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: at - start + 1) { buf in
+            for k in start..<at { buf[k - start] = CChar(bitPattern: bytes[k]) }
+            buf[at - start] = 0
+            var endPointer: UnsafeMutablePointer<CChar>?
+            let v = strtod(buf.baseAddress!, &endPointer)
+            return endPointer == buf.baseAddress! + (at - start) ? v : nil
+        }
+        guard let d, d.isFinite else {
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
             at = start
             throw error("the number \(text.prefix(40))... is beyond the range of a 64-bit float")
         }
-        return .double(d)
+        return JSONNode(kind: .double, count: 0, payload: Int64(bitPattern: d.bitPattern))
     }
 }

@@ -10,6 +10,15 @@ public struct TileHeader: Sendable, Equatable {
     /// Largest absolute CRS coordinate accepted: beyond it no real place on Earth is meant.
     public static let coordinateLimit: Double = 1e9
 
+    /// Reads the header of the CityJSON object at node `root` of a parsed document.
+    static func read(_ doc: JSONDocument, _ root: Int, file: String, crsOverride: Int?) throws(TileError) -> TileHeader {
+        var members = JSONObject()
+        for key: StaticString in ["type", "version", "transform", "metadata"] {
+            if let node = doc.member(root, key) { members.append(key.description, doc.value(node)) }
+        }
+        return try read(members, file: file, crsOverride: crsOverride)
+    }
+
     /// Reads `version`, `transform` and `metadata.referenceSystem` of a CityJSON object.
     static func read(_ root: JSONObject, file: String, crsOverride: Int?) throws(TileError) -> TileHeader {
         guard let type = root["type"] else { throw TileError(file: file, problem: "no top-level \"type\": not a CityJSON file") }

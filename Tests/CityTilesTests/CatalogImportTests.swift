@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import CityTiles
@@ -91,6 +92,24 @@ import Testing
         #expect(try catalog.tiles().count == 1)
         #expect(try catalog.records(tile: "district").count == 18)
         #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7)).count == 18)
+    }
+
+    @Test func storedDigestIsTheFilesSHA256WhetherHashedWhileReadingOrBefore() throws {
+        let dir = temporaryDirectory()
+        let file = dir.appendingPathComponent("district.city.jsonl").path
+        try DistrictGenerator(buildings: 30, seed: 4).write(to: file)
+        let catalog = try Catalog(path: dir.appendingPathComponent("c.sqlite").path)
+        func expected() throws -> String {
+            SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: file))).map { String(format: "%02x", $0) }.joined()
+        }
+        // A new tile is hashed while it is read.
+        try catalog.importTile(path: file)
+        #expect(try catalog.tile(named: "district")?.sha256 == expected())
+        // A known tile is hashed first (to find it unchanged); a changed one keeps that hash.
+        try DistrictGenerator(buildings: 31, seed: 4).write(to: file)
+        #expect(try catalog.importTile(path: file).status == .replaced)
+        #expect(try catalog.tile(named: "district")?.sha256 == expected())
+        #expect(try catalog.importTile(path: file).status == .unchanged)
     }
 
     @Test func generatorRoundTrips() throws {

@@ -1,0 +1,162 @@
+/// One node of a parsed JSON document. Nodes lie in document order (a container before
+/// its contents; an object's members as key, value, key, value), so a document is one flat
+/// array with no allocation per value.
+public struct JSONNode: Sendable {
+    public enum Kind: UInt8, Sendable {
+        case null, bool, int, double, string, escapedString, array, object
+        /// An array whose elements are all integers: they lie in the tape's `ints`.
+        case intArray
+    }
+
+    public var kind: Kind
+    /// Members of an object, elements of an array, bytes of a string, 1 or 0 for a bool.
+    public var count: UInt32
+    /// An int's value, a double's bit pattern, a string's first byte offset, the node index
+    /// after a container's last descendant, or an int array's first index in `ints`.
+    public var payload: Int64
+}
+
+/// A JSON document parsed into flat arrays: nodes, and the integers of integer arrays.
+/// Strings stay in the source bytes, so a tape is read together with them (`JSONDocument`).
+/// A tape is reused from one document to the next without reallocating.
+public struct JSONTape: Sendable {
+    public internal(set) var nodes: [JSONNode] = []
+    public internal(set) var ints: [Int64] = []
+
+    public init() {}
+
+    /// Parses one complete JSON text, replacing what the tape held.
+    public mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) {
+        var p = JSONParser(bytes)
+        swap(&p.nodes, &nodes)
+        swap(&p.ints, &ints)
+        p.nodes.removeAll(keepingCapacity: true)
+        p.ints.removeAll(keepingCapacity: true)
+        defer {
+            swap(&p.nodes, &nodes)
+            swap(&p.ints, &ints)
+        }
+        try p.document()
+    }
+}
+
+/// A tape with the bytes it was parsed from: read access by node index. Valid only while
+/// the bytes are (it is used inside the `withUnsafeBufferPointer` that parsed them).
+public struct JSONDocument {
+    public let bytes: UnsafeBufferPointer<UInt8>
+    public let nodes: [JSONNode]
+    public let ints: [Int64]
+
+    public init(bytes: UnsafeBufferPointer<UInt8>, tape: JSONTape) {
+        self.bytes = bytes
+        self.nodes = tape.nodes
+        self.ints = tape.ints
+    }
+
+    /// The root value's node.
+    public var root: Int { 0 }
+
+    @inline(__always) public func kind(_ i: Int) -> JSONNode.Kind { nodes[i].kind }
+    @inline(__always) public func count(_ i: Int) -> Int { Int(nodes[i].count) }
+
+    /// The index after node `i` and everything inside it.
+    @inline(__always)
+    public func end(_ i: Int) -> Int {
+        let n = nodes[i]
+        return n.kind == .array || n.kind == .object ? Int(n.payload) : i + 1
+    }
+
+    /// The value of member `key` of object `i`; nil when `i` is no object or lacks the key.
+    public func member(_ i: Int, _ key: StaticString) -> Int? {
+        guard nodes[i].kind == .object else { return nil }
+        var k = i + 1
+        for _ in 0..<nodes[i].count {
+            if stringEquals(k, key) { return k + 1 }
+            k = end(k + 1)
+        }
+        return nil
+    }
+
+    /// Calls `body` with each member's key node and value node, in file order.
+    @inline(__always)
+    public func forEachMember<E: Error>(_ i: Int, _ body: (_ key: Int, _ value: Int) throws(E) -> Void) throws(E) {
+        var k = i + 1
+        for _ in 0..<nodes[i].count {
+            try body(k, k + 1)
+            k = end(k + 1)
+        }
+    }
+
+    /// Calls `body` with each element's node of array `i` (not an int array).
+    @inline(__always)
+    public func forEachElement<E: Error>(_ i: Int, _ body: (_ index: Int, _ node: Int) throws(E) -> Void) throws(E) {
+        var k = i + 1
+        for e in 0..<Int(nodes[i].count) {
+            try body(e, k)
+            k = end(k)
+        }
+    }
+
+    /// The node of element `e` of array `i`, nil when out of range or not an array.
+    public func element(_ i: Int, _ e: Int) -> Int? {
+        guard nodes[i].kind == .array, e >= 0, e < nodes[i].count else { return nil }
+        var k = i + 1
+        for _ in 0..<e { k = end(k) }
+        return k
+    }
+
+    /// The integers of an int array.
+    @inline(__always)
+    public func intElements(_ i: Int) -> ArraySlice<Int64> {
+        let n = nodes[i]
+        return ints[Int(n.payload)..<Int(n.payload) + Int(n.count)]
+    }
+
+    public func int(_ i: Int) -> Int64? { nodes[i].kind == .int ? nodes[i].payload : nil }
+
+    /// The value as a Double when it is any number.
+    public func number(_ i: Int) -> Double? {
+        switch nodes[i].kind {
+        case .int: return Double(nodes[i].payload)
+        case .double: return Double(bitPattern: UInt64(bitPattern: nodes[i].payload))
+        default: return nil
+        }
+    }
+
+    /// The string at node `i`, escapes decoded; nil when it is no string.
+    public func string(_ i: Int) -> String? {
+        let n = nodes[i]
+        switch n.kind {
+        case .string:
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[Int(n.payload)..<Int(n.payload) + Int(n.count)]), as: UTF8.self)
+        case .escapedString:
+            return String(decoding: JSONParser.unescape(bytes, from: Int(n.payload), count: Int(n.count)), as: UTF8.self)
+        default:
+            return nil
+        }
+    }
+
+    /// True when node `i` is the string `s` (compared without building a String).
+    @inline(__always)
+    public func stringEquals(_ i: Int, _ s: StaticString) -> Bool {
+        let n = nodes[i]
+        if n.kind == .escapedString { return string(i) == s.description }
+        guard n.kind == .string, Int(n.count) == s.utf8CodeUnitCount else { return false }
+        let start = Int(n.payload)
+        let p = s.utf8Start
+        for k in 0..<Int(n.count) where bytes[start + k] != p[k] { return false }
+        return true
+    }
+
+    /// A short name of the node's JSON type, for error messages.
+    public func typeName(_ i: Int) -> String {
+        switch nodes[i].kind {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string, .escapedString: return "a string"
+        case .array, .intArray: return "an array"
+        case .object: return "an object"
+        }
+    }
+}
