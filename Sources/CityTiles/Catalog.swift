@@ -74,7 +74,23 @@ public final class Catalog: Sendable {
                 BEGIN DELETE FROM objectExtent WHERE id = OLD.id; END;
                 """)
         }
+        // The unique (tileId, objectId) index already serves lookups by tile; the separate
+        // tileId index made every inserted row update one more B-tree.
+        m.registerMigration("v2-drop-redundant-tile-index") { db in
+            try db.execute(sql: "DROP INDEX IF EXISTS cityObject_on_tileId")
+        }
         return m
+    }
+
+    /// What SQLite finds wrong with the catalog file and its R*Tree; empty when sound.
+    public func integrityProblems() throws -> [String] {
+        try writer.read { db in
+            var problems = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            if let rtree = try String.fetchOne(db, sql: "SELECT rtreecheck('objectExtent')"), rtree != "ok" {
+                problems.append(rtree)
+            }
+            return problems
+        }
     }
 
     /// Every tile, by name.

@@ -25,15 +25,18 @@ public enum CityJSONReader {
     /// Reads a tile, handing its records to `sink` in batches (one per feature for
     /// CityJSONSeq). `progress` is called with bytes read so far; `onChunk` sees every
     /// byte of the file once, in order (the catalog hashes the file with it).
+    /// With `workers` above 0, pieces of `pieceBytes` are parsed on that many threads while
+    /// the calling thread takes their records.
     @discardableResult
-    public static func read(path: String, crsOverride: Int? = nil,
+    public static func read(path: String, crsOverride: Int? = nil, workers: Int = 0, pieceBytes: Int = 1 << 20,
                             progress: ((Int) -> Void)? = nil,
-                            onChunk: ((Data) -> Void)? = nil,
+                            onChunk: ((UnsafeRawBufferPointer) -> Void)? = nil,
                             sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
         let format = try format(of: path)
         let handle = try openForReading(path)
         defer { try? handle.close() }
         var lines = LineReader(handle: handle, maxLine: format == .sequence ? maxLineBytes : maxDocumentBytes, file: path, onChunk: onChunk)
+        lines.reserveWhole = format == .document
         guard let first = try lines.next(wholeFile: format == .document) else {
             throw TileError(file: path, problem: "the file is empty")
         }
@@ -42,23 +45,18 @@ public enum CityJSONReader {
         case .document:
             let header = try lines.withBytes(first) { bytes in
                 try checkLooksLikeJSON(bytes, file: path)
-                let doc = try parse(bytes, into: &tape, file: path, line: nil)
-                guard doc.kind(doc.root) == .object else {
-                    throw TileError(file: path, problem: "the top level is \(doc.typeName(doc.root)), an object was expected")
+                guard workers > 0 && bytes.count >= 2 * pieceBytes else {
+                    return try readDocument(bytes, file: path, crsOverride: crsOverride, sink: sink)
                 }
-                let header = try TileHeader.read(doc, doc.root, file: path, crsOverride: crsOverride)
-                let vertices = try readVertices(doc, doc.member(doc.root, "vertices"), file: path, header: header)
-                guard let objects = doc.member(doc.root, "CityObjects"), doc.kind(objects) == .object else {
-                    throw TileError(file: path, problem: "no \"CityObjects\" object")
+                do {
+                    return try readDocumentInPieces(bytes, file: path, crsOverride: crsOverride, workers: workers,
+                                                    pieceBytes: pieceBytes, sink: sink)
+                } catch {
+                    // Name the problem exactly as a reading on one thread does (rows already
+                    // handed over are rolled back by the caller; this reading hands over none).
+                    _ = try readDocument(bytes, file: path, crsOverride: crsOverride, sink: { _ in })
+                    throw error
                 }
-                let extractor = CityObjectExtractor(file: path, header: header, vertices: vertices)
-                let records = try extractor.records(doc, objects)
-                // Checked after the content so that a broken file is reported as broken first.
-                if header.epsg == nil {
-                    throw TileError(file: path, problem: "the file names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
-                }
-                try sink(records)
-                return header
             }
             progress?(lines.bytesRead)
             return header
@@ -73,6 +71,11 @@ public enum CityJSONReader {
             }
             if header.epsg == nil {
                 throw TileError(file: path, problem: "the header line names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
+            }
+            if workers > 0 {
+                try sequenceRecords(&lines, header: header, file: path, workers: workers, blockBytes: pieceBytes,
+                                    progress: progress, sink: sink)
+                return header
             }
             var lineNumber = 1
             var seen = Set<String>()
@@ -90,6 +93,36 @@ public enum CityJSONReader {
                 progress?(lines.bytesRead)
             }
             return header
+        }
+    }
+
+    /// Reads a whole CityJSON document on this thread.
+    static func readDocument(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, crsOverride: Int?,
+                             sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
+        var tape = JSONTape()
+        let doc = try parse(bytes, into: &tape, file: path, line: nil)
+        let header = try documentHeader(doc, file: path, crsOverride: crsOverride)
+        let vertices = try readVertices(doc, doc.member(doc.root, "vertices"), file: path, header: header)
+        guard let objects = doc.member(doc.root, "CityObjects"), doc.kind(objects) == .object else {
+            throw TileError(file: path, problem: "no \"CityObjects\" object")
+        }
+        let extractor = CityObjectExtractor(file: path, header: header, vertices: vertices)
+        try sink(try extractor.records(doc, objects))
+        try requireCRS(header, file: path)
+        return header
+    }
+
+    static func documentHeader(_ doc: JSONDocument, file path: String, crsOverride: Int?) throws(TileError) -> TileHeader {
+        guard doc.kind(doc.root) == .object else {
+            throw TileError(file: path, problem: "the top level is \(doc.typeName(doc.root)), an object was expected")
+        }
+        return try TileHeader.read(doc, doc.root, file: path, crsOverride: crsOverride)
+    }
+
+    /// Checked after the content, so that a broken file is reported as broken first.
+    static func requireCRS(_ header: TileHeader, file path: String) throws(TileError) {
+        if header.epsg == nil {
+            throw TileError(file: path, problem: "the file names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
         }
     }
 
@@ -210,17 +243,25 @@ struct LineReader {
     let handle: FileHandle
     let maxLine: Int
     let file: String
-    let onChunk: ((Data) -> Void)?
+    let onChunk: ((UnsafeRawBufferPointer) -> Void)?
     var buffer: [UInt8] = []
     var start = 0
     var eof = false
     private(set) var bytesRead = 0
+    /// Set when the file is read whole: the first read takes it all into one buffer.
+    var reserveWhole = false
+    private var scratch: [UInt8] = []
 
-    init(handle: FileHandle, maxLine: Int, file: String, onChunk: ((Data) -> Void)? = nil) {
+    /// The file's size when it was opened.
+    let expectedSize: Int
+
+    init(handle: FileHandle, maxLine: Int, file: String, onChunk: ((UnsafeRawBufferPointer) -> Void)? = nil) {
         self.handle = handle
         self.maxLine = maxLine
         self.file = file
         self.onChunk = onChunk
+        var st = stat()
+        expectedSize = fstat(handle.fileDescriptor, &st) == 0 ? Int(st.st_size) : 0
     }
 
     /// Where the next line lies in `buffer` (without its newline), or the whole file when
@@ -233,7 +274,7 @@ struct LineReader {
                 start = nl + 1
                 return line
             }
-            searchFrom = buffer.count
+            searchFrom = buffer.count - start
             if buffer.count - start > maxLine {
                 throw TileError(file: file, problem: wholeFile
                     ? "larger than \(maxLine >> 20) MiB: split it or convert it to CityJSONSeq (.city.jsonl)"
@@ -245,24 +286,55 @@ struct LineReader {
                 start = buffer.count
                 return rest
             }
-            // Drop the lines already handed out before reading more.
-            if start > 0 {
-                buffer.removeSubrange(0..<start)
-                searchFrom -= start
-                start = 0
-            }
-            let chunk: Data
-            do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
-                throw TileError(file: file, problem: "read error: \(error)")
-            }
-            if chunk.isEmpty { eof = true } else {
-                onChunk?(chunk)
-                buffer.append(contentsOf: chunk)
-                bytesRead += chunk.count
-                // Refuse garbage before reading a gigabyte of it.
-                if bytesRead == chunk.count { try CityJSONReader.checkLooksLikeJSON(Array(buffer.prefix(4096)), file: file) }
-            }
+            try fill()
+            searchFrom += start
         }
+    }
+
+    /// Reads the next chunk of the file, first dropping the lines already handed out.
+    mutating func fill() throws(TileError) {
+        if start > 0 {
+            buffer.removeSubrange(0..<start)
+            start = 0
+        }
+        let got: Int
+        if reserveWhole && bytesRead == 0 && expectedSize > 0 {
+            // Read whole: straight into one buffer sized for the file.
+            let size = min(maxLine + 1, expectedSize)
+            var n = 0
+            buffer = [UInt8](unsafeUninitializedCapacity: size) { b, count in
+                n = Self.read(handle.fileDescriptor, into: UnsafeMutableRawBufferPointer(b))
+                count = max(n, 0)
+            }
+            got = try checked(n)
+        } else {
+            if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 4 << 20) }
+            let n = scratch.withUnsafeMutableBytes { Self.read(handle.fileDescriptor, into: $0) }
+            got = try checked(n)
+            buffer.append(contentsOf: scratch[0..<got])
+        }
+        if got == 0 { eof = true; return }
+        buffer.withUnsafeBytes { b in onChunk?(UnsafeRawBufferPointer(rebasing: b[(buffer.count - got)...])) }
+        bytesRead += got
+        // Refuse garbage before reading a gigabyte of it.
+        if bytesRead == got { try CityJSONReader.checkLooksLikeJSON(Array(buffer.prefix(4096)), file: file) }
+    }
+
+    private func checked(_ n: Int) throws(TileError) -> Int {
+        guard n >= 0 else { throw TileError(file: file, problem: "read error: \(String(cString: strerror(Int32(-n))))") }
+        return n
+    }
+
+    /// Fills `buffer` from the file as far as it goes: the bytes read, or minus errno.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = Foundation.read(fd, buffer.baseAddress! + total, buffer.count - total)
+            if n > 0 { total += n; continue }
+            if n == 0 { break }
+            if errno != EINTR { return -Int(errno) }
+        }
+        return total
     }
 
     /// Calls `body` with the bytes of a line returned by `next`.

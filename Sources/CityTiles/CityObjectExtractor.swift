@@ -1,6 +1,6 @@
 /// Turns the `CityObjects` of a CityJSON document (or feature) into catalog records:
 /// type, footprint, height and attributes, with every vertex reference checked.
-struct CityObjectExtractor {
+struct CityObjectExtractor: Sendable {
     let file: String
     let header: TileHeader
     /// Vertices as integers, three per vertex.
@@ -25,14 +25,14 @@ struct CityObjectExtractor {
 
     /// Records of every member of the `CityObjects` object at `objects`, parents'
     /// footprints rolled up from their parts.
-    func records(_ doc: JSONDocument, _ objects: Int) throws(TileError) -> [CityObjectRecord] {
+    func records(_ doc: JSONDocument, _ objects: Int, rollingUp: Bool = true) throws(TileError) -> [CityObjectRecord] {
         var out: [CityObjectRecord] = []
         out.reserveCapacity(doc.count(objects))
         var scratch = GeometryScratch()
         try doc.forEachMember(objects) { k, v throws(TileError) in
             out.append(try record(id: doc.string(k)!, doc, v, &scratch))
         }
-        return Self.rollUp(out)
+        return rollingUp ? Self.rollUp(out) : out
     }
 
     func record(id: String, _ doc: JSONDocument, _ node: Int, _ s: inout GeometryScratch) throws(TileError) -> CityObjectRecord {
@@ -91,7 +91,8 @@ struct CityObjectExtractor {
             id: id, type: type, parent: parent, role: ObjectRole.of(type: type),
             footprint: footprint, footprintSource: source,
             minZ: minZ.isFinite ? minZ : nil, maxZ: maxZ.isFinite ? maxZ : nil,
-            height: height, attributes: attributes.map(doc.compactText) ?? "{}")
+            height: height, attributes: attributes.map(doc.compactText) ?? "{}",
+            hasChildren: doc.member(node, "children") != nil)
     }
 
     /// The ground surfaces of the lowest-LoD solid that has any: labelled GroundSurface

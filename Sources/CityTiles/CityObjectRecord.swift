@@ -50,6 +50,8 @@ public struct CityObjectRecord: Sendable, Equatable {
     public var height: Double?
     /// The object's attributes as compact JSON.
     public var attributes: String
+    /// Whether the object lists children (parts); not stored.
+    public var hasChildren: Bool = false
 
     /// The 2D extent of the footprint, nil when there is none.
     public var extent: Extent2D? {

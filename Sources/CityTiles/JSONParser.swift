@@ -28,6 +28,14 @@ public struct JSONParser {
     /// current element index (arrays). Only read to name the path in an error.
     var keyAt = [Int](repeating: -1, count: JSONParser.maxDepth + 2)
     var elementIndex = [Int](repeating: 0, count: JSONParser.maxDepth + 2)
+    /// A top-level key whose object value is only scanned, to be parsed later in pieces.
+    var deferKey: StaticString?
+    var deferred: DeferredMembers?
+    /// A top-level key whose array or object value is only skipped over, its place noted.
+    var skipKey: StaticString?
+    var skipped: SkippedValue?
+    /// The path of the parsed text inside a larger document ("CityObjects"), for errors.
+    var pathPrefix = ""
     /// Deepest nesting accepted (CityJSON needs about 8).
     public static let maxDepth = 64
     /// Objects with more members than this find duplicate keys through a hash table.
@@ -63,7 +71,7 @@ public struct JSONParser {
     func error(_ message: String) -> JSONSyntaxError {
         var line = 1
         for i in 0..<min(at, bytes.count) where bytes[i] == UInt8(ascii: "\n") { line += 1 }
-        var path = "$"
+        var path = pathPrefix.isEmpty ? "$" : "$." + pathPrefix
         if depth > 0 {
             for level in 1...depth {
                 if keyAt[level] >= 0 {
@@ -156,7 +164,20 @@ public struct JSONParser {
             }
             at += 1
             skipSpace()
-            try value()
+            if depth == 1, let deferKey, isKey(key, deferKey), at < bytes.count, bytes[at] == UInt8(ascii: "{") {
+                let scan = try Self.scanMembers(bytes, objectAt: at)
+                deferred = DeferredMembers(node: nodes.count, members: scan.members, close: scan.close)
+                nodes.append(JSONNode(kind: .null, count: 0, payload: 0))
+                at = scan.close + 1
+            } else if depth == 1, let skipKey, isKey(key, skipKey), at < bytes.count,
+                      bytes[at] == UInt8(ascii: "[") || bytes[at] == UInt8(ascii: "{") {
+                let end = try Self.scanValue(bytes, at: at)
+                skipped = SkippedValue(node: nodes.count, bytes: at..<end)
+                nodes.append(JSONNode(kind: .null, count: 0, payload: 0))
+                at = end
+            } else {
+                try value()
+            }
             members += 1
             skipSpace()
             guard at < bytes.count else { throw error("the text ends inside an object (truncated file?)") }
@@ -169,6 +190,11 @@ public struct JSONParser {
             }
             throw error("',' or '}' was expected in an object")
         }
+    }
+
+    @inline(__always)
+    func isKey(_ key: (start: Int, count: Int, escaped: Bool), _ name: StaticString) -> Bool {
+        !key.escaped && key.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress! + key.start, name.utf8Start, key.count) == 0
     }
 
     /// True when the key at `node` equals an earlier key of the same object.
@@ -238,9 +264,29 @@ public struct JSONParser {
             return
         }
         // Fast path: a run of integers goes straight to `ints`; anything else falls back below.
-        if Self.isNumberStart(bytes[at]) {
+        if at < bytes.count, Self.isNumberStart(bytes[at]) {
             let firstInt = ints.count
             while true {
+                if let v = plainInteger() {
+                    ints.append(v)
+                    count += 1
+                    if bytes[at] == UInt8(ascii: ",") {
+                        at += 1
+                        if at < bytes.count, Self.isNumberStart(bytes[at]) { continue }
+                        skipSpace()
+                        if at < bytes.count, Self.isNumberStart(bytes[at]) { continue }
+                        elementIndex[depth] = Int(count)
+                        guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
+                        for v in ints[firstInt...] { nodes.append(JSONNode(kind: .int, count: 0, payload: v)) }
+                        ints.removeSubrange(firstInt...)
+                        try value()
+                        count += 1
+                        break
+                    }
+                    at += 1   // the closing bracket
+                    nodes[me] = JSONNode(kind: .intArray, count: count, payload: Int64(firstInt))
+                    return
+                }
                 elementIndex[depth] = Int(count)
                 let n = try number()
                 guard n.kind == .int else {
@@ -383,6 +429,29 @@ public struct JSONParser {
             at += 1
         }
         return out
+    }
+
+    /// The common integer inside an int array, read without overflow checks: at most 18
+    /// digits, no leading zero, followed at once by ',' or ']' (which is not consumed).
+    /// Anything else returns nil with nothing consumed, for `number` to read or refuse.
+    @inline(__always)
+    mutating func plainInteger() -> Int64? {
+        var i = at
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let first = i
+        var m: Int64 = 0
+        while i < bytes.count {
+            let d = bytes[i] &- 48
+            if d > 9 { break }
+            m = m &* 10 &+ Int64(d)
+            i += 1
+        }
+        let digits = i - first
+        guard digits > 0, digits <= 18, i < bytes.count, bytes[i] == UInt8(ascii: ",") || bytes[i] == UInt8(ascii: "]"),
+              digits == 1 || bytes[first] != UInt8(ascii: "0") else { return nil }
+        at = i
+        return negative ? -m : m
     }
 
     /// Powers of ten exactly representable as a Double (for the fast path of `number`).

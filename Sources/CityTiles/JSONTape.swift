@@ -22,12 +22,24 @@ public struct JSONNode: Sendable {
 public struct JSONTape: Sendable {
     public internal(set) var nodes: [JSONNode] = []
     public internal(set) var ints: [Int64] = []
+    /// The object left unparsed by `parse(_:deferring:)`, if it was found.
+    public internal(set) var deferred: DeferredMembers?
+    /// The value skipped over by `parse(_:deferring:skipping:)`, if it was found.
+    public internal(set) var skipped: SkippedValue?
 
     public init() {}
 
-    /// Parses one complete JSON text, replacing what the tape held.
-    public mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) {
+    /// Parses one complete JSON text, replacing what the tape held. The object value of the
+    /// top-level key `deferring` is only scanned: its node is a null, and `deferred` says
+    /// where its members lie, to be parsed with `parseMembers`.
+    /// The array or object value of the top-level key `skipping` is only skipped over: its
+    /// node is a null, and `skipped` says where its bytes lie.
+    public mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>, deferring: StaticString? = nil,
+                               skipping: StaticString? = nil) throws(JSONSyntaxError) {
         var p = JSONParser(bytes)
+        p.deferKey = deferring
+        p.skipKey = skipping
+        defer { (deferred, skipped) = (p.deferred, p.skipped) }
         swap(&p.nodes, &nodes)
         swap(&p.ints, &ints)
         p.nodes.removeAll(keepingCapacity: true)
@@ -38,6 +50,23 @@ public struct JSONTape: Sendable {
         }
         try p.document()
     }
+}
+
+/// Where the members of an object left unparsed lie in the source bytes.
+public struct DeferredMembers: Sendable {
+    /// The placeholder node standing for the object in the tape.
+    public var node: Int
+    /// Byte offset of each member's key.
+    public var members: [Int]
+    /// Byte offset of the closing brace.
+    public var close: Int
+}
+
+/// Where a value left unparsed lies in the source bytes.
+public struct SkippedValue: Sendable {
+    /// The placeholder node standing for the value in the tape.
+    public var node: Int
+    public var bytes: Range<Int>
 }
 
 /// A tape with the bytes it was parsed from: read access by node index. Valid only while

@@ -15,20 +15,32 @@ public enum TilesSuite {
         log("generating \(buildings) buildings ...")
         let bytes = try gen.write(to: seq)
 
-        var rates: [Double] = [], peaks: [Double] = []
+        results.append(BenchResult(name: "json_parse_mb_per_s", unit: "MB/s", samples: try parseRates(seq, runs: quick ? 2 : 3)))
+
+        // One core (the figure), then with the command line's default workers.
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        var rates: [Double] = [], parallel: [Double] = [], peaks: [Double] = []
         for run in 0..<(quick ? 2 : 3) {
-            let catalog = try Catalog(path: "\(dir)/import-\(run).sqlite")
-            resetPeakResident()
-            let base = Double(residentBytes())
-            var summary: ImportSummary?
-            let ms = try measureMilliseconds { summary = try catalog.importTile(path: seq) }
-            precondition(summary?.objects == buildings)
-            rates.append(Double(bytes) / 1e6 / (ms / 1000))
-            peaks.append(Double(peakResidentBytes()) / 1e6 - (base / 1e6))
-            log(String(format: "import %.1f MB: %.0f ms", Double(bytes) / 1e6, ms))
+            for w in [0, workers] {
+                let catalog = try Catalog(path: "\(dir)/import-\(run)-\(w).sqlite")
+                resetPeakResident()
+                let base = Double(residentBytes())
+                var summary: ImportSummary?
+                let ms = try measureMilliseconds { summary = try catalog.importTile(path: seq, workers: w) }
+                precondition(summary?.objects == buildings)
+                let rate = Double(bytes) / 1e6 / (ms / 1000)
+                if w == 0 {
+                    rates.append(rate)
+                    peaks.append(Double(peakResidentBytes()) / 1e6 - (base / 1e6))
+                } else {
+                    parallel.append(rate)
+                }
+                log(String(format: "import %.1f MB with %d workers: %.0f ms", Double(bytes) / 1e6, w, ms))
+            }
         }
         results.append(BenchResult(name: "import_mb_per_s", unit: "MB/s", samples: rates))
         results.append(BenchResult(name: "import_peak_rss_mb", unit: "MB", samples: peaks))
+        results.append(BenchResult(name: "import_mb_per_s_workers_\(workers)", unit: "MB/s", samples: parallel))
         results.append(BenchResult(name: "import_file_mb", unit: "MB", value: Double(bytes) / 1e6))
 
         if let shared = sharedData {
@@ -62,6 +74,31 @@ public enum TilesSuite {
             log("skipping cjio_ratio: cjio is not installed (pip install cjio==0.10.1)")
         }
         return results
+    }
+
+    /// JSON parsing alone: every line of the file into a tape, from memory, one core.
+    static func parseRates(_ path: String, runs: Int) throws -> [Double] {
+        let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var tape = JSONTape()
+        var rates: [Double] = []
+        for _ in 0..<runs {
+            var nodes = 0
+            let ms = try measureMilliseconds {
+                try data.withUnsafeBufferPointer { all in
+                    var start = 0
+                    while start < all.count {
+                        var end = start
+                        while end < all.count && all[end] != 0x0A { end += 1 }
+                        try tape.parse(UnsafeBufferPointer(rebasing: all[start..<end]))
+                        nodes += tape.nodes.count
+                        start = end + 1
+                    }
+                }
+            }
+            precondition(nodes > 0)
+            rates.append(Double(data.count) / 1e6 / (ms / 1000))
+        }
+        return rates
     }
 
     static func which(_ tool: String) -> String? {

@@ -16,6 +16,8 @@ struct Tiles: ParsableCommand {
             abstract: "Import .city.json / .city.jsonl files (or folders of them); each file all or nothing.")
         @Argument(help: "Tile files or folders.") var paths: [String]
         @Option(help: "Reference system for files that name none, as EPSG:N.") var crs: String?
+        @Option(help: "Threads parsing large files while this one writes the catalog; 0 does everything on one thread. (default: one per core but one)")
+        var workers = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
         @OptionGroup var options: CatalogOption
 
         func run() throws {
@@ -28,7 +30,7 @@ struct Tiles: ParsableCommand {
             let terminal = isatty(STDERR_FILENO) == 1
             for file in try expand(paths) {
                 do {
-                    let s = try catalog.importTile(path: file, crsOverride: epsg) { p in
+                    let s = try catalog.importTile(path: file, crsOverride: epsg, workers: max(0, workers)) { p in
                         // A progress line on long imports (reported every half second), on a terminal only.
                         guard terminal else { return }
                         let line = String(format: "\r%@: %3.0f%%  %.1f MB/s  %.0f objects/s\u{1B}[K", Catalog.tileName(for: file),
@@ -131,16 +133,20 @@ struct Tiles: ParsableCommand {
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a synthetic district (street grid, blocks, varied buildings) as CityJSONSeq.")
+            abstract: "Write a synthetic district (street grid, blocks, varied buildings) as CityJSONSeq (or CityJSON).")
         @Option(help: "Number of buildings.") var buildings = 100
         @Option(help: "Seed; the same seed writes the same file.") var seed: UInt64 = 1
-        @Option(name: .shortAndLong, help: "Output .city.jsonl file.") var output: String
+        @Option(name: .shortAndLong, help: "Output file: FILE.city.jsonl (CityJSONSeq) or FILE.city.json (one CityJSON document).")
+        var output: String
 
         func run() throws {
-            guard output.hasSuffix(".jsonl") else { throw ValidationError("the output is CityJSONSeq: name it FILE.city.jsonl") }
+            let document = output.hasSuffix(".json")
+            guard document || output.hasSuffix(".jsonl") else {
+                throw ValidationError("name the output FILE.city.jsonl (CityJSONSeq) or FILE.city.json (CityJSON)")
+            }
             guard buildings > 0 else { throw ValidationError("--buildings must be at least 1") }
             let gen = DistrictGenerator(buildings: buildings, seed: seed)
-            let bytes = try gen.write(to: output)
+            let bytes = document ? try gen.writeDocument(to: output) : try gen.write(to: output)
             print("wrote \(output): \(buildings) buildings, \(String(format: "%.0f x %.0f m", gen.size.x, gen.size.y)), \(bytes) bytes")
         }
     }

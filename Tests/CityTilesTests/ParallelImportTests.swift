@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import Testing
+@testable import CityTiles
+
+/// Parsing on worker threads must change nothing but the speed: the same rows, the same
+/// roll-up of parts into parents (which may land in different pieces), the same errors.
+@Suite struct ParallelImportTests {
+    /// Tiny pieces, so that even the small shared files are cut into many.
+    static let pieceBytes = 700
+
+    func importBoth(_ path: String) throws -> (sequential: [CityObjectRecord], parallel: [CityObjectRecord]) {
+        let name = Catalog.tileName(for: path)
+        let one = try Catalog(), two = try Catalog()
+        // cjio_multi_lod names no reference system.
+        try one.importTile(path: path, crsOverride: 7415, workers: 0)
+        try two.importTile(path: path, crsOverride: 7415, workers: 2, pieceBytes: Self.pieceBytes)
+        return (try one.records(tile: name).sorted { $0.id < $1.id }, try two.records(tile: name).sorted { $0.id < $1.id })
+    }
+
+    func error(importing path: String, workers: Int) -> String? {
+        guard let catalog = try? Catalog() else { return "no catalog" }
+        do {
+            try catalog.importTile(path: path, workers: workers, pieceBytes: Self.pieceBytes)
+            return nil
+        } catch {
+            // Nothing of a refused file may stay behind.
+            #expect((try? catalog.tiles().isEmpty) == true)
+            return "\(error)"
+        }
+    }
+
+    @Test(.enabled(if: SharedData.available, SharedData.skipNote),
+          arguments: ["3dbag_b2.city.json", "cjio_zurich_subset_lod2.city.json", "cjio_delft.city.json", "cjio_multi_lod.city.json",
+                      "3dbag_delft_subset.city.jsonl", "3dbag_b2.city.jsonl"])
+    func sharedTilesGiveTheSameRecordsOnWorkers(_ file: String) throws {
+        let (sequential, parallel) = try importBoth(SharedData.path("cityjson/" + file))
+        #expect(!sequential.isEmpty)
+        #expect(sequential == parallel)
+        // The roll-up happened in both: parts under a parent are no obstacles of their own.
+        let parts = parallel.filter { $0.type == "BuildingPart" && $0.parent != nil }
+        #expect(parts.allSatisfy { $0.role == .part })
+    }
+
+    @Test func generatedDistrictGivesTheSameRecordsOnWorkers() throws {
+        let dir = temporaryDirectory()
+        let gen = DistrictGenerator(buildings: 300, seed: 5)
+        let seq = dir.appendingPathComponent("gen.city.jsonl").path, doc = dir.appendingPathComponent("gen.city.json").path
+        try gen.write(to: seq)
+        try gen.writeDocument(to: doc)
+        let a = try importBoth(seq), b = try importBoth(doc)
+        #expect(a.sequential.count == 300 && a.sequential == a.parallel)
+        #expect(b.sequential == b.parallel && b.parallel == a.parallel)
+    }
+
+    @Test(.enabled(if: SharedData.available, SharedData.skipNote))
+    func sharedInvalidFilesGiveTheSameErrorsOnWorkers() throws {
+        let dir = SharedData.path("cityjson/invalid")
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir) {
+            let path = dir + "/" + file
+            let sequential = error(importing: path, workers: 0)
+            #expect(sequential != nil)
+            #expect(error(importing: path, workers: 2) == sequential, "\(file)")
+        }
+    }
+
+    @Test func brokenDocumentsGiveTheSameErrorsOnWorkers() throws {
+        let dir = temporaryDirectory()
+        let doc = dir.appendingPathComponent("d.city.json").path
+        try DistrictGenerator(buildings: 60, seed: 8).writeDocument(to: doc)
+        let text = try String(contentsOfFile: doc, encoding: .utf8)
+        let late = "GEN.8.50"
+        let cases: [(String, String, String)] = [
+            ("truncated", String(text.prefix(text.count * 2 / 3)), "truncated"),
+            ("bad-index", text.replacingOccurrences(of: "\"\(late)\":", with: "\"BAD\":{\"type\":\"Building\",\"geometry\":[{\"type\":\"MultiPoint\",\"lod\":\"0\",\"boundaries\":[99999]}]},\"\(late)\":"), "vertex 99999"),
+            ("duplicate-id", text.replacingOccurrences(of: "\"GEN.8.55\":", with: "\"GEN.8.3\":"), "duplicate key \"GEN.8.3\""),
+            ("no-type", text.replacingOccurrences(of: "\"GEN.8.40\":{\"type\":\"Building\",", with: "\"GEN.8.40\":{"), "has no \"type\""),
+            ("float-vertex", text.replacingOccurrences(of: "\"vertices\":[[", with: "\"vertices\":[[0.5,0,0],["), "not an integer"),
+            ("no-crs", text.replacingOccurrences(of: "\"referenceSystem\"", with: "\"referenceSystem_\""), "--crs EPSG:N"),
+            ("bad-json-late", text.replacingOccurrences(of: "\"GEN.8.45\":{\"type\":\"Building\",", with: "\"GEN.8.45\":{\"type\":\"Building\",,"), "GEN.8.45"),
+        ]
+        for (name, broken, mentions) in cases {
+            #expect(broken != text, "\(name) changed nothing")
+            let path = dir.appendingPathComponent("\(name).city.json").path
+            try broken.write(toFile: path, atomically: true, encoding: .utf8)
+            let sequential = error(importing: path, workers: 0)
+            #expect(sequential?.contains(mentions) == true, "\(name): \(sequential ?? "imported")")
+            #expect(error(importing: path, workers: 2) == sequential, "\(name)")
+        }
+    }
+
+    @Test func brokenSequencesNameTheSameLineOnWorkers() throws {
+        let dir = temporaryDirectory()
+        let seq = dir.appendingPathComponent("s.city.jsonl").path
+        try DistrictGenerator(buildings: 80, seed: 2).write(to: seq)
+        var lines = try String(contentsOfFile: seq, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[70] = String(lines[70].dropLast(9))            // line 71 truncated
+        lines[75] = lines[3]                                 // line 76 repeats line 4's id, after the error
+        let path = dir.appendingPathComponent("broken.city.jsonl").path
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let sequential = error(importing: path, workers: 0)
+        #expect(sequential?.contains("line 71") == true, "\(sequential ?? "imported")")
+        #expect(error(importing: path, workers: 2) == sequential)
+        // With the id repeated before the broken line, the repeat is what is reported.
+        lines[40] = lines[3]
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let repeated = error(importing: path, workers: 0)
+        #expect(repeated?.contains("line 41") == true, "\(repeated ?? "imported")")
+        #expect(error(importing: path, workers: 2) == repeated)
+    }
+
+    @Test func catalogStaysValidAfterImportsOnWorkers() throws {
+        let dir = temporaryDirectory()
+        let catalog = try Catalog(path: dir.appendingPathComponent("c.sqlite").path)
+        for (k, n) in [200, 30, 500].enumerated() {
+            let path = dir.appendingPathComponent("t\(k).city.jsonl").path
+            try DistrictGenerator(buildings: n, seed: UInt64(k + 20)).write(to: path)
+            try catalog.importTile(path: path, workers: 2, pieceBytes: Self.pieceBytes)
+        }
+        #expect(try catalog.integrityProblems().isEmpty)
+        #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7), limit: 10_000).count == 730)
+        try catalog.remove(tile: "t1")
+        #expect(try catalog.integrityProblems().isEmpty)
+        #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7), limit: 10_000).count == 700)
+    }
+}
