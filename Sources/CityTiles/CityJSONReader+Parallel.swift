@@ -53,7 +53,7 @@ extension CityJSONReader {
     /// index does): checking 100k ids here would hold up the one thread that writes.
     static func readDocumentInPieces(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, crsOverride: Int?, workers: Int,
                                      pieceBytes: Int, sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
-        var tape = JSONTape()
+        let tape = JSONTape()
         try tape.parse(bytes, deferring: "CityObjects", skipping: "vertices")
         let doc = JSONDocument(bytes: bytes, tape: tape)
         let header = try documentHeader(doc, file: path, crsOverride: crsOverride)
@@ -67,10 +67,10 @@ extension CityJSONReader {
         defer { pool.finish() }
         let tapes = TapeStore()
         pool.submit {
-            var tape = JSONTape()
+            let tape = JSONTape()
             let span = UnsafeBufferPointer(rebasing: shared.bytes[skipped.bytes])
             do throws(TileError) {
-                let doc = try parse(span, into: &tape, file: path, line: nil)
+                let doc = try parse(span, into: tape, file: path, line: nil)
                 let vertices = try readVertices(doc, doc.root, file: path, header: header)
                 extractor.set(.success(CityObjectExtractor(file: path, header: header, vertices: vertices)))
             } catch {
@@ -84,7 +84,7 @@ extension CityJSONReader {
             while let piece = pieces.first, pool.pending < workers * jobsPerWorker {
                 pieces.removeFirst()
                 pool.submit {
-                    var tape = tapes.take()
+                    let tape = tapes.take()
                     defer { tapes.give(tape) }
                     do throws(TileError) {
                         do throws(JSONSyntaxError) {
@@ -166,7 +166,7 @@ extension CityJSONReader {
     /// Parses the lines of one block (a worker's job).
     static func parseBlock(_ block: [UInt8], firstLine: Int, file: String, header: TileHeader) -> BlockResult {
         var result = BlockResult()
-        var tape = JSONTape()
+        let tape = JSONTape()
         block.withUnsafeBufferPointer { all in
             var start = 0
             var line = firstLine
@@ -177,7 +177,7 @@ extension CityJSONReader {
                 defer { start = end + 1; line += 1 }
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 do throws(TileError) {
-                    let doc = try parse(bytes, into: &tape, file: file, line: line)
+                    let doc = try parse(bytes, into: tape, file: file, line: line)
                     result.features.append((line, try featureRecords(doc, file: file, line: line, header: header)))
                 } catch {
                     result.error = error

@@ -40,7 +40,7 @@ public enum CityJSONReader {
         guard let first = try lines.next(wholeFile: format == .document) else {
             throw TileError(file: path, problem: "the file is empty")
         }
-        var tape = JSONTape()
+        let tape = JSONTape()
         switch format {
         case .document:
             let header = try lines.withBytes(first) { bytes in
@@ -63,7 +63,7 @@ public enum CityJSONReader {
         case .sequence:
             let header = try lines.withBytes(first) { bytes in
                 try checkLooksLikeJSON(bytes, file: path)
-                let doc = try parse(bytes, into: &tape, file: path, line: 1)
+                let doc = try parse(bytes, into: tape, file: path, line: 1)
                 guard doc.kind(doc.root) == .object else {
                     throw TileError(file: path, problem: "line 1 is \(doc.typeName(doc.root)), the CityJSON header object was expected")
                 }
@@ -83,7 +83,7 @@ public enum CityJSONReader {
                 lineNumber += 1
                 try lines.withBytes(line) { bytes in
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
-                    let doc = try parse(bytes, into: &tape, file: path, line: lineNumber)
+                    let doc = try parse(bytes, into: tape, file: path, line: lineNumber)
                     let records = try featureRecords(doc, file: path, line: lineNumber, header: header)
                     for r in records where !seen.insert(r.id).inserted {
                         throw TileError(file: path, object: r.id, problem: "line \(lineNumber): the id appears in an earlier feature too")
@@ -99,8 +99,8 @@ public enum CityJSONReader {
     /// Reads a whole CityJSON document on this thread.
     static func readDocument(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, crsOverride: Int?,
                              sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
-        var tape = JSONTape()
-        let doc = try parse(bytes, into: &tape, file: path, line: nil)
+        let tape = JSONTape()
+        let doc = try parse(bytes, into: tape, file: path, line: nil)
         let header = try documentHeader(doc, file: path, crsOverride: crsOverride)
         let vertices = try readVertices(doc, doc.member(doc.root, "vertices"), file: path, header: header)
         guard let objects = doc.member(doc.root, "CityObjects"), doc.kind(objects) == .object else {
@@ -189,7 +189,7 @@ public enum CityJSONReader {
     }
 
     /// Parses `bytes` into `tape`; the document is valid while `bytes` is.
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, into tape: inout JSONTape, file: String, line: Int?) throws(TileError) -> JSONDocument {
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, into tape: JSONTape, file: String, line: Int?) throws(TileError) -> JSONDocument {
         do throws(JSONSyntaxError) {
             try tape.parse(bytes)
             return JSONDocument(bytes: bytes, tape: tape)

@@ -5,7 +5,8 @@ extension JSONParser {
     /// member's key starts, and the offset of the closing `}`. Only strings and brackets are
     /// looked at; the members are checked in full when they are parsed.
     static func scanMembers(_ bytes: UnsafeBufferPointer<UInt8>, objectAt start: Int) throws(JSONSyntaxError) -> (members: [Int], close: Int) {
-        var p = JSONParser(bytes)
+        var p = JSONParser(scanning: bytes)
+        defer { p.release() }
         p.at = start + 1
         var members: [Int] = []
         p.skipSpace()
@@ -45,7 +46,8 @@ extension JSONParser {
 
     /// The offset just past the array or object whose opening bracket is at `start`.
     static func scanValue(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONSyntaxError) -> Int {
-        var p = JSONParser(bytes)
+        var p = JSONParser(scanning: bytes)
+        defer { p.release() }
         p.at = start
         var depth = 0
         while p.at < bytes.count {
@@ -115,17 +117,10 @@ extension JSONTape {
     /// Parses a run of members of a large object (see `JSONParser.scanMembers`) into an
     /// object at node 0. With `checkingKeys` false, a key repeated within the run is not
     /// refused: for callers that check keys across all runs themselves.
-    public mutating func parseMembers(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int,
-                                      parent: String, checkingKeys: Bool = true) throws(JSONSyntaxError) {
-        var p = JSONParser(bytes)
-        swap(&p.nodes, &nodes)
-        swap(&p.ints, &ints)
-        p.nodes.removeAll(keepingCapacity: true)
-        p.ints.removeAll(keepingCapacity: true)
-        defer {
-            swap(&p.nodes, &nodes)
-            swap(&p.ints, &ints)
-        }
+    public func parseMembers(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int,
+                             parent: String, checkingKeys: Bool = true) throws(JSONSyntaxError) {
+        var p = JSONParser(bytes, tape: self)
+        defer { finish(p) }
         try p.members(from: start, to: end, parent: parent, checkingKeys: checkingKeys)
     }
 }

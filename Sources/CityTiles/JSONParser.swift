@@ -20,8 +20,8 @@ public struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var at: Int = 0
     var depth: Int = 0
-    var nodes: [JSONNode] = []
-    var ints: [Int64] = []
+    var nodes: TapeVector<JSONNode>
+    var ints: TapeVector<Int64>
     /// Key nodes of the objects being parsed, innermost last (for the duplicate check).
     var keyNodes: [Int] = []
     /// Per nesting level: the byte offset of the current key (objects) or -1, and the
@@ -41,13 +41,30 @@ public struct JSONParser {
     /// Objects with more members than this find duplicate keys through a hash table.
     static let linearKeyLimit = 16
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// A parser writing into `tape`, which it empties.
+    init(_ bytes: UnsafeBufferPointer<UInt8>, tape: JSONTape) {
         self.bytes = bytes
+        nodes = tape.nodeStore
+        ints = tape.intStore
+        nodes.truncate(to: 0)
+        ints.truncate(to: 0)
+    }
+
+    /// A parser for scanning only, with buffers of its own: `release` them after.
+    init(scanning bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        nodes = TapeVector(capacity: 1)
+        ints = TapeVector(capacity: 1)
+    }
+
+    func release() {
+        nodes.deallocate()
+        ints.deallocate()
     }
 
     /// Parses one complete JSON document from `bytes` into a tree of values.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
-        var tape = JSONTape()
+        let tape = JSONTape()
         try tape.parse(bytes)
         return JSONDocument(bytes: bytes, tape: tape).value(0)
     }
@@ -75,7 +92,8 @@ public struct JSONParser {
         if depth > 0 {
             for level in 1...depth {
                 if keyAt[level] >= 0 {
-                    var p = JSONParser(bytes)
+                    var p = JSONParser(scanning: bytes)
+                    defer { p.release() }
                     p.at = keyAt[level]
                     let key = (try? p.string()).map { String(decoding: Self.unescape(bytes, from: keyAt[level] + 1, count: $0.count), as: UTF8.self) } ?? "?"
                     path += "." + key
@@ -277,8 +295,7 @@ public struct JSONParser {
                         if at < bytes.count, Self.isNumberStart(bytes[at]) { continue }
                         elementIndex[depth] = Int(count)
                         guard at < bytes.count else { throw error("the text ends inside an array (truncated file?)") }
-                        for v in ints[firstInt...] { nodes.append(JSONNode(kind: .int, count: 0, payload: v)) }
-                        ints.removeSubrange(firstInt...)
+                        unpackInts(from: firstInt)
                         try value()
                         count += 1
                         break
@@ -291,8 +308,7 @@ public struct JSONParser {
                 let n = try number()
                 guard n.kind == .int else {
                     // Unpack the integers read so far into nodes, then carry on generically.
-                    for v in ints[firstInt...] { nodes.append(JSONNode(kind: .int, count: 0, payload: v)) }
-                    ints.removeSubrange(firstInt...)
+                    unpackInts(from: firstInt)
                     nodes.append(n)
                     count += 1
                     break
@@ -310,8 +326,7 @@ public struct JSONParser {
                 at += 1
                 skipSpace()
                 guard at < bytes.count, Self.isNumberStart(bytes[at]) else {
-                    for v in ints[firstInt...] { nodes.append(JSONNode(kind: .int, count: 0, payload: v)) }
-                    ints.removeSubrange(firstInt...)
+                    unpackInts(from: firstInt)
                     // The comma is consumed: read the next element generically.
                     elementIndex[depth] = Int(count)
                     try value()
@@ -346,6 +361,13 @@ public struct JSONParser {
             }
             throw error("',' or ']' was expected in an array")
         }
+    }
+
+    /// Turns the integers read since `first` back into nodes (an array that began with
+    /// integers turned out to hold something else).
+    mutating func unpackInts(from first: Int) {
+        for k in first..<ints.count { nodes.append(JSONNode(kind: .int, count: 0, payload: ints[k])) }
+        ints.truncate(to: first)
     }
 
     /// Scans a string starting at its opening quote: where its content starts, how many

@@ -16,39 +16,90 @@ public struct JSONNode: Sendable {
     public var payload: Int64
 }
 
+/// A growable buffer of plain values that the parser writes without copy-on-write
+/// checks; owned by a `JSONTape`, which frees it.
+struct TapeVector<Element> {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int = 1024) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    @inline(__always)
+    subscript(i: Int) -> Element {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+
+    @inline(__always)
+    mutating func append(_ e: Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    mutating func grow() {
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    /// Drops the elements from `newCount` on (they are plain values: nothing to release).
+    mutating func truncate(to newCount: Int) { count = newCount }
+
+    var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    func deallocate() { base.deallocate() }
+}
+
 /// A JSON document parsed into flat arrays: nodes, and the integers of integer arrays.
 /// Strings stay in the source bytes, so a tape is read together with them (`JSONDocument`).
 /// A tape is reused from one document to the next without reallocating.
-public struct JSONTape: Sendable {
-    public internal(set) var nodes: [JSONNode] = []
-    public internal(set) var ints: [Int64] = []
-    /// The object left unparsed by `parse(_:deferring:)`, if it was found.
+public final class JSONTape: @unchecked Sendable {
+    var nodeStore = TapeVector<JSONNode>()
+    var intStore = TapeVector<Int64>()
+    /// The object left unparsed by `parse(_:deferring:skipping:)`, if it was found.
     public internal(set) var deferred: DeferredMembers?
     /// The value skipped over by `parse(_:deferring:skipping:)`, if it was found.
     public internal(set) var skipped: SkippedValue?
 
     public init() {}
 
+    deinit {
+        nodeStore.deallocate()
+        intStore.deallocate()
+    }
+
+    /// The nodes of the last document parsed (valid until the next parse).
+    public var nodes: UnsafeBufferPointer<JSONNode> { nodeStore.buffer }
+    /// The integers of its integer arrays.
+    public var ints: UnsafeBufferPointer<Int64> { intStore.buffer }
+
     /// Parses one complete JSON text, replacing what the tape held. The object value of the
     /// top-level key `deferring` is only scanned: its node is a null, and `deferred` says
     /// where its members lie, to be parsed with `parseMembers`.
     /// The array or object value of the top-level key `skipping` is only skipped over: its
     /// node is a null, and `skipped` says where its bytes lie.
-    public mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>, deferring: StaticString? = nil,
-                               skipping: StaticString? = nil) throws(JSONSyntaxError) {
-        var p = JSONParser(bytes)
+    public func parse(_ bytes: UnsafeBufferPointer<UInt8>, deferring: StaticString? = nil,
+                      skipping: StaticString? = nil) throws(JSONSyntaxError) {
+        var p = JSONParser(bytes, tape: self)
         p.deferKey = deferring
         p.skipKey = skipping
-        defer { (deferred, skipped) = (p.deferred, p.skipped) }
-        swap(&p.nodes, &nodes)
-        swap(&p.ints, &ints)
-        p.nodes.removeAll(keepingCapacity: true)
-        p.ints.removeAll(keepingCapacity: true)
-        defer {
-            swap(&p.nodes, &nodes)
-            swap(&p.ints, &ints)
-        }
+        defer { finish(p) }
         try p.document()
+    }
+
+    /// Takes back the buffers the parser grew, and what it found.
+    func finish(_ p: JSONParser) {
+        nodeStore = p.nodes
+        intStore = p.ints
+        deferred = p.deferred
+        skipped = p.skipped
     }
 }
 
@@ -70,11 +121,12 @@ public struct SkippedValue: Sendable {
 }
 
 /// A tape with the bytes it was parsed from: read access by node index. Valid only while
-/// the bytes are (it is used inside the `withUnsafeBufferPointer` that parsed them).
+/// the bytes and the tape are (it is used inside the `withUnsafeBufferPointer` that parsed them).
+/// The tape must not be parsed into again while the document is in use.
 public struct JSONDocument {
     public let bytes: UnsafeBufferPointer<UInt8>
-    public let nodes: [JSONNode]
-    public let ints: [Int64]
+    public let nodes: UnsafeBufferPointer<JSONNode>
+    public let ints: UnsafeBufferPointer<Int64>
 
     public init(bytes: UnsafeBufferPointer<UInt8>, tape: JSONTape) {
         self.bytes = bytes
@@ -136,9 +188,9 @@ public struct JSONDocument {
 
     /// The integers of an int array.
     @inline(__always)
-    public func intElements(_ i: Int) -> ArraySlice<Int64> {
+    public func intElements(_ i: Int) -> UnsafeBufferPointer<Int64> {
         let n = nodes[i]
-        return ints[Int(n.payload)..<Int(n.payload) + Int(n.count)]
+        return UnsafeBufferPointer(rebasing: ints[Int(n.payload)..<Int(n.payload) + Int(n.count)])
     }
 
     public func int(_ i: Int) -> Int64? { nodes[i].kind == .int ? nodes[i].payload : nil }

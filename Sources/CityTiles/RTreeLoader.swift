@@ -85,6 +85,10 @@ enum RTreeLoader {
         var nextNode: Int64 = 2
         var level = all
         var depth = 0
+        // Leaf of each entry, written at the end in id order: appends to the rowid table's
+        // B-tree instead of inserts all over it.
+        var leafOf: [(id: Int64, node: Int64)] = []
+        leafOf.reserveCapacity(all.count)
         while true {
             let groups = level.count <= capacity ? [level[...]] : strGroups(level, capacity)
             let isRoot = groups.count == 1
@@ -98,10 +102,7 @@ enum RTreeLoader {
                 _ = try writeNode.run(db)
                 for e in group {
                     if depth == 0 {
-                        writeRowid.bind(1, e.id); writeRowid.bind(2, nodeNo)
-                        if try writeRowid.run(db) != nil {
-                            throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "R*Tree entry \(e.id) appears twice")
-                        }
+                        leafOf.append((e.id, nodeNo))
                     } else {
                         writeParent.bind(1, e.id); writeParent.bind(2, nodeNo)
                         _ = try writeParent.run(db)
@@ -118,6 +119,13 @@ enum RTreeLoader {
             if isRoot { break }
             level = parents
             depth += 1
+        }
+        leafOf.sort { $0.id < $1.id }
+        for (id, node) in leafOf {
+            writeRowid.bind(1, id); writeRowid.bind(2, node)
+            if try writeRowid.run(db) != nil {
+                throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "R*Tree entry \(id) appears twice")
+            }
         }
     }
 

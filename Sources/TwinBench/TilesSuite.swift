@@ -79,7 +79,7 @@ public enum TilesSuite {
     /// JSON parsing alone: every line of the file into a tape, from memory, one core.
     static func parseRates(_ path: String, runs: Int) throws -> [Double] {
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        var tape = JSONTape()
+        let tape = JSONTape()
         var rates: [Double] = []
         for _ in 0..<runs {
             var nodes = 0
