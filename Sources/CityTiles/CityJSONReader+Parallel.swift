@@ -20,6 +20,12 @@ final class Latch<Value: Sendable>: @unchecked Sendable {
     }
 }
 
+/// A value handed to a worker thread by code that guarantees no other thread uses it
+/// meanwhile.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+}
+
 /// Tapes kept between jobs, so that a worker parses into memory already paged in.
 final class TapeStore: @unchecked Sendable {
     private let lock = NSLock()
@@ -52,7 +58,8 @@ extension CityJSONReader {
     /// A CityObject id that appears twice is left to `sink` to refuse (the catalog's unique
     /// index does): checking 100k ids here would hold up the one thread that writes.
     static func readDocumentInPieces(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, crsOverride: Int?, workers: Int,
-                                     pieceBytes: Int, sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
+                                     pieceBytes: Int, onBytes: ((UnsafeRawBufferPointer) -> Void)?,
+                                     sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
         let tape = JSONTape()
         try tape.parse(bytes, deferring: "CityObjects", skipping: "vertices")
         let doc = JSONDocument(bytes: bytes, tape: tape)
@@ -66,12 +73,26 @@ extension CityJSONReader {
         let pool = OrderedWorkers<Result<[CityObjectRecord], TileError>>(threads: workers)
         defer { pool.finish() }
         let tapes = TapeStore()
+        if let onBytes {
+            // Hashing the file waits for nothing: a worker does it while the others parse.
+            // (This thread touches nothing onBytes touches until the pool has finished.)
+            let hashing = UncheckedSendable(value: onBytes)
+            pool.submit {
+                hashing.value(UnsafeRawBufferPointer(shared.bytes))
+                return .success([])
+            }
+        }
         pool.submit {
             let tape = JSONTape()
             let span = UnsafeBufferPointer(rebasing: shared.bytes[skipped.bytes])
             do throws(TileError) {
-                let doc = try parse(span, into: tape, file: path, line: nil)
-                let vertices = try readVertices(doc, doc.root, file: path, header: header)
+                var vertices: [Int64]
+                if let plain = VertexReader.read(span, header: header) {
+                    vertices = plain
+                } else {
+                    let doc = try parse(span, into: tape, file: path, line: nil)
+                    vertices = try readVertices(doc, doc.root, file: path, header: header)
+                }
                 extractor.set(.success(CityObjectExtractor(file: path, header: header, vertices: vertices)))
             } catch {
                 extractor.set(.failure(error))
@@ -177,8 +198,7 @@ extension CityJSONReader {
                 defer { start = end + 1; line += 1 }
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 do throws(TileError) {
-                    let doc = try parse(bytes, into: tape, file: file, line: line)
-                    result.features.append((line, try featureRecords(doc, file: file, line: line, header: header)))
+                    result.features.append((line, try feature(bytes, tape: tape, file: file, line: line, header: header)))
                 } catch {
                     result.error = error
                     return

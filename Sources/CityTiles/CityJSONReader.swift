@@ -24,7 +24,8 @@ public enum CityJSONReader {
 
     /// Reads a tile, handing its records to `sink` in batches (one per feature for
     /// CityJSONSeq). `progress` is called with bytes read so far; `onChunk` sees every
-    /// byte of the file once, in order (the catalog hashes the file with it).
+    /// byte of the file once, in order (the catalog hashes the file with it), possibly on
+    /// a worker thread, always before `read` returns.
     /// With `workers` above 0, pieces of `pieceBytes` are parsed on that many threads while
     /// the calling thread takes their records.
     @discardableResult
@@ -37,6 +38,8 @@ public enum CityJSONReader {
         defer { try? handle.close() }
         var lines = LineReader(handle: handle, maxLine: format == .sequence ? maxLineBytes : maxDocumentBytes, file: path, onChunk: onChunk)
         lines.reserveWhole = format == .document
+        // A document is handed to `onChunk` whole, once read (by a worker when there are some).
+        lines.reportsChunks = format == .sequence
         guard let first = try lines.next(wholeFile: format == .document) else {
             throw TileError(file: path, problem: "the file is empty")
         }
@@ -46,11 +49,12 @@ public enum CityJSONReader {
             let header = try lines.withBytes(first) { bytes in
                 try checkLooksLikeJSON(bytes, file: path)
                 guard workers > 0 && bytes.count >= 2 * pieceBytes else {
+                    onChunk?(UnsafeRawBufferPointer(bytes))
                     return try readDocument(bytes, file: path, crsOverride: crsOverride, sink: sink)
                 }
                 do {
                     return try readDocumentInPieces(bytes, file: path, crsOverride: crsOverride, workers: workers,
-                                                    pieceBytes: pieceBytes, sink: sink)
+                                                    pieceBytes: pieceBytes, onBytes: onChunk, sink: sink)
                 } catch {
                     // Name the problem exactly as a reading on one thread does (rows already
                     // handed over are rolled back by the caller; this reading hands over none).
@@ -83,8 +87,7 @@ public enum CityJSONReader {
                 lineNumber += 1
                 try lines.withBytes(line) { bytes in
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
-                    let doc = try parse(bytes, into: tape, file: path, line: lineNumber)
-                    let records = try featureRecords(doc, file: path, line: lineNumber, header: header)
+                    let records = try feature(bytes, tape: tape, file: path, line: lineNumber, header: header)
                     for r in records where !seen.insert(r.id).inserted {
                         throw TileError(file: path, object: r.id, problem: "line \(lineNumber): the id appears in an earlier feature too")
                     }
@@ -126,7 +129,26 @@ public enum CityJSONReader {
         }
     }
 
-    static func featureRecords(_ doc: JSONDocument, file: String, line: Int, header: TileHeader) throws(TileError) -> [CityObjectRecord] {
+    /// The records of one CityJSONSeq line. Its vertices are read by `VertexReader` when
+    /// they are plain; otherwise, and on any error, the line is parsed whole, so that the
+    /// problem is named as it always is.
+    static func feature(_ bytes: UnsafeBufferPointer<UInt8>, tape: JSONTape, file: String, line: Int,
+                        header: TileHeader) throws(TileError) -> [CityObjectRecord] {
+        var skimmed = true
+        do throws(JSONSyntaxError) { try tape.parse(bytes, skipping: "vertices") } catch { skimmed = false }
+        if skimmed {
+            let doc = JSONDocument(bytes: bytes, tape: tape)
+            if let skipped = tape.skipped, doc.kind(doc.root) == .object, doc.member(doc.root, "vertices") == skipped.node,
+               let vertices = VertexReader.read(UnsafeBufferPointer(rebasing: bytes[skipped.bytes]), header: header) {
+                return try featureRecords(doc, vertices: vertices, file: file, line: line, header: header)
+            }
+        }
+        let doc = try parse(bytes, into: tape, file: file, line: line)
+        return try featureRecords(doc, vertices: nil, file: file, line: line, header: header)
+    }
+
+    static func featureRecords(_ doc: JSONDocument, vertices known: [Int64]?, file: String, line: Int,
+                               header: TileHeader) throws(TileError) -> [CityObjectRecord] {
         let root = doc.root
         guard doc.kind(root) == .object else { throw TileError(file: file, problem: "line \(line) is \(doc.typeName(root)), a CityJSONFeature object was expected") }
         guard let type = doc.member(root, "type"), doc.stringEquals(type, "CityJSONFeature") else {
@@ -143,7 +165,10 @@ public enum CityJSONReader {
         guard named else {
             throw TileError(file: file, object: id, problem: "line \(line): the feature's \"id\" names none of its \(doc.count(objects)) CityObjects")
         }
-        let vertices = try readVertices(doc, doc.member(root, "vertices"), file: "\(file) line \(line)", header: header)
+        var vertices: [Int64]
+        if let known { vertices = known } else {
+            vertices = try readVertices(doc, doc.member(root, "vertices"), file: "\(file) line \(line)", header: header)
+        }
         let extractor = CityObjectExtractor(file: file, header: header, vertices: vertices)
         do { return try extractor.records(doc, objects) } catch {
             var e = error
@@ -250,6 +275,8 @@ struct LineReader {
     private(set) var bytesRead = 0
     /// Set when the file is read whole: the first read takes it all into one buffer.
     var reserveWhole = false
+    /// Whether `onChunk` sees each chunk as it is read.
+    var reportsChunks = true
     private var scratch: [UInt8] = []
 
     /// The file's size when it was opened.
@@ -314,7 +341,7 @@ struct LineReader {
             buffer.append(contentsOf: scratch[0..<got])
         }
         if got == 0 { eof = true; return }
-        buffer.withUnsafeBytes { b in onChunk?(UnsafeRawBufferPointer(rebasing: b[(buffer.count - got)...])) }
+        if reportsChunks { buffer.withUnsafeBytes { b in onChunk?(UnsafeRawBufferPointer(rebasing: b[(buffer.count - got)...])) } }
         bytesRead += got
         // Refuse garbage before reading a gigabyte of it.
         if bytesRead == got { try CityJSONReader.checkLooksLikeJSON(Array(buffer.prefix(4096)), file: file) }

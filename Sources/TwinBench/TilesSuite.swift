@@ -18,7 +18,7 @@ public enum TilesSuite {
         results.append(BenchResult(name: "json_parse_mb_per_s", unit: "MB/s", samples: try parseRates(seq, runs: quick ? 2 : 3)))
 
         // One core (the figure), then with the command line's default workers.
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        let workers = ProcessInfo.processInfo.activeProcessorCount
         var rates: [Double] = [], parallel: [Double] = [], peaks: [Double] = []
         for run in 0..<(quick ? 2 : 3) {
             for w in [0, workers] {

@@ -16,8 +16,10 @@ struct Tiles: ParsableCommand {
             abstract: "Import .city.json / .city.jsonl files (or folders of them); each file all or nothing.")
         @Argument(help: "Tile files or folders.") var paths: [String]
         @Option(help: "Reference system for files that name none, as EPSG:N.") var crs: String?
-        @Option(help: "Threads parsing large files while this one writes the catalog; 0 does everything on one thread. (default: one per core but one)")
-        var workers = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        @Option(help: "Threads parsing large files while another writes the catalog; 0 does everything on one thread. (default: one per core)")
+        var workers = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: ArgumentHelp("Bytes of CityObjects or CityJSONSeq lines per parsing job.", visibility: .hidden))
+        var pieceBytes = 1 << 20
         @OptionGroup var options: CatalogOption
 
         func run() throws {
@@ -30,7 +32,7 @@ struct Tiles: ParsableCommand {
             let terminal = isatty(STDERR_FILENO) == 1
             for file in try expand(paths) {
                 do {
-                    let s = try catalog.importTile(path: file, crsOverride: epsg, workers: max(0, workers)) { p in
+                    let s = try catalog.importTile(path: file, crsOverride: epsg, workers: max(0, workers), pieceBytes: max(1024, pieceBytes)) { p in
                         // A progress line on long imports (reported every half second), on a terminal only.
                         guard terminal else { return }
                         let line = String(format: "\r%@: %3.0f%%  %.1f MB/s  %.0f objects/s\u{1B}[K", Catalog.tileName(for: file),

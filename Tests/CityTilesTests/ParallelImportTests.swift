@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import Testing
@@ -107,6 +108,19 @@ import Testing
         let repeated = error(importing: path, workers: 0)
         #expect(repeated?.contains("line 41") == true, "\(repeated ?? "imported")")
         #expect(error(importing: path, workers: 2) == repeated)
+    }
+
+    @Test func digestIsTheFilesSHA256WhenWorkersHashIt() throws {
+        let dir = temporaryDirectory()
+        for name in ["h.city.json", "h.city.jsonl"] {
+            let path = dir.appendingPathComponent(name).path
+            let gen = DistrictGenerator(buildings: 90, seed: 12)
+            if name.hasSuffix(".json") { try gen.writeDocument(to: path) } else { try gen.write(to: path) }
+            let catalog = try Catalog()
+            try catalog.importTile(path: path, workers: 2, pieceBytes: Self.pieceBytes)
+            let want = SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: path))).map { String(format: "%02x", $0) }.joined()
+            #expect(try catalog.tile(named: "h")?.sha256 == want, "\(name)")
+        }
     }
 
     @Test func catalogStaysValidAfterImportsOnWorkers() throws {
