@@ -217,51 +217,50 @@ public struct JSONParser {
 
     /// True when the key at `node` equals an earlier key of the same object.
     mutating func isDuplicate(_ node: Int, among firstKey: Int, hashed: inout [UInt64: Int]?) -> Bool {
-        let earlier = keyNodes.count - firstKey
-        if earlier < Self.linearKeyLimit {
-            for k in firstKey..<keyNodes.count where sameKey(keyNodes[k], node) { return true }
+        let key = nodes[node]
+        if keyNodes.count - firstKey < Self.linearKeyLimit {
+            for k in firstKey..<keyNodes.count where Self.sameKey(nodes[keyNodes[k]], key, bytes) { return true }
             return false
         }
         if hashed == nil {
-            hashed = [:]
-            for k in firstKey..<keyNodes.count { hashed![keyHash(keyNodes[k]), default: keyNodes[k]] = keyNodes[k] }
+            var table: [UInt64: Int] = [:]
+            for k in firstKey..<keyNodes.count { table[Self.keyHash(nodes[keyNodes[k]], bytes), default: keyNodes[k]] = keyNodes[k] }
+            hashed = table
         }
-        let h = keyHash(node)
+        let h = Self.keyHash(key, bytes)
         if let other = hashed![h] {
-            if sameKey(other, node) { return true }
+            if Self.sameKey(nodes[other], key, bytes) { return true }
             // A hash collision: settle it by looking at every key.
-            for k in firstKey..<keyNodes.count where sameKey(keyNodes[k], node) { return true }
+            for k in firstKey..<keyNodes.count where Self.sameKey(nodes[keyNodes[k]], key, bytes) { return true }
             return false
         }
         hashed![h] = node
         return false
     }
 
-    func keyBytes(_ node: Int) -> [UInt8]? {
-        let n = nodes[node]
-        return n.kind == .escapedString ? Self.unescape(bytes, from: Int(n.payload), count: Int(n.count)) : nil
+    /// The decoded bytes of an escaped key, nil for a plain one (its bytes are the source's).
+    static func keyBytes(_ n: JSONNode, _ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        n.kind == .escapedString ? unescape(bytes, from: Int(n.payload), count: Int(n.count)) : nil
     }
 
-    func sameKey(_ a: Int, _ b: Int) -> Bool {
-        let x = nodes[a], y = nodes[b]
+    @inline(__always)
+    static func sameKey(_ x: JSONNode, _ y: JSONNode, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         if x.kind == .string && y.kind == .string {
             guard x.count == y.count else { return false }
             return memcmp(bytes.baseAddress! + Int(x.payload), bytes.baseAddress! + Int(y.payload), Int(x.count)) == 0
         }
-        let xb = keyBytes(a) ?? Array(bytes[Int(x.payload)..<Int(x.payload) + Int(x.count)])
-        let yb = keyBytes(b) ?? Array(bytes[Int(y.payload)..<Int(y.payload) + Int(y.count)])
+        let xb = keyBytes(x, bytes) ?? Array(bytes[Int(x.payload)..<Int(x.payload) + Int(x.count)])
+        let yb = keyBytes(y, bytes) ?? Array(bytes[Int(y.payload)..<Int(y.payload) + Int(y.count)])
         return xb == yb
     }
 
     /// FNV-1a of the key's decoded bytes.
-    func keyHash(_ node: Int) -> UInt64 {
+    static func keyHash(_ n: JSONNode, _ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325
-        func mix(_ c: UInt8) { h = (h ^ UInt64(c)) &* 0x100000001b3 }
-        if let decoded = keyBytes(node) {
-            for c in decoded { mix(c) }
+        if let decoded = keyBytes(n, bytes) {
+            for c in decoded { h = (h ^ UInt64(c)) &* 0x100000001b3 }
         } else {
-            let n = nodes[node]
-            for k in Int(n.payload)..<Int(n.payload) + Int(n.count) { mix(bytes[k]) }
+            for k in Int(n.payload)..<Int(n.payload) + Int(n.count) { h = (h ^ UInt64(bytes[k])) &* 0x100000001b3 }
         }
         return h
     }

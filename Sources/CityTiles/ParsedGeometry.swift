@@ -68,12 +68,24 @@ struct SemanticCursor {
     }
 }
 
+/// Where in a file a geometry is, to name it in an error (a struct rather than a closure:
+/// a closure capturing the extractor copied it for every geometry).
+struct GeometryPlace {
+    let file: String
+    let object: String
+    let index: Int
+
+    func callAsFunction(_ problem: String) -> TileError {
+        TileError(file: file, object: object, problem: "geometry[\(index)]: \(problem)")
+    }
+}
+
 extension CityObjectExtractor {
     /// Checks and flattens one geometry object into `scratch`; every index is checked
     /// against the vertices.
     func parseGeometry(_ doc: JSONDocument, _ node: Int, object id: String, index k: Int,
                        into s: inout GeometryScratch) throws(TileError) {
-        func fail(_ problem: String) -> TileError { TileError(file: file, object: id, problem: "geometry[\(k)]: \(problem)") }
+        let fail = GeometryPlace(file: file, object: id, index: k)
         guard doc.kind(node) == .object else { throw fail("is \(doc.typeName(node)), an object was expected") }
         guard let typeNode = doc.member(node, "type"), let type = doc.string(typeNode) else { throw fail("has no \"type\"") }
         var lod = ""
@@ -144,7 +156,7 @@ extension CityObjectExtractor {
     }
 
     /// Calls `body` with each element of a boundary list (an empty int array counts as empty).
-    private func forEachList(_ doc: JSONDocument, _ node: Int, _ fail: (String) -> TileError,
+    private func forEachList(_ doc: JSONDocument, _ node: Int, _ fail: GeometryPlace,
                              _ body: (Int) throws(TileError) -> Void) throws(TileError) {
         switch doc.kind(node) {
         case .array: try doc.forEachElement(node) { _, e throws(TileError) in try body(e) }
@@ -154,7 +166,7 @@ extension CityObjectExtractor {
     }
 
     private func appendSurface(_ doc: JSONDocument, _ surface: Int, ground: Bool, _ s: inout GeometryScratch,
-                               _ fail: (String) -> TileError) throws(TileError) {
+                               _ fail: GeometryPlace) throws(TileError) {
         let firstRing = s.rings.count
         try forEachList(doc, surface, fail) { ring throws(TileError) in
             let start = s.indices.count
@@ -165,7 +177,7 @@ extension CityObjectExtractor {
     }
 
     private func appendIndices(_ doc: JSONDocument, _ node: Int, _ s: inout GeometryScratch,
-                               _ fail: (String) -> TileError) throws(TileError) {
+                               _ fail: GeometryPlace) throws(TileError) {
         switch doc.kind(node) {
         case .intArray:
             for i in doc.intElements(node) { s.indices.append(try vertexIndex(i, fail)) }
@@ -180,7 +192,7 @@ extension CityObjectExtractor {
     }
 
     @inline(__always)
-    private func vertexIndex(_ i: Int64, _ fail: (String) -> TileError) throws(TileError) -> Int {
+    private func vertexIndex(_ i: Int64, _ fail: GeometryPlace) throws(TileError) -> Int {
         guard i >= 0, i < Int64(vertexCount) else {
             throw fail("boundary points at vertex \(i), the file has \(vertexCount) vertices")
         }
@@ -188,7 +200,7 @@ extension CityObjectExtractor {
     }
 
     /// For each semantic surface, whether its type is GroundSurface.
-    private func semanticGroundFlags(_ doc: JSONDocument, _ node: Int?, _ fail: (String) -> TileError) throws(TileError) -> [Bool] {
+    private func semanticGroundFlags(_ doc: JSONDocument, _ node: Int?, _ fail: GeometryPlace) throws(TileError) -> [Bool] {
         guard let node else { return [] }
         guard let surfaces = doc.member(node, "surfaces"), doc.kind(surfaces) == .array else {
             throw fail("\"semantics\" has no \"surfaces\" array")
