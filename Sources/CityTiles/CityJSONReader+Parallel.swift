@@ -59,6 +59,7 @@ extension CityJSONReader {
     /// index does): checking 100k ids here would hold up the one thread that writes.
     static func readDocumentInPieces(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, crsOverride: Int?, workers: Int,
                                      pieceBytes: Int, onBytes: ((UnsafeRawBufferPointer) -> Void)?,
+                                     progress: ((Int) -> Void)?,
                                      sink: ([CityObjectRecord]) throws -> Void) throws -> TileHeader {
         let tape = JSONTape()
         try tape.parse(bytes, deferring: "CityObjects", skipping: "vertices")
@@ -101,9 +102,13 @@ extension CityJSONReader {
         }
         var pieces = pieceRanges(deferred, pieceBytes: pieceBytes)[...]
         var held: [CityObjectRecord] = []
+        // Where each piece submitted ends in the file, for progress as their records come back.
+        var ends: [Int] = []
+        var leadingJobs = onBytes == nil ? 1 : 2
         while !pieces.isEmpty || pool.pending > 0 {
             while let piece = pieces.first, pool.pending < workers * jobsPerWorker {
                 pieces.removeFirst()
+                ends.append(piece.upperBound)
                 pool.submit {
                     let tape = tapes.take()
                     defer { tapes.give(tape) }
@@ -121,11 +126,17 @@ extension CityJSONReader {
                     }
                 }
             }
+            let records = try pool.next().get()
+            if leadingJobs > 0 {
+                leadingJobs -= 1    // the hash or the vertices: no records
+                continue
+            }
             var free: [CityObjectRecord] = []
-            for r in try pool.next().get() {
+            for r in records {
                 if r.parent != nil || r.hasChildren { held.append(r) } else { free.append(r) }
             }
             try sink(free)
+            progress?(ends.removeFirst())
         }
         if !held.isEmpty { try sink(CityObjectExtractor.rollUp(held)) }
         try requireCRS(header, file: path)

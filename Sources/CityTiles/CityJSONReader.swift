@@ -54,7 +54,7 @@ public enum CityJSONReader {
                 }
                 do {
                     return try readDocumentInPieces(bytes, file: path, crsOverride: crsOverride, workers: workers,
-                                                    pieceBytes: pieceBytes, onBytes: onChunk, sink: sink)
+                                                    pieceBytes: pieceBytes, onBytes: onChunk, progress: progress, sink: sink)
                 } catch {
                     // Name the problem exactly as a reading on one thread does (rows already
                     // handed over are rolled back by the caller; this reading hands over none).
