@@ -63,7 +63,7 @@ extension Catalog {
         let size = known?.size ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         var summary = try writer.write { db in
             var hash = SHA256()
-            let replaced = try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0
+            let replaced = try Self.deleteTile(named: name, db)
             var tile = TileInfo(id: nil, name: name, sourcePath: path, sha256: known?.digest ?? "", epsg: 0,
                                 minX: 0, minY: 0, maxX: 0, maxY: 0, objectCount: 0, importedAt: Date(), sourceVersion: "")
             try tile.insert(db)

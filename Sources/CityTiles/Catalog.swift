@@ -117,7 +117,14 @@ public final class Catalog: Sendable {
     /// Removes a tile and its objects; false when there was no such tile.
     @discardableResult
     public func remove(tile name: String) throws -> Bool {
-        try writer.write { db in try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0 }
+        try writer.write { db in try Self.deleteTile(named: name, db) }
+    }
+
+    /// Deletes a tile, its objects and their R*Tree entries; false when there was none.
+    static func deleteTile(named name: String, _ db: Database) throws -> Bool {
+        try RTreeLoader.removeMany(selectedBy: "SELECT o.id FROM cityObject o JOIN tile t ON t.id = o.tileId WHERE t.name = ?",
+                                   arguments: [name], from: "objectExtent", db)
+        return try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0
     }
 
     /// Objects whose extent touches the box, answered from the R*Tree.

@@ -63,18 +63,38 @@ enum RTreeLoader {
         }
     }
 
-    /// Replaces the tree by a packed one holding its old entries and `entries`.
-    static func rebuild(_ entries: [Entry], _ table: String, _ db: Database) throws {
+    /// Removes the entries whose ids `idsSQL` selects. When they are at least half of the
+    /// tree, the tree is rebuilt from the others (SQLite deletes R*Tree rows one by one, as
+    /// slowly as it inserts them); otherwise nothing is done here and the rows go one by one
+    /// (the catalog's trigger deletes them with their objects).
+    static func removeMany(selectedBy idsSQL: String, arguments: StatementArguments, from table: String,
+                           _ db: Database) throws {
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)_rowid") ?? 0
+        let removing = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)_rowid WHERE rowid IN (\(idsSQL))",
+                                        arguments: arguments) ?? 0
+        guard removing > 0, removing * 2 >= total else { return }
+        let kept = try entries(db, sql: "SELECT id, minX, maxX, minY, maxY FROM \(table) WHERE id NOT IN (\(idsSQL))",
+                               arguments: arguments)
+        try rebuild(kept, table, db, keepingExisting: false)
+    }
+
+    static func entries(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Entry] {
+        var out: [Entry] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let r = try rows.next() {
+            out.append(Entry(id: r[0], minX: Float(r[1] as Double), maxX: Float(r[2] as Double),
+                             minY: Float(r[3] as Double), maxY: Float(r[4] as Double)))
+        }
+        return out
+    }
+
+    /// Replaces the tree by a packed one holding `entries` and, unless told otherwise, the
+    /// entries it held.
+    static func rebuild(_ entries: [Entry], _ table: String, _ db: Database, keepingExisting: Bool = true) throws {
         let nodeBytes = try Int.fetchOne(db, sql: "SELECT length(data) FROM \(table)_node WHERE nodeno = 1") ?? 0
         let capacity = min(maxCells, (nodeBytes - 4) / cellBytes)
         guard capacity >= 4 else { return try insertRows(entries, table, db) }
-        var all: [Entry] = []
-        all.reserveCapacity(entries.count)
-        let rows = try Row.fetchCursor(db, sql: "SELECT id, minX, maxX, minY, maxY FROM \(table)")
-        while let r = try rows.next() {
-            all.append(Entry(id: r[0], minX: Float(r[1] as Double), maxX: Float(r[2] as Double),
-                             minY: Float(r[3] as Double), maxY: Float(r[4] as Double)))
-        }
+        var all = keepingExisting ? try Self.entries(db, sql: "SELECT id, minX, maxX, minY, maxY FROM \(table)") : []
         all += entries
         try db.execute(sql: "DELETE FROM \(table)_node; DELETE FROM \(table)_parent; DELETE FROM \(table)_rowid")
 
@@ -82,6 +102,14 @@ enum RTreeLoader {
         let writeParent = try PreparedInsert(db, sql: "INSERT INTO \(table)_parent (nodeno, parentnode) VALUES (?, ?)")
         let writeRowid = try PreparedInsert(db, sql: "INSERT INTO \(table)_rowid (rowid, nodeno) VALUES (?, ?)")
         var blob = [UInt8](repeating: 0, count: nodeBytes)
+        if all.isEmpty {
+            // An empty tree is an empty root leaf.
+            encode([], depth: 0, into: &blob)
+            writeNode.bind(1, Int64(1))
+            writeNode.bind(2, blob: blob)
+            _ = try writeNode.run(db)
+            return
+        }
         var nextNode: Int64 = 2
         var level = all
         var depth = 0

@@ -133,8 +133,20 @@ import Testing
         }
         #expect(try catalog.integrityProblems().isEmpty)
         #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7), limit: 10_000).count == 730)
+        // A small tile leaves row by row; one holding most of the tree has the tree rebuilt
+        // from what stays.
         try catalog.remove(tile: "t1")
         #expect(try catalog.integrityProblems().isEmpty)
         #expect(try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7), limit: 10_000).count == 700)
+        let kept = try catalog.records(tile: "t0")
+        try catalog.remove(tile: "t2")
+        #expect(try catalog.integrityProblems().isEmpty)
+        let left = try catalog.objects(in: Extent2D(minX: 0, minY: 0, maxX: 1e7, maxY: 1e7), limit: 10_000)
+        #expect(left.count == 200 && Set(left.map(\.objectId)) == Set(kept.map(\.id)))
+        // Each kept object is still found by a box around it alone.
+        for r in kept.prefix(20) {
+            let e = try #require(r.extent)
+            #expect(try catalog.objects(in: e).contains { $0.objectId == r.id })
+        }
     }
 }

@@ -68,6 +68,25 @@ import SceneCore
         try check(db, against: all, seed: 6)
     }
 
+    @Test func removingMostOfTheTreeRebuildsItFromTheRest() throws {
+        let db = try makeTable()
+        var all = randomExtents(3_000, firstId: 1, seed: 9)
+        try db.write { db in try RTreeLoader.add(all.map { RTreeLoader.Entry(id: $0.0, $0.1) }, to: "box", db) }
+        // A third: left to row-by-row deletes (nothing happens here).
+        try db.write { db in try RTreeLoader.removeMany(selectedBy: "SELECT id FROM box WHERE id <= 1000", arguments: [], from: "box", db) }
+        try check(db, against: all, seed: 10)
+        // Two thirds: rebuilt from the rest.
+        try db.write { db in try RTreeLoader.removeMany(selectedBy: "SELECT id FROM box WHERE id > ?", arguments: [1_000], from: "box", db) }
+        all.removeAll { $0.0 > 1_000 }
+        try check(db, against: all, seed: 11)
+        // All of it: an empty tree that still takes inserts.
+        try db.write { db in try RTreeLoader.removeMany(selectedBy: "SELECT id FROM box", arguments: [], from: "box", db) }
+        try check(db, against: [], seed: 12)
+        let more = randomExtents(10, firstId: 50_000, seed: 13)
+        try db.write { db in try RTreeLoader.add(more.map { RTreeLoader.Entry(id: $0.0, $0.1) }, to: "box", db) }
+        try check(db, against: more, seed: 14)
+    }
+
     @Test func aDuplicateIdIsRefused() throws {
         let db = try makeTable()
         let e = Extent2D(minX: 0, minY: 0, maxX: 1, maxY: 1)
