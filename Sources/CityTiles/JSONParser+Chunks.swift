@@ -1,55 +1,32 @@
 /// Parsing a large object in pieces: a structural scan finds where each member starts,
 /// then runs of members are parsed separately (on several threads, by the tile reader).
 extension JSONParser {
-    /// Finds the members of the object whose `{` is at `at`: the byte offset where each
+    /// Finds the members of the object whose `{` is at `start`: the byte offset where each
     /// member's key starts, and the offset of the closing `}`. Only strings and brackets are
     /// looked at; the members are checked in full when they are parsed.
     static func scanMembers(_ bytes: UnsafeBufferPointer<UInt8>, objectAt start: Int) throws(JSONSyntaxError) -> (members: [Int], close: Int) {
-        var p = JSONParser(scanning: bytes)
-        defer { p.release() }
-        p.at = start + 1
-        var members: [Int] = []
-        p.skipSpace()
-        guard p.at < bytes.count else { throw p.error("the text ends inside an object (truncated file?)") }
-        if bytes[p.at] == UInt8(ascii: "}") { return ([], p.at) }
-        members.append(p.at)
-        var depth = 0
-        while p.at < bytes.count {
-            switch bytes[p.at] {
-            case UInt8(ascii: "\""):
-                p.at += 1
-                while p.at < bytes.count && bytes[p.at] != UInt8(ascii: "\"") {
-                    p.at += bytes[p.at] == UInt8(ascii: "\\") ? 2 : 1
-                }
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                if depth == 0 {
-                    guard bytes[p.at] == UInt8(ascii: "}") else { throw p.error("']' closes an object") }
-                    return (members, p.at)
-                }
-                depth -= 1
-            case UInt8(ascii: ","):
-                if depth == 0 {
-                    p.at += 1
-                    p.skipSpace()
-                    members.append(p.at)
-                    continue
-                }
-            default:
-                break
-            }
-            p.at += 1
-        }
-        throw p.error("the text ends inside an object (truncated file?)")
+        var members: [Int]? = []
+        let close = try scan(bytes, from: start, members: &members)
+        return (members ?? [], close)
     }
 
     /// The offset just past the array or object whose opening bracket is at `start`.
     static func scanValue(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONSyntaxError) -> Int {
+        var members: [Int]?
+        return try scan(bytes, from: start, members: &members) + 1
+    }
+
+    /// Follows strings and brackets from the opening bracket at `start` to its closing one
+    /// (returned), noting where each top-level member or element starts when asked.
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, members: inout [Int]?) throws(JSONSyntaxError) -> Int {
         var p = JSONParser(scanning: bytes)
         defer { p.release() }
-        p.at = start
-        var depth = 0
+        p.at = start + 1
+        p.skipSpace()
+        guard p.at < bytes.count else { throw p.error("the text ends inside a value (truncated file?)") }
+        if bytes[p.at] != UInt8(ascii: "}") && bytes[p.at] != UInt8(ascii: "]") { members?.append(p.at) }
+        let opening = bytes[start]
+        var depth = 1
         while p.at < bytes.count {
             switch bytes[p.at] {
             case UInt8(ascii: "\""):
@@ -61,7 +38,17 @@ extension JSONParser {
                 depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
-                if depth == 0 { return p.at + 1 }
+                if depth == 0 {
+                    guard (bytes[p.at] == UInt8(ascii: "}")) == (opening == UInt8(ascii: "{")) else { throw p.error("mismatched brackets") }
+                    return p.at
+                }
+            case UInt8(ascii: ","):
+                if depth == 1 && members != nil {
+                    p.at += 1
+                    p.skipSpace()
+                    members?.append(p.at)
+                    continue
+                }
             default:
                 break
             }
@@ -84,21 +71,7 @@ extension JSONParser {
         while true {
             skipSpace()
             if at >= end { break }
-            guard bytes[at] == UInt8(ascii: "\"") else { throw error("an object key (a string) was expected") }
-            let keyStart = at
-            keyAt[depth] = keyStart
-            let key = try string()
-            let keyNode = nodes.count
-            nodes.append(JSONNode(kind: key.escaped ? .escapedString : .string, count: UInt32(key.count), payload: Int64(key.start)))
-            if checkingKeys && isDuplicate(keyNode, among: 0, hashed: &hashed) {
-                at = keyStart
-                throw error("duplicate key \"\(String(decoding: Self.unescape(bytes, from: key.start, count: key.count), as: UTF8.self))\" in one object")
-            }
-            if checkingKeys { keyNodes.append(keyNode) }
-            skipSpace()
-            guard at < end, bytes[at] == UInt8(ascii: ":") else { throw error("':' was expected after a key") }
-            at += 1
-            skipSpace()
+            _ = try memberKey(checkingAmong: checkingKeys ? 0 : nil, hashed: &hashed, end: end)
             try value()
             count += 1
             skipSpace()

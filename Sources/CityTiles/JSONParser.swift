@@ -165,23 +165,7 @@ public struct JSONParser {
         while true {
             skipSpace()
             guard at < bytes.count else { throw error("the text ends inside an object (truncated file?)") }
-            guard bytes[at] == UInt8(ascii: "\"") else { throw error("an object key (a string) was expected") }
-            let keyStart = at
-            keyAt[depth] = keyStart
-            let key = try string()
-            let keyNode = nodes.count
-            nodes.append(JSONNode(kind: key.escaped ? .escapedString : .string, count: UInt32(key.count), payload: Int64(key.start)))
-            if isDuplicate(keyNode, among: firstKey, hashed: &hashed) {
-                at = keyStart
-                throw error("duplicate key \"\(String(decoding: Self.unescape(bytes, from: key.start, count: key.count), as: UTF8.self))\" in one object")
-            }
-            keyNodes.append(keyNode)
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else {
-                throw error("':' was expected after the key \"\(String(decoding: Self.unescape(bytes, from: key.start, count: key.count), as: UTF8.self))\"")
-            }
-            at += 1
-            skipSpace()
+            let key = try memberKey(checkingAmong: firstKey, hashed: &hashed, end: bytes.count)
             if depth == 1, let deferKey, isKey(key, deferKey), at < bytes.count, bytes[at] == UInt8(ascii: "{") {
                 let scan = try Self.scanMembers(bytes, objectAt: at)
                 deferred = DeferredMembers(node: nodes.count, members: scan.members, close: scan.close)
@@ -213,6 +197,32 @@ public struct JSONParser {
     @inline(__always)
     func isKey(_ key: (start: Int, count: Int, escaped: Bool), _ name: StaticString) -> Bool {
         !key.escaped && key.count == name.utf8CodeUnitCount && memcmp(bytes.baseAddress! + key.start, name.utf8Start, key.count) == 0
+    }
+
+    /// Reads a member's key, its ':' and the space after: the key node is appended and, when
+    /// `checkingAmong` is given, refused if it repeats a key of the object (whose keys start
+    /// at that index of `keyNodes`).
+    mutating func memberKey(checkingAmong firstKey: Int?, hashed: inout [UInt64: Int]?, end: Int)
+        throws(JSONSyntaxError) -> (start: Int, count: Int, escaped: Bool) {
+        guard bytes[at] == UInt8(ascii: "\"") else { throw error("an object key (a string) was expected") }
+        let keyStart = at
+        keyAt[depth] = keyStart
+        let key = try string()
+        let keyNode = nodes.count
+        nodes.append(JSONNode(kind: key.escaped ? .escapedString : .string, count: UInt32(key.count), payload: Int64(key.start)))
+        func named() -> String { String(decoding: Self.unescape(bytes, from: key.start, count: key.count), as: UTF8.self) }
+        if let firstKey {
+            if isDuplicate(keyNode, among: firstKey, hashed: &hashed) {
+                at = keyStart
+                throw error("duplicate key \"\(named())\" in one object")
+            }
+            keyNodes.append(keyNode)
+        }
+        skipSpace()
+        guard at < end, bytes[at] == UInt8(ascii: ":") else { throw error("':' was expected after the key \"\(named())\"") }
+        at += 1
+        skipSpace()
+        return key
     }
 
     /// True when the key at `node` equals an earlier key of the same object.
@@ -475,6 +485,20 @@ public struct JSONParser {
         return negative ? -m : m
     }
 
+    /// Reads decimal digits into `magnitude` (noting overflow); how many there were.
+    @inline(__always)
+    mutating func accumulateDigits(_ magnitude: inout UInt64, _ overflow: inout Bool) -> Int {
+        let first = at
+        while at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 {
+            let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[at] - 48))
+            magnitude = m2
+            overflow = overflow || o1 || o2
+            at += 1
+        }
+        return at - first
+    }
+
     /// Powers of ten exactly representable as a Double (for the fast path of `number`).
     static let exactPowers: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { x, _ in x * 10 } }
 
@@ -487,16 +511,8 @@ public struct JSONParser {
             throw error("a number may not have a leading zero")
         }
         var magnitude: UInt64 = 0
-        var digits = 0
         var overflow = false
-        while at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 {
-            let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[at] - 48))
-            magnitude = m2
-            overflow = overflow || o1 || o2
-            digits += 1
-            at += 1
-        }
+        _ = accumulateDigits(&magnitude, &overflow)
         let isInteger = at >= bytes.count || (bytes[at] != UInt8(ascii: ".") && bytes[at] | 0x20 != UInt8(ascii: "e"))
         if isInteger {
             let limit: UInt64 = negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)
@@ -511,15 +527,7 @@ public struct JSONParser {
         if bytes[at] == UInt8(ascii: ".") {
             at += 1
             guard at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 else { throw error("a digit was expected after '.'") }
-            while at < bytes.count, bytes[at] >= 48 && bytes[at] <= 57 {
-                let (m1, o1) = magnitude.multipliedReportingOverflow(by: 10)
-                let (m2, o2) = m1.addingReportingOverflow(UInt64(bytes[at] - 48))
-                magnitude = m2
-                overflow = overflow || o1 || o2
-                fractionDigits += 1
-                digits += 1
-                at += 1
-            }
+            fractionDigits = accumulateDigits(&magnitude, &overflow)
         }
         var hasExponent = false
         if at < bytes.count, bytes[at] | 0x20 == UInt8(ascii: "e") {
