@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import CityTiles
+import SceneCore
 
 /// Parsing on worker threads must change nothing but the speed: the same rows, the same
 /// roll-up of parts into parents (which may land in different pieces), the same errors.
@@ -108,6 +109,42 @@ import Testing
         let repeated = error(importing: path, workers: 0)
         #expect(repeated?.contains("line 41") == true, "\(repeated ?? "imported")")
         #expect(error(importing: path, workers: 2) == repeated)
+    }
+
+    /// Whatever a damaged file holds, workers and one thread agree: the same records, or
+    /// the same error.
+    @Test(arguments: ["m.city.json", "m.city.jsonl"])
+    func randomDamageGivesTheSameOutcomeOnWorkers(_ name: String) throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent(name).path
+        let gen = DistrictGenerator(buildings: 12, seed: 6)
+        if name.hasSuffix(".json") { try gen.writeDocument(to: path) } else { try gen.write(to: path) }
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var rng = SeededGenerator(seed: 77)
+        let alphabet = Array("{}[],:\"\\0123456789.-e \nab".utf8)
+        func outcome(_ workers: Int) -> String {
+            do {
+                let catalog = try Catalog()
+                try catalog.importTile(path: path, crsOverride: 7415, workers: workers, pieceBytes: 300)
+                return "\(try catalog.records(tile: "m").sorted { $0.id < $1.id })"
+            } catch {
+                return "\(error)"
+            }
+        }
+        for _ in 0..<80 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[at] = alphabet.randomElement(using: &rng)!
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(alphabet.randomElement(using: &rng)!, at: at)
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let one = outcome(0)
+            #expect(outcome(2) == one, "\(String(decoding: bytes, as: UTF8.self).prefix(300))")
+        }
     }
 
     @Test func digestIsTheFilesSHA256WhenWorkersHashIt() throws {
