@@ -106,7 +106,7 @@ extension CityJSONReader {
         var ends: [Int] = []
         var leadingJobs = onBytes == nil ? 1 : 2
         while !pieces.isEmpty || pool.pending > 0 {
-            while let piece = pieces.first, pool.pending < workers * jobsPerWorker {
+            while let piece = pieces.first, pool.pending < max(1, workers) * jobsPerWorker {
                 pieces.removeFirst()
                 ends.append(piece.upperBound)
                 pool.submit {

@@ -48,7 +48,9 @@ public enum CityJSONReader {
         case .document:
             let header = try lines.withBytes(first) { bytes in
                 try checkLooksLikeJSON(bytes, file: path)
-                guard workers > 0 && bytes.count >= 2 * pieceBytes else {
+                // A large document is parsed in pieces even on one thread: its tape then
+                // holds one piece at a time, not the whole file.
+                guard bytes.count >= 2 * pieceBytes else {
                     onChunk?(UnsafeRawBufferPointer(bytes))
                     return try readDocument(bytes, file: path, crsOverride: crsOverride, sink: sink)
                 }
@@ -56,8 +58,8 @@ public enum CityJSONReader {
                     return try readDocumentInPieces(bytes, file: path, crsOverride: crsOverride, workers: workers,
                                                     pieceBytes: pieceBytes, onBytes: onChunk, progress: progress, sink: sink)
                 } catch {
-                    // Name the problem exactly as a reading on one thread does (rows already
-                    // handed over are rolled back by the caller; this reading hands over none).
+                    // Name the problem exactly as reading the whole document at once does (rows
+                    // already handed over are rolled back by the caller; this reading hands over none).
                     _ = try readDocument(bytes, file: path, crsOverride: crsOverride, sink: { _ in })
                     throw error
                 }

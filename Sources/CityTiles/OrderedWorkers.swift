@@ -1,7 +1,7 @@
 import Foundation
 
-/// A few threads that run jobs and hand their results back in the order the jobs were
-/// given, so that parallel parsing still inserts rows in file order and reports the
+/// A few threads (or none: the caller's own) that run jobs and hand their results back in
+/// the order the jobs were given, so that parallel parsing still inserts rows in file order and reports the
 /// first error of the file. Dedicated threads rather than Dispatch's pool: an import
 /// must not wait behind whatever else that pool is running.
 final class OrderedWorkers<Output: Sendable>: @unchecked Sendable {
@@ -14,7 +14,11 @@ final class OrderedWorkers<Output: Sendable>: @unchecked Sendable {
     private var running = 0
     private var closed = false
 
+    /// With no threads, jobs run on the submitting thread as they are given.
+    private let inline: Bool
+
     init(threads: Int) {
+        inline = threads == 0
         for _ in 0..<threads {
             let t = Thread { [self] in work() }
             t.stackSize = 4 << 20
@@ -29,6 +33,14 @@ final class OrderedWorkers<Output: Sendable>: @unchecked Sendable {
     }
 
     func submit(_ job: @escaping @Sendable () -> Output) {
+        if inline {
+            let output = job()
+            condition.lock()
+            results[submitted] = output
+            submitted += 1
+            condition.unlock()
+            return
+        }
         condition.lock()
         jobs[submitted] = job
         submitted += 1

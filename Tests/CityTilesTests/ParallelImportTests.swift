@@ -11,19 +11,28 @@ import SceneCore
     /// Tiny pieces, so that even the small shared files are cut into many.
     static let pieceBytes = 700
 
+    /// Imported whole on one thread, then in pieces on two workers; also in pieces on one
+    /// thread, which must agree too.
     func importBoth(_ path: String) throws -> (sequential: [CityObjectRecord], parallel: [CityObjectRecord]) {
         let name = Catalog.tileName(for: path)
-        let one = try Catalog(), two = try Catalog()
+        let one = try Catalog(), two = try Catalog(), inline = try Catalog()
         // cjio_multi_lod names no reference system.
-        try one.importTile(path: path, crsOverride: 7415, workers: 0)
+        try one.importTile(path: path, crsOverride: 7415, workers: 0, pieceBytes: Self.whole)
         try two.importTile(path: path, crsOverride: 7415, workers: 2, pieceBytes: Self.pieceBytes)
-        return (try one.records(tile: name).sorted { $0.id < $1.id }, try two.records(tile: name).sorted { $0.id < $1.id })
+        try inline.importTile(path: path, crsOverride: 7415, workers: 0, pieceBytes: Self.pieceBytes)
+        let inPieces = try inline.records(tile: name).sorted { $0.id < $1.id }
+        let parallel = try two.records(tile: name).sorted { $0.id < $1.id }
+        #expect(inPieces == parallel)
+        return (try one.records(tile: name).sorted { $0.id < $1.id }, parallel)
     }
+
+    /// Pieces so large that any test file is read whole.
+    static let whole = 1 << 30
 
     func error(importing path: String, workers: Int) -> String? {
         guard let catalog = try? Catalog() else { return "no catalog" }
         do {
-            try catalog.importTile(path: path, workers: workers, pieceBytes: Self.pieceBytes)
+            try catalog.importTile(path: path, workers: workers, pieceBytes: workers == 0 ? Self.whole : Self.pieceBytes)
             return nil
         } catch {
             // Nothing of a refused file may stay behind.
@@ -125,7 +134,7 @@ import SceneCore
         func outcome(_ workers: Int) -> String {
             do {
                 let catalog = try Catalog()
-                try catalog.importTile(path: path, crsOverride: 7415, workers: workers, pieceBytes: 300)
+                try catalog.importTile(path: path, crsOverride: 7415, workers: workers, pieceBytes: workers == 0 ? Self.whole : 300)
                 return "\(try catalog.records(tile: "m").sorted { $0.id < $1.id })"
             } catch {
                 return "\(error)"
