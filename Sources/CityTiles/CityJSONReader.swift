@@ -67,13 +67,19 @@ public enum CityJSONReader {
             progress?(lines.bytesRead)
             return header
         case .sequence:
-            let header = try lines.withBytes(first) { bytes in
-                try checkLooksLikeJSON(bytes, file: path)
-                let doc = try parse(bytes, into: tape, file: path, line: 1)
-                guard doc.kind(doc.root) == .object else {
-                    throw TileError(file: path, problem: "line 1 is \(doc.typeName(doc.root)), the CityJSON header object was expected")
+            let header: TileHeader
+            do {
+                header = try lines.withBytes(first) { bytes in
+                    try checkLooksLikeJSON(bytes, file: path)
+                    let doc = try parse(bytes, into: tape, file: path, line: 1)
+                    guard doc.kind(doc.root) == .object else {
+                        throw TileError(file: path, problem: "line 1 is \(doc.typeName(doc.root)), the CityJSON header object was expected")
+                    }
+                    return try TileHeader.read(doc, doc.root, file: path, crsOverride: crsOverride)
                 }
-                return try TileHeader.read(doc, doc.root, file: path, crsOverride: crsOverride)
+            } catch let error as TileError where error.problem.hasPrefix("invalid JSON") {
+                try explainOneValueOverLines(path: path, crsOverride: crsOverride)
+                throw error
             }
             if header.epsg == nil {
                 throw TileError(file: path, problem: "the header line names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
@@ -98,6 +104,39 @@ public enum CityJSONReader {
                 progress?(lines.bytesRead)
             }
             return header
+        }
+    }
+
+    /// Largest `.city.jsonl` looked at whole when its first line is not JSON.
+    static let explainLimit = 64 << 20
+
+    /// A `.city.jsonl` whose first line is no complete JSON is often one pretty-printed value
+    /// (a CityJSON document, or a single feature): say so, and what is wrong with the feature.
+    /// Returns (and the caller reports the JSON error) when the file is none of these.
+    static func explainOneValueOverLines(path: String, crsOverride: Int?) throws(TileError) {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int, size <= explainLimit,
+              let data = FileManager.default.contents(atPath: path) else { return }
+        let bytes = [UInt8](data)
+        let lineCount = bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } + (bytes.last == 0x0A ? 0 : 1)
+        try bytes.withUnsafeBufferPointer { b throws(TileError) in
+            let tape = JSONTape()
+            do throws(JSONSyntaxError) { try tape.parse(b) } catch { return }
+            let doc = JSONDocument(bytes: b, tape: tape)
+            guard let type = doc.member(doc.root, "type") else { return }
+            let layout = "the file is one JSON value over \(lineCount) lines, not CityJSONSeq (a CityJSON header line, then one CityJSONFeature per line)"
+            if doc.stringEquals(type, "CityJSON") {
+                throw TileError(file: path, problem: "\(layout): it is a CityJSON document; name it .city.json")
+            }
+            guard doc.stringEquals(type, "CityJSONFeature") else { return }
+            // Checked as a feature too, so that what is wrong with it is named now.
+            let header = TileHeader(version: "2.0", scale: SIMD3(1, 1, 1), translate: SIMD3(0, 0, 0), epsg: crsOverride)
+            do throws(TileError) {
+                _ = try featureRecords(doc, vertices: nil, file: path, line: 1, header: header)
+            } catch {
+                let problem = error.problem.hasPrefix("line 1: ") ? String(error.problem.dropFirst(8)) : error.problem
+                throw TileError(file: path, object: error.object, problem: "\(layout), a lone CityJSONFeature; and \(problem)")
+            }
+            throw TileError(file: path, problem: "\(layout): a lone CityJSONFeature with no header line")
         }
     }
 

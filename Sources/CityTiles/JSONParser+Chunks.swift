@@ -63,7 +63,7 @@ extension JSONParser {
     mutating func members(from start: Int, to end: Int, parent: String, checkingKeys: Bool) throws(JSONSyntaxError) {
         at = start
         depth = 1
-        keyAt[1] = -1
+        keyAt[1] = Self.noKeyYet
         pathPrefix = parent
         nodes.append(JSONNode(kind: .object, count: 0, payload: 0))
         var hashed: [UInt64: Int]?

@@ -36,6 +36,8 @@ public struct JSONParser {
     var skipped: SkippedValue?
     /// The path of the parsed text inside a larger document ("CityObjects"), for errors.
     var pathPrefix = ""
+    /// `keyAt` of an object whose first key is not read yet (-1 marks an array level).
+    static let noKeyYet = -2
     /// Deepest nesting accepted (CityJSON needs about 8).
     public static let maxDepth = 64
     /// Objects with more members than this find duplicate keys through a hash table.
@@ -97,7 +99,7 @@ public struct JSONParser {
                     p.at = keyAt[level]
                     let key = (try? p.string()).map { String(decoding: Self.unescape(bytes, from: keyAt[level] + 1, count: $0.count), as: UTF8.self) } ?? "?"
                     path += "." + key
-                } else {
+                } else if keyAt[level] != Self.noKeyYet {
                     path += "[\(elementIndex[level])]"
                 }
             }
@@ -155,7 +157,7 @@ public struct JSONParser {
         defer { keyNodes.removeSubrange(firstKey...) }
         var hashed: [UInt64: Int]?
         var members: UInt32 = 0
-        keyAt[depth] = -1
+        keyAt[depth] = Self.noKeyYet
         skipSpace()
         if at < bytes.count && bytes[at] == UInt8(ascii: "}") {
             at += 1

@@ -30,7 +30,19 @@ struct Tiles: ParsableCommand {
             let catalog = try Catalog(path: options.catalog)
             var failures = 0
             let terminal = isatty(STDERR_FILENO) == 1
-            for file in try expand(paths) {
+            let files = try expand(paths)
+            // Tile names come from file names: two files of one import must not claim one name.
+            var claimedBy: [String: String] = [:]
+            var statuses: [ImportSummary.Status: Int] = [:]
+            var objects = 0
+            for file in files {
+                let name = Catalog.tileName(for: file)
+                if let other = claimedBy[name] {
+                    failures += 1
+                    FileHandle.standardError.write(Data("refused \(file): it would be tile '\(name)', which \(other) is in this import; rename one of them\n".utf8))
+                    continue
+                }
+                claimedBy[name] = file
                 do {
                     let s = try catalog.importTile(path: file, crsOverride: epsg, workers: max(0, workers), pieceBytes: max(1024, pieceBytes)) { p in
                         // A progress line on long imports (reported every half second), on a terminal only.
@@ -43,10 +55,16 @@ struct Tiles: ParsableCommand {
                     let rate = s.seconds > 0 ? Double(s.bytes) / 1e6 / s.seconds : 0
                     print("\(s.status.rawValue) \(s.tile): \(s.objects) objects, EPSG:\(s.epsg), \(String(format: "%.2f MB in %.2f s (%.1f MB/s)", Double(s.bytes) / 1e6, s.seconds, rate))"
                           + (s.upgradedFrom.map { ", upgraded from CityJSON \($0)" } ?? ""))
+                    statuses[s.status, default: 0] += 1
+                    objects += s.objects
                 } catch {
                     failures += 1
                     FileHandle.standardError.write(Data("refused \(error)\n".utf8))
                 }
+            }
+            if files.count > 1 {
+                let counts = [ImportSummary.Status.imported, .replaced, .unchanged].map { "\(statuses[$0] ?? 0) \($0.rawValue)" }
+                print("\(files.count) files: \(counts.joined(separator: ", ")), \(failures) refused; \(objects) objects")
             }
             if failures > 0 { throw ExitCode(1) }
         }

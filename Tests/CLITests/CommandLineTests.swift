@@ -109,6 +109,23 @@ import Testing
         #expect(((try JSONSerialization.jsonObject(with: Data(query.out.utf8))) as? [Any])?.isEmpty == false)
     }
 
+    @Test func aFolderImportRefusesTwoFilesClaimingOneTileAndSumsUp() throws {
+        let dir = Self.temp()
+        let tiles = "\(dir)/tiles"
+        try FileManager.default.createDirectory(atPath: tiles, withIntermediateDirectories: true)
+        _ = try Self.run(["tiles", "generate", "--buildings", "8", "--seed", "1", "-o", "\(tiles)/a.city.jsonl"])
+        _ = try Self.run(["tiles", "generate", "--buildings", "9", "--seed", "2", "-o", "\(tiles)/a.city.json"])
+        _ = try Self.run(["tiles", "generate", "--buildings", "10", "--seed", "3", "-o", "\(tiles)/b.city.jsonl"])
+        let r = try Self.run(["tiles", "import", tiles, "--catalog", "\(dir)/c.sqlite"])
+        #expect(r.status == 1)
+        // Files are taken in name order: a.city.json first, then a.city.jsonl is refused.
+        #expect(r.err.contains("refused \(tiles)/a.city.jsonl: it would be tile 'a', which \(tiles)/a.city.json is in this import"), "\(r.err)")
+        #expect(r.out.contains("3 files: 2 imported, 0 replaced, 0 unchanged, 1 refused; 19 objects"), "\(r.out)")
+        let list = try Self.run(["tiles", "list", "--json", "--catalog", "\(dir)/c.sqlite"])
+        let names = (try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(names == ["a", "b"])
+    }
+
     @Test(.enabled(if: FileManager.default.fileExists(atPath: root.deletingLastPathComponent().appendingPathComponent("shared/data").path)))
     func tilesImportTheSharedDelftSubset() throws {
         let dir = Self.temp()

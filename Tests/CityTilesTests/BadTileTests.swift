@@ -37,9 +37,37 @@ import Testing
         expectRefused(SharedData.path(dir + "corpus_invalid_out_of_range_vertex_index.json"), catalog, before,
                       mentions: "boundary points at vertex 99, the file has 3 vertices")
         expectRefused(SharedData.path(dir + "corpus_invalid_u64_f64_bounds.json"), catalog, before, mentions: "outside the 64-bit range")
+        // A single feature pretty-printed over ten lines: the layout is named, and the
+        // feature's own problem with it.
         expectRefused(SharedData.path(dir + "corpus_invalid_cityjsonfeature_root_id_unresolved.city.jsonl"), catalog, before,
-                      mentions: "line 1")
+                      object: "missing-main-object", mentions: "names none of its 1 CityObjects")
         expectRefused(SharedData.path(dir + "cjval_duplicate.json"), catalog, before, mentions: "duplicate key")
+    }
+
+    @Test func aSequenceFileHoldingOnePrettyPrintedValueIsNamedAsSuch() throws {
+        let (catalog, before, dir) = try seededCatalog()
+        let document = dir.appendingPathComponent("doc.city.jsonl").path
+        try """
+            {
+              "type": "CityJSON", "version": "2.0",
+              "CityObjects": {}, "vertices": []
+            }
+            """.write(toFile: document, atomically: true, encoding: .utf8)
+        expectRefused(document, catalog, before, mentions: "it is a CityJSON document; name it .city.json")
+        let feature = dir.appendingPathComponent("feature.city.jsonl").path
+        try """
+            {
+              "type": "CityJSONFeature", "id": "B",
+              "CityObjects": { "B": { "type": "Building" } },
+              "vertices": []
+            }
+            """.write(toFile: feature, atomically: true, encoding: .utf8)
+        expectRefused(feature, catalog, before, mentions: "one JSON value over 5 lines")
+        expectRefused(feature, catalog, before, mentions: "a lone CityJSONFeature with no header line")
+        // Not one value either: the JSON error of line 1 stands.
+        let broken = dir.appendingPathComponent("broken.city.jsonl").path
+        try "{\n\"type\": \"CityJSONFeature\",\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        expectRefused(broken, catalog, before, mentions: "invalid JSON: line 1")
     }
 
     @Test func objectLevelProblemsNameTheObject() throws {

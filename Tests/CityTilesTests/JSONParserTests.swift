@@ -43,6 +43,15 @@ import Testing
         }
     }
 
+    @Test(arguments: [("{", "$"), ("{\"a\": {", "$.a"), ("[{", "$[0]"), ("{\"a\": [1, {", "$.a[1]"), ("{\"a\": [1, {\"b\": tru", "$.a[1].b")])
+    func pathsOfTruncatedTextNameOnlyWhatWasRead(text: String, path: String) {
+        #expect {
+            try parse(text)
+        } throws: { e in
+            (e as! JSONSyntaxError).path == path
+        }
+    }
+
     @Test func randomBytesNeverCrash() {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<500 {
