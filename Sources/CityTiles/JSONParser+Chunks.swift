@@ -5,26 +5,27 @@ extension JSONParser {
     /// member's key starts, and the offset of the closing `}`. Only strings and brackets are
     /// looked at; the members are checked in full when they are parsed.
     static func scanMembers(_ bytes: UnsafeBufferPointer<UInt8>, objectAt start: Int) throws(JSONSyntaxError) -> (members: [Int], close: Int) {
-        var members: [Int]? = []
-        let close = try scan(bytes, from: start, members: &members)
-        return (members ?? [], close)
+        var members: [Int] = []
+        let close = try scan(bytes, from: start, recording: true, members: &members)
+        return (members, close)
     }
 
     /// The offset just past the array or object whose opening bracket is at `start`.
     static func scanValue(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONSyntaxError) -> Int {
-        var members: [Int]?
-        return try scan(bytes, from: start, members: &members) + 1
+        var members: [Int] = []
+        return try scan(bytes, from: start, recording: false, members: &members) + 1
     }
 
     /// Follows strings and brackets from the opening bracket at `start` to its closing one
     /// (returned), noting where each top-level member or element starts when asked.
-    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, members: inout [Int]?) throws(JSONSyntaxError) -> Int {
+    static func scan(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, recording: Bool,
+                     members: inout [Int]) throws(JSONSyntaxError) -> Int {
         var p = JSONParser(scanning: bytes)
         defer { p.release() }
         p.at = start + 1
         p.skipSpace()
         guard p.at < bytes.count else { throw p.error("the text ends inside a value (truncated file?)") }
-        if bytes[p.at] != UInt8(ascii: "}") && bytes[p.at] != UInt8(ascii: "]") { members?.append(p.at) }
+        if recording && bytes[p.at] != UInt8(ascii: "}") && bytes[p.at] != UInt8(ascii: "]") { members.append(p.at) }
         let opening = bytes[start]
         var depth = 1
         while p.at < bytes.count {
@@ -43,10 +44,10 @@ extension JSONParser {
                     return p.at
                 }
             case UInt8(ascii: ","):
-                if depth == 1 && members != nil {
+                if depth == 1 && recording {
                     p.at += 1
                     p.skipSpace()
-                    members?.append(p.at)
+                    members.append(p.at)
                     continue
                 }
             default:

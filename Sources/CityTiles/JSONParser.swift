@@ -37,11 +37,11 @@ public struct JSONParser {
     /// The path of the parsed text inside a larger document ("CityObjects"), for errors.
     var pathPrefix = ""
     /// `keyAt` of an object whose first key is not read yet (-1 marks an array level).
-    static let noKeyYet = -2
+    @inline(__always) static var noKeyYet: Int { -2 }
     /// Deepest nesting accepted (CityJSON needs about 8).
     public static let maxDepth = 64
     /// Objects with more members than this find duplicate keys through a hash table.
-    static let linearKeyLimit = 16
+    @inline(__always) static var linearKeyLimit: Int { 16 }
 
     /// A parser writing into `tape`, which it empties.
     init(_ bytes: UnsafeBufferPointer<UInt8>, tape: JSONTape) {

@@ -8,7 +8,7 @@ struct PreparedInsert {
     let statement: Statement
     var handle: OpaquePointer { statement.sqliteStatement }
     /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns.
-    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    @inline(__always) static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
 
     init(_ db: Database, sql: String) throws {
         statement = try db.makeStatement(sql: sql)
