@@ -17,45 +17,70 @@ extension JSONParser {
     }
 
     /// Follows strings and brackets from the opening bracket at `start` to its closing one
-    /// (returned), noting where each top-level member or element starts when asked.
+    /// (returned), noting where each top-level member or element starts when `recording`.
     static func scan(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, recording: Bool,
                      members: inout [Int]) throws(JSONSyntaxError) -> Int {
-        var p = JSONParser(scanning: bytes)
-        defer { p.release() }
-        p.at = start + 1
-        p.skipSpace()
-        guard p.at < bytes.count else { throw p.error("the text ends inside a value (truncated file?)") }
-        if recording && bytes[p.at] != UInt8(ascii: "}") && bytes[p.at] != UInt8(ascii: "]") { members.append(p.at) }
-        let opening = bytes[start]
+        func failure(_ message: String, at offset: Int) -> JSONSyntaxError {
+            var p = JSONParser(scanning: bytes)
+            defer { p.release() }
+            p.at = offset
+            return p.error(message)
+        }
+        let n = bytes.count
+        guard let base = bytes.baseAddress else { throw failure("the text ends inside a value (truncated file?)", at: start) }
+        @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        var i = start + 1
+        while i < n && isSpace(base[i]) { i += 1 }
+        guard i < n else { throw failure("the text ends inside a value (truncated file?)", at: i) }
+        if recording && base[i] != UInt8(ascii: "}") && base[i] != UInt8(ascii: "]") { members.append(i) }
+        let opening = base[start]
         var depth = 1
-        while p.at < bytes.count {
-            switch bytes[p.at] {
+        // Sixteen bytes at a time while they hold no string and cannot bring the depth down
+        // to where a comma or the end matters; byte by byte otherwise.
+        let quote = SIMD16<UInt8>(repeating: 0x22), backslash = SIMD16<UInt8>(repeating: 0x5C)
+        let openSquare = SIMD16<UInt8>(repeating: 0x5B), openCurly = SIMD16<UInt8>(repeating: 0x7B)
+        let closeSquare = SIMD16<UInt8>(repeating: 0x5D), closeCurly = SIMD16<UInt8>(repeating: 0x7D)
+        let floor = recording ? 1 : 0
+        while i < n {
+            if depth > floor + 1, i + 16 <= n {
+                let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<UInt8>.self)
+                if !any((v .== quote) .| (v .== backslash)) {
+                    let closes = SIMD16<UInt8>(repeating: 0).replacing(with: 1, where: (v .== closeSquare) .| (v .== closeCurly)).wrappedSum()
+                    if depth - Int(closes) > floor {
+                        let opens = SIMD16<UInt8>(repeating: 0).replacing(with: 1, where: (v .== openSquare) .| (v .== openCurly)).wrappedSum()
+                        depth += Int(opens) - Int(closes)
+                        i += 16
+                        continue
+                    }
+                }
+            }
+            switch base[i] {
             case UInt8(ascii: "\""):
-                p.at += 1
-                while p.at < bytes.count && bytes[p.at] != UInt8(ascii: "\"") {
-                    p.at += bytes[p.at] == UInt8(ascii: "\\") ? 2 : 1
+                i += 1
+                while i < n && base[i] != UInt8(ascii: "\"") {
+                    i += base[i] == UInt8(ascii: "\\") ? 2 : 1
                 }
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
                 if depth == 0 {
-                    guard (bytes[p.at] == UInt8(ascii: "}")) == (opening == UInt8(ascii: "{")) else { throw p.error("mismatched brackets") }
-                    return p.at
+                    guard (base[i] == UInt8(ascii: "}")) == (opening == UInt8(ascii: "{")) else { throw failure("mismatched brackets", at: i) }
+                    return i
                 }
             case UInt8(ascii: ","):
                 if depth == 1 && recording {
-                    p.at += 1
-                    p.skipSpace()
-                    members.append(p.at)
+                    i += 1
+                    while i < n && isSpace(base[i]) { i += 1 }
+                    members.append(i)
                     continue
                 }
             default:
                 break
             }
-            p.at += 1
+            i += 1
         }
-        throw p.error("the text ends inside a value (truncated file?)")
+        throw failure("the text ends inside a value (truncated file?)", at: n)
     }
 
     /// Parses the members between `start` and `end` (offsets from `scanMembers`) as one

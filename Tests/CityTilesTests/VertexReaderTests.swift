@@ -43,3 +43,47 @@ import Testing
         }
     }
 }
+
+@Suite struct StructuralScanTests {
+    /// The scan finds every member where the full parser finds its key, and the end where
+    /// the object closes, on a document with long runs of brackets and many strings.
+    @Test(arguments: [7, 300])
+    func scanAgreesWithTheParser(buildings: Int) throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("s.city.json").path
+        try DistrictGenerator(buildings: buildings, seed: 21).writeDocument(to: path)
+        // Pretty-printing puts spaces and newlines everywhere the scan has to skip.
+        let compact = try Array(String(contentsOfFile: path, encoding: .utf8).utf8)
+        let object = try JSONSerialization.jsonObject(with: Data(compact))
+        let pretty = try Array(JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted]))
+        for bytes in [compact, pretty] {
+            try bytes.withUnsafeBufferPointer { b in
+                let tape = JSONTape()
+                try tape.parse(b)
+                let doc = JSONDocument(bytes: b, tape: tape)
+                let objects = try #require(doc.member(doc.root, "CityObjects"))
+                var keys: [Int] = []
+                doc.forEachMember(objects) { k, _ in keys.append(Int(doc.nodes[k].payload) - 1) }
+                // The object's `{`: just before its first key, past any space.
+                var open = keys.first! - 1
+                while b[open] != UInt8(ascii: "{") { open -= 1 }
+                let scan = try JSONParser.scanMembers(b, objectAt: open)
+                #expect(scan.members == keys)
+                #expect(b[scan.close] == UInt8(ascii: "}"))
+                let vertices = try #require(doc.member(doc.root, "vertices"))
+                try tape.parse(b, skipping: "vertices")
+                let skipped = try #require(tape.skipped)
+                #expect(b[skipped.bytes.lowerBound] == UInt8(ascii: "[") && b[skipped.bytes.upperBound - 1] == UInt8(ascii: "]"))
+                _ = vertices
+            }
+        }
+    }
+
+    @Test(arguments: ["{\"a\":[1,2,3", "{\"a\":\"]}", "{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]", "[1,2}"])
+    func truncatedOrMismatchedTextIsAnError(text: String) {
+        let bytes = Array(text.utf8)
+        #expect(throws: JSONSyntaxError.self) {
+            try bytes.withUnsafeBufferPointer { b in _ = try JSONParser.scanValue(b, at: 0) }
+        }
+    }
+}
