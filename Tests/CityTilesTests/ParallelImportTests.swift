@@ -169,6 +169,29 @@ import SceneCore
         }
     }
 
+    @Test func newCatalogsUseLargePagesAndOldOnesKeepTheirs() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("new.sqlite").path
+        _ = try Catalog(path: path)
+        #expect(try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "PRAGMA page_size") } == Catalog.pageSize)
+        // A catalog made with 4 KB pages (an earlier version) opens and takes imports as it is.
+        let old = dir.appendingPathComponent("old.sqlite").path
+        let queue = try DatabaseQueue(path: old)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA page_size = 4096")
+            try db.execute(sql: "CREATE TABLE t(x)")
+            try db.execute(sql: "DROP TABLE t")
+        }
+        try queue.close()
+        let catalog = try Catalog(path: old)
+        let tile = dir.appendingPathComponent("p.city.jsonl").path
+        try DistrictGenerator(buildings: 40, seed: 31).write(to: tile)
+        try catalog.importTile(path: tile)
+        #expect(try catalog.records(tile: "p").count == 40)
+        #expect(try catalog.integrityProblems().isEmpty)
+        #expect(try DatabaseQueue(path: old).read { try Int.fetchOne($0, sql: "PRAGMA page_size") } == 4096)
+    }
+
     @Test func catalogStaysValidAfterImportsOnWorkers() throws {
         let dir = temporaryDirectory()
         let catalog = try Catalog(path: dir.appendingPathComponent("c.sqlite").path)
