@@ -219,35 +219,3 @@ extension CityJSONReader {
         return result
     }
 }
-
-extension LineReader {
-    /// The next run of whole lines of at least `minBytes` (less at the end of the file),
-    /// copied out, with how many lines it holds and the bytes read from the file so far.
-    mutating func nextBlock(minBytes: Int) throws(TileError) -> ([UInt8], Int, Int)? {
-        var lines = 0
-        var end = start
-        while true {
-            // Count whole lines already in the buffer.
-            while end - start < minBytes, let nl = buffer[end...].firstIndex(of: 0x0A) {
-                lines += 1
-                end = nl + 1
-            }
-            if end - start >= minBytes || eof { break }
-            if buffer.count - end > maxLine {
-                throw TileError(file: file, problem: "a line is longer than \(maxLine >> 20) MiB: not a CityJSONSeq file")
-            }
-            let before = start
-            try fill()
-            end -= before - start   // the buffer may have been compacted
-        }
-        if eof && end < buffer.count {
-            // The last line has no newline (or is only whitespace, which the parser skips).
-            lines += 1
-            end = buffer.count
-        }
-        guard end > start else { return nil }
-        let block = Array(buffer[start..<end])
-        start = end
-        return (block, lines, bytesRead)
-    }
-}

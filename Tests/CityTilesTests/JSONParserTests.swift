@@ -72,7 +72,30 @@ import Testing
         guard case .ints(let first)? = v.array?.first else { Issue.record("not packed"); return }
         #expect(first == [0, 1, 2, 3])
         #expect(v.array?[1].array == [.int(-4), .int(5)])
-        #expect(v.jsonText == "[[0,1,2,3],[-4,5]]")
+    }
+
+    /// What the catalog stores as an object's attributes: compact, strings as written.
+    @Test func compactTextDropsSpacesAndKeepsStringsAsWritten() throws {
+        let text = #"{ "a" : [ [0, 1,2 ,3], [-4, 5] ], "s": "caf\u00e9 \"x\"", "n": null, "t": true, "d": 2.5, "o": {} , "e": [] }"#
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBufferPointer { b in
+            let tape = JSONTape()
+            try tape.parse(b)
+            let doc = JSONDocument(bytes: b, tape: tape)
+            let compact = doc.compactText(doc.root)
+            #expect(compact == #"{"a":[[0,1,2,3],[-4,5]],"s":"caf\u00e9 \"x\"","n":null,"t":true,"d":2.5,"o":{},"e":[]}"#)
+            // And it parses back to the same value.
+            #expect(try JSONParser.parse(Array(compact.utf8)) == JSONParser.parse(bytes))
+        }
+    }
+
+    @Test func footprintBlobsRoundTripAndBadOnesAreRefused() {
+        let polygons: [Polygon2D] = [[[SIMD2(0, 0), SIMD2(10, 0), SIMD2(10, 5)], [SIMD2(1, 1), SIMD2(2, 1), SIMD2(2, 2)]], []]
+        let blob = FootprintCoding.encode(polygons)
+        #expect(FootprintCoding.decode(blob) == polygons)
+        #expect(FootprintCoding.decode(Array(blob.dropLast())) == nil)
+        #expect(FootprintCoding.decode(blob + [0]) == nil)
+        #expect(FootprintCoding.decode([0xFF, 0xFF, 0xFF, 0x7F]) == nil)
     }
 
     @Test(arguments: [
