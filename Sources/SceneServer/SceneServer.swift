@@ -132,17 +132,38 @@ public final class SceneServer: Service, Sendable {
 
     private let lastTicks = NIOLockedValueBox<(Date, [UInt64])>((Date(), []))
 
-    /// One line per scene: tick rate achieved, entities, subscribers, overruns; and clients.
-    public func logStatus() {
+    /// What one status line says of a scene.
+    public struct SceneStatus: Sendable {
+        public var scene: String
+        public var tick: UInt64
+        /// Ticks per second since the previous status (since the server was made, the first time).
+        public var tickRate: Double
+        public var entities: Int
+        public var subscribers: Int
+        public var overruns: Int
+    }
+
+    /// Each scene's figures since the previous call.
+    public func status() -> [SceneStatus] {
         let now = Date()
         let ticks = registry.runners.map(\.tick)
         let (then, before) = lastTicks.withLockedValue { v -> (Date, [UInt64]) in defer { v = (now, ticks) }; return v }
         let dt = now.timeIntervalSince(then)
-        for (k, r) in registry.runners.enumerated() {
-            let rate = before.count == ticks.count && dt > 0 ? Double(ticks[k] - before[k]) / dt : 0
+        return registry.runners.enumerated().map { k, r in
+            // Scenes start at tick 0 when the server is made: the first rate counts from there.
+            let previous = before.count == ticks.count ? before[k] : 0
+            let rate = dt > 0 && ticks[k] >= previous ? Double(ticks[k] - previous) / dt : 0
+            return SceneStatus(scene: r.name, tick: ticks[k], tickRate: rate, entities: r.entities,
+                               subscribers: r.subscribers, overruns: r.overruns)
+        }
+    }
+
+    /// One line per scene: tick rate achieved, entities, subscribers, overruns; and clients.
+    public func logStatus() {
+        for s in status() {
             logger.info("status", metadata: [
-                "scene": "\(r.name)", "tick": "\(r.tick)", "tickRate": "\(String(format: "%.1f", rate))/s",
-                "entities": "\(r.entities)", "subscribers": "\(r.subscribers)", "overruns": "\(r.overruns)",
+                "scene": "\(s.scene)", "tick": "\(s.tick)", "tickRate": "\(String(format: "%.1f", s.tickRate))/s",
+                "entities": "\(s.entities)", "subscribers": "\(s.subscribers)", "overruns": "\(s.overruns)",
                 "clients": "\(registry.clientCount)",
             ])
         }

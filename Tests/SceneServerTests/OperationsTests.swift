@@ -40,6 +40,27 @@ import Testing
         await t.server.shutdown()
     }
 
+    @Test func statusLinesShowTheTickRateFromTheFirstOn() async throws {
+        let t = try await TestServer.start(walkers: 100)
+        try await Task.sleep(nanoseconds: 300_000_000)
+        var previousTick: UInt64 = 0
+        var sawTicks = false
+        // However slow the machine: until the scene has ticked between two status calls.
+        for _ in 0..<600 where !sawTicks {
+            let s = try #require(t.server.status().first)
+            #expect(s.scene == "district" && s.entities == 100)
+            if s.tick > previousTick {
+                // The first call counts from the server's start (it used to say 0.0/s).
+                #expect(s.tickRate > 0, "tick \(s.tick) after \(previousTick) at 0/s")
+                sawTicks = true
+            }
+            previousTick = s.tick
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(sawTicks)
+        await t.server.shutdown()
+    }
+
     @Test func metricsEndpointServesPrometheusText() async throws {
         let t = try await TestServer.start(walkers: 100) { $0.metricsPort = 0 }
         let client = try await t.connect()
