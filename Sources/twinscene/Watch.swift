@@ -56,11 +56,12 @@ struct Watch: AsyncParsableCommand {
                 } else {
                     windowBytes += bytes; windowEntityTicks += entities; windowFrames += 1
                     let elapsed = Date().timeIntervalSince(windowStart)
-                    if elapsed >= 1 {
+                    // A line a second, and one for the last frames when --frames ends it sooner.
+                    if elapsed >= 1 || (frames.map { received >= $0 } ?? false) {
                         let bpet = windowEntityTicks > 0 ? Double(windowBytes) / Double(windowEntityTicks) : 0
                         emit(String(format: "%@ tick %llu  entities %d  %.1f frames/s  %.1f kB/s  %.3f B/entity/tick",
-                                     sceneName ?? "?", update.tick, entities, Double(windowFrames) / elapsed,
-                                     Double(windowBytes) / elapsed / 1000, bpet))
+                                     sceneName ?? "?", update.tick, entities, Double(windowFrames) / max(elapsed, 1e-3),
+                                     Double(windowBytes) / max(elapsed, 1e-3) / 1000, bpet))
                         windowStart = Date(); windowBytes = 0; windowEntityTicks = 0; windowFrames = 0
                     }
                 }

@@ -159,6 +159,10 @@ import Testing
         #expect(objects.allSatisfy { ($0["entities"] as? Int) == 2000 && ($0["bytes"] as? Int ?? 0) > 0 })
         let ticks = objects.compactMap { $0["tick"] as? Int }
         #expect(zip(ticks, ticks.dropFirst()).allSatisfy { $1 == $0 + 1 })
+        // A line per second, and a last one when --frames ends the watch before a second passed.
+        let line = try Self.run(["watch", "--port", "\(port)", "--frames", "3"])
+        #expect(line.status == 0, "\(line.err)")
+        #expect(line.out.hasPrefix("district tick ") && line.out.contains("entities 2000") && line.out.contains("B/entity/tick"), "\(line.out)")
         serve.interrupt()   // Ctrl-C: a clean stop
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
