@@ -1,5 +1,4 @@
 import SceneCore
-import Synchronization
 
 /// A monitored factory floor: rows of machines with sensor telemetry (temperature,
 /// vibration, spindle speed, power, state), AGVs shuttling between stations along the
@@ -10,7 +9,7 @@ import Synchronization
 /// cleared below 75 °C (events 120/121); vibration above 7 mm/s, cleared below 5 (122/123).
 /// An operator's fault control sets a machine to fault: it heats up and shakes, and the
 /// alarms show it.
-public final class FactoryScenario: Scenario, Sendable {
+public final class FactoryScenario: Scenario {
     public static let worker = EntityKind(code: 1, name: "worker")
     public static let machine = EntityKind(code: 4, name: "machine")
     public static let agv = EntityKind(code: 5, name: "agv")
@@ -25,28 +24,32 @@ public final class FactoryScenario: Scenario, Sendable {
 
     public let floor: Rect
     public let machineRows: Int, machineColumns: Int, agvs: Int, workers: Int
-    /// Machine slots are 0..<machines; AGVs follow, then workers.
     public var machines: Int { machineRows * machineColumns }
+    /// The machines' entities, by machine number (keys "machine-1", ...).
+    public private(set) var machineEntities: [EntityHandle] = []
+    /// Each AGV's station (an index into `stations`, -1 while it picks one); each machine's
+    /// number (-1 for AGVs and workers).
+    public private(set) var columns: FactoryColumns?
 
     struct MachineState: Sendable {
         var temperature: Float = 40, vibration: Float = 1.5, spindle: Float = 0, power: Float = 0.5
         var state = State.idle
         var hot = false, shaking = false
     }
-    let telemetry: Mutex<[MachineState]>
+    /// Telemetry of each machine, by machine number.
+    var telemetry: [MachineState]
 
-    public init(floor: Rect, parameters p: [String: Double]) {
+    public init(floor: Rect, parameters p: FactoryParameters) {
         self.floor = floor
-        machineRows = max(1, Int(p["machineRows"] ?? 4))
-        machineColumns = max(1, Int(p["machineColumns"] ?? 6))
-        agvs = max(0, Int(p["agvs"] ?? 6))
-        workers = max(0, Int(p["workers"] ?? 20))
-        telemetry = Mutex(Array(repeating: MachineState(), count: max(1, Int(p["machineRows"] ?? 4)) * max(1, Int(p["machineColumns"] ?? 6))))
+        machineRows = p.machineRows
+        machineColumns = p.machineColumns
+        agvs = p.agvs
+        workers = p.workers
+        telemetry = Array(repeating: MachineState(), count: p.machineRows * p.machineColumns)
     }
 
     public var kinds: [EntityKind] { [Self.worker, Self.machine, Self.agv] }
     public var capacity: Int { machines + agvs + workers }
-    public var behaviour: any Behaviour { FactoryBehaviour(floor: floor, machines: machines, agvs: agvs, stations: stations) }
 
     /// Machine k's centre: a grid with 6 m aisles between 3 m machines.
     public func machineCentre(_ k: Int) -> SIMD2<Float> {
@@ -65,32 +68,44 @@ public final class FactoryScenario: Scenario, Sendable {
         }
     }
 
-    public func populate(_ world: World, seed: UInt64) throws {
+    public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
+        let columns = FactoryColumns(machine: world.store.addColumn("machine", initial: Int32(-1)),
+                                     station: world.store.addColumn("station", initial: Int32(-1)))
+        self.columns = columns
         world.attributes.declare(kind: Self.machine.code, [
             AttributeSpec("temperature", .float32), AttributeSpec("vibration", .float32),
             AttributeSpec("spindle", .float32), AttributeSpec("power", .float32), AttributeSpec("state", .int32),
         ])
         for k in 0..<machines {
             let c = machineCentre(k)
-            try world.spawn(kind: Self.machine.code, x: c.x, y: c.y + 1.6, speed: 0)   // the operator side of the machine
+            // The operator side of the machine.
+            let h = try world.spawn(kind: Self.machine.code, x: c.x, y: c.y + 1.6, speed: 0, key: "machine-\(k + 1)")
+            try world.store.set(columns.machine, of: h, to: Int32(k))
+            machineEntities.append(h)
         }
         var rng = SeededGenerator(seed: seed)
         for k in 0..<agvs {
             let s = stations[k % stations.count]
-            let h = try world.spawn(kind: Self.agv.code, x: s.x, y: s.y, speed: 1.5)
-            if let d = world.store.dense(of: h) { world.store.goalX[d] = .nan }
+            try world.spawn(kind: Self.agv.code, x: s.x, y: s.y, speed: 1.5, key: "agv-\(k + 1)")
         }
-        for _ in 0..<workers {
+        for k in 0..<workers {
             var p = SIMD2(Float.random(in: floor.minX..<floor.maxX, using: &rng), Float.random(in: floor.minY..<floor.maxY, using: &rng))
             if world.obstacles.isBlocked(p.x, p.y) { p = world.obstacles.nearestFreePoint(x: p.x, y: p.y) ?? p }
-            try world.spawn(kind: Self.worker.code, x: p.x, y: p.y, speed: 1.2)
+            try world.spawn(kind: Self.worker.code, x: p.x, y: p.y, speed: 1.2, key: "worker-\(k + 1)")
         }
+        return FactoryBehaviour(floor: floor, stations: stations, columns: columns)
+    }
+
+    /// The machine number of the entity in `slot`, nil when it is not a machine.
+    public func machine(slot: UInt32, in world: World) -> Int? {
+        guard let columns, let h = world.store.handle(slot: Int(slot)), let k = world.store.value(columns.machine, of: h), k >= 0 else { return nil }
+        return Int(k)
     }
 
     /// Sets a machine to fault (an operator's control). False when `slot` is not a machine.
-    public func injectFault(slot: UInt32) -> Bool {
-        guard Int(slot) < machines else { return false }
-        telemetry.withLock { $0[Int(slot)].state = .fault }
+    public func injectFault(slot: UInt32, in world: World) -> Bool {
+        guard let k = machine(slot: slot, in: world) else { return false }
+        telemetry[k].state = .fault
         return true
     }
 
@@ -98,9 +113,9 @@ public final class FactoryScenario: Scenario, Sendable {
         let tickRate = max(1, UInt64((1 / world.dt).rounded()))
         guard world.tick % tickRate == 0 else { return [] }
         var events: [SceneEvent] = []
-        telemetry.withLock { all in
-            for k in all.indices {
-                var m = all[k]
+        do {
+            for k in telemetry.indices {
+                var m = telemetry[k]
                 let noise = { (salt: UInt64) in SplitMix.unit(seed: world.seed, entity: k, tick: world.tick, salt: salt) - 0.5 }
                 // Duty cycle: machines run most of the time, idle now and then.
                 if m.state != .fault {
@@ -118,7 +133,7 @@ public final class FactoryScenario: Scenario, Sendable {
                 // Sensor resolution: 0.1 °C, 0.1 mm/s, 10 rpm, 0.1 kW.
                 let temperature = (m.temperature * 10).rounded() / 10, vibration = (max(0, m.vibration) * 10).rounded() / 10
                 let spindle = (max(0, m.spindle) / 10).rounded() * 10, power = (max(0, m.power) * 10).rounded() / 10
-                let slot = UInt32(k)
+                let slot = machineEntities[k].index
                 world.attributes.set(slot: slot, attribute: Attribute.temperature.rawValue, float: temperature)
                 world.attributes.set(slot: slot, attribute: Attribute.vibration.rawValue, float: vibration)
                 world.attributes.set(slot: slot, attribute: Attribute.spindle.rawValue, float: spindle)
@@ -129,26 +144,33 @@ public final class FactoryScenario: Scenario, Sendable {
                 if m.hot && temperature < 75 { m.hot = false; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.temperatureClear, value: temperature)) }
                 if !m.shaking && vibration > 7 { m.shaking = true; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.vibrationAlarm, value: vibration)) }
                 if m.shaking && vibration < 5 { m.shaking = false; events.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.vibrationClear, value: vibration)) }
-                all[k] = m
+                telemetry[k] = m
             }
         }
         return events
     }
 
     /// Clears a fault (the machine is repaired and idles).
-    public func repair(slot: UInt32) {
-        guard Int(slot) < machines else { return }
-        telemetry.withLock { $0[Int(slot)].state = .idle }
+    public func repair(slot: UInt32, in world: World) {
+        guard let k = machine(slot: slot, in: world) else { return }
+        telemetry[k].state = .idle
     }
+}
+
+/// The columns a factory adds to its world's store.
+public struct FactoryColumns: Sendable {
+    /// The machine's number, -1 for AGVs and workers.
+    public let machine: EntityColumn<Int32>
+    /// An AGV's station (index into `FactoryScenario.stations`), -1 while it picks one.
+    public let station: EntityColumn<Int32>
 }
 
 /// Machines stand; AGVs drive to a station along the aisles (x first, then y), stopping for
 /// anything within 2 m ahead; workers walk like the crowd.
 struct FactoryBehaviour: Behaviour {
     let floor: Rect
-    let machines: Int
-    let agvs: Int
     let stations: [SIMD2<Float>]
+    let columns: FactoryColumns
 
     func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
         let crowd = CrowdBehaviour(personalSpace: 0.8, maxNeighbours: 6, goalPatience: 30)
@@ -160,13 +182,13 @@ struct FactoryBehaviour: Behaviour {
                 crowd.steer(range: i..<(i + 1), context: c, output: o, events: &events)
                 continue
             }
-            // AGV: goalX holds the station index (NaN: pick one), goalY unused.
-            var station = o.goalX[i]
+            // AGV: drives to its station (-1: pick one).
+            var station = Int(o.columns[columns.station, i])
             let here = SIMD2(c.x[i], c.y[i])
-            if !station.isFinite || Int(station) >= stations.count {
-                station = Float(SplitMix.value(seed: c.seed, entity: slot, tick: c.tick) % UInt64(stations.count))
+            if station < 0 || station >= stations.count {
+                station = Int(SplitMix.value(seed: c.seed, entity: slot, tick: c.tick) % UInt64(stations.count))
             }
-            let target = stations[Int(station)]
+            let target = stations[station]
             var want = SIMD2<Float>(0, 0)
             // Cross the floor only on a horizontal aisle (between machine rows), then go
             // along the station's column aisle.
@@ -176,7 +198,7 @@ struct FactoryBehaviour: Behaviour {
             } else if abs(target.y - here.y) > 0.1 { want.y = target.y > here.y ? 1 : -1 }
             else {
                 // Arrived: pick the next station.
-                station = Float(SplitMix.value(seed: c.seed, entity: slot, tick: c.tick, salt: 5) % UInt64(stations.count))
+                station = Int(SplitMix.value(seed: c.seed, entity: slot, tick: c.tick, salt: 5) % UInt64(stations.count))
             }
             // Stop for anything just ahead (other AGVs, workers).
             var clear = true
@@ -200,7 +222,7 @@ struct FactoryBehaviour: Behaviour {
             else if want.y != 0 { speed = min(speed, abs(target.y - here.y) / c.dt) }
             let v = clear ? want * speed : .zero
             o.vx[i] = v.x; o.vy[i] = v.y
-            o.goalX[i] = station
+            o.columns[columns.station, i] = Int32(station)
         }
     }
 }

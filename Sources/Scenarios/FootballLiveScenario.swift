@@ -1,12 +1,11 @@
 import SceneCore
-import Synchronization
 
 /// A live synthetic match: two teams of eleven in a 4-4-2 and a ball. Players hold a
 /// formation that shifts with the ball, the nearest of each team presses it; the team in
 /// possession passes and, in the attacking third, shoots. Speeds stay under 10 m/s and
 /// accelerations under 5 m/s². Events: 110 goal (value: the scoring team, 0 or 1), 111 pass,
 /// 112 shot.
-public final class FootballLiveScenario: Scenario, Sendable {
+public final class FootballLiveScenario: Scenario {
     public let centre: SIMD2<Float>
     public static let pitch = SIMD2<Float>(105, 68)
     public static let player = EntityKind(code: 1, name: "player")
@@ -24,124 +23,162 @@ public final class FootballLiveScenario: Scenario, Sendable {
         SIMD2(6, -8), SIMD2(6, 8),
     ]
 
-    struct Match: Sendable {
-        var owner: Int = -1          // slot of the player on the ball
-        var holdUntil: UInt64 = 0
-        var score = [0, 0]
-    }
-    let match = Mutex(Match())
+    /// Team (0 home, 1 away), formation position (0 the goalkeeper) and formation spot of
+    /// each player; the ball's rolling velocity.
+    public private(set) var columns: FootballColumns?
+    /// The players by team and formation position, and the ball.
+    public private(set) var players: [[EntityHandle]] = [[], []]
+    public private(set) var ball: EntityHandle?
+    /// The player on the ball, until it kicks.
+    var owner: EntityHandle?
+    var holdUntil: UInt64 = 0
+    /// Goals of the home and the away team.
+    public private(set) var score = [0, 0]
 
     public init(centre: SIMD2<Float>) { self.centre = centre }
 
     public var kinds: [EntityKind] { [Self.player, Self.ball] }
     public var capacity: Int { 23 }
-    public var behaviour: any Behaviour { FootballLiveBehaviour(centre: centre) }
-    public var score: [Int] { match.withLock { $0.score } }
 
-    public func populate(_ world: World, seed: UInt64) throws {
+    public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
+        let columns = FootballColumns(
+            team: world.store.addColumn("team", initial: Int32(-1)),
+            position: world.store.addColumn("position", initial: Int32(-1)),
+            spotX: world.store.addColumn("spotX", initial: Float(0)),
+            spotY: world.store.addColumn("spotY", initial: Float(0)),
+            rollX: world.store.addColumn("rollX", initial: Float(0)),
+            rollY: world.store.addColumn("rollY", initial: Float(0)))
+        self.columns = columns
         for team in 0..<2 {
             for k in 0..<11 {
                 let f = Self.formation[k] * (team == 0 ? 1 : -1)
-                // goalX/goalY hold the formation slot; speed the player's top speed.
-                let h = try world.spawn(kind: Self.player.code, x: centre.x + f.x, y: centre.y + f.y, speed: 7.5 + Float(k % 4) * 0.6)
-                if let d = world.store.dense(of: h) { world.store.goalX[d] = f.x; world.store.goalY[d] = f.y }
+                // speed is the player's top speed.
+                let h = try world.spawn(kind: Self.player.code, x: centre.x + f.x, y: centre.y + f.y, speed: 7.5 + Float(k % 4) * 0.6,
+                                        key: "\(team == 0 ? "home" : "away")-\(k + 1)")
+                try world.store.set(columns.team, of: h, to: Int32(team))
+                try world.store.set(columns.position, of: h, to: Int32(k))
+                try world.store.set(columns.spotX, of: h, to: f.x)
+                try world.store.set(columns.spotY, of: h, to: f.y)
+                players[team].append(h)
             }
         }
-        let b = try world.spawn(kind: Self.ball.code, x: centre.x, y: centre.y, speed: 0)
-        if let d = world.store.dense(of: b) { world.store.goalX[d] = 0; world.store.goalY[d] = 0 }   // ball: its velocity
+        ball = try world.spawn(kind: Self.ball.code, x: centre.x, y: centre.y, speed: 0, key: "ball")
+        return FootballLiveBehaviour(centre: centre, columns: columns)
     }
 
     /// Possession, passes, shots and goals: serial, after each step.
     public func afterStep(_ world: World) -> [SceneEvent] {
+        guard let columns, let ballHandle = ball, let ballDense = world.store.dense(of: ballHandle) else { return [] }
         let store = world.store
-        guard let ballDense = store.dense(ofSlot: 22) else { return [] }
         let ball = SIMD2(store.x[ballDense], store.y[ballDense]) - centre
         var events: [SceneEvent] = []
         var kick: SIMD2<Float>?
         var reset = false
-        match.withLock { m in
+        let ownerSlot = UInt32(owner.map { Int($0.index) } ?? 0)
+        decide: do {
             // Goal: the ball crosses a goal line between the posts.
             if abs(ball.x) > Self.pitch.x / 2 && abs(ball.y) < 3.66 {
                 let team = ball.x > 0 ? 0 : 1
-                m.score[team] += 1
-                events.append(SceneEvent(tick: world.tick, entity: UInt32(max(m.owner, 0)), kind: Event.goal, value: Float(team)))
-                m.owner = -1
+                score[team] += 1
+                events.append(SceneEvent(tick: world.tick, entity: ownerSlot, kind: Event.goal, value: Float(team)))
+                owner = nil
                 reset = true
-                return
+                break decide
             }
-            if abs(ball.x) > Self.pitch.x / 2 || abs(ball.y) > Self.pitch.y / 2 { reset = true; m.owner = -1; return }
+            if abs(ball.x) > Self.pitch.x / 2 || abs(ball.y) > Self.pitch.y / 2 { reset = true; owner = nil; break decide }
             // The nearest player within 1 m takes the ball.
-            var nearest = -1
+            var nearest: EntityHandle?
             var best: Float = 1
-            for d in 0..<store.count where store.slot[d] < 22 {
-                let p = SIMD2(store.x[d], store.y[d]) - centre
-                let dist = ((p - ball) * (p - ball)).sum().squareRoot()
-                if dist < best { best = dist; nearest = Int(store.slot[d]) }
+            for team in players {
+                for h in team {
+                    guard let d = store.dense(of: h) else { continue }
+                    let p = SIMD2(store.x[d], store.y[d]) - centre
+                    let dist = ((p - ball) * (p - ball)).sum().squareRoot()
+                    if dist < best { best = dist; nearest = h }
+                }
             }
-            if nearest >= 0 && nearest != m.owner {
-                m.owner = nearest
-                m.holdUntil = world.tick + 20 + SplitMix.value(seed: world.seed, entity: nearest, tick: world.tick) % 40
+            if let nearest, nearest != owner {
+                owner = nearest
+                holdUntil = world.tick + 20 + SplitMix.value(seed: world.seed, entity: Int(nearest.index), tick: world.tick) % 40
             }
-            guard m.owner >= 0, world.tick >= m.holdUntil, let od = store.dense(ofSlot: m.owner) else { return }
-            let team = m.owner / 11
+            guard let holder = owner, world.tick >= holdUntil, let od = store.dense(of: holder) else { break decide }
+            let slot = Int(holder.index)
+            let team = Int(store[columns.team, dense: od])
             let attack: Float = team == 0 ? 1 : -1
             let p = SIMD2(store.x[od], store.y[od]) - centre
             if p.x * attack > 20 {
                 // Shoot at the goal, somewhere between the posts.
-                let aim = SIMD2(attack * Self.pitch.x / 2 + attack, (SplitMix.unit(seed: world.seed, entity: m.owner, tick: world.tick, salt: 3) - 0.5) * 9)
+                let aim = SIMD2(attack * Self.pitch.x / 2 + attack, (SplitMix.unit(seed: world.seed, entity: slot, tick: world.tick, salt: 3) - 0.5) * 9)
                 kick = (aim - ball) / max(((aim - ball) * (aim - ball)).sum().squareRoot(), 0.1) * 24
-                events.append(SceneEvent(tick: world.tick, entity: UInt32(m.owner), kind: Event.shot))
+                events.append(SceneEvent(tick: world.tick, entity: UInt32(slot), kind: Event.shot))
             } else {
-                // Pass to a teammate further up, chosen by the seed.
-                let mate = team * 11 + 1 + Int(SplitMix.value(seed: world.seed, entity: m.owner, tick: world.tick, salt: 4) % 10)
-                guard mate != m.owner, let md = store.dense(ofSlot: mate) else { return }
+                // Pass to a teammate further up (an outfield position), chosen by the seed.
+                let mate = players[team][1 + Int(SplitMix.value(seed: world.seed, entity: slot, tick: world.tick, salt: 4) % 10)]
+                guard mate != holder, let md = store.dense(of: mate) else { break decide }
                 let target = SIMD2(store.x[md], store.y[md]) - centre
                 let dist = ((target - ball) * (target - ball)).sum().squareRoot()
                 kick = (target - ball) / max(dist, 0.1) * min(18, 6 + dist * 0.6)
-                events.append(SceneEvent(tick: world.tick, entity: UInt32(m.owner), kind: Event.pass, value: Float(mate)))
+                events.append(SceneEvent(tick: world.tick, entity: UInt32(slot), kind: Event.pass, value: Float(mate.index)))
             }
-            m.owner = -1
+            owner = nil
         }
         if reset {
-            try? world.store.place(EntityHandle(index: 22, generation: store.generation[22]), x: centre.x, y: centre.y)
-            world.store.goalX[ballDense] = 0; world.store.goalY[ballDense] = 0
+            try? world.store.place(ballHandle, x: centre.x, y: centre.y)
+            world.store[columns.rollX, dense: ballDense] = 0; world.store[columns.rollY, dense: ballDense] = 0
         } else if let kick {
-            world.store.goalX[ballDense] = kick.x; world.store.goalY[ballDense] = kick.y
+            world.store[columns.rollX, dense: ballDense] = kick.x; world.store[columns.rollY, dense: ballDense] = kick.y
         }
         return events
     }
 }
 
+/// The columns a live match adds to its world's store.
+public struct FootballColumns: Sendable {
+    /// 0 home, 1 away; -1 for the ball.
+    public let team: EntityColumn<Int32>
+    /// Position in the formation, 0 the goalkeeper (shirt number minus one); -1 for the ball.
+    public let position: EntityColumn<Int32>
+    /// The player's formation spot, pitch metres from the centre.
+    public let spotX: EntityColumn<Float>
+    public let spotY: EntityColumn<Float>
+    /// The ball's rolling velocity (a kick sets it after the step).
+    public let rollX: EntityColumn<Float>
+    public let rollY: EntityColumn<Float>
+}
+
 /// Players: formation slot shifted towards the ball, the nearest of each team presses it;
-/// speed and acceleration capped. The ball rolls with friction (its goal is its velocity).
+/// speed and acceleration capped. The ball rolls with friction.
 struct FootballLiveBehaviour: Behaviour {
     let centre: SIMD2<Float>
+    let columns: FootballColumns
     static let maxAcceleration: Float = 5
 
     func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
-        // The ball is entity slot 22; find it (the store is small).
+        // Find the ball by its kind (the store is small). Team and position are read for every
+        // player: no block writes those columns during a step (only the ball's roll changes).
         var ball = centre
-        for d in 0..<c.slot.count where c.slot[d] == 22 { ball = SIMD2(c.x[d], c.y[d]) }
+        for d in 0..<c.kind.count where c.kind[d] == FootballLiveScenario.ball.code { ball = SIMD2(c.x[d], c.y[d]) }
         for i in range {
-            let slot = Int(c.slot[i])
-            if slot == 22 {
+            if c.kind[i] == FootballLiveScenario.ball.code {
                 // Rolling: the velocity decays; a kick (set after the step) replaces it.
-                let v = SIMD2(o.goalX[i], o.goalY[i]) * 0.985
-                o.goalX[i] = v.x; o.goalY[i] = v.y
+                let v = SIMD2(o.columns[columns.rollX, i], o.columns[columns.rollY, i]) * 0.985
+                o.columns[columns.rollX, i] = v.x; o.columns[columns.rollY, i] = v.y
                 o.vx[i] = v.x; o.vy[i] = v.y
                 continue
             }
-            let team = slot / 11
+            let team = o.columns[columns.team, i]
+            let keeper = o.columns[columns.position, i] == 0
             let here = SIMD2(c.x[i], c.y[i])
-            var target = centre + SIMD2(o.goalX[i], o.goalY[i]) + (ball - centre) * SIMD2(0.45, 0.3)
+            var target = centre + SIMD2(o.columns[columns.spotX, i], o.columns[columns.spotY, i]) + (ball - centre) * SIMD2(0.45, 0.3)
             // The nearest outfield player of each team to the ball presses it.
             var nearest = true
             let myDistance = ((here - ball) * (here - ball)).sum()
-            for d in 0..<c.slot.count where Int(c.slot[d]) / 11 == team && c.slot[d] != 22 && Int(c.slot[d]) % 11 != 0 && Int(c.slot[d]) != slot {
+            for d in 0..<c.kind.count where d != i && c.kind[d] == FootballLiveScenario.player.code
+                && o.columns[columns.team, d] == team && o.columns[columns.position, d] != 0 {
                 let q = SIMD2(c.x[d], c.y[d])
                 if ((q - ball) * (q - ball)).sum() < myDistance { nearest = false; break }
             }
-            if nearest && slot % 11 != 0 { target = ball }
+            if nearest && !keeper { target = ball }
             var want = target - here
             let dist = (want * want).sum().squareRoot()
             let top = c.speed[i]

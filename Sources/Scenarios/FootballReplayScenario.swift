@@ -4,12 +4,12 @@ import SceneCore
 /// exactly where the data puts it at each tick (pitch coordinates shifted into the scene),
 /// absent while the data has a gap, and the ball carries its height as an attribute.
 /// The replay starts over at its end.
-public struct FootballReplayScenario: Scenario {
+public final class FootballReplayScenario: Scenario {
     /// Samples per tick, in pitch metres (origin at the centre).
     public let frames: [[TrackingSample]]
     /// Where the pitch centre lies in the scene.
     public let centre: SIMD2<Float>
-    /// Stable small ids for the tracked objects (order of first appearance).
+    /// Small ids for the tracked objects (order of first appearance), which order each frame.
     public let ids: [String: Int]
 
     public static let player = EntityKind(code: 1, name: "player")
@@ -35,7 +35,6 @@ public struct FootballReplayScenario: Scenario {
 
     public var kinds: [EntityKind] { [Self.player, Self.ball] }
     public var capacity: Int { max(1, ids.count) }
-    public var behaviour: any Behaviour { ReplayBehaviour() }
 
     /// The samples the scene shows at `tick`.
     public func frame(at tick: UInt64) -> [TrackingSample] {
@@ -44,46 +43,33 @@ public struct FootballReplayScenario: Scenario {
 
     func position(_ s: TrackingSample) -> SIMD2<Float> { centre + SIMD2(Float(s.x), Float(s.y)) }
 
-    public func populate(_ world: World, seed: UInt64) throws {
+    public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
         world.attributes.declare(kind: Self.ball.code, [AttributeSpec("z", .float32)])
         sync(world, to: 0)
+        return ReplayBehaviour()
     }
 
     /// Makes the world hold exactly the objects of frame `tick`: spawns the newly present
-    /// (slots are reserved per object: slot = its id), despawns the absent, and aims
-    /// everyone at the frame's position (the behaviour moves them there in one tick).
+    /// (each tracked object is found again by its key, the source's id), despawns the absent,
+    /// and aims everyone at the frame's position (the behaviour moves them there in one tick).
     func sync(_ world: World, to tick: UInt64) {
         let samples = frame(at: tick)
-        var present = Set<Int>()
+        let present = Set(samples.map(\.id))
+        // The absent leave first (so the newly present always find room), in slot order, so
+        // the slots freed and reused are the same on every run.
+        for slot in 0..<world.store.slotCount {
+            guard let key = world.key(ofSlot: slot), !present.contains(key), let h = world.entity(key: key) else { continue }
+            try? world.despawn(h)
+        }
         for s in samples {
-            let id = ids[s.id]!
-            present.insert(id)
             let p = position(s)
             let kind = s.id == "ball" ? Self.ball.code : Self.player.code
-            if world.store.handle(slot: id) == nil {
-                // Slots are handed out in order: spawn placeholders up to this id if needed.
-                spawn(world, slot: id, kind: kind, at: p)
-            }
-            if let h = world.store.handle(slot: id), let d = world.store.dense(of: h) {
-                world.store.goalX[d] = p.x
-                world.store.goalY[d] = p.y
-            }
-            if kind == Self.ball.code, let z = s.z { world.attributes.set(slot: UInt32(id), attribute: 0, float: Float(z)) }
+            let handle = world.entity(key: s.id) ?? (try? world.spawn(kind: kind, x: p.x, y: p.y, speed: 0, key: s.id))
+            guard let handle, let d = world.store.dense(of: handle) else { continue }
+            world.store.goalX[d] = p.x
+            world.store.goalY[d] = p.y
+            if kind == Self.ball.code, let z = s.z { world.attributes.set(slot: handle.index, attribute: 0, float: Float(z)) }
         }
-        for slot in 0..<world.store.slotCount where !present.contains(slot) {
-            if let h = world.store.handle(slot: slot) { try? world.despawn(h) }
-        }
-    }
-
-    /// Spawns so that the object gets slot `slot` (the store reuses freed slots last-in first-out).
-    func spawn(_ world: World, slot: Int, kind: UInt8, at p: SIMD2<Float>) {
-        var extra: [EntityHandle] = []
-        while true {
-            guard let h = try? world.spawn(kind: kind, x: p.x, y: p.y, speed: 0) else { break }
-            if Int(h.index) == slot { break }
-            extra.append(h)
-        }
-        for h in extra { try? world.despawn(h) }
     }
 
     public func afterStep(_ world: World) -> [SceneEvent] {

@@ -1,13 +1,11 @@
 import SceneCore
 
-/// How a marathon runner moves. Per runner, `goalX` holds the distance run so far (negative
-/// while waiting behind the start line) and `goalY` its lane (metres off the course's centre
-/// line); `speed` is its own pace in m/s.
+/// How a marathon runner moves: along the course at its own pace (`speed`, m/s) in its lane,
+/// from its wave's start; distance run, lane and wave are the scenario's columns.
 struct MarathonBehaviour: Behaviour {
     let course: Course
     let distance: Float
-    let perWave: Int
-    let runners: Int
+    let runner: MarathonColumns
     let waveGapSeconds: Float
     let stations: [Float]
     let roadHalfWidth: Float
@@ -18,14 +16,14 @@ struct MarathonBehaviour: Behaviour {
         let lap = course.lapLength
         for i in range {
             let slot = Int(c.slot[i])
-            guard c.kind[i] == MarathonScenario.runner.code, slot < runners else {
+            guard c.kind[i] == MarathonScenario.runner.code else {
                 o.vx[i] = 0; o.vy[i] = 0   // spectators watch
                 continue
             }
-            let wave = slot / max(perWave, 1)
+            let wave = Int(o.columns[runner.wave, i])
             let startTick = UInt64(Float(wave) * waveGapSeconds / c.dt)
-            var run = o.goalX[i]
-            var lane = o.goalY[i]
+            var run = o.columns[runner.run, i]
+            var lane = o.columns[runner.lane, i]
             let x = c.x[i], y = c.y[i]
             if run >= distance {
                 // Finished: walk off slowly towards the kerb.
@@ -91,8 +89,8 @@ struct MarathonBehaviour: Behaviour {
             if before < distance && run >= distance {
                 events.append(SceneEvent(tick: c.tick, entity: UInt32(slot), kind: MarathonScenario.Event.finish, value: elapsed))
             }
-            o.goalX[i] = run
-            o.goalY[i] = lane
+            o.columns[runner.run, i] = run
+            o.columns[runner.lane, i] = lane
         }
     }
 }

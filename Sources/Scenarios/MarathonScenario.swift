@@ -7,15 +7,18 @@ import SceneCore
 /// Events: 100 start, 101 split at every kilometre and 102 finish (value: seconds since the
 /// runner's start), 103 leaderboard (value: rank; the ten furthest runners, every second). Attributes of a runner: bib, pace
 /// (seconds per km), last split (seconds since its start), finish time (seconds, 0 until then).
-public struct MarathonScenario: Scenario {
+public final class MarathonScenario: Scenario {
     public let course: Course
-    public var runners: Int
-    public var spectators: Int
-    public var distance: Float
-    public var waves: Int
-    public var waveGapSeconds: Float
-    public var stations: [Float]
-    public var roadHalfWidth: Float
+    public let runners: Int
+    public let spectators: Int
+    public let distance: Float
+    public let waves: Int
+    public let waveGapSeconds: Float
+    public let stations: [Float]
+    public let roadHalfWidth: Float
+    /// The runner's state, in columns of its own: distance run (negative while waiting behind
+    /// the line), lane (metres off the course's centre line) and start wave.
+    public private(set) var columns: MarathonColumns?
 
     public static let runner = EntityKind(code: 1, name: "runner")
     public static let spectator = EntityKind(code: 3, name: "spectator")
@@ -27,23 +30,19 @@ public struct MarathonScenario: Scenario {
         public static let leaderboard = SceneEvent.Kind(rawValue: 103)
     }
 
-    public init(course: Course, parameters p: [String: Double], stations: [Float]) {
+    public init(course: Course, parameters p: MarathonParameters, stations: [Float]) {
         self.course = course
-        runners = max(1, Int(p["runners"] ?? 10_000))
-        spectators = max(0, Int(p["spectators"] ?? 300))
-        distance = Float(p["distance"] ?? 42_195)
-        waves = max(1, Int(p["waves"] ?? 4))
-        waveGapSeconds = Float(p["waveGapSeconds"] ?? 60)
-        roadHalfWidth = Float(p["roadHalfWidth"] ?? 5)
+        runners = p.runners
+        spectators = p.spectators
+        distance = p.distance
+        waves = p.waves
+        waveGapSeconds = p.waveGapSeconds
+        roadHalfWidth = p.roadHalfWidth
         self.stations = stations
     }
 
     public var kinds: [EntityKind] { [Self.runner, Self.spectator] }
     public var capacity: Int { runners + spectators }
-    public var behaviour: any Behaviour {
-        MarathonBehaviour(course: course, distance: distance, perWave: (runners + waves - 1) / waves, runners: runners,
-                          waveGapSeconds: waveGapSeconds, stations: stations, roadHalfWidth: roadHalfWidth)
-    }
 
     /// Finish times follow a skewed spread: few elites near 2:05, most between 3:30 and 5:00,
     /// a tail to 6:30 (seconds for the full distance, scaled to `distance`).
@@ -52,7 +51,12 @@ public struct MarathonScenario: Scenario {
         return min(max(t, 7_500), 23_400)
     }
 
-    public func populate(_ world: World, seed: UInt64) throws {
+    public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
+        let columns = MarathonColumns(
+            run: world.store.addColumn("run", initial: Float(0)),
+            lane: world.store.addColumn("lane", initial: Float(0)),
+            wave: world.store.addColumn("wave", initial: Int32(-1)))
+        self.columns = columns
         world.attributes.declare(kind: Self.runner.code, [
             AttributeSpec("bib", .int32), AttributeSpec("pace", .float32),
             AttributeSpec("lastSplit", .float32), AttributeSpec("finishTime", .float32),
@@ -63,7 +67,7 @@ public struct MarathonScenario: Scenario {
         paces.sort()
         let perWave = (runners + waves - 1) / waves
         for k in 0..<runners {
-            let inWave = k % perWave   // the behaviour derives the wave from the slot
+            let inWave = k % perWave
             // Corral: rows of runners behind the start line, across the road.
             let across = Int(roadHalfWidth * 2 / 0.8)
             let row = inWave / max(across, 1), col = inWave % max(across, 1)
@@ -77,10 +81,9 @@ public struct MarathonScenario: Scenario {
             let h = try world.spawn(kind: Self.runner.code, x: p.x, y: p.y, speed: speed)
             world.attributes.set(slot: h.index, attribute: Attribute.bib.rawValue, int: Int32(k + 1))
             world.attributes.set(slot: h.index, attribute: Attribute.pace.rawValue, float: 1000 / speed)
-            // Behaviour state: goalX = distance run (negative: behind the line, waiting), goalY = lane.
-            guard let d = world.store.dense(of: h) else { continue }
-            world.store.goalX[d] = -behind
-            world.store.goalY[d] = lane
+            try world.store.set(columns.run, of: h, to: -behind)
+            try world.store.set(columns.lane, of: h, to: lane)
+            try world.store.set(columns.wave, of: h, to: Int32(k / perWave))
         }
         // Spectators along both kerbs, spread over the first lap.
         for k in 0..<spectators {
@@ -94,6 +97,8 @@ public struct MarathonScenario: Scenario {
             }
             try world.spawn(kind: Self.spectator.code, x: q.x, y: q.y, speed: 0)
         }
+        return MarathonBehaviour(course: course, distance: distance, runner: columns,
+                                 waveGapSeconds: waveGapSeconds, stations: stations, roadHalfWidth: roadHalfWidth)
     }
 
     public func afterStep(_ world: World) -> [SceneEvent] {
@@ -108,13 +113,13 @@ public struct MarathonScenario: Scenario {
             if e.kind.rawValue >= 100 { out.append(e) }
         }
         // The ten furthest runners, once a second.
-        if world.tick % UInt64(tickRate) == 0 {
+        if world.tick % UInt64(tickRate) == 0, let run = columns?.run {
             var best: [(Float, UInt32)] = []
             let store = world.store
             for i in 0..<store.count where store.kind[i] == Self.runner.code {
-                let run = store.goalX[i]
-                if best.count < 10 || run > best[best.count - 1].0 {
-                    best.append((run, store.slot[i]))
+                let distance = store[run, dense: i]
+                if best.count < 10 || distance > best[best.count - 1].0 {
+                    best.append((distance, store.slot[i]))
                     best.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
                     if best.count > 10 { best.removeLast() }
                 }
@@ -127,3 +132,13 @@ public struct MarathonScenario: Scenario {
     }
 }
 
+
+/// The columns a marathon adds to its world's store.
+public struct MarathonColumns: Sendable {
+    /// Metres run so far; negative while waiting behind the start line.
+    public let run: EntityColumn<Float>
+    /// Metres off the course's centre line.
+    public let lane: EntityColumn<Float>
+    /// Start wave, 0 first; -1 for spectators.
+    public let wave: EntityColumn<Int32>
+}

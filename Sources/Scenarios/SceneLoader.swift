@@ -2,7 +2,22 @@ import CityTiles
 import Foundation
 import SceneCore
 
+/// What one tick produced, for the server to code and send.
+public struct TickOutput {
+    /// The tick the world is now at.
+    public var tick: UInt64
+    /// The scenario's events of the tick, at most `LoadedScene.maxEventsPerTick`.
+    public var events: [SceneEvent]
+    /// Events beyond the cap, dropped (the server counts and logs them).
+    public var droppedEvents: Int
+    /// Attribute values that changed in the tick, by slot then attribute.
+    public var attributeChanges: [AttributeChange]
+}
+
 /// A scene ready to tick: its world, where it sits in the CRS, and what clients need to draw it.
+///
+/// One owner at a time (the scene's tick thread, once served): `tick()` is the whole tick,
+/// which the server, the tests and the benchmarks all call.
 public final class LoadedScene {
     public let manifest: SceneManifest
     public let world: World
@@ -21,15 +36,63 @@ public final class LoadedScene {
 
     public var name: String { manifest.name }
 
-    /// Adds a catalog tile to the running scene: its buildings become obstacles and
+    /// Most scenario events one tick sends; the rest are dropped and counted (docs/PROTOCOL.md).
+    public static let maxEventsPerTick = 4096
+
+    /// One tick: the world's step, the scenario's post-step, then the tick's attribute changes
+    /// and events.
+    public func tick() -> TickOutput {
+        world.step()
+        var events = scenario.afterStep(world)
+        let dropped = max(0, events.count - Self.maxEventsPerTick)
+        if dropped > 0 { events.removeLast(dropped) }
+        return TickOutput(tick: world.tick, events: events, droppedEvents: dropped, attributeChanges: world.attributes.takeChanges())
+    }
+
+    /// What `prepareTile` needs of the scene, as values another thread may use.
+    public var tilePlan: TilePlan {
+        TilePlan(tileNames: tileNames, origin: origin, epsg: epsg, bounds: world.bounds, scenarioFootprints: scenario.footprints)
+    }
+
+    /// Adds a tile prepared by `TilePlan.prepare`: its buildings become obstacles and
     /// entities now inside one are moved out. Returns how many entities were moved.
+    public func apply(_ tile: PreparedTile) -> Int {
+        tileNames = tile.tileNames
+        footprints = tile.footprints
+        return world.setObstacles(tile.obstacles)
+    }
+
+    /// Adds a catalog tile at once (reads the catalog on the caller's thread).
     public func addTile(_ name: String, catalog: Catalog) throws -> Int {
+        apply(try tilePlan.prepare(name, catalog: catalog))
+    }
+}
+
+/// The scene's side of loading a tile, copied out so the catalog work can run off the tick
+/// thread; the result is applied at a tick boundary.
+public struct TilePlan: Sendable {
+    public var tileNames: [String]
+    public var origin: SIMD2<Double>
+    public var epsg: Int
+    public var bounds: Rect
+    public var scenarioFootprints: [Footprint]
+
+    /// Reads the tile's footprints from the catalog and builds the new obstacle index.
+    public func prepare(_ name: String, catalog: Catalog) throws -> PreparedTile {
         guard let info = try catalog.tile(named: name) else { throw CatalogError.unknownTile(name) }
         guard info.epsg == epsg else { throw CatalogError.mixedCRS(tile: name, epsg: info.epsg, expected: epsg) }
-        if !tileNames.contains(name) { tileNames.append(name) }
-        footprints = try SceneLoader.footprints(tiles: tileNames, catalog: catalog, origin: origin, bounds: world.bounds) + scenario.footprints
-        return world.setObstacles(ObstacleIndex(footprints: footprints, bounds: world.bounds))
+        let names = tileNames.contains(name) ? tileNames : tileNames + [name]
+        let footprints = try SceneLoader.footprints(tiles: names, catalog: catalog, origin: origin, bounds: bounds) + scenarioFootprints
+        return PreparedTile(name: name, tileNames: names, footprints: footprints, obstacles: ObstacleIndex(footprints: footprints, bounds: bounds))
     }
+}
+
+/// A tile ready to become obstacles of a running scene.
+public struct PreparedTile: Sendable {
+    public var name: String
+    public var tileNames: [String]
+    public var footprints: [Footprint]
+    public var obstacles: ObstacleIndex
 }
 
 /// Builds scenes from manifests: tiles through the catalog, obstacles into the engine,
@@ -76,9 +139,13 @@ public enum SceneLoader {
             }
         }
         let world = World(bounds: bounds, capacity: scenario.capacity, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
-                          behaviour: scenario.behaviour, obstacles: obstacles,
-                          workers: workers)
-        try scenario.populate(world, seed: manifest.seed)
+                          behaviour: StandStill(), obstacles: obstacles, workers: workers)
+        world.behaviour = try scenario.populate(world, seed: manifest.seed)
+        // Tick 0's post-step: the state the first frame shows (a replay's first frame, the
+        // factory's first telemetry). Its events and changes go to nobody: a subscriber's first
+        // frame is a resync with an attribute snapshot.
+        _ = scenario.afterStep(world)
+        _ = world.attributes.takeChanges()
         return LoadedScene(manifest: manifest, world: world, scenario: scenario, origin: origin, epsg: epsg ?? 0,
                            footprints: footprints, tileNames: names)
     }

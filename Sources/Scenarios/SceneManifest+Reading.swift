@@ -2,9 +2,6 @@ import CityTiles
 import Foundation
 
 extension SceneManifest {
-    /// Scenarios this build knows.
-    public static let knownScenarios = ["walkers", "marathon", "football-replay", "football-live", "factory"]
-
     /// Reads and validates a manifest; every problem names its JSON path.
     public static func load(path: String) throws -> SceneManifest {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -48,9 +45,9 @@ extension SceneManifest {
             }
         }
         let name = try string("name", required: true)!
-        let scenario = try string("scenario", required: true)!
-        guard knownScenarios.contains(scenario) else {
-            throw fail("$.scenario", "unknown scenario \"\(scenario)\"; expected one of \(knownScenarios.joined(separator: ", "))")
+        let scenarioName = try string("scenario", required: true)!
+        guard let scenario = ScenarioKind(rawValue: scenarioName) else {
+            throw fail("$.scenario", "unknown scenario \"\(scenarioName)\"; expected one of \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var m = SceneManifest(name: name, scenario: scenario)
         m.tiles = try strings("tiles")
@@ -80,6 +77,7 @@ extension SceneManifest {
                 guard let d = v.number else { throw fail("$.parameters.\(k)", "expected a number, found \(v.typeName)") }
                 m.parameters[k] = d
             }
+            try m.scenario.checkParameters(m.parameters, file: file)
         }
         if let r = o["route"] {
             guard let points = r.array, points.count >= 2 else { throw fail("$.route", "expected an array of at least two [x, y] points") }
@@ -102,19 +100,29 @@ extension SceneManifest {
         }
         if let r = o["replay"] {
             guard let ro = r.object else { throw fail("$.replay", "expected {\"format\": ..., \"files\": [...]}") }
-            guard let format = ro["format"]?.string, ["hawkeye", "metrica", "epts"].contains(format) else {
-                throw fail("$.replay.format", "expected \"hawkeye\", \"metrica\" or \"epts\"")
+            for key in ro.keys where key != "format" && key != "files" {
+                throw fail("$.replay.\(key)", "unknown field; expected format, files")
+            }
+            let formats = ReplayFormat.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            guard let name = ro["format"]?.string, let format = ReplayFormat(rawValue: name) else {
+                throw fail("$.replay.format", "expected one of \(formats)")
             }
             guard let files = ro["files"]?.array, !files.isEmpty, files.allSatisfy({ $0.string != nil }) else {
                 throw fail("$.replay.files", "expected a non-empty array of file paths")
             }
-            m.replayFormat = format
-            m.replayFiles = files.compactMap(\.string)
+            let need = format.files
+            guard (need.minimum...need.maximum).contains(files.count) else {
+                throw fail("$.replay.files", "\(name) needs \(need.meaning); found \(files.count) file(s)")
+            }
+            m.replay = Replay(format: format, files: files.compactMap(\.string))
         }
-        if m.scenario == "football-replay" && m.replayFormat == nil {
+        if m.scenario == .footballReplay && m.replay == nil {
             throw fail("$.replay", "the football replay needs {\"format\": ..., \"files\": [...]}")
         }
-        if m.scenario == "marathon" && m.route.count < 2 {
+        if m.scenario != .footballReplay, m.replay != nil {
+            throw fail("$.replay", "only a football-replay scene replays tracking data")
+        }
+        if m.scenario == .marathon && m.route.count < 2 {
             throw fail("$.route", "the marathon needs a route: an array of at least two [x, y] points")
         }
         if m.tiles.isEmpty && m.catalogTiles.isEmpty && m.bounds == nil {

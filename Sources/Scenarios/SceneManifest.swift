@@ -4,8 +4,8 @@ import Foundation
 /// A scene as an operator writes it in `Scenes/*.scene.json` (see docs/SCENES.md).
 public struct SceneManifest: Sendable, Equatable {
     public var name: String
-    /// The scenario that populates and drives the scene ("walkers").
-    public var scenario: String
+    /// The scenario that populates and drives the scene.
+    public var scenario: ScenarioKind
     /// Tile files, relative to the manifest, imported into the catalog on load.
     public var tiles: [String]
     /// Tiles already in the catalog, by name.
@@ -20,16 +20,23 @@ public struct SceneManifest: Sendable, Equatable {
     public var bounds: [Double]?
     /// EPSG code of the scene; every tile must match.
     public var epsg: Int?
-    /// Scenario parameters (numbers by name).
+    /// Scenario parameters (numbers by name); each scenario's parameter struct reads them and
+    /// refuses names it does not know.
     public var parameters: [String: Double]
     /// A course in the CRS (the marathon's route), a closed loop of points.
     public var route: [SIMD2<Double>] = []
     /// Distances along the route, metres (the marathon's water stations).
     public var stations: [Double] = []
-    /// Tracking data to replay: its format ("hawkeye", "metrica", "epts") and files,
-    /// relative to the manifest (see docs/SCENES.md for the order of the files).
-    public var replayFormat: String?
-    public var replayFiles: [String] = []
+    /// Tracking data to replay (the football replay).
+    public var replay: Replay?
+
+    /// Tracking data to replay: its format and files, relative to the manifest (see
+    /// docs/SCENES.md for the order of the files).
+    public struct Replay: Sendable, Equatable {
+        public var format: ReplayFormat
+        public var files: [String]
+        public init(format: ReplayFormat, files: [String]) { self.format = format; self.files = files }
+    }
 
     /// A manifest-relative path as a path usable from the current directory.
     public func resolve(_ path: String) -> String {
@@ -39,7 +46,7 @@ public struct SceneManifest: Sendable, Equatable {
     /// Where the manifest was read from (tile paths are relative to its folder).
     public var sourcePath: String?
 
-    public init(name: String, scenario: String, tiles: [String] = [], catalogTiles: [String] = [], seed: UInt64 = 1,
+    public init(name: String, scenario: ScenarioKind, tiles: [String] = [], catalogTiles: [String] = [], seed: UInt64 = 1,
                 tickRate: Int = 20, quantum: Double = 0.01, wireCellSize: Double = 32, bounds: [Double]? = nil,
                 epsg: Int? = nil, parameters: [String: Double] = [:], sourcePath: String? = nil) {
         self.name = name; self.scenario = scenario; self.tiles = tiles; self.catalogTiles = catalogTiles

@@ -2,10 +2,10 @@ import SceneCore
 
 /// People walking the streets of the district between random free goals, at speeds
 /// between `minSpeed` and `maxSpeed`, never through buildings.
-public struct WalkersScenario: Scenario {
-    public var count: Int
-    public var minSpeed: Float
-    public var maxSpeed: Float
+public final class WalkersScenario: Scenario {
+    public let count: Int
+    public let minSpeed: Float
+    public let maxSpeed: Float
 
     public init(count: Int, minSpeed: Float = 1.0, maxSpeed: Float = 1.8) {
         self.count = max(0, count)
@@ -15,10 +15,9 @@ public struct WalkersScenario: Scenario {
 
     public static let pedestrian = EntityKind(code: 1, name: "pedestrian")
     public var kinds: [EntityKind] { [Self.pedestrian] }
-    public var behaviour: any Behaviour { CrowdBehaviour() }
     public var capacity: Int { max(1, count) }
 
-    public func populate(_ world: World, seed: UInt64) throws {
+    public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
         var rng = SeededGenerator(seed: seed)
         let b = world.bounds
         var attempts = 0
@@ -29,9 +28,9 @@ public struct WalkersScenario: Scenario {
             }
             let x = Float.random(in: b.minX..<b.maxX, using: &rng), y = Float.random(in: b.minY..<b.maxY, using: &rng)
             if world.obstacles.isBlocked(x, y) { continue }
-            let h = try world.store.spawn(kind: Self.pedestrian.code, x: x, y: y, speed: Float.random(in: minSpeed...maxSpeed, using: &rng))
-            _ = h
+            try world.spawn(kind: Self.pedestrian.code, x: x, y: y, speed: Float.random(in: minSpeed...maxSpeed, using: &rng))
         }
+        return CrowdBehaviour()
     }
 }
 

@@ -29,12 +29,14 @@ public struct StepContext: Sendable {
     public let obstacles: ObstacleIndex
 }
 
-/// Where a behaviour writes: the desired velocity and goal of each entity in its block.
+/// Where a behaviour writes: the desired velocity and goal of each entity in its block, and
+/// the scenario's own columns (read and written in place, rows of its block only).
 public struct SteerOutput: Sendable {
     public let vx: DisjointWrites<Float>
     public let vy: DisjointWrites<Float>
     public let goalX: DisjointWrites<Float>
     public let goalY: DisjointWrites<Float>
+    public let columns: ColumnRows
 }
 
 /// A pluggable rule that decides how entities want to move.
@@ -44,4 +46,12 @@ public struct SteerOutput: Sendable {
 /// `SplitMix` keyed by slot and tick, so results do not depend on the worker count.
 public protocol Behaviour: Sendable {
     func steer(range: Range<Int>, context: StepContext, output: SteerOutput, events: inout EventBuffer)
+}
+
+/// Entities that do not move (a world before its scenario hands it a behaviour).
+public struct StandStill: Behaviour {
+    public init() {}
+    public func steer(range: Range<Int>, context: StepContext, output o: SteerOutput, events: inout EventBuffer) {
+        for i in range { o.vx[i] = 0; o.vy[i] = 0 }
+    }
 }

@@ -21,6 +21,7 @@ public enum EntityStoreError: Error, Equatable, CustomStringConvertible {
     case capacityExceeded(capacity: Int)
     case staleHandle(EntityHandle)
     case nonFinitePosition(x: Float, y: Float)
+    case duplicateKey(String)
 
     public var description: String {
         switch self {
@@ -30,6 +31,8 @@ public enum EntityStoreError: Error, Equatable, CustomStringConvertible {
             return "entity \(handle) no longer exists (its slot was despawned or reused)"
         case .nonFinitePosition(let x, let y):
             return "cannot spawn at non-finite position (\(x), \(y))"
+        case .duplicateKey(let key):
+            return "cannot spawn: an entity with key '\(key)' already exists"
         }
     }
 }

@@ -1,11 +1,17 @@
 /// Hot entity state as a struct of arrays, one contiguous array per component, kept
 /// dense (no holes) and in spatial order.
 ///
-/// Arrays are indexed by *dense index* `0..<count`. The world re-sorts them by grid cell
-/// every tick, so neighbours sit near each other in memory; an entity's dense index
-/// therefore changes, but its *slot* never does. Handles are slot + generation: despawning
-/// bumps the slot's generation, so a handle kept from before is detected as stale.
+/// Two words, each with one meaning everywhere in the engine:
+/// - a *dense index* `0..<count` says where an entity's values are in the arrays. The world
+///   re-sorts the arrays by grid cell now and then, so neighbours sit near each other in
+///   memory: an entity's dense index changes.
+/// - a *slot* is an entity's stable id (its wire id too). Handles are slot + generation:
+///   despawning bumps the slot's generation, so a handle kept from before is detected as stale.
 /// `slot[d]` maps a dense index to its slot, `dense(ofSlot:)` the other way.
+///
+/// Besides motion (position, velocity, the crowd's goal, preferred speed, kind), a scenario
+/// adds columns of its own (`addColumn`): one row of 32-bit values per entity, kept beside
+/// the motion arrays and moved with them.
 public struct EntityStore: Sendable {
     /// Most entities this store will ever hold.
     public let capacity: Int
@@ -14,8 +20,8 @@ public struct EntityStore: Sendable {
     public internal(set) var y: ContiguousArray<Float> = []
     public internal(set) var vx: ContiguousArray<Float> = []
     public internal(set) var vy: ContiguousArray<Float> = []
-    /// Where the entity wants to go; behaviours read and may rewrite it. NaN until a
-    /// behaviour picks the first goal.
+    /// Where the entity wants to go (the crowd behaviour's goal); behaviours read and may
+    /// rewrite it. NaN until a behaviour picks the first goal.
     public var goalX: ContiguousArray<Float> = []
     public var goalY: ContiguousArray<Float> = []
     /// Preferred speed in metres per second.
@@ -24,6 +30,15 @@ public struct EntityStore: Sendable {
     public internal(set) var kind: ContiguousArray<UInt8> = []
     /// The slot (stable id) of each dense entry.
     public internal(set) var slot: ContiguousArray<UInt32> = []
+
+    /// Scenario columns, row by row: entity `d`'s values are
+    /// `columnValues[d * columnStride ..< (d + 1) * columnStride]`.
+    public private(set) var columnValues: ContiguousArray<UInt32> = []
+    /// Values per row (columns added so far).
+    public private(set) var columnStride = 0
+    /// The value each column starts with for a new entity.
+    private var columnDefaults: [UInt32] = []
+    private var columnNames: [String] = []
 
     /// Per slot: dense index, or -1 when the slot is free.
     public private(set) var denseOfSlot: ContiguousArray<Int32> = []
@@ -64,6 +79,7 @@ public struct EntityStore: Sendable {
         x.append(px); y.append(py); vx.append(0); vy.append(0)
         goalX.append(.nan); goalY.append(.nan); speed.append(s)
         kind.append(k); slot.append(s32)
+        columnValues.append(contentsOf: columnDefaults)
         return EntityHandle(index: s32, generation: generation[Int(s32)])
     }
 
@@ -77,7 +93,9 @@ public struct EntityStore: Sendable {
             goalX[d] = goalX[last]; goalY[d] = goalY[last]; speed[d] = speed[last]
             kind[d] = kind[last]; slot[d] = slot[last]
             denseOfSlot[Int(slot[d])] = Int32(d)
+            for c in 0..<columnStride { columnValues[d * columnStride + c] = columnValues[last * columnStride + c] }
         }
+        columnValues.removeLast(columnStride)
         x.removeLast(); y.removeLast(); vx.removeLast(); vy.removeLast()
         goalX.removeLast(); goalY.removeLast(); speed.removeLast(); kind.removeLast(); slot.removeLast()
         denseOfSlot[Int(handle.index)] = -1
@@ -120,12 +138,47 @@ public struct EntityStore: Sendable {
         y[d] = py
     }
 
-    /// Sets the velocity the integrator will apply (replays and scripted entities).
-    public mutating func setVelocity(_ handle: EntityHandle, vx nvx: Float, vy nvy: Float) throws {
-        guard let d = dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
-        vx[d] = nvx
-        vy[d] = nvy
+    /// Adds a scenario column; every entity, live or spawned later, starts with `initial`.
+    public mutating func addColumn<V: ColumnValue>(_ name: String, initial: V) -> EntityColumn<V> {
+        let column = EntityColumn<V>(index: columnStride, name: name)
+        let n = count, old = columnStride
+        var widened = ContiguousArray<UInt32>()
+        widened.reserveCapacity(min(capacity, 1 << 22) * (old + 1))
+        for d in 0..<n {
+            widened.append(contentsOf: columnValues[d * old ..< (d + 1) * old])
+            widened.append(initial.columnBits)
+        }
+        columnValues = widened
+        columnStride += 1
+        columnDefaults.append(initial.columnBits)
+        columnNames.append(name)
+        return column
     }
+
+    /// The value of a scenario column for dense index `d`.
+    public subscript<V: ColumnValue>(column: EntityColumn<V>, dense d: Int) -> V {
+        get { V(columnBits: columnValues[d * columnStride + column.index]) }
+        set { columnValues[d * columnStride + column.index] = newValue.columnBits }
+    }
+
+    /// The value of a scenario column for a live handle.
+    public func value<V: ColumnValue>(_ column: EntityColumn<V>, of handle: EntityHandle) -> V? {
+        dense(of: handle).map { self[column, dense: $0] }
+    }
+
+    /// Sets a scenario column for a live handle.
+    public mutating func set<V: ColumnValue>(_ column: EntityColumn<V>, of handle: EntityHandle, to value: V) throws {
+        guard let d = dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
+        self[column, dense: d] = value
+    }
+
+    mutating func takeColumnValues() -> ContiguousArray<UInt32> {
+        var out: ContiguousArray<UInt32> = []
+        swap(&out, &columnValues)
+        return out
+    }
+
+    mutating func restoreColumnValues(_ values: ContiguousArray<UInt32>) { columnValues = values }
 
     /// Reorders the dense arrays in parallel: new entry `k` is old entry `order[k]`. `scratch` arrays are
     /// reused between calls to avoid allocating every tick.
@@ -152,6 +205,23 @@ public struct EntityStore: Sendable {
         gather(&goalX, &floatScratch); gather(&goalY, &floatScratch); gather(&speed, &floatScratch)
         gather(&kind, &byteScratch)
         gather(&slot, &slotScratch)
+        if columnStride > 0 {
+            // Rows move whole: new row k is old row order[k].
+            let stride = columnStride
+            var moved = ContiguousArray<UInt32>(repeating: 0, count: n * stride)
+            columnValues.withUnsafeBufferPointer { src in
+                moved.withUnsafeMutableBufferPointer { dst in
+                    let src = SharedReads(src), dst = DisjointWrites(dst)
+                    parallelFor(count: n, workers: workers, blockSize: max(1 << 14, n / (4 * max(workers, 1)))) { range, _ in
+                        for k in range {
+                            let from = Int(order[k]) * stride, to = k * stride
+                            for c in 0..<stride { dst[to + c] = src[from + c] }
+                        }
+                    }
+                }
+            }
+            columnValues = moved
+        }
         // Slots are unique, so these scattered writes are disjoint and can run in parallel.
         slot.withUnsafeBufferPointer { slots in
             denseOfSlot.withUnsafeMutableBufferPointer { map in
@@ -173,6 +243,6 @@ public struct EntityStore: Sendable {
 
     /// Approximate bytes held by the store's arrays (for the memory benchmark).
     public var residentBytes: Int {
-        x.capacity * 4 * 7 + kind.capacity + slot.capacity * 4 + denseOfSlot.capacity * 4 + generation.capacity * 4 + freeSlots.capacity * 4
+        x.capacity * 4 * 7 + columnValues.capacity * 4 + kind.capacity + slot.capacity * 4 + denseOfSlot.capacity * 4 + generation.capacity * 4 + freeSlots.capacity * 4
     }
 }

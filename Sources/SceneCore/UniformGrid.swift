@@ -2,7 +2,8 @@
 ///
 /// Entities outside `bounds` are filed in the nearest border cell, so every query
 /// still finds them: cells narrow the search, exact coordinates decide membership.
-/// Within a cell, entities are ordered by slot, which keeps queries deterministic.
+/// Within a cell, entities are ordered by dense index, which keeps queries deterministic.
+/// Entries are dense indices of the arrays the grid was built from (not slots).
 public struct UniformGrid: Sendable {
     public let bounds: Rect
     public let cellSize: Float
@@ -10,7 +11,7 @@ public struct UniformGrid: Sendable {
     public let rows: Int
     /// `cellStart[c] ..< cellStart[c + 1]` indexes `entries` for cell `c`.
     public private(set) var cellStart: ContiguousArray<Int32>
-    /// Entity slots sorted by cell.
+    /// Dense indices sorted by cell.
     public private(set) var entries: ContiguousArray<Int32> = []
     /// Positions copied at rebuild so queries need no other storage.
     public private(set) var px: ContiguousArray<Float> = []
@@ -125,7 +126,7 @@ public struct UniformGrid: Sendable {
         return r * columns + c
     }
 
-    /// Calls `body(slot, x, y)` for every entity inside `rect` (half-open on max sides).
+    /// Calls `body(denseIndex, x, y)` for every entity inside `rect` (half-open on max sides).
     @inlinable
     public func forEach(in rect: Rect, _ body: (Int32, Float, Float) -> Void) {
         let c0 = column(rect.minX), c1 = column(rect.maxX)
@@ -139,15 +140,15 @@ public struct UniformGrid: Sendable {
         }
     }
 
-    /// Slots of the entities inside `rect`, in ascending order.
+    /// Dense indices of the entities inside `rect`, in ascending order.
     public func query(rect: Rect) -> [Int32] {
         var out: [Int32] = []
-        forEach(in: rect) { slot, _, _ in out.append(slot) }
+        forEach(in: rect) { d, _, _ in out.append(d) }
         out.sort()
         return out
     }
 
-    /// Slots of the entities within `radius` of a point (inclusive), ascending.
+    /// Dense indices of the entities within `radius` of a point (inclusive), ascending.
     public func query(x: Float, y: Float, radius: Float) -> [Int32] {
         var out: [Int32] = []
         let r2 = radius * radius
@@ -164,10 +165,10 @@ public struct UniformGrid: Sendable {
         return out
     }
 
-    /// The `k` entities nearest to a point, nearest first; ties broken by slot.
+    /// Dense indices of the `k` entities nearest to a point, nearest first; ties broken by index.
     public func nearest(x: Float, y: Float, k: Int) -> [Int32] {
         guard k > 0, !entries.isEmpty else { return [] }
-        var best: [(d: Float, slot: Int32)] = []
+        var best: [(d: Float, index: Int32)] = []
         let cx = column(x), cy = row(y)
         var ring = 0
         let maxRing = max(columns, rows)
@@ -179,7 +180,7 @@ public struct UniformGrid: Sendable {
                 }
             }
             if best.count >= k {
-                best.sort { $0.d < $1.d || ($0.d == $1.d && $0.slot < $1.slot) }
+                best.sort { $0.d < $1.d || ($0.d == $1.d && $0.index < $1.index) }
                 if best.count > k { best.removeLast(best.count - k) }
                 // Every unseen entity is at least `ring * cellSize` away (clamping never
                 // shortens a distance), so the k found are final once they are that close.
@@ -188,8 +189,8 @@ public struct UniformGrid: Sendable {
             }
             ring += 1
         }
-        best.sort { $0.d < $1.d || ($0.d == $1.d && $0.slot < $1.slot) }
-        return best.prefix(k).map(\.slot)
+        best.sort { $0.d < $1.d || ($0.d == $1.d && $0.index < $1.index) }
+        return best.prefix(k).map(\.index)
     }
 
     private func visitRing(cx: Int, cy: Int, ring: Int, _ body: (Int) -> Void) {

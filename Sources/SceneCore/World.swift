@@ -23,18 +23,6 @@ public struct StageNanos: Hashable, Sendable {
     }
 }
 
-/// The stages of one tick, in the order they run.
-public enum StepStage: String, CaseIterable, Sendable {
-    /// Counting sort of entities into the grid (serial).
-    case reindex
-    /// The behaviour writes desired velocities (parallel).
-    case behaviour
-    /// Positions advance, obstacles and bounds are enforced (parallel).
-    case integrate
-    /// Per-block events and counters are merged in block order (serial).
-    case collectEvents
-}
-
 /// A scene's simulation: the entity store, its indexes, and the step that advances it.
 ///
 /// Not thread-safe: one owner calls `step()`; the step itself fans out to `workers` threads.
@@ -75,18 +63,43 @@ public final class World {
         self.dt = dt
     }
 
-    /// Spawns an entity and gives it the attributes declared for its kind.
+    /// Entities' stable keys (a tracked object's id, a machine's name), by slot.
+    private var keyOfSlot: [String?] = []
+    private var handleOfKey: [String: EntityHandle] = [:]
+
+    /// Spawns an entity and gives it the attributes declared for its kind. A `key`, when
+    /// given, finds the entity again (`entity(key:)`) and must be unique among live entities.
     @discardableResult
-    public func spawn(kind: UInt8, x: Float, y: Float, speed: Float = 1.4) throws -> EntityHandle {
+    public func spawn(kind: UInt8, x: Float, y: Float, speed: Float = 1.4, key: String? = nil) throws -> EntityHandle {
+        if let key, handleOfKey[key] != nil { throw EntityStoreError.duplicateKey(key) }
         let h = try store.spawn(kind: kind, x: x, y: y, speed: speed)
         attributes.add(slot: h.index, kind: kind)
+        if let key {
+            let s = Int(h.index)
+            if keyOfSlot.count <= s { keyOfSlot.append(contentsOf: repeatElement(nil, count: s + 1 - keyOfSlot.count)) }
+            keyOfSlot[s] = key
+            handleOfKey[key] = h
+        }
         return h
     }
 
-    /// Despawns an entity and drops its attributes.
+    /// Despawns an entity and drops its attributes and key.
     public func despawn(_ handle: EntityHandle) throws {
         try store.despawn(handle)
         attributes.remove(slot: handle.index)
+        let s = Int(handle.index)
+        if s < keyOfSlot.count, let key = keyOfSlot[s] {
+            handleOfKey[key] = nil
+            keyOfSlot[s] = nil
+        }
+    }
+
+    /// The live entity with this key.
+    public func entity(key: String) -> EntityHandle? { handleOfKey[key] }
+
+    /// The key of the live entity in `slot`, if it has one.
+    public func key(ofSlot s: Int) -> String? {
+        s >= 0 && s < keyOfSlot.count && store.dense(ofSlot: s) != nil ? keyOfSlot[s] : nil
     }
 
     /// Replaces the static obstacles (new tiles) and moves every entity now standing
@@ -111,7 +124,8 @@ public final class World {
     private var byteScratch: ContiguousArray<UInt8> = []
     private var slotScratch: ContiguousArray<UInt32> = []
 
-    /// Advances the world by one tick through the fixed sequence of `StepStage`s.
+    /// Advances the world by one tick through its fixed stages: reindex, then behaviour and
+    /// integrate (one parallel pass), then collect events.
     public func step() {
         let t0 = DispatchTime.now().uptimeNanoseconds
         // reindex: sort entities into grid cells, then reorder the store in cell order so
@@ -146,7 +160,9 @@ public final class World {
         // arrays and these writes are not overlapping accesses to one struct.
         var goalX = store.goalX, goalY = store.goalY
         store.goalX = []; store.goalY = []
-        defer { store.goalX = goalX; store.goalY = goalY }
+        var columnValues = store.takeColumnValues()
+        let columnStride = store.columnStride
+        defer { store.goalX = goalX; store.goalY = goalY; store.restoreColumnValues(columnValues) }
         store.x.withUnsafeBufferPointer { x in
         store.y.withUnsafeBufferPointer { y in
         store.vx.withUnsafeBufferPointer { vx in
@@ -166,6 +182,7 @@ public final class World {
         nextVY.withUnsafeMutableBufferPointer { nvy in
         buffers.withUnsafeMutableBufferPointer { eventBlocks in
         blockCounters.withUnsafeMutableBufferPointer { counterBlocks in
+        columnValues.withUnsafeMutableBufferPointer { columns in
             let context = StepContext(
                 tick: tick, dt: dt, seed: seed, bounds: bounds,
                 x: SharedReads(x), y: SharedReads(y), vx: SharedReads(vx), vy: SharedReads(vy),
@@ -173,7 +190,8 @@ public final class World {
                 cellStart: SharedReads(cellStart), gridEntries: SharedReads(gridEntries), gridX: SharedReads(gridX),
                 gridY: SharedReads(gridY), grid: grid, obstacles: obstacles)
             let output = SteerOutput(vx: DisjointWrites(nvx), vy: DisjointWrites(nvy),
-                                     goalX: DisjointWrites(gx), goalY: DisjointWrites(gy))
+                                     goalX: DisjointWrites(gx), goalY: DisjointWrites(gy),
+                                     columns: ColumnRows(values: DisjointWrites(columns), stride: columnStride))
             let outX = DisjointWrites(nx), outY = DisjointWrites(ny)
             let eventsOut = DisjointWrites(eventBlocks), countersOut = DisjointWrites(counterBlocks)
             // behaviour + integrate run in the same pass over a block: the integrate of
@@ -187,7 +205,7 @@ public final class World {
                 eventsOut[block] = events
                 countersOut[block] = counts
             }
-        }}}}}}}}}}}}}}}}}}}
+        }}}}}}}}}}}}}}}}}}}}
         store.swapPositions(&nextX, &nextY)
         store.swapVelocities(&nextVX, &nextVY)
         let t2 = DispatchTime.now().uptimeNanoseconds

@@ -2,6 +2,7 @@ import CityTiles
 import CoreMetrics
 import Logging
 import NIOCore
+import Scenarios
 import SceneWire
 import Synchronization
 
@@ -30,6 +31,10 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
         let outlet = SessionOutlet(channel: context.channel, id: registry.nextSessionId(), metrics: registry.metrics)
         self.outlet = outlet
         logger[metadataKey: "client"] = "\(outlet.remote)"
+        guard registry.state != .draining && registry.state != .stopped else {
+            fail(context, .serverShuttingDown, "the server is shutting down")
+            return
+        }
         guard registry.add(outlet, limit: configuration.maxConnections) else {
             fail(context, .tooManyConnections, "the server has its maximum of \(configuration.maxConnections) connections")
             return
@@ -103,14 +108,14 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             handshakeTimer?.cancel()
             logger[metadataKey: "clientName"] = "\(client)"
             logger.debug("client connected")
-            send(context, .welcome(version: min(maxV, WireProtocol.version), maxFrameBytes: UInt32(configuration.maxServerFrameBytes),
+            send(context, .welcome(version: min(maxV, WireProtocol.version), maxFrameBytes: UInt32(clamping: registry.maxServerFrameBytes),
                                    serverTimeMicros: ServerClock.micros(), server: configuration.serverName))
             return
         }
         switch message {
         case .listScenes:
             send(context, .sceneList(registry.runners.map {
-                SceneSummary(name: $0.name, scenario: $0.scenario, entities: UInt32($0.entities), tickRate: UInt16($0.tickRate))
+                SceneSummary(name: $0.name, scenario: $0.scenario.rawValue, entities: UInt32($0.entities), tickRate: UInt16($0.tickRate))
             }))
         case .subscribe(let id, let scene, let area):
             guard let runner = registry.runners.first(where: { $0.name == scene }) else {

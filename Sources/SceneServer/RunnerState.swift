@@ -1,20 +1,13 @@
 import CityTiles
 import CoreMetrics
+import Dispatch
 import Foundation
+import Logging
 import NIOCore
 import Scenarios
 import SceneCore
 import SceneWire
 import Synchronization
-
-/// What a session asks of a scene runner.
-enum RunnerCommand: Sendable {
-    case subscribe(SessionOutlet, UInt32, WireArea?)
-    case unsubscribe(SessionOutlet, UInt32)
-    case moveArea(SessionOutlet, UInt32, WireArea?)
-    case dropSession(SessionOutlet)
-    case control(ControlCommand, catalog: Catalog?, reply: @Sendable (Bool, String) -> Void)
-}
 
 /// One client's subscription to the scene, owned by the tick thread.
 final class Subscription {
@@ -32,19 +25,18 @@ final class Subscription {
     }
 }
 
-/// The tick thread's state.
-///
-/// `@unchecked Sendable`: it lives in the runner's `NIOLockedValueBox` and is only touched
-/// under that lock, in practice by the tick thread alone.
-final class RunnerState: @unchecked Sendable {
+/// The tick thread's state: the scene, its encoder, the subscriptions and time control.
+/// Made on the tick thread by `SceneRunner` and used by that thread alone.
+final class RunnerState {
+    let runner: SceneRunner
     var scene: LoadedScene
     var encoder: SceneStateEncoder
-    var metrics = ServerMetrics()
     var subscriptions: [Subscription] = []
     var paused = false
     var stepsLeft = 0
     var speed = 1.0
-    var outboundBudget = 1 << 20
+    /// A reset or tile load whose catalog work runs on another thread.
+    var catalogWorkPending = false
     var lastBlocks = TickBlocks.empty
     var keyframes: [Int: ByteBuffer?] = [:]
     var tickTimeMicros: UInt64 = 0
@@ -54,14 +46,77 @@ final class RunnerState: @unchecked Sendable {
     var pendingAttributes: [WireAttribute] = []
     /// Every attribute value, built when a resync needs it (once per tick at most).
     var snapshotCache: [WireAttribute]?
+    /// Events dropped over the per-tick cap since the last log line about them.
+    var droppedSinceLog = 0
+    var lastDropLog: UInt64 = 0
 
-    init(scene: LoadedScene, encoder: SceneStateEncoder) {
+    init(scene: LoadedScene, runner: SceneRunner) {
+        self.runner = runner
         self.scene = scene
-        self.encoder = encoder
-        encodeTick()
+        self.encoder = Self.encoder(for: scene)
+        encode()
     }
 
-    func apply(_ command: RunnerCommand, runner: SceneRunner) {
+    static func encoder(for scene: LoadedScene) -> SceneStateEncoder {
+        let b = scene.world.bounds
+        return SceneStateEncoder(bounds: WireArea(minX: Double(b.minX), minY: Double(b.minY), maxX: Double(b.maxX), maxY: Double(b.maxY)),
+                                 quantum: scene.manifest.quantum, cellSize: scene.manifest.wireCellSize)
+    }
+
+    /// The tick loop: commands at each tick boundary, then the tick (unless paused), then the
+    /// fan-out, at a fixed rate without drift.
+    func run() {
+        var period = 1.0 / Double(runner.tickRate)
+        var anchor = DispatchTime.now().uptimeNanoseconds
+        var scheduled: UInt64 = 0
+        while !runner.stopRequested.load(ordering: .relaxed) {
+            for c in runner.takeCommands() { apply(c) }
+            let advance = !paused || stepsLeft > 0
+            let newPeriod = 1.0 / (Double(runner.tickRate) * speed)
+            if newPeriod != period {
+                period = newPeriod
+                anchor = DispatchTime.now().uptimeNanoseconds
+                scheduled = 0
+            }
+            let tickStart = DispatchTime.now().uptimeNanoseconds
+            if advance {
+                if stepsLeft > 0 { stepsLeft -= 1 }
+                absorb(scene.tick())
+                encode()
+                runner.tickCounter.store(scene.world.tick, ordering: .relaxed)
+                runner.entityCounter.store(scene.world.store.count, ordering: .relaxed)
+            }
+            publish(advanced: advance)
+            runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
+            if advance {
+                runner.sceneMetrics.tickDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - tickStart))
+                runner.sceneMetrics.entities.record(scene.world.store.count)
+                runner.sceneMetrics.ticks.increment()
+            }
+            // Fixed rate without drift: tick N is due at anchor + N * period. An overrun is
+            // counted and the schedule re-anchored, so late ticks are not run back to back.
+            scheduled += 1
+            let due = anchor + UInt64(Double(scheduled) * period * 1e9)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now > due + UInt64(period * 1e9) {
+                runner.overrunCounter.add(1, ordering: .relaxed)
+                runner.sceneMetrics.overruns.increment()
+                anchor = now
+                scheduled = 0
+            } else if now < due {
+                // Sleep in short slices so a stop is noticed quickly.
+                while DispatchTime.now().uptimeNanoseconds < due && !runner.stopRequested.load(ordering: .relaxed) {
+                    let left = due - min(due, DispatchTime.now().uptimeNanoseconds)
+                    usleep(UInt32(min(left / 1000, 50_000)))
+                }
+            }
+        }
+        for s in subscriptions { s.outlet.send(WireMessageBox(buffer: WireMessage.goodbye(reason: "scene \(runner.name) stopped").frame())) }
+        subscriptions.removeAll()
+        runner.subscriberCounter.store(0, ordering: .relaxed)
+    }
+
+    func apply(_ command: RunnerCommand) {
         switch command {
         case .subscribe(let outlet, let id, let area):
             let s = Subscription(outlet: outlet, id: id, area: area)
@@ -79,12 +134,41 @@ final class RunnerState: @unchecked Sendable {
             subscriptions.removeAll { $0.outlet === outlet }
         case .control(let command, let catalog, let reply):
             control(command, catalog: catalog, reply: reply)
+        case .tileReady(let result, let reply):
+            catalogWorkPending = false
+            switch result {
+            case .success(let tile):
+                let moved = scene.apply(tile)
+                for s in subscriptions { s.needsStatic = true }
+                reply(true, "tile \(tile.name) loaded at tick \(scene.world.tick): \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
+            case .failure(let error):
+                reply(false, "\(error)")
+            }
+        case .sceneReady(let pending, let seed, let reply):
+            catalogWorkPending = false
+            switch pending.take() {
+            case .success(let fresh)?:
+                fresh.world.workers = scene.world.workers
+                scene = fresh
+                encoder = Self.encoder(for: fresh)
+                encode()
+                for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
+                runner.tickCounter.store(0, ordering: .relaxed)
+                reply(true, "reset with seed \(seed): tick 0, \(fresh.world.store.count) entities")
+            case .failure(let error)?:
+                reply(false, "reset failed: \(error)")
+            case nil:
+                reply(false, "reset failed: the new scene was already taken")
+            }
         }
     }
 
-    func control(_ command: ControlCommand, catalog: Catalog?, reply: @Sendable (Bool, String) -> Void) {
+    func control(_ command: ControlCommand, catalog: Catalog?, reply: @escaping ControlReply) {
         switch command {
-        case .pause: paused = true; reply(true, "paused at tick \(scene.world.tick)")
+        case .pause:
+            // Pausing also ends any steps still to run: a paused scene does not advance.
+            paused = true; stepsLeft = 0
+            reply(true, "paused at tick \(scene.world.tick)")
         case .resume: paused = false; stepsLeft = 0; reply(true, "resumed at tick \(scene.world.tick)")
         case .step(let n):
             guard paused else { reply(false, "step needs the scene paused first"); return }
@@ -93,32 +177,28 @@ final class RunnerState: @unchecked Sendable {
             guard f.isFinite, f >= 0.05, f <= 20 else { reply(false, "speed must be between 0.05 and 20"); return }
             speed = Double(f); reply(true, "speed \(f)x")
         case .reset(let seed):
-            // Rebuild the scene from its manifest with the new seed; every subscriber resyncs.
-            var manifest = scene.manifest
-            manifest.seed = seed
-            do {
-                let fresh = try SceneLoader.load(manifest, catalog: catalog ?? Catalog(), workers: scene.world.workers)
-                scene = fresh
-                let b = fresh.world.bounds
-                encoder = SceneStateEncoder(bounds: WireArea(minX: Double(b.minX), minY: Double(b.minY), maxX: Double(b.maxX), maxY: Double(b.maxY)),
-                                            quantum: manifest.quantum, cellSize: manifest.wireCellSize)
-                encodeTick()
-                for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
-                reply(true, "reset with seed \(seed): tick 0, \(fresh.world.store.count) entities")
-            } catch {
-                reply(false, "reset failed: \(error)")
+            guard !catalogWorkPending else { reply(false, "busy: a reset or tile load is still in progress"); return }
+            catalogWorkPending = true
+            // Rebuild the scene from its manifest with the new seed, off the tick thread; it
+            // replaces the running one at a tick boundary and every subscriber resyncs.
+            var next = scene.manifest
+            next.seed = seed
+            let manifest = next
+            let workers = scene.world.workers, runner = self.runner
+            DispatchQueue.global().async {
+                let result = Result { try SceneLoader.load(manifest, catalog: catalog ?? Catalog(), workers: workers) }
+                runner.enqueue(.sceneReady(PendingScene(result), seed: seed, reply: reply))
             }
         case .loadTile(let name):
             guard let catalog else { reply(false, "this server has no catalog"); return }
-            do {
-                let moved = try scene.addTile(name, catalog: catalog)
-                for s in subscriptions { s.needsStatic = true }
-                reply(true, "tile \(name) loaded: \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
-            } catch {
-                reply(false, "\(error)")
+            guard !catalogWorkPending else { reply(false, "busy: a reset or tile load is still in progress"); return }
+            catalogWorkPending = true
+            let plan = scene.tilePlan, runner = self.runner
+            DispatchQueue.global().async {
+                runner.enqueue(.tileReady(Result { try plan.prepare(name, catalog: catalog) }, reply: reply))
             }
         case .fault(let entity):
-            if scene.scenario.injectFault(slot: entity) {
+            if scene.scenario.injectFault(slot: entity, in: scene.world) {
                 reply(true, "entity \(entity) is in fault")
             } else {
                 reply(false, "entity \(entity) cannot be put into fault in this scene")
@@ -129,10 +209,25 @@ final class RunnerState: @unchecked Sendable {
         }
     }
 
+    /// Takes a tick's events and attribute changes for the fan-out; counts and logs events
+    /// over the per-tick cap (one log line per 10 s at most, with the count).
+    func absorb(_ output: TickOutput) {
+        pendingEvents = output.events
+        pendingAttributes = output.attributeChanges.map { WireAttribute(entity: $0.slot, attribute: $0.attribute, bits: $0.bits) }
+        guard output.droppedEvents > 0 else { return }
+        runner.metrics.eventsDropped.increment(by: Int64(output.droppedEvents))
+        droppedSinceLog += output.droppedEvents
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now - lastDropLog > 10_000_000_000 || lastDropLog == 0 {
+            runner.logger.warning("events dropped over the per-tick cap", metadata: [
+                "dropped": "\(droppedSinceLog)", "cap": "\(LoadedScene.maxEventsPerTick)", "tick": "\(output.tick)"])
+            droppedSinceLog = 0
+            lastDropLog = now
+        }
+    }
+
     /// Codes the world's current state into per-cell delta blocks.
-    func encodeTick() {
-        pendingEvents = scene.scenario.afterStep(scene.world)
-        pendingAttributes = scene.world.attributes.takeChanges().map { WireAttribute(entity: $0.slot, attribute: $0.attribute, bits: $0.bits) }
+    func encode() {
         snapshotCache = nil
         let store = scene.world.store
         var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
@@ -154,94 +249,27 @@ final class RunnerState: @unchecked Sendable {
         return k
     }
 
-    /// Sends this tick to every subscription: deltas of the cells it already has,
-    /// keyframes of cells new to it, drops of cells it left; a whole resync after a skip.
-    func publish(advanced: Bool) {
-        // Whole-scene subscribers in steady state get the same frame: build it once per
-        // subscription id and write the same buffer to each of them.
-        var shared: [UInt32: ByteBuffer] = [:]
-        for s in subscriptions {
-            if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
-            if s.outlet.queued > outboundBudget {
-                s.needsResync = true
-                s.outlet.ticksSkipped.add(1, ordering: .relaxed)
-                metrics.framesSkipped.increment()
-                continue
-            }
-            if s.needsStatic {
-                s.outlet.send(WireMessageBox(buffer: staticGeometry(for: s)))
-                s.needsStatic = false
-            }
-            var blocks: [ByteBuffer] = []
-            let resync = s.needsResync || !advanced
-            let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
-            let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
-            if steadyWhole, let frame = shared[s.id] {
-                s.outlet.send(WireMessageBox(buffer: frame))
-                sendEvents(to: s, advanced: advanced)
-                continue
-            }
-            if resync {
-                for c in s.coveredSorted { if let k = keyframe(c) { blocks.append(k) } }
-            } else {
-                for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
-                for c in s.coveredSorted {
-                    if s.sentCells.contains(c) {
-                        if let b = lastBlocks[c] { blocks.append(b) }
-                    } else if let k = keyframe(c) {
-                        blocks.append(k)
-                    }
-                }
-            }
-            if s.sentCells != s.covered { s.sentCells = s.covered }
-            s.needsResync = false
-            // Tick and time ride on resyncs and once a second; other frames are the previous + 1.
-            let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? scene.world.tick : nil,
-                                                     serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
-            if steadyWhole { shared[s.id] = frame }
-            s.outlet.send(WireMessageBox(buffer: frame))
-            sendEvents(to: s, advanced: advanced, resync: resync)
+    /// Sends a framed message unless it exceeds the frame limit Welcome announced: that is a
+    /// server fault, counted, logged, and the client is closed with Error 15.
+    func send(_ frame: ByteBuffer, to s: Subscription) {
+        // The limit counts the type byte and the payload, not the length prefix.
+        let payload = frame.readableBytes - Self.prefixLength(frame)
+        guard payload <= runner.maxFrameBytes else {
+            runner.metrics.framesOversized.increment()
+            runner.logger.error("frame over the announced limit", metadata: ["bytes": "\(payload)", "limit": "\(runner.maxFrameBytes)"])
+            s.outlet.closeWithError(.internalError, "the server made a frame of \(payload) bytes, over its announced limit of \(runner.maxFrameBytes)")
+            return
         }
+        s.outlet.send(WireMessageBox(buffer: frame))
     }
 
-    /// Every attribute value of every entity (for subscribers that just resynchronised).
-    func attributeSnapshot() -> [WireAttribute] {
-        if let s = snapshotCache { return s }
-        var out: [WireAttribute] = []
-        let world = scene.world
-        for slot in 0..<world.store.slotCount where world.store.dense(ofSlot: slot) != nil {
-            for a in world.attributes.all(slot: UInt32(slot)) { out.append(WireAttribute(entity: a.slot, attribute: a.attribute, bits: a.bits)) }
+    /// Bytes of a frame's varint length prefix.
+    static func prefixLength(_ frame: ByteBuffer) -> Int {
+        var n = 0
+        while let b = frame.getInteger(at: frame.readerIndex + n, as: UInt8.self) {
+            n += 1
+            if b & 0x80 == 0 { break }
         }
-        snapshotCache = out
-        return out
-    }
-
-    /// The scenario's events and attribute changes of this tick, to every subscriber; after a
-    /// resync, a snapshot of every attribute value instead of the changes.
-    func sendEvents(to s: Subscription, advanced: Bool, resync: Bool = false) {
-        let tick = scene.world.tick
-        if resync {
-            let snapshot = attributeSnapshot()
-            if !snapshot.isEmpty {
-                s.outlet.send(WireMessageBox(buffer: WireMessage.attributes(subscription: s.id, tick: tick, snapshot: true, values: snapshot).frame()))
-            }
-        } else if advanced && !pendingAttributes.isEmpty {
-            s.outlet.send(WireMessageBox(buffer: WireMessage.attributes(subscription: s.id, tick: tick, snapshot: false, values: pendingAttributes).frame()))
-        }
-        guard advanced, !pendingEvents.isEmpty else { return }
-        let events = pendingEvents.prefix(4096).map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
-        s.outlet.send(WireMessageBox(buffer: WireMessage.events(subscription: s.id, tick: scene.world.tick, events: Array(events)).frame()))
-    }
-
-    /// Buildings touching the subscription's area, in quanta from the origin.
-    func staticGeometry(for s: Subscription) -> ByteBuffer {
-        let q = encoder.quantum
-        var buildings: [WireBuilding] = []
-        let area = s.area.map { Rect(minX: Float($0.minX), minY: Float($0.minY), maxX: Float($0.maxX), maxY: Float($0.maxY)) }
-        for fp in scene.footprints where area == nil || fp.boundingBox.intersects(area!) {
-            let rings = fp.rings.map { ring in ring.map { SIMD2(Int32((Double($0.x) / q).rounded()), Int32((Double($0.y) / q).rounded())) } }
-            buildings.append(WireBuilding(rings: rings, heightDecimetres: UInt16(min(max(fp.height * 10, 0), 65535))))
-        }
-        return WireMessage.staticGeometry(subscription: s.id, buildings: buildings).frame()
+        return n
     }
 }

@@ -1,50 +1,62 @@
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
-import Metrics
-import NIOConcurrencyHelpers
 import NIOCore
 import Scenarios
 import SceneCore
 import SceneWire
+import ServiceLifecycle
 import Synchronization
 
-/// Runs one scene: a fixed-rate tick loop on its own thread, the state encoder, and the
-/// fan-out of coded cell blocks to every subscription of the scene.
+/// Runs one scene: a swift-service-lifecycle `Service` whose own thread owns the scene, ticks
+/// it at a fixed rate, codes its state and fans it out to every subscription.
 ///
-/// Subscriptions live on the runner's thread; sessions change them through `enqueue`, so
-/// the tick loop never waits on a lock held by the network side.
-public final class SceneRunner: Sendable {
+/// The scene is handed to the tick thread when it starts and never leaves it: the thread
+/// builds its `RunnerState` (subscriptions, encoder, time control) and is its only user.
+/// Sessions talk to it through `enqueue`, a queue the thread drains at each tick boundary;
+/// catalog work (a reset's reload, loading a tile) runs on another thread and comes back
+/// through the same queue. Everything else here is immutable or atomic.
+public final class SceneRunner: Service, Sendable {
     public let name: String
-    public let scenario: String
+    public let scenario: ScenarioKind
     public let tickRate: Int
     /// The scene's information; `subscription` is set per subscriber when sent.
     public let info: SceneInfoMessage
-    let loop: NIOLockedValueBox<RunnerState>
-    let commands = NIOLockedValueBox<[RunnerCommand]>([])
-    let stopped = Atomic<Bool>(false)
+    /// Largest state frame this scene can produce (every entity in a keyframe), and its
+    /// largest static geometry: what Welcome's frame limit must allow.
+    let largestFrameBytes: Int
+    let logger: Logger
+    let metrics: ServerMetrics
+    let sceneMetrics: SceneMetrics
+    let outboundBudget: Int
+    let maxFrameBytes: Int
+
+    private let handoff: Mutex<LoadedScene?>
+    private let commands = Mutex<[RunnerCommand]>([])
+    private let lifecycle = Mutex<Lifecycle>(.notStarted)
+    let stopRequested = Atomic<Bool>(false)
     let tickCounter = Atomic<UInt64>(0)
     let entityCounter = Atomic<Int>(0)
     let overrunCounter = Atomic<Int>(0)
     let subscriberCounter = Atomic<Int>(0)
-    let logger: Logger
-    private let done = NIOLockedValueBox<Bool>(false)
-    private let doneCondition = NSCondition()
 
-    let sceneMetrics: SceneMetrics
-    let metrics: ServerMetrics
+    private enum Lifecycle {
+        case notStarted
+        case running(waiters: [CheckedContinuation<Void, Never>])
+        case finished
+    }
 
-    public init(scene: LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, metrics: ServerMetrics = ServerMetrics()) {
+    public init(scene: sending LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes,
+                metrics: ServerMetrics = ServerMetrics()) {
         self.metrics = metrics
         self.sceneMetrics = metrics.scene(scene.manifest.name)
+        self.outboundBudget = outboundBudget
         let m = scene.manifest
         self.name = m.name
         self.scenario = m.scenario
         self.tickRate = m.tickRate
         let bounds = scene.world.bounds
-        let encoder = SceneStateEncoder(bounds: WireArea(minX: Double(bounds.minX), minY: Double(bounds.minY),
-                                                         maxX: Double(bounds.maxX), maxY: Double(bounds.maxY)),
-                                        quantum: m.quantum, cellSize: m.wireCellSize)
+        let encoder = RunnerState.encoder(for: scene)
         self.info = SceneInfoMessage(
             subscription: 0, scene: m.name, epsg: UInt32(scene.epsg), originX: scene.origin.x, originY: scene.origin.y, quantum: m.quantum,
             tickRate: UInt16(m.tickRate),
@@ -54,12 +66,15 @@ public final class SceneRunner: Sendable {
                 KindInfo(code: kind.code, name: kind.name,
                          attributes: scene.world.attributes.specs(kind: kind.code).map { AttributeInfo(name: $0.name, type: $0.type.rawValue) })
             })
-        let state = RunnerState(scene: scene, encoder: encoder)
-        state.outboundBudget = outboundBudget
-        state.metrics = metrics
-        self.loop = NIOLockedValueBox(state)
+        // A keyframe entity costs at most 26 bytes (id, kind, two positions and velocities as
+        // varints), a block header 16; static geometry is measured, with room for tiles loaded later.
+        let stateBound = scene.world.store.capacity * 26 + encoder.columns * encoder.rows * 16 + 64
+        let geometry = RunnerState.staticGeometry(subscription: 0, footprints: scene.footprints, area: nil, quantum: m.quantum).readableBytes
+        self.largestFrameBytes = max(stateBound, 4 * geometry)
+        self.maxFrameBytes = max(maxFrameBytes, largestFrameBytes)
         self.logger = logger
         entityCounter.store(scene.world.store.count, ordering: .relaxed)
+        self.handoff = Mutex(scene)
     }
 
     /// Ticks done so far.
@@ -68,87 +83,71 @@ public final class SceneRunner: Sendable {
     public var overruns: Int { overrunCounter.load(ordering: .relaxed) }
     public var subscribers: Int { subscriberCounter.load(ordering: .relaxed) }
 
-    /// Hands a command to the tick thread; it is applied before the next publish.
-    func enqueue(_ c: RunnerCommand) { commands.withLockedValue { $0.append(c) } }
+    /// Hands a command to the tick thread; it is applied at the next tick boundary.
+    func enqueue(_ c: RunnerCommand) { commands.withLock { $0.append(c) } }
 
-    /// Starts the tick thread.
+    /// The commands queued since the last call (the tick thread's side of `enqueue`).
+    func takeCommands() -> [RunnerCommand] {
+        commands.withLock { list in defer { list.removeAll(keepingCapacity: true) }; return list }
+    }
+
+    /// `Service`: runs the tick thread until a graceful shutdown or cancellation.
+    public func run() async {
+        start()
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await finished()
+            } onGracefulShutdown: {
+                self.requestStop()
+            }
+        } onCancel: {
+            self.requestStop()
+        }
+    }
+
+    /// Starts the tick thread (once; later calls do nothing).
     public func start() {
+        let starting = lifecycle.withLock { state -> Bool in
+            guard case .notStarted = state else { return false }
+            state = .running(waiters: [])
+            return true
+        }
+        guard starting else { return }
         let thread = Thread { [self] in
-            run()
-            done.withLockedValue { $0 = true }
-            doneCondition.lock(); doneCondition.broadcast(); doneCondition.unlock()
+            if let scene = handoff.withLock({ s -> sending LoadedScene? in let v = s; s = nil; return v }) {
+                RunnerState(scene: scene, runner: self).run()
+            }
+            let waiters = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
+                defer { state = .finished }
+                if case .running(let w) = state { return w }
+                return []
+            }
+            for w in waiters { w.resume() }
         }
         thread.name = "scene-\(name)"
         thread.start()
     }
 
-    /// Stops the tick thread and waits (at most `timeout` seconds) for it to finish.
-    public func stop(timeout: Double = 5) {
-        stopped.store(true, ordering: .relaxed)
-        let deadline = Date().addingTimeInterval(timeout)
-        doneCondition.lock()
-        while !done.withLockedValue({ $0 }) && Date() < deadline { _ = doneCondition.wait(until: min(deadline, Date().addingTimeInterval(0.05))) }
-        doneCondition.unlock()
+    /// Asks the tick thread to stop after the current tick (subscribers get a Goodbye).
+    public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    /// Returns once the tick thread has finished (at once if it never started).
+    public func finished() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = lifecycle.withLock { state -> Bool in
+                switch state {
+                case .notStarted, .finished: return true
+                case .running(var w): w.append(c); state = .running(waiters: w); return false
+                }
+            }
+            if now { c.resume() }
+        }
     }
 
-    private func run() {
-        var period = 1.0 / Double(tickRate)
-        var anchor = DispatchTime.now().uptimeNanoseconds
-        var scheduled: UInt64 = 0
-        while !stopped.load(ordering: .relaxed) {
-            let pending = commands.withLockedValue { list -> [RunnerCommand] in defer { list.removeAll() }; return list }
-            let advance = loop.withLockedValue { state -> Bool in
-                for c in pending { state.apply(c, runner: self) }
-                return !state.paused || state.stepsLeft > 0
-            }
-            let speed = loop.withLockedValue { $0.speed }
-            let newPeriod = 1.0 / (Double(tickRate) * speed)
-            if newPeriod != period {
-                period = newPeriod
-                anchor = DispatchTime.now().uptimeNanoseconds
-                scheduled = 0
-            }
-            let tickStart = DispatchTime.now().uptimeNanoseconds
-            loop.withLockedValue { state in
-                if advance {
-                    if state.stepsLeft > 0 { state.stepsLeft -= 1 }
-                    state.scene.world.step()
-                    state.encodeTick()
-                    tickCounter.store(state.scene.world.tick, ordering: .relaxed)
-                    entityCounter.store(state.scene.world.store.count, ordering: .relaxed)
-                }
-                state.publish(advanced: advance)
-                subscriberCounter.store(state.subscriptions.count, ordering: .relaxed)
-                if advance {
-                    sceneMetrics.tickDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - tickStart))
-                    sceneMetrics.entities.record(state.scene.world.store.count)
-                    sceneMetrics.ticks.increment()
-                }
-            }
-            // Fixed rate without drift: tick N is due at anchor + N * period. An overrun is
-            // counted and the schedule re-anchored, so late ticks are not run back to back.
-            scheduled += 1
-            let due = anchor + UInt64(Double(scheduled) * period * 1e9)
-            let now = DispatchTime.now().uptimeNanoseconds
-            if now > due + UInt64(period * 1e9) {
-                overrunCounter.add(1, ordering: .relaxed)
-                sceneMetrics.overruns.increment()
-                anchor = now
-                scheduled = 0
-            } else if now < due {
-                let wait = due - now
-                // Sleep in short slices so stop() is noticed quickly.
-                usleep(UInt32(min(wait / 1000, 50_000)))
-                while DispatchTime.now().uptimeNanoseconds < due && !stopped.load(ordering: .relaxed) {
-                    let left = due - min(due, DispatchTime.now().uptimeNanoseconds)
-                    usleep(UInt32(min(left / 1000, 50_000)))
-                }
-            }
-        }
-        loop.withLockedValue { state in
-            for s in state.subscriptions { s.outlet.send(WireMessageBox(buffer: WireMessage.goodbye(reason: "scene \(name) stopped").frame())) }
-            state.subscriptions.removeAll()
-        }
+    /// Stops the tick thread and waits for it.
+    public func stop() async {
+        requestStop()
+        await finished()
     }
 }
 

@@ -1,19 +1,22 @@
 import CityTiles
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Scenarios
 import SceneCore
 import SceneWire
 import ServiceLifecycle
+import Synchronization
 
 /// The twinscene server: scenes ticking on their own threads, clients on SwiftNIO.
 ///
-/// Run it as a swift-service-lifecycle `Service` (SIGINT/SIGTERM shut it down gracefully:
-/// clients get a Goodbye, scenes stop, the listener closes), or drive it directly with
-/// `start()` and `shutdown()` (tests).
+/// Its states: starting (made, not listening), running (`start()` bound the listener and
+/// started the scenes), draining (shutting down: new connections get Error 14, clients a
+/// Goodbye), stopped. Run it as a swift-service-lifecycle `Service`, with its scene runners
+/// (`runners`, each a `Service`) before it in the same `ServiceGroup`, so that a graceful
+/// shutdown (SIGINT/SIGTERM) drains the server first and stops the scenes after; or drive it
+/// directly with `start()` and `shutdown()` (tests).
 public final class SceneServer: Service, Sendable {
     public let configuration: ServerConfiguration
     let registry: ServerRegistry
@@ -21,29 +24,41 @@ public final class SceneServer: Service, Sendable {
     let group: any EventLoopGroup
     /// Counters, gauges and the tick-time histogram, exposed on `metricsPort`.
     public let metrics: ServerMetrics
-    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
-    private let metricsListener = NIOLockedValueBox<(any Channel)?>(nil)
+    private let listener = Mutex<(any Channel)?>(nil)
+    private let metricsListener = Mutex<(any Channel)?>(nil)
 
-    public init(configuration: ServerConfiguration, scenes: [LoadedScene], catalog: Catalog?, logger: Logger,
+    /// Takes the scenes over: each goes to its runner's tick thread and is used there alone.
+    public init(configuration: ServerConfiguration, scenes: sending [LoadedScene], catalog: Catalog?, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
         self.logger = logger
         self.group = group
         let metrics = ServerMetrics()
         self.metrics = metrics
-        let runners = scenes.map { scene -> SceneRunner in
+        var runners: [SceneRunner] = []
+        let pending = Mutex(scenes)
+        while let scene = pending.withLock({ list -> sending LoadedScene? in list.isEmpty ? nil : list.removeFirst() }) {
             var l = logger
             l[metadataKey: "scene"] = "\(scene.name)"
             scene.world.workers = configuration.workers
-            return SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes, metrics: metrics)
+            runners.append(SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes,
+                                       maxFrameBytes: configuration.maxServerFrameBytes, metrics: metrics))
         }
-        self.registry = ServerRegistry(runners: runners, catalog: catalog, metrics: metrics)
+        // Welcome announces one limit for every scene: the configured one, raised where a scene
+        // can make larger frames (docs/PROTOCOL.md).
+        let announced = runners.map(\.maxFrameBytes).max() ?? configuration.maxServerFrameBytes
+        self.registry = ServerRegistry(runners: runners, catalog: catalog, metrics: metrics, maxServerFrameBytes: announced)
     }
+
+    /// Where the server is in its life.
+    public var state: ServerState { registry.state }
+    /// The largest frame the server sends, as Welcome announces it.
+    public var maxServerFrameBytes: Int { registry.maxServerFrameBytes }
 
     /// The scenes being served.
     public var runners: [SceneRunner] { registry.runners }
     /// Where the metrics endpoint listens, once started.
-    public var metricsAddress: SocketAddress? { metricsListener.withLockedValue { $0?.localAddress } }
+    public var metricsAddress: SocketAddress? { metricsListener.withLock { $0?.localAddress } }
 
     /// Connected clients.
     public var clientCount: Int { registry.clientCount }
@@ -51,6 +66,7 @@ public final class SceneServer: Service, Sendable {
     /// Binds the listener and starts every scene; returns the bound address.
     @discardableResult
     public func start() async throws -> SocketAddress {
+        guard registry.transition(from: .starting, to: .starting) else { throw ServerError.notStartable(state: registry.state) }
         let configuration = self.configuration
         let registry = self.registry
         let logger = self.logger
@@ -78,11 +94,11 @@ public final class SceneServer: Service, Sendable {
         } catch {
             throw ServerError.cannotListen(host: configuration.host, port: configuration.port, reason: "\(error)")
         }
-        listener.withLockedValue { $0 = channel }
+        listener.withLock { $0 = channel }
         if let port = configuration.metricsPort {
             do {
                 let m = try await MetricsEndpoint.start(host: configuration.host, port: port, metrics: metrics, group: group)
-                metricsListener.withLockedValue { $0 = m }
+                metricsListener.withLock { $0 = m }
                 logger.info("metrics", metadata: ["address": "http://\(m.localAddress?.description ?? "?")/metrics"])
             } catch {
                 try? await channel.close()
@@ -90,23 +106,28 @@ public final class SceneServer: Service, Sendable {
             }
         }
         for r in registry.runners { r.start() }
+        _ = registry.transition(from: .starting, to: .running)
         let address = channel.localAddress!
         logger.info("listening", metadata: ["address": "\(address)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
         return address
     }
 
-    /// Says goodbye to every client, stops the scenes and closes the listener.
-    public func shutdown() async {
+    /// Drains: new connections get Error 14, every client a Goodbye; then stops the scenes
+    /// (unless a `ServiceGroup` runs them as services and stops them after the server) and
+    /// closes the listeners. Idempotent.
+    public func shutdown(stoppingScenes: Bool = true) async {
+        guard registry.transition(from: .running, to: .draining) || registry.transition(from: .starting, to: .draining) else { return }
         for outlet in registry.outlets {
             let frame = WireMessage.goodbye(reason: "server shutting down").frame()
             outlet.channel.writeAndFlush(frame).whenComplete { _ in outlet.channel.close(promise: nil) }
         }
-        for r in registry.runners { r.stop() }
-        let channel = listener.withLockedValue { c -> (any Channel)? in defer { c = nil }; return c }
+        if stoppingScenes { for r in registry.runners { await r.stop() } }
+        let channel = listener.withLock { c -> (any Channel)? in defer { c = nil }; return c }
         try? await channel?.close()
-        let m = metricsListener.withLockedValue { c -> (any Channel)? in defer { c = nil }; return c }
+        let m = metricsListener.withLock { c -> (any Channel)? in defer { c = nil }; return c }
         try? await m?.close()
         for outlet in registry.outlets { try? await outlet.channel.closeFuture.get() }
+        _ = registry.transition(from: .draining, to: .stopped)
         logger.info("stopped")
     }
 
@@ -117,7 +138,9 @@ public final class SceneServer: Service, Sendable {
     }
 
     /// For a server already `start()`ed: log status until a graceful shutdown, then shut down.
-    public func runStarted() async {
+    /// `scenesAreServices`: the runners run as services of the same group, before the server,
+    /// and the group stops them once the server has drained.
+    public func runStarted(scenesAreServices: Bool = false) async {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(nanoseconds: UInt64(configuration.statusInterval * 1e9))
@@ -127,10 +150,10 @@ public final class SceneServer: Service, Sendable {
         } onGracefulShutdown: {
             self.logger.info("shutting down")
         }
-        await shutdown()
+        await shutdown(stoppingScenes: !scenesAreServices)
     }
 
-    private let lastTicks = NIOLockedValueBox<(Date, [UInt64])>((Date(), []))
+    private let lastTicks = Mutex<(Date, [UInt64])>((Date(), []))
 
     /// What one status line says of a scene.
     public struct SceneStatus: Sendable {
@@ -147,7 +170,7 @@ public final class SceneServer: Service, Sendable {
     public func status() -> [SceneStatus] {
         let now = Date()
         let ticks = registry.runners.map(\.tick)
-        let (then, before) = lastTicks.withLockedValue { v -> (Date, [UInt64]) in defer { v = (now, ticks) }; return v }
+        let (then, before) = lastTicks.withLock { v -> (Date, [UInt64]) in defer { v = (now, ticks) }; return v }
         let dt = now.timeIntervalSince(then)
         return registry.runners.enumerated().map { k, r in
             // Scenes start at tick 0 when the server is made: the first rate counts from there.
@@ -174,11 +197,26 @@ public final class SceneServer: Service, Sendable {
 public enum ServerError: Error, CustomStringConvertible, Equatable {
     case portInUse(host: String, port: Int)
     case cannotListen(host: String, port: Int, reason: String)
+    case notStartable(state: ServerState)
 
     public var description: String {
         switch self {
+        case .notStartable(let state): return "the server cannot start: it is \(state) (a server starts once)"
         case .portInUse(let host, let port): return "port \(port) on \(host) is already in use; choose another with --port"
         case .cannotListen(let host, let port, let reason): return "cannot listen on \(host):\(port): \(reason)"
         }
     }
+}
+
+/// The server's life: made, listening, shutting down, done.
+public enum ServerState: String, Sendable, Equatable, CustomStringConvertible {
+    /// Made; `start()` not yet done.
+    case starting
+    /// Listening, scenes ticking.
+    case running
+    /// Shutting down: new connections are refused with Error 14, clients get a Goodbye.
+    case draining
+    case stopped
+
+    public var description: String { rawValue }
 }

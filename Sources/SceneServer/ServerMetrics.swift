@@ -1,7 +1,7 @@
 import CoreMetrics
 import Metrics
-import NIOConcurrencyHelpers
 import Prometheus
+import Synchronization
 
 /// The server's metrics through swift-metrics, kept in its own Prometheus registry (so
 /// several servers in one process, as in tests, do not share counters) and exposed in
@@ -13,7 +13,11 @@ public final class ServerMetrics: Sendable {
     let bytesSent: CoreMetrics.Counter
     let framesSkipped: CoreMetrics.Counter
     let controlActions: CoreMetrics.Counter
-    private let scenes = NIOLockedValueBox<[String: SceneMetrics]>([:])
+    /// Scenario events beyond the per-tick cap (`LoadedScene.maxEventsPerTick`), not sent.
+    let eventsDropped: CoreMetrics.Counter
+    /// Frames over the announced limit, never sent (a server fault; the client is closed).
+    let framesOversized: CoreMetrics.Counter
+    private let scenes = Mutex<[String: SceneMetrics]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -24,11 +28,13 @@ public final class ServerMetrics: Sendable {
         bytesSent = CoreMetrics.Counter(label: "twinscene_bytes_sent_total", factory: f)
         framesSkipped = CoreMetrics.Counter(label: "twinscene_frames_skipped_total", factory: f)
         controlActions = CoreMetrics.Counter(label: "twinscene_control_actions_total", factory: f)
+        eventsDropped = CoreMetrics.Counter(label: "twinscene_events_dropped_total", factory: f)
+        framesOversized = CoreMetrics.Counter(label: "twinscene_frames_oversized_total", factory: f)
     }
 
     /// The metrics of one scene, labelled with its name.
     func scene(_ name: String) -> SceneMetrics {
-        scenes.withLockedValue { all in
+        scenes.withLock { all in
             if let m = all[name] { return m }
             let dims = [("scene", name)]
             let m = SceneMetrics(

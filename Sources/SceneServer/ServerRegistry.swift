@@ -1,28 +1,42 @@
 import CityTiles
 import CoreMetrics
 import Foundation
-import NIOConcurrencyHelpers
 import Synchronization
 
-/// The server's shared bookkeeping: scenes, live sessions, counters.
+/// The server's shared bookkeeping: its state, scenes, live sessions, counters.
 final class ServerRegistry: Sendable {
     let runners: [SceneRunner]
     let catalog: Catalog?
-    private let sessions = NIOLockedValueBox<[Int: SessionOutlet]>([:])
+    private let sessions = Mutex<[Int: SessionOutlet]>([:])
+    private let life = Mutex(ServerState.starting)
     private let ids = Atomic<Int>(0)
     let metrics: ServerMetrics
+    /// The frame limit Welcome announces.
+    let maxServerFrameBytes: Int
 
-    init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics) {
+    init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics, maxServerFrameBytes: Int) {
         self.runners = runners
         self.catalog = catalog
         self.metrics = metrics
+        self.maxServerFrameBytes = maxServerFrameBytes
+    }
+
+    var state: ServerState { life.withLock { $0 } }
+
+    /// Moves from `from` to `to`; false (and no change) when the server is not in `from`.
+    func transition(from: ServerState, to: ServerState) -> Bool {
+        life.withLock { s in
+            guard s == from else { return false }
+            s = to
+            return true
+        }
     }
 
     func nextSessionId() -> Int { ids.wrappingAdd(1, ordering: .relaxed).newValue }
 
     /// Registers a session unless the connection limit is reached.
     func add(_ outlet: SessionOutlet, limit: Int) -> Bool {
-        sessions.withLockedValue { s in
+        sessions.withLock { s in
             guard s.count < limit else { return false }
             s[outlet.id] = outlet
             metrics.clients.record(s.count)
@@ -31,14 +45,14 @@ final class ServerRegistry: Sendable {
     }
 
     func remove(_ outlet: SessionOutlet) {
-        sessions.withLockedValue { s in
+        sessions.withLock { s in
             s.removeValue(forKey: outlet.id)
             metrics.clients.record(s.count)
         }
     }
 
-    var outlets: [SessionOutlet] { sessions.withLockedValue { Array($0.values) }.sorted { $0.id < $1.id } }
-    var clientCount: Int { sessions.withLockedValue { $0.count } }
+    var outlets: [SessionOutlet] { sessions.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
+    var clientCount: Int { sessions.withLock { $0.count } }
 }
 
 /// Wall-clock microseconds, the time base of Welcome, Pong and state frames.

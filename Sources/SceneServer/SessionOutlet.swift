@@ -1,5 +1,6 @@
 import CoreMetrics
 import NIOCore
+import SceneWire
 import Synchronization
 
 /// The part of a client connection that scene runners use from their own threads:
@@ -41,6 +42,12 @@ public final class SessionOutlet: Sendable {
             metrics.bytesSent.increment(by: Int64(size))
         }
         channel.writeAndFlush(message.buffer, promise: promise)
+    }
+
+    /// Sends an Error and closes the connection (from a runner's thread).
+    func closeWithError(_ code: ErrorCode, _ text: String) {
+        let channel = self.channel
+        channel.writeAndFlush(WireMessage.error(code: code.rawValue, message: text).frame()).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 

@@ -21,7 +21,7 @@ public enum CellBlock {
     public static let maxRawLength = 8 << 20
 
     /// Wraps an uncoded payload into a block, compressing it when that saves bytes.
-    public static func make(cell: UInt32, kind: Kind, payload: ByteBuffer, deflater: inout Deflater) -> ByteBuffer {
+    public static func make(cell: UInt32, kind: Kind, payload: ByteBuffer, deflater: Deflater) -> ByteBuffer {
         var packed = payload
         var codec: UInt8 = 0
         if payload.readableBytes > 24 {

@@ -17,7 +17,7 @@ public final class SceneStateEncoder {
     public let gridMinY: Double
     public private(set) var cells: [CellState]
     public private(set) var tick: UInt64 = 0
-    private var deflater = Deflater(level: 1)
+    private let deflater = Deflater(level: 1)
     private var cellOf: [Int32] = []
     private var cellStart: [Int] = []
     private var sorted = CellState()
@@ -34,7 +34,6 @@ public final class SceneStateEncoder {
         self.cells = Array(repeating: CellState(), count: columns * rows)
     }
 
-    deinit { deflater.close() }
 
     /// The wire cell holding a point (points outside the grid go to the border cell).
     @inline(__always)
@@ -129,7 +128,7 @@ public final class SceneStateEncoder {
         guard c >= 0, c < cells.count, !cells[c].isEmpty else { return nil }
         var w = ByteWriter(capacity: cells[c].count * 8)
         cells[c].writeKeyframe(&w)
-        return CellBlock.make(cell: UInt32(c), kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: &deflater)
+        return CellBlock.make(cell: UInt32(c), kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: deflater)
     }
 }
 

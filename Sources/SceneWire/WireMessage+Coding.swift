@@ -95,7 +95,7 @@ extension WireMessage {
                 }
             }
             out.writeInteger(UInt32(raw.readableBytes))
-            var deflater = Deflater(level: 6)
+            let deflater = Deflater(level: 6)
             var packed = deflater.deflate(raw.readableBytesView)
             out.writeInteger(UInt32(packed.readableBytes))
             out.writeBuffer(&packed)

@@ -56,8 +56,8 @@ public enum EngineSuite {
             log("timing the marathon, \(marathon.world.store.count) entities, 2 workers ...")
             let w = marathon.world
             w.workers = 2
-            for _ in 0..<(quick ? 100 : 400) { w.step(); _ = marathon.scenario.afterStep(w) }   // the field gets going
-            let samples = (0..<ticks).map { _ in measureMilliseconds { w.step(); _ = marathon.scenario.afterStep(w) } }
+            for _ in 0..<(quick ? 100 : 400) { _ = marathon.tick() }   // the field gets going
+            let samples = (0..<ticks).map { _ in measureMilliseconds { _ = marathon.tick() } }
             results.append(BenchResult(name: quick ? "marathon_tick_ms_20k_w2" : "marathon_tick_ms_100k_w2", unit: "ms", samples: samples))
         } else {
             log("skipping the marathon: \(scenesDir)/marathon.scene.json not found (run from the repository root)")

@@ -16,7 +16,7 @@ struct Scenes: ParsableCommand {
                 let path = "\(scenesDir)/\(name).scene.json"
                 do {
                     let m = try SceneManifest.load(path: path)
-                    print("\(name)  scenario \(m.scenario)  \(m.tickRate) Hz  tiles \(m.tiles.count + m.catalogTiles.count)  seed \(m.seed)")
+                    print("\(name)  scenario \(m.scenario.rawValue)  \(m.tickRate) Hz  tiles \(m.tiles.count + m.catalogTiles.count)  seed \(m.seed)")
                 } catch {
                     print("\(name)  INVALID: \(error)")
                 }
@@ -33,13 +33,13 @@ struct Scenes: ParsableCommand {
             for (k, path) in m.resolvedTilePaths.enumerated() where !FileManager.default.fileExists(atPath: path) {
                 throw ManifestError(file: file, path: "$.tiles[\(k)]", problem: "tile file \(path) does not exist")
             }
-            for (k, path) in m.replayFiles.map(m.resolve).enumerated() where !FileManager.default.fileExists(atPath: path) {
+            for (k, path) in (m.replay?.files ?? []).map(m.resolve).enumerated() where !FileManager.default.fileExists(atPath: path) {
                 throw ManifestError(file: file, path: "$.replay.files[\(k)]", problem: "tracking file \(path) does not exist")
             }
             // Load it for real, into an in-memory catalog: routes through buildings, CRS
             // mismatches and unreadable tracking data are found here, not at serve time.
             let scene = try SceneLoader.load(m, catalog: try Catalog(), workers: 1)
-            print("\(file): valid (\(m.scenario), \(m.tickRate) Hz, \(scene.world.store.count) entities, \(scene.footprints.count) obstacles)")
+            print("\(file): valid (\(m.scenario.rawValue), \(m.tickRate) Hz, \(scene.world.store.count) entities, \(scene.footprints.count) obstacles)")
         }
     }
 }

@@ -54,9 +54,12 @@ struct Serve: AsyncParsableCommand {
         let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
         // Bind before handing over to the service group so that a busy port is one clear line.
         try await server.start()
+        // The scene runners come first: a graceful shutdown stops services in reverse order,
+        // so the server drains its clients before the scenes stop.
+        let services = server.runners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+            + [.init(service: StartedServer(server: server))]
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: StartedServer(server: server))],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -64,7 +67,7 @@ struct Serve: AsyncParsableCommand {
 /// The server after `start()`: the service only waits, logs status, and shuts it down.
 struct StartedServer: Service {
     let server: SceneServer
-    func run() async throws { await server.runStarted() }
+    func run() async throws { await server.runStarted(scenesAreServices: true) }
 }
 
 /// Finds scene manifests by name or path.

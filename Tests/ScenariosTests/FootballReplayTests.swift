@@ -18,20 +18,19 @@ import Testing
         let world = scene.world
         var ballAbsent = 0
         for _ in 0..<400 {
-            world.step()
-            _ = replay.afterStep(world)
+            _ = scene.tick()
             // After step k the world shows frame k - 1 (the next frame's targets are now set).
             let shown = replay.frame(at: world.tick - 1)
             #expect(world.store.count == shown.count)
             for s in shown {
-                let h = try #require(world.store.handle(slot: replay.ids[s.id]!))
+                let h = try #require(world.entity(key: s.id), "\(s.id) is found by its key")
                 let p = try #require(world.store.position(of: h))
                 let expected = replay.centre + SIMD2(Float(s.x), Float(s.y))
                 #expect(abs(p.x - expected.x) < 0.005 && abs(p.y - expected.y) < 0.005, "\(s.id) at tick \(world.tick)")
             }
             if !shown.contains(where: { $0.id == "ball" }) {
                 ballAbsent += 1
-                #expect(world.store.handle(slot: replay.ids["ball"]!) == nil, "the ball is absent in a gap, not frozen")
+                #expect(world.entity(key: "ball") == nil, "the ball is absent in a gap, not frozen")
             }
         }
         _ = ballAbsent

@@ -27,8 +27,7 @@ import Testing
         var starts = 0
         var inside = 0
         for _ in 0..<12_000 {
-            world.step()
-            for e in scene.scenario.afterStep(world) {
+            for e in scene.tick().events {
                 switch e.kind {
                 case MarathonScenario.Event.finish: finishes.append(e.entity)
                 case MarathonScenario.Event.split: splits[e.entity, default: 0] += 1
@@ -60,7 +59,7 @@ import Testing
         var hashes = Set<UInt64>()
         for workers in [1, 2, 3] {
             let scene = try SceneLoader.load(try Self.manifest(runners: 300, distance: 42_195, waves: 2), catalog: try Catalog(), workers: workers)
-            for _ in 0..<200 { scene.world.step(); _ = scene.scenario.afterStep(scene.world) }
+            for _ in 0..<200 { _ = scene.tick() }
             hashes.insert(scene.world.stateHash())
         }
         #expect(hashes.count == 1)
@@ -90,7 +89,7 @@ import Testing
         let shared = FileManager.default.fileExists(atPath: Self.root.deletingLastPathComponent().appendingPathComponent("shared/data").path)
         for name in names {
             var m = try SceneManifest.load(path: "\(dir)/\(name)")
-            if m.replayFormat != nil && !shared { continue }   // replays read ../shared/data
+            if m.replay != nil && !shared { continue }   // replays read ../shared/data
             m.parameters["runners"] = 50; m.parameters["walkers"] = 50; m.parameters["spectators"] = 5
             let scene = try SceneLoader.load(m, catalog: try Catalog())
             #expect(scene.world.store.count > 0, "\(name)")

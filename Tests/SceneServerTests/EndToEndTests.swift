@@ -19,8 +19,8 @@ import Testing
         #expect(scenes.first?.entities == 300)
         client.send(.subscribe(subscription: 1, scene: "district", area: nil))
         var view = SceneView(subscription: 1)
-        let obstacles = t.scene.world.obstacles
-        let quantum = Float(t.scene.manifest.quantum)
+        let obstacles = t.obstacles
+        let quantum = Float(t.manifest.quantum)
         var inside = 0
         let updates = try await collect(client, view: &view, frames: 40) { v, _ in
             for e in v.entities() {

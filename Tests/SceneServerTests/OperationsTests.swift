@@ -95,11 +95,15 @@ import Testing
 
         var manifest = try SceneManifest.load(path: TestServer.packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
         manifest.parameters["walkers"] = 1500
-        let scene = try SceneLoader.load(manifest, catalog: catalog, workers: 2)
+        // The expected obstacles after the load, from a copy of the scene the server never sees.
+        let expected = try SceneLoader.load(manifest, catalog: catalog, workers: 1)
+        _ = try expected.addTile("extra", catalog: catalog)
+        let index = ObstacleIndex(footprints: expected.footprints, bounds: expected.world.bounds)
         var config = ServerConfiguration.forTests()
         config.port = 0
         config.adminToken = "tok"
-        let server = SceneServer(configuration: config, scenes: [scene], catalog: catalog, logger: .init(label: "t"))
+        let server = SceneServer(configuration: config, scenes: [try SceneLoader.load(manifest, catalog: catalog, workers: 2)],
+                                 catalog: catalog, logger: .init(label: "t"))
         let port = try await server.start().port!
         let watcher = try await SceneClient.connect(host: "127.0.0.1", port: port)
         watcher.send(.subscribe(subscription: 1, scene: "district", area: nil))
@@ -146,7 +150,6 @@ import Testing
                     continue
                 }
                 // The tick after the new geometry: check every walker against every footprint.
-                let index = ObstacleIndex(footprints: scene.footprints, bounds: scene.world.bounds)
                 for e in view.entities() {
                     let x = Float(e.position.x), y = Float(e.position.y)
                     if index.isBlocked(x, y), (index.nearestWall(x: x, y: y, maxDistance: 0.01)?.distance ?? 1) > 0.01 { inside += 1 }

@@ -13,7 +13,9 @@ import Testing
 struct TestServer {
     let server: SceneServer
     let port: Int
-    let scene: LoadedScene
+    /// The scene's manifest and obstacles, taken before the server took the scene over.
+    let manifest: SceneManifest
+    let obstacles: ObstacleIndex
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -25,9 +27,10 @@ struct TestServer {
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
+        let obstacles = scene.world.obstacles
         let server = SceneServer(configuration: config, scenes: [scene], catalog: nil, logger: logger)
         let address = try await server.start()
-        return TestServer(server: server, port: address.port!, scene: scene)
+        return TestServer(server: server, port: address.port!, manifest: manifest, obstacles: obstacles)
     }
 
     func connect(_ name: String = "test") async throws -> SceneClient {

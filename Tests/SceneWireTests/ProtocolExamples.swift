@@ -11,8 +11,8 @@ enum ProtocolExamples {
         state.append(id: 7, kind: 1, qx: 150, qy: 200, vx: 1, vy: 0)
         var w = ByteWriter()
         state.writeKeyframe(&w)
-        var deflater = Deflater(level: 1)
-        let key = CellBlock.make(cell: 0, kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: &deflater)
+        let deflater = Deflater(level: 1)
+        let key = CellBlock.make(cell: 0, kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: deflater)
         // Next tick: id 3 moved as predicted to (1.01, 2.00); id 7 stopped at (1.50, 2.00) -> residual -1; id 9 entered.
         var next = CellState()
         next.append(id: 3, kind: 1, qx: 101, qy: 200, vx: 0, vy: 0)
@@ -21,7 +21,6 @@ enum ProtocolExamples {
         var d = ByteWriter()
         let k = state.encodeDeltaRice(to: next, &d)
         let delta = CellBlock.makeRice(cell: 0, k: k, payload: d.bytes)
-        deflater.close()
         return (key, delta)
     }
 

@@ -1,0 +1,112 @@
+import CoreMetrics
+import NIOCore
+import Scenarios
+import SceneCore
+import SceneWire
+import Synchronization
+
+extension RunnerState {
+    /// Sends this tick to every subscription: deltas of the cells it already has,
+    /// keyframes of cells new to it, drops of cells it left; a whole resync after a skip.
+    func publish(advanced: Bool) {
+        // Whole-scene subscribers in steady state get the same frame: build it once per
+        // subscription id and write the same buffer to each of them.
+        var shared: [UInt32: ByteBuffer] = [:]
+        for s in subscriptions {
+            if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
+            if s.outlet.queued > runner.outboundBudget {
+                s.needsResync = true
+                s.outlet.ticksSkipped.add(1, ordering: .relaxed)
+                runner.metrics.framesSkipped.increment()
+                continue
+            }
+            if s.needsStatic {
+                send(Self.staticGeometry(subscription: s.id, footprints: scene.footprints, area: s.area, quantum: encoder.quantum), to: s)
+                s.needsStatic = false
+            }
+            var blocks: [ByteBuffer] = []
+            let resync = s.needsResync || !advanced
+            let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
+            let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
+            if steadyWhole, let frame = shared[s.id] {
+                send(frame, to: s)
+                sendEvents(to: s, advanced: advanced)
+                continue
+            }
+            if resync {
+                for c in s.coveredSorted { if let k = keyframe(c) { blocks.append(k) } }
+            } else {
+                for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
+                for c in s.coveredSorted {
+                    if s.sentCells.contains(c) {
+                        if let b = lastBlocks[c] { blocks.append(b) }
+                    } else if let k = keyframe(c) {
+                        blocks.append(k)
+                    }
+                }
+            }
+            if s.sentCells != s.covered { s.sentCells = s.covered }
+            s.needsResync = false
+            // Tick and time ride on resyncs and once a second; other frames are the previous + 1.
+            let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? scene.world.tick : nil,
+                                                     serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
+            if steadyWhole { shared[s.id] = frame }
+            send(frame, to: s)
+            sendEvents(to: s, advanced: advanced, resync: resync)
+        }
+    }
+
+    /// Every attribute value of every entity (for subscribers that just resynchronised).
+    func attributeSnapshot() -> [WireAttribute] {
+        if let s = snapshotCache { return s }
+        var out: [WireAttribute] = []
+        let world = scene.world
+        for slot in 0..<world.store.slotCount where world.store.dense(ofSlot: slot) != nil {
+            for a in world.attributes.all(slot: UInt32(slot)) { out.append(WireAttribute(entity: a.slot, attribute: a.attribute, bits: a.bits)) }
+        }
+        snapshotCache = out
+        return out
+    }
+
+    /// Values per Attributes message and events per Events message that keep each under the
+    /// frame limit (a value codes in at most 10 bytes, an event in 11, a header in 32).
+    var attributesPerMessage: Int { max(1, (runner.maxFrameBytes - 32) / 10) }
+    var eventsPerMessage: Int { max(1, (runner.maxFrameBytes - 32) / 11) }
+
+    /// The scenario's events and attribute changes of this tick, to every subscriber; after a
+    /// resync, a snapshot of every attribute value instead of the changes. Lists longer than
+    /// one frame allows go as several messages of the same tick (a snapshot's first one says
+    /// snapshot, the rest add to it).
+    func sendEvents(to s: Subscription, advanced: Bool, resync: Bool = false) {
+        let tick = scene.world.tick
+        if resync {
+            let snapshot = attributeSnapshot()
+            for (k, start) in stride(from: 0, to: snapshot.count, by: attributesPerMessage).enumerated() {
+                let part = Array(snapshot[start..<min(snapshot.count, start + attributesPerMessage)])
+                send(WireMessage.attributes(subscription: s.id, tick: tick, snapshot: k == 0, values: part).frame(), to: s)
+            }
+        } else if advanced && !pendingAttributes.isEmpty {
+            for start in stride(from: 0, to: pendingAttributes.count, by: attributesPerMessage) {
+                let part = Array(pendingAttributes[start..<min(pendingAttributes.count, start + attributesPerMessage)])
+                send(WireMessage.attributes(subscription: s.id, tick: tick, snapshot: false, values: part).frame(), to: s)
+            }
+        }
+        guard advanced, !pendingEvents.isEmpty else { return }
+        let events = pendingEvents.map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
+        for start in stride(from: 0, to: events.count, by: eventsPerMessage) {
+            let part = Array(events[start..<min(events.count, start + eventsPerMessage)])
+            send(WireMessage.events(subscription: s.id, tick: tick, events: part).frame(), to: s)
+        }
+    }
+
+    /// Buildings touching an area (all for nil), in quanta from the origin, as a framed message.
+    static func staticGeometry(subscription: UInt32, footprints: [Footprint], area: WireArea?, quantum q: Double) -> ByteBuffer {
+        var buildings: [WireBuilding] = []
+        let rect = area.map { Rect(minX: Float($0.minX), minY: Float($0.minY), maxX: Float($0.maxX), maxY: Float($0.maxY)) }
+        for fp in footprints where rect == nil || fp.boundingBox.intersects(rect!) {
+            let rings = fp.rings.map { ring in ring.map { SIMD2(Int32((Double($0.x) / q).rounded()), Int32((Double($0.y) / q).rounded())) } }
+            buildings.append(WireBuilding(rings: rings, heightDecimetres: UInt16(min(max(fp.height * 10, 0), 65535))))
+        }
+        return WireMessage.staticGeometry(subscription: subscription, buildings: buildings).frame()
+    }
+}
