@@ -86,16 +86,14 @@ public final class FootballLiveScenario: Scenario {
                 break decide
             }
             if abs(ball.x) > Self.pitch.x / 2 || abs(ball.y) > Self.pitch.y / 2 { reset = true; owner = nil; break decide }
-            // The nearest player within 1 m takes the ball.
+            // The nearest player within 1 m takes the ball. Ties (the two forwards pressing
+            // symmetrically) go to the first in the store's order, which is deterministic.
             var nearest: EntityHandle?
             var best: Float = 1
-            for team in players {
-                for h in team {
-                    guard let d = store.dense(of: h) else { continue }
-                    let p = SIMD2(store.x[d], store.y[d]) - centre
-                    let dist = ((p - ball) * (p - ball)).sum().squareRoot()
-                    if dist < best { best = dist; nearest = h }
-                }
+            for d in 0..<store.count where store.kind[d] == Self.player.code {
+                let p = SIMD2(store.x[d], store.y[d]) - centre
+                let dist = ((p - ball) * (p - ball)).sum().squareRoot()
+                if dist < best { best = dist; nearest = store.handle(slot: Int(store.slot[d])) }
             }
             if let nearest, nearest != owner {
                 owner = nearest

@@ -116,11 +116,7 @@ public final class SceneServer: Service, Sendable {
     /// (unless a `ServiceGroup` runs them as services and stops them after the server) and
     /// closes the listeners. Idempotent.
     public func shutdown(stoppingScenes: Bool = true) async {
-        guard registry.transition(from: .running, to: .draining) || registry.transition(from: .starting, to: .draining) else { return }
-        for outlet in registry.outlets {
-            let frame = WireMessage.goodbye(reason: "server shutting down").frame()
-            outlet.channel.writeAndFlush(frame).whenComplete { _ in outlet.channel.close(promise: nil) }
-        }
+        guard drain() || registry.state == .draining else { return }
         if stoppingScenes { for r in registry.runners { await r.stop() } }
         let channel = listener.withLock { c -> (any Channel)? in defer { c = nil }; return c }
         try? await channel?.close()
@@ -129,6 +125,18 @@ public final class SceneServer: Service, Sendable {
         for outlet in registry.outlets { try? await outlet.channel.closeFuture.get() }
         _ = registry.transition(from: .draining, to: .stopped)
         logger.info("stopped")
+    }
+
+    /// The first half of `shutdown()`: from now on new connections get Error 14, and every
+    /// connected client gets a Goodbye and is closed. False when already draining or stopped.
+    @discardableResult
+    package func drain() -> Bool {
+        guard registry.transition(from: .running, to: .draining) || registry.transition(from: .starting, to: .draining) else { return false }
+        for outlet in registry.outlets {
+            let frame = WireMessage.goodbye(reason: "server shutting down").frame()
+            outlet.channel.writeAndFlush(frame).whenComplete { _ in outlet.channel.close(promise: nil) }
+        }
+        return true
     }
 
     /// `Service`: start, log a status line every few seconds, stop on graceful shutdown.

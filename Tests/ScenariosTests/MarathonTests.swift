@@ -90,7 +90,11 @@ import Testing
         for name in names {
             var m = try SceneManifest.load(path: "\(dir)/\(name)")
             if m.replay != nil && !shared { continue }   // replays read ../shared/data
-            m.parameters["runners"] = 50; m.parameters["walkers"] = 50; m.parameters["spectators"] = 5
+            switch m.scenario {
+            case .marathon: m.parameters["runners"] = 50; m.parameters["spectators"] = 5
+            case .walkers: m.parameters["walkers"] = 50
+            default: break
+            }
             let scene = try SceneLoader.load(m, catalog: try Catalog())
             #expect(scene.world.store.count > 0, "\(name)")
         }

@@ -174,6 +174,27 @@ import Testing
         for try await m in c.messages { if case .goodbye = m { sawGoodbye = true } }
         await shutdown.value
         #expect(sawGoodbye)
+        #expect(t.server.state == .stopped)
+    }
+
+    @Test func aConnectionWhileTheServerDrainsGetsError14() async throws {
+        let t = try await TestServer.start(walkers: 50)
+        #expect(t.server.state == .running)
+        let c = try await t.connect()
+        t.server.drain()
+        #expect(t.server.state == .draining)
+        var sawGoodbye = false
+        for try await m in c.messages { if case .goodbye = m { sawGoodbye = true } }
+        #expect(sawGoodbye, "a connected client is told")
+        do {
+            _ = try await t.connect("late")
+            Issue.record("a connection during the drain was welcomed")
+        } catch ClientError.refused(let code, let message) {
+            #expect(code == ErrorCode.serverShuttingDown.rawValue, "\(message)")
+        }
+        await t.server.shutdown()
+        #expect(t.server.state == .stopped)
+        await #expect(throws: ServerError.self) { try await t.server.start() }
     }
 }
 
