@@ -7,6 +7,7 @@ import SceneClient
 import SceneCore
 import SceneServer
 import SceneWire
+import Synchronization
 import Testing
 
 /// A real server on 127.0.0.1, port 0, serving the bundled district with fewer walkers.
@@ -42,7 +43,15 @@ struct TestServer {
 func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, limit: Double = 180,
              each: (SceneView, SceneView.Update) -> Void = { _, _ in }) async throws -> [SceneView.Update] {
     var updates: [SceneView.Update] = []
-    let deadline = Date().addingTimeInterval(limit)
+    // The deadline holds even when the server says nothing: a watchdog closes the client,
+    // which ends the message stream.
+    let expired = Deadline()
+    let watchdog = Task {
+        try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
+        expired.fire()
+        await client.close()
+    }
+    defer { watchdog.cancel() }
     for try await message in client.messages {
         if case .error(let code, let text) = message { Issue.record("server error \(code): \(text)"); break }
         if let u = try view.apply(message) {
@@ -50,20 +59,34 @@ func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, li
             each(view, u)
             if updates.count >= count { break }
         }
-        if Date() > deadline { Issue.record("timed out after \(updates.count) frames"); break }
     }
+    if expired.fired && updates.count < count { Issue.record("timed out after \(updates.count) of \(count) frames") }
     return updates
+}
+
+/// Set once when a test's deadline passes.
+final class Deadline: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func fire() { flag.store(true, ordering: .relaxed) }
+    var fired: Bool { flag.load(ordering: .relaxed) }
 }
 
 /// Waits for the next message that is not a state frame, static geometry or scene info.
 func nextControlMessage(_ client: SceneClient, limit: Double = 180) async throws -> WireMessage? {
-    let deadline = Date().addingTimeInterval(limit)
+    let expired = Deadline()
+    let watchdog = Task {
+        try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
+        expired.fire()
+        await client.close()
+    }
+    defer { watchdog.cancel() }
     for try await message in client.messages {
         switch message {
-        case .stateFrame, .staticGeometry, .sceneInfo, .events: if Date() > deadline { return nil }
+        case .stateFrame, .staticGeometry, .sceneInfo, .events, .attributes: continue
         default: return message
         }
     }
+    if expired.fired { Issue.record("no control message within \(limit) s") }
     return nil
 }
 
