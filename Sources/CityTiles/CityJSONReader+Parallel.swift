@@ -1,6 +1,7 @@
 import Foundation
 
 /// A value set once by one thread and waited for by others.
+/// `@unchecked Sendable`: `value` is read and written only with `condition` locked.
 final class Latch<Value: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var value: Value?
@@ -21,12 +22,15 @@ final class Latch<Value: Sendable>: @unchecked Sendable {
 }
 
 /// A value handed to a worker thread by code that guarantees no other thread uses it
-/// meanwhile.
+/// meanwhile (`@unchecked Sendable` on that promise: the hashing closure runs on one worker,
+/// while the reading thread waits for it).
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }
 
 /// Tapes kept between jobs, so that a worker parses into memory already paged in.
+/// `@unchecked Sendable`: `tapes` is used only with `lock` held, and a tape taken out is used
+/// by one worker until it is given back.
 final class TapeStore: @unchecked Sendable {
     private let lock = NSLock()
     private var tapes: [JSONTape] = []
@@ -36,6 +40,8 @@ final class TapeStore: @unchecked Sendable {
 }
 
 /// Bytes read by worker threads while their owner waits for them (see `OrderedWorkers.finish`).
+/// `@unchecked Sendable`: nobody writes the bytes while workers read them, and the owner
+/// keeps them alive until every worker is done.
 struct SharedBytes: @unchecked Sendable {
     let bytes: UnsafeBufferPointer<UInt8>
 }

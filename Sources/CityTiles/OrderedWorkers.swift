@@ -4,6 +4,7 @@ import Foundation
 /// the order the jobs were given, so that parallel parsing still inserts rows in file order and reports the
 /// first error of the file. Dedicated threads rather than Dispatch's pool: an import
 /// must not wait behind whatever else that pool is running.
+/// `@unchecked Sendable`: every mutable field is used only with `condition` locked.
 final class OrderedWorkers<Output: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [Int: @Sendable () -> Output] = [:]

@@ -1,17 +1,9 @@
 extension CellState {
     /// Advances the state to the entities of `next` (sorted by id, velocities ignored),
-    /// writing the delta payload:
-    /// `varint nLeft, nLeft x varint idGap, varint nEnter, nEnter x entry (as in keyframes),
-    /// then for every remaining entity in id order zigzag rx, zigzag ry`.
-    /// An id whose kind changed leaves and enters in the same delta.
-    public mutating func encodeDelta(to next: CellState, _ w: inout ByteWriter) {
-        var ws = DeltaWorkspace()
-        encodeDeltaHead(to: next, range: 0..<next.count, &w, &ws)
-        for r in ws.residuals { w.varint(r) }
-    }
-
-    /// The same delta with its residuals Golomb-Rice coded (codec 2 + k): the head as in
-    /// `encodeDelta`, then the zigzagged residuals rx, ry, ... as Rice codes. Returns k.
+    /// writing the delta payload (codec 2 + k): `varint nLeft, nLeft x varint idGap,
+    /// varint nEnter, nEnter x entry (as in keyframes)`, then the zigzagged residuals rx, ry
+    /// of every remaining entity in id order as Golomb-Rice codes. An id whose kind changed
+    /// leaves and enters in the same delta. Returns k.
     @discardableResult
     public mutating func encodeDeltaRice(to next: CellState, _ w: inout ByteWriter) -> Int {
         var ws = DeltaWorkspace()
@@ -65,7 +57,7 @@ extension CellState {
         swap(&self, &ws.out)
     }
 
-    /// Applies a delta payload written by `encodeDelta`; throws on anything inconsistent
+    /// Applies a delta payload written by `encodeDeltaRice`; throws on anything inconsistent
     /// (a leave of an unknown id, an enter of a present one, missing or extra bytes).
     public mutating func applyDelta(_ r: inout ByteReader, riceK: Int? = nil) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
         let nLeft = try r.varint()

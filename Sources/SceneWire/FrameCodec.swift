@@ -52,18 +52,6 @@ public struct WireFrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// Turns frames back into bytes (used by tests and by peers that build frames themselves).
-public struct WireFrameEncoder: MessageToByteEncoder {
-    public typealias OutboundIn = WireFrame
-    public init() {}
-    public func encode(data: WireFrame, out: inout ByteBuffer) throws {
-        out.writeVarint(UInt64(data.payload.readableBytes + 1))
-        out.writeInteger(data.type)
-        var p = data.payload
-        out.writeBuffer(&p)
-    }
-}
-
 /// Decodes frames into messages. Outbound, peers write whole frames as `ByteBuffer`s
 /// (`WireMessage.frame()`), so a frame coded once can be written to many channels.
 public final class WireMessageCodec: ChannelInboundHandler, Sendable {

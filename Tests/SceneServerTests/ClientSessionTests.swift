@@ -99,14 +99,14 @@ import Testing
         let bad = try Self.channel()
         var junk = ByteBuffer()
         junk.writeBytes([0x03, 0x05, 0xFF, 0xFF])   // a Subscribe cut short
-        try? bad.writeInbound(junk)
+        _ = try? bad.writeInbound(junk)
         guard case .error(let code, _)? = try Self.written(bad).last else { Issue.record("no error"); return }
         #expect(code == ErrorCode.malformedFrame.rawValue)
 
         let big = try Self.channel()
         var prefix = ByteBuffer()
         prefix.writeBytes([0x80, 0x80, 0x80, 0x01])   // 2 MiB announced, over the 64 KiB limit
-        try? big.writeInbound(prefix)
+        _ = try? big.writeInbound(prefix)
         guard case .error(let code2, _)? = try Self.written(big).last else { Issue.record("no error"); return }
         #expect(code2 == ErrorCode.frameTooLarge.rawValue)
     }
