@@ -1,3 +1,5 @@
+import Foundation
+import SceneCore
 import Testing
 @testable import CityTiles
 
@@ -53,7 +55,10 @@ import Testing
     }
 
     @Test func randomBytesNeverCrash() {
-        var rng = SystemRandomNumberGenerator()
+        // Seeded, so a crash replays: the seed is printed first, TWINSCENE_FUZZ_SEED runs another.
+        let seed = UInt64(ProcessInfo.processInfo.environment["TWINSCENE_FUZZ_SEED"] ?? "") ?? 20261201
+        print("randomBytesNeverCrash: fuzz seed \(seed)")
+        var rng = SeededGenerator(seed: seed)
         for _ in 0..<500 {
             let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             _ = try? JSONParser.parse(bytes)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils
@@ -89,7 +90,11 @@ import Testing
     }
 
     @Test func randomBytesNeverCrashTheDecoders() {
-        var rng = SystemRandomNumberGenerator()
+        // Seeded, so a crash replays: the seed is printed first (a crash leaves it in the log),
+        // and TWINSCENE_FUZZ_SEED runs another one.
+        let seed = UInt64(ProcessInfo.processInfo.environment["TWINSCENE_FUZZ_SEED"] ?? "") ?? 20261201
+        print("randomBytesNeverCrashTheDecoders: fuzz seed \(seed)")
+        var rng = SystemRandomNumberGeneratorLike(seed: seed)
         for _ in 0..<3000 {
             let n = Int.random(in: 0...80, using: &rng)
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
