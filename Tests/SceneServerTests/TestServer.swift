@@ -43,14 +43,8 @@ struct TestServer {
 func collect(_ client: SceneClient, view: inout SceneView, frames count: Int, limit: Double = 180,
              each: (SceneView, SceneView.Update) -> Void = { _, _ in }) async throws -> [SceneView.Update] {
     var updates: [SceneView.Update] = []
-    // The deadline holds even when the server says nothing: a watchdog closes the client,
-    // which ends the message stream.
-    let expired = Deadline()
-    let watchdog = Task {
-        try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
-        expired.fire()
-        await client.close()
-    }
+    // The deadline holds even when the server says nothing (see `Deadline.watch`).
+    let (expired, watchdog) = Deadline.watch(client, limit: limit)
     defer { watchdog.cancel() }
     for try await message in client.messages {
         if case .error(let code, let text) = message { Issue.record("server error \(code): \(text)"); break }
@@ -69,16 +63,23 @@ final class Deadline: Sendable {
     private let flag = Atomic<Bool>(false)
     func fire() { flag.store(true, ordering: .relaxed) }
     var fired: Bool { flag.load(ordering: .relaxed) }
+
+    /// A watchdog that closes the client after `limit` seconds, which ends its message stream
+    /// even when the server says nothing; cancel the task once done.
+    static func watch(_ client: SceneClient, limit: Double) -> (Deadline, Task<Void, any Error>) {
+        let expired = Deadline()
+        let task = Task {
+            try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
+            expired.fire()
+            await client.close()
+        }
+        return (expired, task)
+    }
 }
 
 /// Waits for the next message that is not a state frame, static geometry or scene info.
 func nextControlMessage(_ client: SceneClient, limit: Double = 180) async throws -> WireMessage? {
-    let expired = Deadline()
-    let watchdog = Task {
-        try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
-        expired.fire()
-        await client.close()
-    }
+    let (expired, watchdog) = Deadline.watch(client, limit: limit)
     defer { watchdog.cancel() }
     for try await message in client.messages {
         switch message {
