@@ -34,13 +34,15 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "SceneCore", swiftSettings: strict),
+        .target(name: "StrictJSON", swiftSettings: strict),
+        .target(name: "Districts", dependencies: ["SceneCore"], swiftSettings: strict),
         .target(name: "CityTiles", dependencies: [
-            "SceneCore",
+            "StrictJSON",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
-        .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles"], swiftSettings: strict),
+        .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles", "StrictJSON"], swiftSettings: strict),
         .target(name: "SceneWire", dependencies: [
             "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -63,11 +65,11 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .target(name: "TwinBench", dependencies: [
-            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient", "CZlib",
+            "SceneCore", "Scenarios", "CityTiles", "StrictJSON", "Districts", "SceneWire", "SceneServer", "SceneClient", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: strict),
         .executableTarget(name: "twinscene", dependencies: [
-            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "SceneServer", "SceneClient", "TwinBench",
+            "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire", "SceneServer", "SceneClient", "TwinBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,8 +80,9 @@ let package = Package(
             .product(name: "Benchmark", package: "benchmark"),
         ], path: "Benchmarks/EngineBenchmarks", swiftSettings: warningsAsErrors, plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         .testTarget(name: "SceneCoreTests", dependencies: ["SceneCore"], swiftSettings: strict),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: strict),
         .testTarget(name: "CityTilesTests", dependencies: [
-            "CityTiles", "SceneCore",
+            "CityTiles", "SceneCore", "StrictJSON", "Districts",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
@@ -89,10 +92,10 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], swiftSettings: strict),
-        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SceneCore", "CityTiles"], swiftSettings: strict),
+        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SceneCore", "CityTiles", "StrictJSON"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["twinscene"], swiftSettings: strict),
         .testTarget(name: "SceneServerTests", dependencies: [
-            "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "SceneWire",
+            "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),

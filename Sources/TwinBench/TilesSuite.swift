@@ -1,3 +1,5 @@
+import Districts
+import StrictJSON
 import CityTiles
 import Foundation
 

@@ -1,3 +1,4 @@
+import Districts
 import ArgumentParser
 import CityTiles
 import Foundation

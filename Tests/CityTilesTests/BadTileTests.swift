@@ -1,3 +1,4 @@
+import Districts
 import Foundation
 import Testing
 @testable import CityTiles

@@ -1,3 +1,4 @@
+import Districts
 import Crypto
 import Foundation
 import GRDB

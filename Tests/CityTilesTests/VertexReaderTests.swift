@@ -1,3 +1,5 @@
+import Districts
+import StrictJSON
 import Foundation
 import Testing
 @testable import CityTiles

@@ -1,3 +1,4 @@
+import StrictJSON
 import CityTiles
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import Districts
 import CityTiles
 import Foundation
 import Logging

@@ -95,9 +95,9 @@ public struct DistrictGenerator: Sendable {
     }
 
     /// A new, empty file to write to.
-    static func create(_ path: String) throws(TileError) -> FileHandle {
+    static func create(_ path: String) throws(DistrictFileError) -> FileHandle {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw TileError(file: path, problem: "cannot create the file")
+            throw DistrictFileError(file: path, problem: "cannot create the file")
         }
         return handle
     }
@@ -168,4 +168,11 @@ public struct DistrictGenerator: Sendable {
             """
         return (object, vertices)
     }
+}
+
+/// A generated district that could not be written, naming the file.
+public struct DistrictFileError: Error, Equatable, CustomStringConvertible {
+    public var file: String
+    public var problem: String
+    public var description: String { "\(file): \(problem)" }
 }

@@ -1,3 +1,4 @@
+import StrictJSON
 import Foundation
 
 /// CityJSONSeq features, vertices, and files that are not what their extension says.

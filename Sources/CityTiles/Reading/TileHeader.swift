@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// What a tile says about itself before its objects: version, transform and CRS.
 public struct TileHeader: Sendable, Equatable {
     /// The version as written in the file ("2.0", or "1.1" before upgrade).

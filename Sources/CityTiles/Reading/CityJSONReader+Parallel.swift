@@ -1,3 +1,4 @@
+import StrictJSON
 import Foundation
 
 /// A value set once by one thread and waited for by others.
@@ -30,7 +31,8 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 
 /// Tapes kept between jobs, so that a worker parses into memory already paged in.
 /// `@unchecked Sendable`: `tapes` is used only with `lock` held, and a tape taken out is used
-/// by one worker until it is given back.
+/// by one worker until it gives it back (a `Mutex` cannot take in a non-Sendable value from
+/// outside its closure, so this pool keeps its own lock).
 final class TapeStore: @unchecked Sendable {
     private let lock = NSLock()
     private var tapes: [JSONTape] = []

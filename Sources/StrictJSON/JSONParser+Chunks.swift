@@ -4,14 +4,14 @@ extension JSONParser {
     /// Finds the members of the object whose `{` is at `start`: the byte offset where each
     /// member's key starts, and the offset of the closing `}`. Only strings and brackets are
     /// looked at; the members are checked in full when they are parsed.
-    static func scanMembers(_ bytes: UnsafeBufferPointer<UInt8>, objectAt start: Int) throws(JSONSyntaxError) -> (members: [Int], close: Int) {
+    package static func scanMembers(_ bytes: UnsafeBufferPointer<UInt8>, objectAt start: Int) throws(JSONSyntaxError) -> (members: [Int], close: Int) {
         var members: [Int] = []
         let close = try scan(bytes, from: start, recording: true, members: &members)
         return (members, close)
     }
 
     /// The offset just past the array or object whose opening bracket is at `start`.
-    static func scanValue(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONSyntaxError) -> Int {
+    package static func scanValue(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONSyntaxError) -> Int {
         var members: [Int] = []
         return try scan(bytes, from: start, recording: false, members: &members) + 1
     }

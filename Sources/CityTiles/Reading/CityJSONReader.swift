@@ -1,3 +1,4 @@
+import StrictJSON
 import Foundation
 
 /// Reads CityJSON (`.city.json`, one document) and CityJSONSeq (`.city.jsonl`, a header

@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// Turns the `CityObjects` of a CityJSON document (or feature) into catalog records:
 /// type, footprint, height and attributes, with every vertex reference checked.
 struct CityObjectExtractor: Sendable {

@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// A geometry reduced to what footprints and heights need. Its vertex indices and rings
 /// live in a `GeometryScratch` shared by all geometries of one object.
 struct ParsedGeometry {

@@ -60,9 +60,9 @@ struct TapeVector<Element> {
 /// A JSON document parsed into flat arrays: nodes, and the integers of integer arrays.
 /// Strings stay in the source bytes, so a tape is read together with them (`JSONDocument`).
 /// A tape is reused from one document to the next without reallocating.
-/// `@unchecked Sendable` only so that `TapeStore` can hand a tape to a worker thread: one
-/// thread uses a tape at a time (the parser's buffers are not locked).
-public final class JSONTape: @unchecked Sendable {
+/// Not `Sendable`: one thread uses a tape at a time; workers get theirs handed over
+/// (`sending`), never shared.
+public final class JSONTape {
     var nodeStore = TapeVector<JSONNode>()
     var intStore = TapeVector<Int64>()
     /// The object left unparsed by `parse(_:deferring:skipping:)`, if it was found.
