@@ -52,7 +52,10 @@ public struct AttributeTable: Sendable {
 
     /// Gives an entity its row (all attributes 0, all marked changed so they are sent once).
     public mutating func add(slot: UInt32, kind: UInt8) {
-        guard var table = kinds[kind] else { return }
+        // Taken out of the dictionary while it grows, so the append does not copy the whole
+        // table (a copy per spawn made populating a scene quadratic).
+        guard var table = kinds.removeValue(forKey: kind) else { return }
+        defer { kinds[kind] = table }
         let s = Int(slot)
         if rowOfSlot.count <= s {
             rowOfSlot.append(contentsOf: repeatElement(-1, count: s + 1 - rowOfSlot.count))
@@ -64,7 +67,6 @@ public struct AttributeTable: Sendable {
         for k in table.columns.indices { table.columns[k].append(0) }
         table.changed.append(UInt8(truncatingIfNeeded: (1 << table.specs.count) - 1))
         table.changedRows.append(row)
-        kinds[kind] = table
         rowOfSlot[s] = row
         kindOfSlot[s] = kind
     }
@@ -72,7 +74,7 @@ public struct AttributeTable: Sendable {
     /// Drops an entity's row (the last row moves into its place).
     public mutating func remove(slot: UInt32) {
         let s = Int(slot)
-        guard s < rowOfSlot.count, rowOfSlot[s] >= 0, var table = kinds[kindOfSlot[s]] else { return }
+        guard s < rowOfSlot.count, rowOfSlot[s] >= 0, var table = kinds.removeValue(forKey: kindOfSlot[s]) else { return }
         let row = Int(rowOfSlot[s]), last = table.slots.count - 1
         if row != last {
             table.slots[row] = table.slots[last]

@@ -77,11 +77,14 @@ public struct ObstacleIndex: Sendable {
         (cellEdgeStart, cellEdges) = compress(edges)
     }
 
+    /// The cell of a point, clamped to the grid (NaN gives the first cell). Truncation is the
+    /// floor for t > 0, and every t ≤ 0 lands in column 0 either way: no call to `floorf`
+    /// (x86-64's baseline has no rounding instruction) on the integrate's hot path.
     @inline(__always)
     func cell(_ x: Float, _ y: Float) -> Int {
-        let fc = ((x - bounds.minX) * inverseCell).rounded(.down), fr = ((y - bounds.minY) * inverseCell).rounded(.down)
-        let c = fc >= 0 ? (fc < Float(columns) ? Int(fc) : columns - 1) : 0
-        let r = fr >= 0 ? (fr < Float(rows) ? Int(fr) : rows - 1) : 0
+        let tc = (x - bounds.minX) * inverseCell, tr = (y - bounds.minY) * inverseCell
+        let c = tc > 0 ? (tc < Float(columns) ? Int(tc) : columns - 1) : 0
+        let r = tr > 0 ? (tr < Float(rows) ? Int(tr) : rows - 1) : 0
         return r * columns + c
     }
 

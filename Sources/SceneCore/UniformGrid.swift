@@ -16,7 +16,7 @@ public struct UniformGrid: Sendable {
     /// Positions copied at rebuild so queries need no other storage.
     public private(set) var px: ContiguousArray<Float> = []
     public private(set) var py: ContiguousArray<Float> = []
-    let inverseCell: Float
+    @usableFromInline let inverseCell: Float
     private var cellOf: ContiguousArray<Int32> = []
     private var cursor: ContiguousArray<Int32> = []
 
@@ -32,16 +32,20 @@ public struct UniformGrid: Sendable {
 
     public var cellCount: Int { columns * rows }
 
-    @inlinable
+    /// The column of `x`, clamped to the grid (NaN and values left of it give 0). For t ≥ 0,
+    /// truncation is the floor, so this is the same cell as `floor((x - minX) / cellSize)`
+    /// without a call to `floor`: the neighbour scans ask for four of these per entity.
+    @inlinable @inline(__always)
     public func column(_ x: Float) -> Int {
-        let c = Int(((x - bounds.minX) * (1 / cellSize)).rounded(.down).clamped(-1, Float(columns)))
-        return min(max(c, 0), columns - 1)
+        let t = (x - bounds.minX) * inverseCell
+        return t > 0 ? (t < Float(columns) ? Int(t) : columns - 1) : 0
     }
 
-    @inlinable
+    /// The row of `y`, clamped like `column`.
+    @inlinable @inline(__always)
     public func row(_ y: Float) -> Int {
-        let r = Int(((y - bounds.minY) * (1 / cellSize)).rounded(.down).clamped(-1, Float(rows)))
-        return min(max(r, 0), rows - 1)
+        let t = (y - bounds.minY) * inverseCell
+        return t > 0 ? (t < Float(rows) ? Int(t) : rows - 1) : 0
     }
 
     @inlinable
@@ -119,10 +123,10 @@ public struct UniformGrid: Sendable {
 
     @inline(__always)
     static func cellIndex(_ x: Float, _ y: Float, bounds: Rect, inverseCell: Float, columns: Int, rows: Int) -> Int {
-        let fc = ((x - bounds.minX) * inverseCell).rounded(.down), fr = ((y - bounds.minY) * inverseCell).rounded(.down)
-        // NaN and huge values fall into border cells.
-        let c = fc >= 0 ? (fc < Float(columns) ? Int(fc) : columns - 1) : 0
-        let r = fr >= 0 ? (fr < Float(rows) ? Int(fr) : rows - 1) : 0
+        // As `column` and `row`: truncation for t > 0; NaN and huge values fall into border cells.
+        let tc = (x - bounds.minX) * inverseCell, tr = (y - bounds.minY) * inverseCell
+        let c = tc > 0 ? (tc < Float(columns) ? Int(tc) : columns - 1) : 0
+        let r = tr > 0 ? (tr < Float(rows) ? Int(tr) : rows - 1) : 0
         return r * columns + c
     }
 
