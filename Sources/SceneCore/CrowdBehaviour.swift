@@ -63,7 +63,7 @@ public struct CrowdBehaviour: Behaviour {
                         wx += ex * push
                         wy += ey * push
                     }
-                    seen += 1
+                    seen &+= 1
                     if seen >= maxSeen { break scan }
                 }
             }

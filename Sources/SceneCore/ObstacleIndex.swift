@@ -22,6 +22,13 @@ public struct ObstacleIndex: Sendable {
     // Per cell, in compressed rows: polygons whose box touches it, and edges that touch it.
     let cellPolyStart: [Int32], cellPolys: [Int32]
     let cellEdgeStart: [Int32], cellEdges: [Int32]
+    // A finer grid of bits: set where no footprint's bounding box touches the fine cell, so
+    // `isBlocked` answers from one bit for most points in the streets. A point inside a
+    // footprint lies inside its box, and cells are clamped the same way for points and boxes,
+    // so a set bit is always a true "free".
+    let clearSize: Float, inverseClear: Float
+    let clearColumns: Int, clearRows: Int
+    let clear: [UInt64]
 
     /// An index with no obstacles.
     public static func empty(bounds: Rect) -> ObstacleIndex {
@@ -71,6 +78,26 @@ public struct ObstacleIndex: Sendable {
             for l in lists { flat += l; start.append(Int32(flat.count)) }
             return (start, flat)
         }
+        // Fine cells of 1 m, coarser for very large scenes (at most 16M cells, 2 MB of bits).
+        let area = Double(max(bounds.width, 1)) * Double(max(bounds.height, 1))
+        let fine = Float(max(1, (area / Double(1 << 24)).squareRoot()))
+        let fcols = max(1, min(1 << 20, Int((bounds.width / fine).rounded(.up))))
+        let frows = max(1, min(1 << 20, Int((bounds.height / fine).rounded(.up))))
+        let inverseFine = 1 / fine
+        var bits = [UInt64](repeating: ~0, count: (fcols * frows + 63) / 64)
+        func fineColumn(_ x: Float) -> Int { let t = (x - bounds.minX) * inverseFine; return t > 0 ? (t < Float(fcols) ? Int(t) : fcols - 1) : 0 }
+        func fineRow(_ y: Float) -> Int { let t = (y - bounds.minY) * inverseFine; return t > 0 ? (t < Float(frows) ? Int(t) : frows - 1) : 0 }
+        for box in boxes where box.minX <= box.maxX && box.minY <= box.maxY {
+            for r in fineRow(box.minY)...fineRow(box.maxY) {
+                for c in fineColumn(box.minX)...fineColumn(box.maxX) {
+                    let k = r * fcols + c
+                    bits[k >> 6] &= ~(1 << UInt64(k & 63))
+                }
+            }
+        }
+        self.clearSize = fine; self.inverseClear = inverseFine
+        self.clearColumns = fcols; self.clearRows = frows
+        self.clear = bits
         self.ptX = ptX; self.ptY = ptY; self.ringStart = ringStart; self.polyRingStart = polyRingStart; self.polyBox = boxes
         self.ax = ax; self.ay = ay; self.bx = bx; self.by = by
         (cellPolyStart, cellPolys) = compress(polys)
@@ -127,6 +154,11 @@ public struct ObstacleIndex: Sendable {
     /// True when the point is inside any footprint.
     @inline(__always)
     public func isBlocked(_ x: Float, _ y: Float) -> Bool {
+        let tc = (x - bounds.minX) * inverseClear, tr = (y - bounds.minY) * inverseClear
+        let fc = tc > 0 ? (tc < Float(clearColumns) ? Int(tc) : clearColumns - 1) : 0
+        let fr = tr > 0 ? (tr < Float(clearRows) ? Int(tr) : clearRows - 1) : 0
+        let k = fr * clearColumns + fc
+        if clear.withUnsafeBufferPointer({ $0[k >> 6] }) & (1 << UInt64(k & 63)) != 0 { return false }
         let c = cell(x, y)
         let from = Int(cellPolyStart[c]), to = Int(cellPolyStart[c + 1])
         if from == to { return false }
