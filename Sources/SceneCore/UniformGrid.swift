@@ -9,7 +9,8 @@ public struct UniformGrid: Sendable {
     public let cellSize: Float
     public let columns: Int
     public let rows: Int
-    /// `cellStart[c] ..< cellStart[c + 1]` indexes `entries` for cell `c`.
+    /// `cellStart[c] ..< cellStart[c + 1]` indexes `entries` for cell `c` (its last element
+    /// is scratch of the rebuild).
     public private(set) var cellStart: ContiguousArray<Int32>
     /// Dense indices sorted by cell.
     public private(set) var entries: ContiguousArray<Int32> = []
@@ -18,7 +19,6 @@ public struct UniformGrid: Sendable {
     public private(set) var py: ContiguousArray<Float> = []
     @usableFromInline let inverseCell: Float
     private var cellOf: ContiguousArray<Int32> = []
-    private var cursor: ContiguousArray<Int32> = []
 
     public init(bounds: Rect, cellSize: Float) {
         precondition(cellSize > 0 && bounds.width > 0 && bounds.height > 0, "grid needs a positive cell size and area")
@@ -27,7 +27,8 @@ public struct UniformGrid: Sendable {
         self.inverseCell = 1 / cellSize
         self.columns = max(1, Int((bounds.width / cellSize).rounded(.up)))
         self.rows = max(1, Int((bounds.height / cellSize).rounded(.up)))
-        self.cellStart = ContiguousArray(repeating: 0, count: columns * rows + 1)
+        // One more than `cellCount + 1`: the counting sort's cursor runs one cell ahead.
+        self.cellStart = ContiguousArray(repeating: 0, count: columns * rows + 2)
     }
 
     public var cellCount: Int { columns * rows }
@@ -70,15 +71,18 @@ public struct UniformGrid: Sendable {
                     out[i] = Int32(Self.cellIndex(xs[i], ys[i], bounds: b, inverseCell: inv, columns: cols, rows: rws))
                 }
             }
+            // Counts go two places up, so that after the prefix sum `start[c + 1]` is where cell
+            // c begins: the scatter uses it as its cursor and leaves it at the end of cell c,
+            // i.e. the beginning of c + 1, which is what `cellStart` means (no cursor array).
             cellStart.withUnsafeMutableBufferPointer { start in
                 start.update(repeating: 0)
                 for i in 0..<n {
                     let c = cellOf[i]
                     if c < 0 { continue }
-                    start[Int(c) + 1] += 1
+                    start[Int(c) + 2] += 1
                     live += 1
                 }
-                for c in 0..<cells { start[c + 1] += start[c] }
+                for c in 0..<cells { start[c + 2] += start[c + 1] }
             }
         }
         if entries.count != live {
@@ -86,24 +90,31 @@ public struct UniformGrid: Sendable {
             px = ContiguousArray(repeating: 0, count: live)
             py = ContiguousArray(repeating: 0, count: live)
         }
-        if cursor.count != cells { cursor = ContiguousArray(repeating: 0, count: cells) }
         entries.withUnsafeMutableBufferPointer { entries in
+            cellStart.withUnsafeMutableBufferPointer { start in
+                cellOf.withUnsafeBufferPointer { cellOf in
+                    // Serial: a stable counting sort writes entries in index order per cell.
+                    for i in 0..<n {
+                        let c = Int(cellOf[i])
+                        if c < 0 { continue }
+                        let at = Int(start[c + 1])
+                        start[c + 1] = Int32(at + 1)
+                        entries[at] = Int32(i)
+                    }
+                }
+            }
+        }
+        // The cell-ordered position copies are a gather, in parallel.
+        entries.withUnsafeBufferPointer { entries in
             px.withUnsafeMutableBufferPointer { px in
                 py.withUnsafeMutableBufferPointer { py in
-                    cursor.withUnsafeMutableBufferPointer { cursor in
-                        cellStart.withUnsafeBufferPointer { start in
-                            for c in 0..<cells { cursor[c] = start[c] }
-                        }
-                        cellOf.withUnsafeBufferPointer { cellOf in
-                            for i in 0..<n {
-                                let c = Int(cellOf[i])
-                                if c < 0 { continue }
-                                let at = Int(cursor[c])
-                                cursor[c] += 1
-                                entries[at] = Int32(i)
-                                px[at] = x[i]
-                                py[at] = y[i]
-                            }
+                    let order = SharedReads(entries), xs = SharedReads(x), ys = SharedReads(y)
+                    let outX = DisjointWrites(px), outY = DisjointWrites(py)
+                    parallelFor(count: order.count, workers: workers, blockSize: max(1 << 16, order.count / (4 * max(workers, 1)))) { range, _ in
+                        for k in range {
+                            let i = Int(order[k])
+                            outX[k] = xs[i]
+                            outY[k] = ys[i]
                         }
                     }
                 }
