@@ -20,11 +20,13 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
     var handshakeTimer: Scheduled<Void>?
     var idleTimer: Scheduled<Void>?
     var closing = false
+    var buckets: RequestBuckets
 
     init(registry: ServerRegistry, configuration: ServerConfiguration, logger: Logger) {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
+        self.buckets = RequestBuckets(configuration.requestLimits)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -67,21 +69,40 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Sends a reply through the outlet, so its bytes count against the client's budget like
+    /// state frames; a client that let its queue stand over the budget too long is closed.
     func send(_ context: ChannelHandlerContext, _ message: WireMessage) {
-        context.writeAndFlush(NIOAny(message.frame(allocator: context.channel.allocator)), promise: nil)
+        guard let outlet else { return }
+        if outlet.stalled(budget: configuration.outboundBudgetBytes, timeout: configuration.drainTimeout) {
+            registry.metrics.slowClientsClosed.increment()
+            fail(context, .tooSlow, "over \(configuration.outboundBudgetBytes) queued bytes for more than \(configuration.drainTimeout) s without reading")
+            return
+        }
+        outlet.send(WireMessageBox(buffer: message.frame(allocator: context.channel.allocator)))
     }
 
-    /// Sends an error with its code, then closes this client only.
+    /// Sends an error with its code, then closes this client only. The log line is rate
+    /// limited across clients (a flood of bad connections cannot flood the log).
     func fail(_ context: ChannelHandlerContext, _ code: ErrorCode, _ message: String) {
         guard !closing else { return }
         closing = true
-        logger.info("closing client", metadata: ["code": "\(code)", "reason": "\(message)"])
+        if let suppressed = registry.closeLog.admit() {
+            var meta: Logger.Metadata = ["code": "\(code)", "reason": "\(message)"]
+            if suppressed > 0 { meta["suppressed"] = "\(suppressed)" }
+            logger.info("closing client", metadata: meta)
+        }
         let frame = WireMessage.error(code: code.rawValue, message: message).frame(allocator: context.channel.allocator)
         context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let e = error as? WireError {
+        if case .truncated(let what)? = error as? WireError, what.hasPrefix("frame:") {
+            // The client went away mid-frame: counted and logged (rate limited), nothing to answer.
+            registry.metrics.framesTruncated.increment()
+            if registry.closeLog.admit() != nil { logger.info("client frame truncated by the end of its stream", metadata: ["detail": "\(what)"]) }
+            closing = true
+            context.close(promise: nil)
+        } else if let e = error as? WireError {
             fail(context, e.code, e.description)
         } else if let e = error as? ByteToMessageDecoderError {
             fail(context, .malformedFrame, "\(e)")
@@ -95,6 +116,11 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
         guard !closing, let outlet else { return }
         let message = unwrapInboundIn(data)
         resetIdleTimer(context)
+        if let exceeded = buckets.admit(message, now: context.eventLoop.now, limits: configuration.requestLimits) {
+            registry.metrics.requestsLimited.increment()
+            fail(context, .rateLimited, exceeded)
+            return
+        }
         guard ready else {
             guard case .hello(let minV, let maxV, let client) = message else {
                 fail(context, .unexpectedMessage, "the first message must be Hello, got \(message.type)")
@@ -106,7 +132,7 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             }
             ready = true
             handshakeTimer?.cancel()
-            logger[metadataKey: "clientName"] = "\(client)"
+            logger[metadataKey: "clientName"] = "\(LogText.safe(client))"
             logger.debug("client connected")
             send(context, .welcome(version: min(maxV, WireProtocol.version), maxFrameBytes: UInt32(clamping: registry.maxServerFrameBytes),
                                    serverTimeMicros: ServerClock.micros(), server: configuration.serverName))
@@ -119,7 +145,7 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             }))
         case .subscribe(let id, let scene, let area):
             guard let runner = registry.runners.first(where: { $0.name == scene }) else {
-                fail(context, .unknownScene, "no scene named '\(scene)'; scenes: \(registry.runners.map(\.name).joined(separator: ", "))")
+                fail(context, .unknownScene, "no scene named '\(LogText.safe(scene))'; scenes: \(registry.runners.map(\.name).joined(separator: ", "))")
                 return
             }
             guard subscriptions[id] == nil else { fail(context, .unexpectedMessage, "subscription \(id) is already in use"); return }
@@ -141,21 +167,31 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 fail(context, .unauthorized, "control is disabled: the server has no admin token")
                 return
             }
-            guard ConstantTime.equal(token, expected) else { fail(context, .unauthorized, "wrong admin token"); return }
+            if let wait = registry.auth.wait(for: outlet.address) {
+                registry.metrics.authFailures.increment()
+                fail(context, .unauthorized, "too many wrong admin tokens from \(outlet.address); control is refused for \(wait) s more")
+                return
+            }
+            guard ConstantTime.equal(token, expected) else {
+                registry.auth.recordFailure(outlet.address)
+                registry.metrics.authFailures.increment()
+                fail(context, .unauthorized, "wrong admin token")
+                return
+            }
+            registry.auth.recordSuccess(outlet.address)
             if case .listClients = command {
                 let lines = registry.outlets.map { "\($0.remote) queued \($0.queued) B sent \($0.sent) B skipped \($0.skipped)" }
                 send(context, .controlResult(ok: true, message: lines.joined(separator: "\n")))
                 return
             }
             guard let runner = registry.runners.first(where: { $0.name == scene }) else {
-                send(context, .controlResult(ok: false, message: "no scene named '\(scene)'"))
+                send(context, .controlResult(ok: false, message: "no scene named '\(LogText.safe(scene))'"))
                 return
             }
-            logger.notice("control", metadata: ["scene": "\(scene)", "command": "\(command)"])
+            logger.notice("control", metadata: ["scene": "\(LogText.safe(scene))", "command": "\(Self.describe(command))"])
             registry.metrics.controlActions.increment()
-            let channel = context.channel
             runner.enqueue(.control(command, catalog: registry.catalog, reply: { ok, text in
-                channel.writeAndFlush(WireMessage.controlResult(ok: ok, message: text).frame(), promise: nil)
+                outlet.send(WireMessageBox(buffer: WireMessage.controlResult(ok: ok, message: text).frame()))
             }))
         case .ping(let nonce, let time):
             send(context, .pong(nonce: nonce, echoedMicros: time, serverTimeMicros: ServerClock.micros()))
@@ -166,6 +202,14 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
         default:
             fail(context, .unexpectedMessage, "\(message.type) is a server-to-client message")
         }
+    }
+}
+
+extension ClientSession {
+    /// A control command for the log, its client-supplied strings made safe.
+    static func describe(_ command: ControlCommand) -> String {
+        if case .loadTile(let name) = command { return "loadTile(\(LogText.safe(name)))" }
+        return "\(command)"
     }
 }
 

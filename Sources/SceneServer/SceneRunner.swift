@@ -29,6 +29,8 @@ public final class SceneRunner: Service, Sendable {
     let metrics: ServerMetrics
     let sceneMetrics: SceneMetrics
     let outboundBudget: Int
+    /// Seconds a subscriber may stay over its budget without draining (then Error 17).
+    let drainTimeout: Double
     let maxFrameBytes: Int
 
     private let handoff: Mutex<LoadedScene?>
@@ -46,9 +48,10 @@ public final class SceneRunner: Service, Sendable {
         case finished
     }
 
-    public init(scene: sending LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes,
-                metrics: ServerMetrics = ServerMetrics()) {
+    public init(scene: sending LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, drainTimeout: Double = 10,
+                maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes, metrics: ServerMetrics = ServerMetrics()) {
         self.metrics = metrics
+        self.drainTimeout = drainTimeout
         self.sceneMetrics = metrics.scene(scene.manifest.name)
         self.outboundBudget = outboundBudget
         let m = scene.manifest

@@ -42,7 +42,8 @@ public final class SceneServer: Service, Sendable {
             l[metadataKey: "scene"] = "\(scene.name)"
             scene.world.workers = configuration.workers
             runners.append(SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes,
-                                       maxFrameBytes: configuration.maxServerFrameBytes, metrics: metrics))
+                                       drainTimeout: configuration.drainTimeout, maxFrameBytes: configuration.maxServerFrameBytes,
+                                       metrics: metrics))
         }
         // Welcome announces one limit for every scene: the configured one, raised where a scene
         // can make larger frames (docs/PROTOCOL.md).
@@ -67,6 +68,7 @@ public final class SceneServer: Service, Sendable {
     @discardableResult
     public func start() async throws -> SocketAddress {
         guard registry.transition(from: .starting, to: .starting) else { throw ServerError.notStartable(state: registry.state) }
+        try configuration.validate()
         let configuration = self.configuration
         let registry = self.registry
         let logger = self.logger
@@ -108,6 +110,9 @@ public final class SceneServer: Service, Sendable {
         for r in registry.runners { r.start() }
         _ = registry.transition(from: .starting, to: .running)
         let address = channel.localAddress!
+        if configuration.adminToken != nil && !Self.isLoopback(configuration.host) {
+            logger.warning("control is served on a non-loopback address: the admin token travels in clear text; reach the server through an SSH tunnel or a TLS proxy", metadata: ["host": "\(configuration.host)"])
+        }
         logger.info("listening", metadata: ["address": "\(address)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
         return address
     }
@@ -125,6 +130,11 @@ public final class SceneServer: Service, Sendable {
         for outlet in registry.outlets { try? await outlet.channel.closeFuture.get() }
         _ = registry.transition(from: .draining, to: .stopped)
         logger.info("stopped")
+    }
+
+    /// True for addresses only this machine can reach.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The first half of `shutdown()`: from now on new connections get Error 14, and every
@@ -206,9 +216,14 @@ public enum ServerError: Error, CustomStringConvertible, Equatable {
     case portInUse(host: String, port: Int)
     case cannotListen(host: String, port: Int, reason: String)
     case notStartable(state: ServerState)
+    case weakAdminToken(bytes: Int, minimum: Int)
 
     public var description: String {
         switch self {
+        case .weakAdminToken(let bytes, let minimum):
+            return bytes == 0
+                ? "the admin token is empty, which would open control to everyone; make one with: head -c 24 /dev/urandom | base64"
+                : "the admin token has \(bytes) bytes; at least \(minimum) are needed; make one with: head -c 24 /dev/urandom | base64"
         case .notStartable(let state): return "the server cannot start: it is \(state) (a server starts once)"
         case .portInUse(let host, let port): return "port \(port) on \(host) is already in use; choose another with --port"
         case .cannotListen(let host, let port, let reason): return "cannot listen on \(host):\(port): \(reason)"

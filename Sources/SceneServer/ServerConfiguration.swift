@@ -20,8 +20,16 @@ public struct ServerConfiguration: Sendable {
     /// Kernel send buffer per client socket (SO_SNDBUF), nil for the system default. A
     /// small one makes a slow client reach its budget (and be skipped) sooner.
     public var socketSendBufferBytes: Int?
-    /// Operators' token for control messages; nil refuses all control.
+    /// Operators' token for control messages; nil refuses all control. At least
+    /// `minimumAdminTokenBytes` bytes: `start()` refuses a shorter or empty one.
     public var adminToken: String?
+    /// Shortest admin token accepted.
+    public static let minimumAdminTokenBytes = 16
+    /// Request rates per connection; over one, the client gets Error 16 and is closed.
+    public var requestLimits = RequestLimits()
+    /// Seconds a client may stay over its byte budget without draining before it is closed
+    /// with Error 17.
+    public var drainTimeout: Double = 10
     /// Worker threads of each scene's parallel step.
     public var workers: Int = 2
     /// Seconds between status log lines.
@@ -31,4 +39,11 @@ public struct ServerConfiguration: Sendable {
     public var metricsPort: Int?
 
     public init() {}
+
+    /// Refuses settings the server must not run with (a weak admin token).
+    public func validate() throws {
+        if let token = adminToken, token.utf8.count < Self.minimumAdminTokenBytes {
+            throw ServerError.weakAdminToken(bytes: token.utf8.count, minimum: Self.minimumAdminTokenBytes)
+        }
+    }
 }

@@ -17,6 +17,14 @@ public final class ServerMetrics: Sendable {
     let eventsDropped: CoreMetrics.Counter
     /// Frames over the announced limit, never sent (a server fault; the client is closed).
     let framesOversized: CoreMetrics.Counter
+    /// Client frames cut short by the end of their connection.
+    let framesTruncated: CoreMetrics.Counter
+    /// Clients closed for a request over its rate (Error 16).
+    let requestsLimited: CoreMetrics.Counter
+    /// Control refused for a wrong token or an address backing off (Error 11).
+    let authFailures: CoreMetrics.Counter
+    /// Clients closed for not draining their queue (Error 17).
+    let slowClientsClosed: CoreMetrics.Counter
     private let scenes = Mutex<[String: SceneMetrics]>([:])
 
     public init() {
@@ -30,6 +38,10 @@ public final class ServerMetrics: Sendable {
         controlActions = CoreMetrics.Counter(label: "twinscene_control_actions_total", factory: f)
         eventsDropped = CoreMetrics.Counter(label: "twinscene_events_dropped_total", factory: f)
         framesOversized = CoreMetrics.Counter(label: "twinscene_frames_oversized_total", factory: f)
+        framesTruncated = CoreMetrics.Counter(label: "twinscene_frames_truncated_total", factory: f)
+        requestsLimited = CoreMetrics.Counter(label: "twinscene_requests_limited_total", factory: f)
+        authFailures = CoreMetrics.Counter(label: "twinscene_auth_failures_total", factory: f)
+        slowClientsClosed = CoreMetrics.Counter(label: "twinscene_slow_clients_closed_total", factory: f)
     }
 
     /// The metrics of one scene, labelled with its name.

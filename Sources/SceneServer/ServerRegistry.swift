@@ -13,6 +13,10 @@ final class ServerRegistry: Sendable {
     let metrics: ServerMetrics
     /// The frame limit Welcome announces.
     let maxServerFrameBytes: Int
+    /// Wrong admin tokens per address.
+    let auth = AuthThrottle()
+    /// Lines about closed clients, at most 20 a second.
+    let closeLog = LogLimiter(perSecond: 20)
 
     init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics, maxServerFrameBytes: Int) {
         self.runners = runners

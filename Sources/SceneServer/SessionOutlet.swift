@@ -1,4 +1,5 @@
 import CoreMetrics
+import Dispatch
 import NIOCore
 import SceneWire
 import Synchronization
@@ -16,13 +17,27 @@ public final class SessionOutlet: Sendable {
     let framesSent = Atomic<Int>(0)
     let bytesSent = Atomic<Int>(0)
     let ticksSkipped = Atomic<Int>(0)
+    /// Uptime nanoseconds when the queue first went over the budget, 0 while under it.
+    let overBudgetSince = Atomic<UInt64>(0)
     let metrics: ServerMetrics
+    /// The peer's IP address alone (the key of per-address limits).
+    public let address: String
 
     init(channel: any Channel, id: Int, metrics: ServerMetrics) {
         self.channel = channel
         self.id = id
         self.metrics = metrics
         self.remote = channel.remoteAddress?.description ?? "unknown"
+        self.address = channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// Whether this client has been over `budget` queued bytes, without getting under it, for
+    /// more than `timeout` seconds (it is then closed with Error 17).
+    func stalled(budget: Int, timeout: Double, now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
+        guard queued > budget else { overBudgetSince.store(0, ordering: .relaxed); return false }
+        let since = overBudgetSince.load(ordering: .relaxed)
+        if since == 0 { overBudgetSince.store(now, ordering: .relaxed); return false }
+        return Double(now - since) / 1e9 > timeout
     }
 
     /// Bytes waiting on the server for this client.
@@ -44,8 +59,12 @@ public final class SessionOutlet: Sendable {
         channel.writeAndFlush(message.buffer, promise: promise)
     }
 
-    /// Sends an Error and closes the connection (from a runner's thread).
+    /// Set once the connection is being closed by the server.
+    let closing = Atomic<Bool>(false)
+
+    /// Sends an Error and closes the connection (from a runner's thread); once only.
     func closeWithError(_ code: ErrorCode, _ text: String) {
+        guard closing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         let channel = self.channel
         channel.writeAndFlush(WireMessage.error(code: code.rawValue, message: text).frame()).whenComplete { _ in channel.close(promise: nil) }
     }

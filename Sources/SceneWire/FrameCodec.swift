@@ -27,6 +27,13 @@ public struct WireFrameDecoder: ByteToMessageDecoder {
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while let frame = try next(&buffer) { context.fireChannelRead(wrapInboundOut(frame)) }
+        // Bytes left when the stream ended (whether or not it was half-closed first) are a
+        // frame cut short: said, not dropped silently.
+        if buffer.readableBytes > 0 {
+            let left = buffer.readableBytes
+            buffer.moveReaderIndex(forwardBy: left)
+            throw WireError.truncated("frame: the stream ended \(left) bytes into it")
+        }
         return .needMoreData
     }
 

@@ -49,4 +49,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case unknownSubscription = 13
     case serverShuttingDown = 14
     case internalError = 15
+    /// A request kind sent faster than its per-connection rate.
+    case rateLimited = 16
+    /// Over its byte budget, and not draining, for longer than the server waits.
+    case tooSlow = 17
 }

@@ -151,13 +151,13 @@ import Testing
         #expect(code == ErrorCode.unauthorized.rawValue)
         await open.server.shutdown()
 
-        let guarded = try await TestServer.start(walkers: 50) { $0.adminToken = "s3cret" }
+        let guarded = try await TestServer.start(walkers: 50) { $0.adminToken = "s3cret-s3cret-s3cret" }
         let wrong = try await guarded.connect()
-        wrong.send(.control(token: "s3cres", scene: "district", command: .pause))
+        wrong.send(.control(token: "s3cret-s3cret-s3cres", scene: "district", command: .pause))
         guard case .error(let code2, _)? = try await nextControlMessage(wrong) else { Issue.record("no error"); return }
         #expect(code2 == ErrorCode.unauthorized.rawValue)
         let right = try await guarded.connect()
-        right.send(.control(token: "s3cret", scene: "district", command: .pause))
+        right.send(.control(token: "s3cret-s3cret-s3cret", scene: "district", command: .pause))
         guard case .controlResult(let ok, _)? = try await nextControlMessage(right) else { Issue.record("no result"); return }
         #expect(ok)
         await guarded.server.shutdown()

@@ -102,7 +102,7 @@ import Testing
         let index = ObstacleIndex(footprints: expected.footprints, bounds: expected.world.bounds)
         var config = ServerConfiguration.forTests()
         config.port = 0
-        config.adminToken = "tok"
+        config.adminToken = "operator-token-0123456789"
         let server = SceneServer(configuration: config, scenes: [try SceneLoader.load(manifest, catalog: catalog, workers: 2)],
                                  catalog: catalog, logger: .init(label: "t"))
         let port = try await server.start().port!
@@ -114,7 +114,7 @@ import Testing
         let op = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "operator")
 
         func control(_ c: ControlCommand) async throws -> (Bool, String) {
-            op.send(.control(token: "tok", scene: "district", command: c))
+            op.send(.control(token: "operator-token-0123456789", scene: "district", command: c))
             guard case .controlResult(let ok, let text)? = try await nextControlMessage(op) else { return (false, "no reply") }
             return (ok, text)
         }

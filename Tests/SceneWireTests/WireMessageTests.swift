@@ -134,3 +134,13 @@ import Testing
         #expect(Array(general.readableBytesView) == Array(fast.readableBytesView))
     }
 }
+
+@Suite struct TruncatedFrameTests {
+    @Test func bytesLeftAtTheEndOfTheStreamAreAnError() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WireFrameDecoder()))
+        var buffer = WireMessage.ping(nonce: 1, timeMicros: 2).frame()
+        buffer.moveWriterIndex(to: buffer.writerIndex - 1)
+        try channel.writeInbound(buffer)
+        #expect(throws: WireError.self) { _ = try channel.finish() }
+    }
+}

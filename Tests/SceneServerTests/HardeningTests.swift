@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import SceneClient
+import SceneWire
+import Testing
+@testable import SceneServer
+
+@Suite struct RequestLimitTests {
+    @Test func aPingFloodIsClosedWithError16AndTheRateRefills() throws {
+        let channel = try ClientSessionTests.channel()
+        defer { _ = try? channel.finish() }
+        try ClientSessionTests.send(channel, ClientSessionTests.hello)
+        for k in 0..<20 { try ClientSessionTests.send(channel, .ping(nonce: UInt64(k), timeMicros: 0)) }
+        var out = try ClientSessionTests.written(channel)
+        #expect(out.filter { if case .pong = $0 { return true } else { return false } }.count == 20, "the burst is answered")
+        try ClientSessionTests.send(channel, .ping(nonce: 99, timeMicros: 0))
+        out = try ClientSessionTests.written(channel)
+        guard case .error(let code, let text)? = out.last else { Issue.record("no error: \(out)"); return }
+        #expect(code == ErrorCode.rateLimited.rawValue && text.contains("Ping"), "\(text)")
+
+        // Spread out, the same number of pings is fine: the bucket refills at 10 a second.
+        let calm = try ClientSessionTests.channel()
+        defer { _ = try? calm.finish() }
+        try ClientSessionTests.send(calm, ClientSessionTests.hello)
+        for k in 0..<60 {
+            calm.embeddedEventLoop.advanceTime(by: .milliseconds(150))
+            try ClientSessionTests.send(calm, .ping(nonce: UInt64(k), timeMicros: 0))
+        }
+        #expect(try ClientSessionTests.written(calm).allSatisfy { if case .error = $0 { return false } else { return true } })
+        #expect(calm.isActive)
+    }
+
+    @Test(arguments: [
+        (WireMessage.listScenes, 5, "ListScenes"),
+        (.unsubscribe(subscription: 1), 20, "Unsubscribe"),
+        (.moveArea(subscription: 1, area: nil), 240, "MoveArea"),
+    ])
+    func eachRequestKindHasItsOwnRate(message: WireMessage, burst: Int, word: String) throws {
+        let channel = try ClientSessionTests.channel()
+        defer { _ = try? channel.finish() }
+        try ClientSessionTests.send(channel, ClientSessionTests.hello)
+        _ = try ClientSessionTests.written(channel)
+        // Within the burst the requests are handled as usual (here: unknown subscriptions are
+        // errors of their own, so only ListScenes gets that far without closing).
+        if case .listScenes = message {
+            for _ in 0..<burst { try ClientSessionTests.send(channel, message) }
+            #expect(try ClientSessionTests.written(channel).count == burst)
+            try ClientSessionTests.send(channel, message)
+            guard case .error(let code, let text)? = try ClientSessionTests.written(channel).last else { Issue.record("no error"); return }
+            #expect(code == ErrorCode.rateLimited.rawValue && text.contains(word))
+        } else {
+            var buckets = RequestBuckets(RequestLimits())
+            let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+            for _ in 0..<burst { #expect(buckets.admit(message, now: now, limits: RequestLimits()) == nil) }
+            #expect(buckets.admit(message, now: now, limits: RequestLimits())?.contains(word) == true)
+            #expect(buckets.admit(.ping(nonce: 1, timeMicros: 1), now: now, limits: RequestLimits()) == nil, "other kinds are not affected")
+        }
+    }
+
+    @Test func aFrameCutShortByTheEndOfTheStreamIsCounted() throws {
+        let registry = ServerRegistry(runners: [], catalog: nil, metrics: ServerMetrics(), maxServerFrameBytes: 1 << 20)
+        _ = registry.transition(from: .starting, to: .running)
+        let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish() }
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WireFrameDecoder()))
+        try channel.pipeline.syncOperations.addHandler(WireMessageCodec())
+        var logger = Logger(label: "t")
+        logger.logLevel = .critical
+        try channel.pipeline.syncOperations.addHandler(ClientSession(registry: registry, configuration: ServerConfiguration(), logger: logger))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        var buffer = WireMessage.hello(minVersion: 1, maxVersion: 1, client: "t").frame()
+        buffer.moveWriterIndex(to: buffer.writerIndex - 3)   // the last three bytes never come
+        try channel.writeInbound(buffer)
+        channel.pipeline.fireChannelInactive()
+        let line = registry.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_frames_truncated_total") }
+        #expect(line?.hasSuffix(" 1") == true, "\(line ?? "no metric")")
+    }
+}
+
+@Suite struct AdminTokenTests {
+    @Test(arguments: ["", "short", "fifteen-bytes!!"])
+    func aWeakTokenIsRefusedAtStartWithHowToMakeOne(token: String) async throws {
+        var config = ServerConfiguration.forTests()
+        config.adminToken = token
+        #expect(throws: ServerError.self) { try config.validate() }
+        do {
+            _ = try await TestServer.start(walkers: 10) { $0.adminToken = token }
+            Issue.record("a server started with the token '\(token)'")
+        } catch let e as ServerError {
+            #expect(e.description.contains("/dev/urandom"), "\(e)")
+        }
+    }
+
+    @Test func sixteenBytesAreEnough() throws {
+        var config = ServerConfiguration()
+        config.adminToken = "sixteen-bytes-ok"
+        try config.validate()
+    }
+
+    @Test func wrongTokensFromOneAddressBackOffAndARightOneClearsIt() {
+        let throttle = AuthThrottle(maxFailures: 3, window: 60, firstBackoff: 10, maxBackoff: 40, maxAddresses: 4)
+        var now = 1000.0
+        for _ in 0..<2 { throttle.recordFailure("10.0.0.1", now: now) }
+        #expect(throttle.wait(for: "10.0.0.1", now: now) == nil, "two mistakes are allowed")
+        throttle.recordFailure("10.0.0.1", now: now)
+        #expect(throttle.wait(for: "10.0.0.1", now: now) == 10)
+        #expect(throttle.wait(for: "10.0.0.2", now: now) == nil, "other addresses are not affected")
+        now += 11
+        #expect(throttle.wait(for: "10.0.0.1", now: now) == nil)
+        throttle.recordFailure("10.0.0.1", now: now)
+        #expect(throttle.wait(for: "10.0.0.1", now: now) == 20, "the back-off doubles")
+        for _ in 0..<5 { throttle.recordFailure("10.0.0.1", now: now) }
+        #expect(throttle.wait(for: "10.0.0.1", now: now) == 40, "up to its maximum")
+        throttle.recordSuccess("10.0.0.1")
+        #expect(throttle.wait(for: "10.0.0.1", now: now) == nil)
+        for k in 0..<50 { throttle.recordFailure("192.0.2.\(k)", now: now + Double(k)) }
+        #expect(throttle.addresses <= 4, "the table stays bounded")
+    }
+
+    @Test func aServerWithControlOffLoopbackWarns() {
+        #expect(SceneServer.isLoopback("127.0.0.1") && SceneServer.isLoopback("::1") && SceneServer.isLoopback("localhost"))
+        #expect(!SceneServer.isLoopback("0.0.0.0") && !SceneServer.isLoopback("192.0.2.7"))
+    }
+}
+
+@Suite struct LogSafetyTests {
+    @Test func clientStringsAreEscapedAndCut() {
+        #expect(LogText.safe("walker") == "walker")
+        #expect(LogText.safe("a\nb\r\"c\u{1B}[31m") == "a\\nb\\r\\\"c\\u{1b}[31m")
+        let long = String(repeating: "x", count: 65_000)
+        let safe = LogText.safe(long)
+        #expect(safe.count < 100 && safe.hasSuffix("…(65000 bytes)"), "\(safe.count)")
+        #expect(LogText.safe("café ✓") == "café ✓", "printable Unicode stays")
+    }
+
+    @Test func repeatedLinesAreLimitedAndTheNextSaysHowManyWereLeftOut() {
+        let limiter = LogLimiter(perSecond: 3)
+        let t = 5000.2
+        #expect((0..<3).map { _ in limiter.admit(now: t) } == [0, 0, 0])
+        #expect((0..<10).allSatisfy { _ in limiter.admit(now: t) == nil })
+        #expect(limiter.admit(now: t + 1) == 10, "the next second's first line carries the count")
+        #expect(limiter.admit(now: t + 1) == 0)
+    }
+}
+
+@Suite(.serialized) struct SlowClientTests {
+    @Test func aClientThatNeverReadsIsClosedWithError17AfterTheDrainTimeout() async throws {
+        let t = try await TestServer.start(walkers: 8000) {
+            $0.outboundBudgetBytes = 16 << 10; $0.socketSendBufferBytes = 8192; $0.drainTimeout = 1
+        }
+        let stalled = try await t.connect("stalled")
+        try await stalled.channel.setOption(ChannelOptions.autoRead, value: false).get()
+        stalled.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        // The kernel's buffers fill first; then the queue stands over the budget, and a second
+        // later the server gives up on the client (polled, bounded).
+        func closedCount() -> String? {
+            t.server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_slow_clients_closed_total") }.map(String.init)
+        }
+        for _ in 0..<600 where closedCount()?.hasSuffix(" 1") != true { try await Task.sleep(nanoseconds: 100_000_000) }
+        // Then read what the server sent before it gave up: the Error comes last.
+        try await stalled.channel.setOption(ChannelOptions.autoRead, value: true).get()
+        var last: WireMessage?
+        let (_, watchdog) = Deadline.watch(stalled, limit: 120)
+        defer { watchdog.cancel() }
+        do { for try await m in stalled.messages { last = m } } catch {}
+        guard case .error(let code, let text)? = last else { Issue.record("the stream did not end with an Error: \(String(describing: last))"); return }
+        #expect(code == ErrorCode.tooSlow.rawValue, "\(text)")
+        #expect(closedCount()?.hasSuffix(" 1") == true, "\(closedCount() ?? "no metric")")
+        await t.server.shutdown()
+    }
+}
