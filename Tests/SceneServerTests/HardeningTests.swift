@@ -171,3 +171,27 @@ import Testing
         await t.server.shutdown()
     }
 }
+
+@Suite(.serialized) struct TimeControlTests {
+    @Test func pauseStopsStepsThatAreStillToRun() async throws {
+        let token = "time-control-token-0123"
+        let t = try await TestServer.start(walkers: 50) { $0.adminToken = token }
+        let op = try await t.connect("op")
+        func control(_ c: ControlCommand) async throws -> (Bool, String) {
+            op.send(.control(token: token, scene: "district", command: c))
+            guard case .controlResult(let ok, let text)? = try await nextControlMessage(op) else { return (false, "no result") }
+            return (ok, text)
+        }
+        #expect(try await control(.pause).0)
+        #expect(try await control(.step(10_000)).0)
+        // Paused again while thousands of steps are still to run: the scene must stop.
+        let (ok, text) = try await control(.pause)
+        #expect(ok, "\(text)")
+        let runner = try #require(t.server.runners.first)
+        let stopped = runner.tick
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        #expect(runner.tick <= stopped + 1, "ran on from \(stopped) to \(runner.tick) after pause")
+        await op.close()
+        await t.server.shutdown()
+    }
+}
