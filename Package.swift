@@ -93,7 +93,10 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], swiftSettings: strict),
         .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SceneCore", "CityTiles", "StrictJSON"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["twinscene"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: [
+            "twinscene", "SceneWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], swiftSettings: strict),
         .testTarget(name: "SceneServerTests", dependencies: [
             "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire",
             .product(name: "NIOCore", package: "swift-nio"),

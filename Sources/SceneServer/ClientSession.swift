@@ -37,8 +37,9 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             fail(context, .serverShuttingDown, "the server is shutting down")
             return
         }
-        guard registry.add(outlet, limit: configuration.maxConnections) else {
-            fail(context, .tooManyConnections, "the server has its maximum of \(configuration.maxConnections) connections")
+        let limit = registry.maxConnections.load(ordering: .relaxed)
+        guard registry.add(outlet, limit: limit) else {
+            fail(context, .tooManyConnections, "the server has its maximum of \(limit) connections")
             return
         }
         handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout * 1e9))) { [self] in

@@ -69,6 +69,13 @@ public final class SceneServer: Service, Sendable {
     public func start() async throws -> SocketAddress {
         guard registry.transition(from: .starting, to: .starting) else { throw ServerError.notStartable(state: registry.state) }
         try configuration.validate()
+        let budget = DescriptorBudget.raise(configuredConnections: configuration.maxConnections,
+                                            configuredMetrics: configuration.maxMetricsConnections)
+        registry.maxConnections.store(budget.maxConnections, ordering: .relaxed)
+        if budget.maxConnections < configuration.maxConnections {
+            logger.notice("fewer connections than configured: the open-files limit is low", metadata: [
+                "openFiles": "\(budget.softLimit)", "maxConnections": "\(budget.maxConnections)"])
+        }
         let configuration = self.configuration
         let registry = self.registry
         let logger = self.logger
@@ -99,7 +106,8 @@ public final class SceneServer: Service, Sendable {
         listener.withLock { $0 = channel }
         if let port = configuration.metricsPort {
             do {
-                let m = try await MetricsEndpoint.start(host: configuration.host, port: port, metrics: metrics, group: group)
+                let m = try await MetricsEndpoint.start(host: configuration.host, port: port, metrics: metrics, group: group,
+                                                        maxConnections: budget.maxMetricsConnections, idleTimeout: configuration.metricsIdleTimeout)
                 metricsListener.withLock { $0 = m }
                 logger.info("metrics", metadata: ["address": "http://\(m.localAddress?.description ?? "?")/metrics"])
             } catch {

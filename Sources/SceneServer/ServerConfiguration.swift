@@ -8,7 +8,12 @@ public struct ServerConfiguration: Sendable {
     public var maxClientFrameBytes: Int = 64 << 10
     /// Largest frame the server sends; announced in Welcome.
     public var maxServerFrameBytes: Int = 16 << 20
+    /// Client connections at most (fewer where the open-files limit says so: `DescriptorBudget`).
     public var maxConnections: Int = 4096
+    /// HTTP connections to the metrics endpoint at most; more get 503.
+    public var maxMetricsConnections: Int = 64
+    /// Seconds a metrics connection may sit without a request before it is closed.
+    public var metricsIdleTimeout: Double = 10
     public var maxSubscriptionsPerClient: Int = 8
     /// Seconds a new connection has to send Hello.
     public var handshakeTimeout: Double = 5

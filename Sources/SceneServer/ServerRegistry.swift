@@ -17,12 +17,15 @@ final class ServerRegistry: Sendable {
     let auth = AuthThrottle()
     /// Lines about closed clients, at most 20 a second.
     let closeLog = LogLimiter(perSecond: 20)
+    /// Client connections allowed, set at start from the open-files limit.
+    let maxConnections: Atomic<Int>
 
     init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics, maxServerFrameBytes: Int) {
         self.runners = runners
         self.catalog = catalog
         self.metrics = metrics
         self.maxServerFrameBytes = maxServerFrameBytes
+        self.maxConnections = Atomic(4096)
     }
 
     var state: ServerState { life.withLock { $0 } }

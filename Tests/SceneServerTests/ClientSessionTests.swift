@@ -54,7 +54,7 @@ import Testing
     ])
     func protocolRulesCloseTheClientWithTheirCode(messages: [WireMessage], code: ErrorCode) throws {
         let channel = try Self.channel()
-        defer { _ = try? channel.finish() }
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         for m in messages { try Self.send(channel, m) }
         let out = try Self.written(channel)
         guard case .error(let got, let text)? = out.last else { Issue.record("no Error, got \(out)"); return }
@@ -65,7 +65,7 @@ import Testing
 
     @Test func welcomeAnnouncesTheRegistrysFrameLimitAndPingIsAnswered() throws {
         let channel = try Self.channel()
-        defer { _ = try? channel.finish() }
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         try Self.send(channel, Self.hello)
         try Self.send(channel, .ping(nonce: 42, timeMicros: 7))
         let out = try Self.written(channel)
@@ -79,7 +79,7 @@ import Testing
 
     @Test func handshakeAndIdleTimeoutsFireOnTheLoopsClock() throws {
         let silent = try Self.channel()
-        defer { _ = try? silent.finish() }
+        defer { _ = try? silent.finish(acceptAlreadyClosed: true) }
         silent.embeddedEventLoop.advanceTime(by: .seconds(4))
         #expect(try Self.written(silent).isEmpty, "not yet")
         silent.embeddedEventLoop.advanceTime(by: .seconds(2))
@@ -87,7 +87,7 @@ import Testing
         #expect(code == ErrorCode.handshakeTimeout.rawValue)
 
         let idle = try Self.channel()
-        defer { _ = try? idle.finish() }
+        defer { _ = try? idle.finish(acceptAlreadyClosed: true) }
         try Self.send(idle, Self.hello)
         _ = try Self.written(idle)
         idle.embeddedEventLoop.advanceTime(by: .seconds(59))
@@ -101,7 +101,7 @@ import Testing
 
     @Test func aBadFrameIsMalformedAndAnOversizedOneTooLarge() throws {
         let bad = try Self.channel()
-        defer { _ = try? bad.finish() }
+        defer { _ = try? bad.finish(acceptAlreadyClosed: true) }
         var junk = ByteBuffer()
         junk.writeBytes([0x03, 0x05, 0xFF, 0xFF])   // a Subscribe cut short
         _ = try? bad.writeInbound(junk)
@@ -109,7 +109,7 @@ import Testing
         #expect(code == ErrorCode.malformedFrame.rawValue)
 
         let big = try Self.channel()
-        defer { _ = try? big.finish() }
+        defer { _ = try? big.finish(acceptAlreadyClosed: true) }
         var prefix = ByteBuffer()
         prefix.writeBytes([0x80, 0x80, 0x80, 0x01])   // 2 MiB announced, over the 64 KiB limit
         _ = try? big.writeInbound(prefix)
@@ -123,7 +123,7 @@ import Testing
         let registry = ServerRegistry(runners: [], catalog: nil, metrics: ServerMetrics(), maxServerFrameBytes: 1 << 20)
         #expect(registry.transition(from: .starting, to: .draining))
         let channel = EmbeddedChannel()
-        defer { _ = try? channel.finish() }
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         try channel.pipeline.syncOperations.addHandler(ClientSession(registry: registry, configuration: config, logger: Logger(label: "t")))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         guard case .error(let code, _)? = try Self.written(channel).last else { Issue.record("no error"); return }

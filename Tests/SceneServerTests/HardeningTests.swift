@@ -10,7 +10,7 @@ import Testing
 @Suite struct RequestLimitTests {
     @Test func aPingFloodIsClosedWithError16AndTheRateRefills() throws {
         let channel = try ClientSessionTests.channel()
-        defer { _ = try? channel.finish() }
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         try ClientSessionTests.send(channel, ClientSessionTests.hello)
         for k in 0..<20 { try ClientSessionTests.send(channel, .ping(nonce: UInt64(k), timeMicros: 0)) }
         var out = try ClientSessionTests.written(channel)
@@ -22,7 +22,7 @@ import Testing
 
         // Spread out, the same number of pings is fine: the bucket refills at 10 a second.
         let calm = try ClientSessionTests.channel()
-        defer { _ = try? calm.finish() }
+        defer { _ = try? calm.finish(acceptAlreadyClosed: true) }
         try ClientSessionTests.send(calm, ClientSessionTests.hello)
         for k in 0..<60 {
             calm.embeddedEventLoop.advanceTime(by: .milliseconds(150))
@@ -39,7 +39,7 @@ import Testing
     ])
     func eachRequestKindHasItsOwnRate(message: WireMessage, burst: Int, word: String) throws {
         let channel = try ClientSessionTests.channel()
-        defer { _ = try? channel.finish() }
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         try ClientSessionTests.send(channel, ClientSessionTests.hello)
         _ = try ClientSessionTests.written(channel)
         // Within the burst the requests are handled as usual (here: unknown subscriptions are
@@ -63,7 +63,7 @@ import Testing
         let registry = ServerRegistry(runners: [], catalog: nil, metrics: ServerMetrics(), maxServerFrameBytes: 1 << 20)
         _ = registry.transition(from: .starting, to: .running)
         let channel = EmbeddedChannel()
-        defer { _ = try? channel.finish() }
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WireFrameDecoder()))
         try channel.pipeline.syncOperations.addHandler(WireMessageCodec())
         var logger = Logger(label: "t")
@@ -193,5 +193,61 @@ import Testing
         #expect(runner.tick <= stopped + 1, "ran on from \(stopped) to \(runner.tick) after pause")
         await op.close()
         await t.server.shutdown()
+    }
+}
+
+@Suite(.serialized) struct MetricsEndpointLimitTests {
+    /// Waits (bounded) for the peer to close: true on EOF, false when `seconds` pass first.
+    static func closedByPeer(_ fd: Int32, within seconds: Int) async -> Bool {
+        await offload {
+            var tv = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n == 0 { return true }
+                if n < 0 { return false }
+            }
+        }
+    }
+
+    static func send(_ fd: Int32, _ text: String) {
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    @Test func theMetricsEndpointCapsConnectionsClosesIdleOnesAndBadRequests() async throws {
+        let t = try await TestServer.start(walkers: 20) { $0.metricsPort = 0; $0.maxMetricsConnections = 2; $0.metricsIdleTimeout = 1 }
+        let port = try #require(t.server.metricsAddress?.port)
+        // Two idle connections hold the cap: a third is answered 503 at once.
+        let a = try await rawConnect(port: port), b = try await rawConnect(port: port)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        let busy = try await httpGet(port: port, path: "/metrics")
+        #expect(busy.contains("503"), "\(busy.prefix(80))")
+        // The idle ones are closed by the server after its idle timeout.
+        #expect(await Self.closedByPeer(a, within: 30), "an idle metrics connection stays open")
+        #expect(await Self.closedByPeer(b, within: 30))
+        close(a); close(b)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(try await httpGet(port: port, path: "/metrics").contains("200 OK"), "room again once they are gone")
+        // A malformed request gets 400 and the connection closed.
+        let bad = try await rawConnect(port: port)
+        Self.send(bad, "NOT HTTP AT ALL\r\n\r\n")
+        let answer = try await readAll(bad, seconds: 30)
+        #expect(String(decoding: answer, as: UTF8.self).contains("400"))
+        close(bad)
+        await t.server.shutdown()
+    }
+}
+
+@Suite struct DescriptorBudgetTests {
+    @Test func capsFollowTheOpenFilesLimit() {
+        let common = DescriptorBudget.sized(softLimit: 1024, configuredConnections: 4096, configuredMetrics: 64)
+        #expect(common.maxConnections == 1024 - 64 - 60 && common.maxMetricsConnections == 60)
+        let roomy = DescriptorBudget.sized(softLimit: 1 << 20, configuredConnections: 4096, configuredMetrics: 64)
+        #expect(roomy.maxConnections == 4096 && roomy.maxMetricsConnections == 64)
+        let tiny = DescriptorBudget.sized(softLimit: 40, configuredConnections: 4096, configuredMetrics: 64)
+        #expect(tiny.maxConnections >= 1 && tiny.maxMetricsConnections >= 1)
+        let raised = DescriptorBudget.raise(configuredConnections: 4096, configuredMetrics: 64)
+        #expect(raised.softLimit > 0 && raised.maxConnections <= 4096)
     }
 }
