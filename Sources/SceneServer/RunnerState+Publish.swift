@@ -12,6 +12,7 @@ extension RunnerState {
         // Whole-scene subscribers in steady state get the same frame: build it once per
         // subscription id and write the same buffer to each of them.
         var shared: [UInt32: ByteBuffer] = [:]
+        resyncBytesThisTick = 0
         for s in subscriptions {
             if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
             if s.outlet.stalled(budget: runner.outboundBudget, timeout: runner.drainTimeout) {
@@ -25,8 +26,15 @@ extension RunnerState {
                 runner.metrics.framesSkipped.increment()
                 continue
             }
+            // Newcomers beyond this tick's budget for geometry and snapshots wait for the next.
+            if (s.needsStatic || s.needsResync) && resyncBytesThisTick >= Self.resyncBudgetPerTick {
+                s.needsResync = true
+                continue
+            }
             if s.needsStatic {
-                send(Self.staticGeometry(subscription: s.id, footprints: scene.footprints, area: s.area, quantum: encoder.quantum), to: s)
+                let geometry = staticGeometry(area: s.area)
+                resyncBytesThisTick += geometry.tail.readableBytes
+                send(geometry, to: s)
                 s.needsStatic = false
             }
             var blocks: [ByteBuffer] = []
@@ -79,39 +87,57 @@ extension RunnerState {
     var eventsPerMessage: Int { max(1, (runner.maxFrameBytes - 32) / 11) }
 
     /// The scenario's events and attribute changes of this tick, to every subscriber; after a
-    /// resync, a snapshot of every attribute value instead of the changes. Lists longer than
-    /// one frame allows go as several messages of the same tick (a snapshot's first one says
-    /// snapshot, the rest add to it).
+    /// resync, a snapshot of every attribute value instead of the changes. Each list is coded
+    /// once per tick for all subscribers (`SharedFrame`); a list longer than one frame allows
+    /// goes as several messages of the same tick (a snapshot's first one says snapshot, the
+    /// rest add to it).
     func sendEvents(to s: Subscription, advanced: Bool, resync: Bool = false) {
         let tick = scene.world.tick
         if resync {
-            let snapshot = attributeSnapshot()
-            for (k, start) in stride(from: 0, to: snapshot.count, by: attributesPerMessage).enumerated() {
-                let part = Array(snapshot[start..<min(snapshot.count, start + attributesPerMessage)])
-                send(WireMessage.attributes(subscription: s.id, tick: tick, snapshot: k == 0, values: part).frame(), to: s)
+            if snapshotFrames == nil {
+                let snapshot = attributeSnapshot()
+                snapshotFrames = stride(from: 0, to: snapshot.count, by: attributesPerMessage).enumerated().compactMap { k, start in
+                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0,
+                                            values: Array(snapshot[start..<min(snapshot.count, start + attributesPerMessage)])))
+                }
             }
+            for f in snapshotFrames! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
         } else if advanced && !pendingAttributes.isEmpty {
-            for start in stride(from: 0, to: pendingAttributes.count, by: attributesPerMessage) {
-                let part = Array(pendingAttributes[start..<min(pendingAttributes.count, start + attributesPerMessage)])
-                send(WireMessage.attributes(subscription: s.id, tick: tick, snapshot: false, values: part).frame(), to: s)
+            if changeFrames == nil {
+                changeFrames = stride(from: 0, to: pendingAttributes.count, by: attributesPerMessage).compactMap { start in
+                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: false,
+                                            values: Array(pendingAttributes[start..<min(pendingAttributes.count, start + attributesPerMessage)])))
+                }
             }
+            for f in changeFrames! { send(f, to: s) }
         }
         guard advanced, !pendingEvents.isEmpty else { return }
-        let events = pendingEvents.map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
-        for start in stride(from: 0, to: events.count, by: eventsPerMessage) {
-            let part = Array(events[start..<min(events.count, start + eventsPerMessage)])
-            send(WireMessage.events(subscription: s.id, tick: tick, events: part).frame(), to: s)
+        if eventFrames == nil {
+            let events = pendingEvents.map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
+            eventFrames = stride(from: 0, to: events.count, by: eventsPerMessage).compactMap { start in
+                SharedFrame(.events(subscription: 0, tick: tick, events: Array(events[start..<min(events.count, start + eventsPerMessage)])))
+            }
         }
+        for f in eventFrames! { send(f, to: s) }
     }
 
-    /// Buildings touching an area (all for nil), in quanta from the origin, as a framed message.
-    static func staticGeometry(subscription: UInt32, footprints: [Footprint], area: WireArea?, quantum q: Double) -> ByteBuffer {
+    /// The static geometry of an area, coded once per area until the obstacles change.
+    func staticGeometry(area: WireArea?) -> SharedFrame {
+        if let cached = geometryFrames[area] { return cached }
+        if geometryFrames.count >= Self.geometryCacheLimit { geometryFrames.removeAll(keepingCapacity: true) }
+        let frame = SharedFrame(Self.staticGeometryMessage(subscription: 0, footprints: scene.footprints, area: area, quantum: encoder.quantum))!
+        geometryFrames[area] = frame
+        return frame
+    }
+
+    /// Buildings touching an area (all for nil), in quanta from the origin.
+    static func staticGeometryMessage(subscription: UInt32, footprints: [Footprint], area: WireArea?, quantum q: Double) -> WireMessage {
         var buildings: [WireBuilding] = []
         let rect = area.map { Rect(minX: Float($0.minX), minY: Float($0.minY), maxX: Float($0.maxX), maxY: Float($0.maxY)) }
         for fp in footprints where rect == nil || fp.boundingBox.intersects(rect!) {
             let rings = fp.rings.map { ring in ring.map { SIMD2(Int32((Double($0.x) / q).rounded()), Int32((Double($0.y) / q).rounded())) } }
             buildings.append(WireBuilding(rings: rings, heightDecimetres: UInt16(min(max(fp.height * 10, 0), 65535))))
         }
-        return WireMessage.staticGeometry(subscription: subscription, buildings: buildings).frame()
+        return WireMessage.staticGeometry(subscription: subscription, buildings: buildings)
     }
 }

@@ -46,6 +46,20 @@ final class RunnerState {
     var pendingAttributes: [WireAttribute] = []
     /// Every attribute value, built when a resync needs it (once per tick at most).
     var snapshotCache: [WireAttribute]?
+    /// This tick's messages coded once for every subscriber: the attribute snapshot, the
+    /// attribute changes, the events (each possibly in several messages under the frame limit).
+    var snapshotFrames: [SharedFrame]?
+    var changeFrames: [SharedFrame]?
+    var eventFrames: [SharedFrame]?
+    /// Static geometry coded once per area (nil: the whole scene); cleared when the obstacles
+    /// change, and when it holds `geometryCacheLimit` areas (clients choose areas freely).
+    var geometryFrames: [WireArea?: SharedFrame] = [:]
+    static let geometryCacheLimit = 256
+    /// Bytes of static geometry and attribute snapshots queued this tick. Past
+    /// `resyncBudgetPerTick`, further newcomers wait for the next tick, so a storm of
+    /// subscriptions cannot hold the tick.
+    var resyncBytesThisTick = 0
+    static let resyncBudgetPerTick = 16 << 20
     /// Events dropped over the per-tick cap since the last log line about them.
     var droppedSinceLog = 0
     var lastDropLog: UInt64 = 0
@@ -139,6 +153,7 @@ final class RunnerState {
             switch result {
             case .success(let tile):
                 let moved = scene.apply(tile)
+                geometryFrames.removeAll()
                 for s in subscriptions { s.needsStatic = true }
                 reply(true, "tile \(tile.name) loaded at tick \(scene.world.tick): \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
             case .failure(let error):
@@ -150,6 +165,7 @@ final class RunnerState {
             case .success(let fresh)?:
                 fresh.world.workers = scene.world.workers
                 scene = fresh
+                geometryFrames.removeAll()
                 encoder = Self.encoder(for: fresh)
                 encode()
                 for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
@@ -229,6 +245,9 @@ final class RunnerState {
     /// Codes the world's current state into per-cell delta blocks.
     func encode() {
         snapshotCache = nil
+        snapshotFrames = nil
+        changeFrames = nil
+        eventFrames = nil
         let store = scene.world.store
         var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
         ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
@@ -261,6 +280,18 @@ final class RunnerState {
             return
         }
         s.outlet.send(WireMessageBox(buffer: frame))
+    }
+
+    /// Sends a shared message to one subscription, under the same frame-limit check as `send`.
+    func send(_ frame: SharedFrame, to s: Subscription) {
+        let payload = frame.payloadBytes(subscription: s.id)
+        guard payload <= runner.maxFrameBytes else {
+            runner.metrics.framesOversized.increment()
+            runner.logger.error("frame over the announced limit", metadata: ["bytes": "\(payload)", "limit": "\(runner.maxFrameBytes)"])
+            s.outlet.closeWithError(.internalError, "the server made a frame of \(payload) bytes, over its announced limit of \(runner.maxFrameBytes)")
+            return
+        }
+        s.outlet.send(frame, subscription: s.id)
     }
 
     /// Bytes of a frame's varint length prefix.

@@ -72,7 +72,7 @@ public final class SceneRunner: Service, Sendable {
         // A keyframe entity costs at most 26 bytes (id, kind, two positions and velocities as
         // varints), a block header 16; static geometry is measured, with room for tiles loaded later.
         let stateBound = scene.world.store.capacity * 26 + encoder.columns * encoder.rows * 16 + 64
-        let geometry = RunnerState.staticGeometry(subscription: 0, footprints: scene.footprints, area: nil, quantum: m.quantum).readableBytes
+        let geometry = RunnerState.staticGeometryMessage(subscription: 0, footprints: scene.footprints, area: nil, quantum: m.quantum).frame().readableBytes
         self.largestFrameBytes = max(stateBound, 4 * geometry)
         self.maxFrameBytes = max(maxFrameBytes, largestFrameBytes)
         self.logger = logger

@@ -62,6 +62,23 @@ public final class SessionOutlet: Sendable {
     /// Set once the connection is being closed by the server.
     let closing = Atomic<Bool>(false)
 
+    /// Sends a message coded once for many: this subscriber's small head, then the shared
+    /// tail (the same buffer for everyone, not copied), accounted as one frame.
+    func send(_ frame: SharedFrame, subscription: UInt32) {
+        let head = frame.head(subscription: subscription)
+        let size = head.readableBytes + frame.tail.readableBytes
+        queuedBytes.add(size, ordering: .relaxed)
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { [self] _ in
+            queuedBytes.subtract(size, ordering: .relaxed)
+            bytesSent.add(size, ordering: .relaxed)
+            framesSent.add(1, ordering: .relaxed)
+            metrics.bytesSent.increment(by: Int64(size))
+        }
+        channel.write(head, promise: nil)
+        channel.writeAndFlush(frame.tail, promise: promise)
+    }
+
     /// Sends an Error and closes the connection (from a runner's thread); once only.
     func closeWithError(_ code: ErrorCode, _ text: String) {
         guard closing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// An area of interest in scene coordinates (metres from the scene origin).
-public struct WireArea: Equatable, Sendable {
+public struct WireArea: Hashable, Sendable {
     public var minX: Double, minY: Double, maxX: Double, maxY: Double
     public init(minX: Double, minY: Double, maxX: Double, maxY: Double) {
         self.minX = minX; self.minY = minY; self.maxX = maxX; self.maxY = maxY
