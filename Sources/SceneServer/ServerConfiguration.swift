@@ -22,9 +22,11 @@ public struct ServerConfiguration: Sendable {
     /// Bytes a client may have queued but not yet taken off the socket; past it, ticks
     /// are skipped for that client and it is resynchronised with a keyframe later.
     public var outboundBudgetBytes: Int = 1 << 20
-    /// Kernel send buffer per client socket (SO_SNDBUF), nil for the system default. A
-    /// small one makes a slow client reach its budget (and be skipped) sooner.
-    public var socketSendBufferBytes: Int?
+    /// Kernel send buffer per client socket (SO_SNDBUF), nil for the system default (which
+    /// Linux grows up to 4 MiB per socket). 256 KiB by default: it bounds the kernel memory a
+    /// client that stops reading can hold, and makes it reach its budget (and be skipped, then
+    /// closed) sooner, while allowing a few MB/s to a distant client.
+    public var socketSendBufferBytes: Int? = 256 << 10
     /// Operators' token for control messages; nil refuses all control. At least
     /// `minimumAdminTokenBytes` bytes: `start()` refuses a shorter or empty one.
     public var adminToken: String?

@@ -216,7 +216,7 @@ import Testing
     }
 
     @Test func theMetricsEndpointCapsConnectionsClosesIdleOnesAndBadRequests() async throws {
-        let t = try await TestServer.start(walkers: 20) { $0.metricsPort = 0; $0.maxMetricsConnections = 2; $0.metricsIdleTimeout = 1 }
+        let t = try await TestServer.start(walkers: 20) { $0.metricsPort = 0; $0.maxMetricsConnections = 2; $0.metricsIdleTimeout = 8 }
         let port = try #require(t.server.metricsAddress?.port)
         // Two idle connections hold the cap: a third is answered 503 at once.
         let a = try await rawConnect(port: port), b = try await rawConnect(port: port)
