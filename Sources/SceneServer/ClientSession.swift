@@ -93,8 +93,25 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             logger.info("closing client", metadata: meta)
         }
         let frame = WireMessage.error(code: code.rawValue, message: message).frame(allocator: context.channel.allocator)
-        context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        // Refusals at the door (the connection cap, a drain) close at once, so they never hold
+        // descriptors. A session that broke a rule gets a lingering close: its output is shut
+        // (FIN after the Error), what it still sends is dropped for `lingerSeconds`, then the
+        // socket closes; closing at once over unread input would send a reset, and the client
+        // could lose the Error before reading it.
+        let linger = code != .tooManyConnections && code != .serverShuttingDown
+        context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in
+            guard linger else { context.close(promise: nil); return }
+            let halfClosed = context.eventLoop.makePromise(of: Void.self)
+            context.close(mode: .output, promise: halfClosed)
+            halfClosed.futureResult.assumeIsolated().whenComplete { result in
+                if case .failure = result { context.close(promise: nil); return }
+                context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(Self.lingerSeconds * 1e9))) { context.close(promise: nil) }
+            }
+        }
     }
+
+    /// Seconds a closing session's input is drained before its socket closes.
+    static let lingerSeconds = 2.0
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .truncated(let what)? = error as? WireError, what.hasPrefix("frame:") {

@@ -59,7 +59,7 @@ import Testing
         let out = try Self.written(channel)
         guard case .error(let got, let text)? = out.last else { Issue.record("no Error, got \(out)"); return }
         #expect(got == code.rawValue, "\(text)")
-        channel.embeddedEventLoop.run()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(3))   // past the lingering close
         #expect(!channel.isActive, "the client is closed after the Error")
     }
 

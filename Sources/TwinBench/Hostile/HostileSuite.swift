@@ -69,6 +69,8 @@ public enum HostileSuite {
             BenchResult(name: "hostile_rss_peak_mb", unit: "MB", value: peak),
             BenchResult(name: "hostile_max_gap_ms", unit: "ms", value: maxGap),
             BenchResult(name: "hostile_server_alive", unit: "bool", value: alive ? 1 : 0),
+            BenchResult(name: "hostile_storm_ticks_over_100ms", unit: "ticks",
+                        value: results.first { $0.name == "subscription-storm" }?.figure ?? .nan),
         ]
     }
 
