@@ -91,7 +91,7 @@ struct Tiles: ParsableCommand {
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            let tiles = try Catalog(path: options.catalog).tiles()
+            let tiles = try Catalog(readingExisting: options.catalog).tiles()
             if json { print(try JSONText.encode(tiles)); return }
             if tiles.isEmpty { print("no tiles; import some with `twinscene tiles import FILE`"); return }
             for t in tiles {
@@ -107,7 +107,7 @@ struct Tiles: ParsableCommand {
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            let catalog = try Catalog(path: options.catalog)
+            let catalog = try Catalog(readingExisting: options.catalog)
             guard let info = try catalog.tile(named: tile) else { throw CatalogError.unknownTile(tile) }
             let counts = try catalog.typeCounts(tile: tile)
             if json {
@@ -143,7 +143,7 @@ struct Tiles: ParsableCommand {
         func run() throws {
             let v = bbox.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard v.count == 4, v[0] <= v[2], v[1] <= v[3] else { throw ValidationError("--bbox needs MINX,MINY,MAXX,MAXY with min <= max") }
-            let found = try Catalog(path: options.catalog).objects(in: Extent2D(minX: v[0], minY: v[1], maxX: v[2], maxY: v[3]), limit: limit)
+            let found = try Catalog(readingExisting: options.catalog).objects(in: Extent2D(minX: v[0], minY: v[1], maxX: v[2], maxY: v[3]), limit: limit)
             if json { print(try JSONText.encode(found)); return }
             for o in found {
                 print("\(o.tile)  \(o.objectId)  \(o.type)  height \(o.height.map { String(format: "%.1f", $0) } ?? "-")  [\(o.minX), \(o.minY)] - [\(o.maxX), \(o.maxY)]")

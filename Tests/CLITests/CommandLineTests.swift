@@ -219,3 +219,27 @@ import Testing
         #expect(list.out.contains("marathon") && list.out.contains("factory") && list.out.contains("football-live"))
     }
 }
+
+@Suite struct ReadOnlyCatalogTests {
+    @Test(arguments: [["tiles", "list"], ["tiles", "show", "district"], ["tiles", "query", "--bbox", "0,0,1,1"]])
+    func readingCommandsNeverCreateACatalog(command: [String]) throws {
+        let dir = CommandLineTests.temp()
+        let typo = "\(dir)/catalgo.sqlite"
+        let r = try CommandLineTests.run(command + ["--catalog", typo])
+        #expect(r.status != 0)
+        #expect(r.err.contains(typo) && r.err.contains("there is no catalog there"), "\(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: typo), "\(command) created \(typo)")
+    }
+
+    @Test func anExistingCatalogIsReadWithoutChangingIt() throws {
+        let dir = CommandLineTests.temp()
+        let cat = "\(dir)/c.sqlite"
+        let imported = try CommandLineTests.run(["tiles", "import", "Scenes/tiles/district.city.jsonl", "--catalog", cat])
+        #expect(imported.status == 0, "\(imported.err)")
+        let before = try FileManager.default.attributesOfItem(atPath: cat)[.modificationDate] as? Date
+        let list = try CommandLineTests.run(["tiles", "list", "--catalog", cat])
+        #expect(list.status == 0 && list.out.contains("district"), "\(list.err)")
+        let after = try FileManager.default.attributesOfItem(atPath: cat)[.modificationDate] as? Date
+        #expect(before == after, "listing wrote to the catalog")
+    }
+}

@@ -71,6 +71,29 @@ import Testing
         expectRefused(broken, catalog, before, mentions: "invalid JSON: line 1")
     }
 
+    @Test func aFileWithoutTransformIsRefusedNotReadAsMetres() throws {
+        let (catalog, before, dir) = try seededCatalog()
+        let object = #""B1":{"type":"Building","attributes":{},"geometry":[{"type":"MultiSurface","lod":"0","boundaries":[[[0,1,2,3]]]}]}"#
+        let vertices = "[[0,0,0],[10000,0,0],[10000,8000,0],[0,8000,0]]"
+        for version in ["2.0", "1.1"] {
+            let document = dir.appendingPathComponent("no-transform-\(version).city.json").path
+            try #"{"type":"CityJSON","version":"\#(version)","metadata":{"referenceSystem":"EPSG:7415"},"CityObjects":{\#(object)},"vertices":\#(vertices)}"#
+                .write(toFile: document, atomically: true, encoding: .utf8)
+            expectRefused(document, catalog, before, mentions: "no \"transform\": CityJSON \(version) requires one")
+        }
+        let sequence = dir.appendingPathComponent("no-transform.city.jsonl").path
+        try (#"{"type":"CityJSON","version":"2.0","metadata":{"referenceSystem":"EPSG:7415"},"CityObjects":{},"vertices":[]}"# + "\n"
+             + #"{"type":"CityJSONFeature","id":"B1","CityObjects":{\#(object)},"vertices":\#(vertices)}"#)
+            .write(toFile: sequence, atomically: true, encoding: .utf8)
+        expectRefused(sequence, catalog, before, mentions: "no \"transform\"")
+        // With one, the same file is fine: 10 x 8 m at a scale of 1 mm.
+        let good = dir.appendingPathComponent("with-transform.city.json").path
+        try #"{"type":"CityJSON","version":"2.0","transform":{"scale":[0.001,0.001,0.001],"translate":[85000,446000,0]},"metadata":{"referenceSystem":"EPSG:7415"},"CityObjects":{\#(object)},"vertices":\#(vertices)}"#
+            .write(toFile: good, atomically: true, encoding: .utf8)
+        let summary = try catalog.importTile(path: good)
+        #expect(summary.objects == 1)
+    }
+
     @Test func objectLevelProblemsNameTheObject() throws {
         let (catalog, before, dir) = try seededCatalog()
         let header = #"{"type":"CityJSON","version":"2.0","transform":{"scale":[1,1,1],"translate":[0,0,0]},"CityObjects":{},"vertices":[],"metadata":{"referenceSystem":"EPSG:7415"}}"#
@@ -88,7 +111,7 @@ import Testing
         try (header + "\n" + #"{"type":"CityJSONFeature","id":"A","CityObjects":{"A":{"type":"Building"}},"vertices":[]}"# + "\n{\"type\":\"CityJSONFeature\",").write(toFile: lateFailure, atomically: true, encoding: .utf8)
         expectRefused(lateFailure, catalog, before, mentions: "line 3")
         let noCRS = dir.appendingPathComponent("t5.city.json").path
-        try #"{"type":"CityJSON","version":"2.0","CityObjects":{},"vertices":[]}"#.write(toFile: noCRS, atomically: true, encoding: .utf8)
+        try #"{"type":"CityJSON","version":"2.0","transform":{"scale":[1,1,1],"translate":[0,0,0]},"CityObjects":{},"vertices":[]}"#.write(toFile: noCRS, atomically: true, encoding: .utf8)
         expectRefused(noCRS, catalog, before, mentions: "--crs EPSG:N")
         let old = dir.appendingPathComponent("t6.city.json").path
         try #"{"type":"CityJSON","version":"1.0","CityObjects":{},"vertices":[]}"#.write(toFile: old, atomically: true, encoding: .utf8)

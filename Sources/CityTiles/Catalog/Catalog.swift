@@ -33,6 +33,27 @@ public final class Catalog: Sendable {
         self.path = path
     }
 
+    /// Opens an existing catalog for reading only (`tiles list`, `show`, `query`): never
+    /// creates one, so a mistyped path is an error that names it, not an empty catalog.
+    public init(readingExisting path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CatalogError.unusablePath(path, "there is no catalog there (tiles import or serve creates one; check --catalog)")
+        }
+        do {
+            var config = Configuration()
+            config.readonly = true
+            config.busyMode = .timeout(5)
+            writer = try DatabaseQueue(path: path, configuration: config)
+            let current = try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
+            guard current else {
+                throw CatalogError.unusablePath(path, "it was made by an older twinscene; open it once with tiles import or serve to upgrade it")
+            }
+        } catch let error as DatabaseError {
+            throw CatalogError.unusablePath(path, error.message ?? "\(error)")
+        }
+        self.path = path
+    }
+
     /// An in-memory catalog, for tests.
     public init() throws {
         writer = try DatabaseQueue()

@@ -78,7 +78,7 @@ extension CityJSONReader {
             guard doc.kind(v) == .array, doc.count(v) == 3 else { throw TileError(file: file, problem: "vertex \(i) is not an array of three integers") }
             try doc.forEachElement(v) { k, c throws(TileError) in
                 guard let value = doc.int(c) else {
-                    throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(doc.number(c) != nil ? "not an integer" : doc.typeName(c)); CityJSON vertices are integers")
+                    throw TileError(file: file, problem: "vertex \(i) coordinate \(k) is \(doc.number(c) != nil ? "not an integer" : doc.typeName(c)); CityJSON vertices are integers, scaled into coordinates by the file's \"transform\"")
                 }
                 try check(value, i, k)
                 out.append(value)

@@ -82,6 +82,7 @@ public enum CityJSONReader {
                 try explainOneValueOverLines(path: path, crsOverride: crsOverride)
                 throw error
             }
+            try requireTransform(header, file: path)
             if header.epsg == nil {
                 throw TileError(file: path, problem: "the header line names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
             }
@@ -133,8 +134,17 @@ public enum CityJSONReader {
 
     /// Checked after the content, so that a broken file is reported as broken first.
     static func requireCRS(_ header: TileHeader, file path: String) throws(TileError) {
+        try requireTransform(header, file: path)
         if header.epsg == nil {
             throw TileError(file: path, problem: "the file names no reference system (metadata.referenceSystem); import it with --crs EPSG:N")
+        }
+    }
+
+    /// CityJSON 1.1 and 2.0 require `transform`: without one, integer vertices would be taken
+    /// as metres and every coordinate and height would be wrong by the scale left out.
+    static func requireTransform(_ header: TileHeader, file path: String) throws(TileError) {
+        guard header.hasTransform else {
+            throw TileError(file: path, problem: "no \"transform\": CityJSON \(header.version) requires one (vertices are integers, scaled and translated by it into coordinates)")
         }
     }
 

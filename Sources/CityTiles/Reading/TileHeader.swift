@@ -8,6 +8,8 @@ public struct TileHeader: Sendable, Equatable {
     public var translate: SIMD3<Double>
     /// EPSG code of the reference system, when the file or the operator names one.
     public var epsg: Int?
+    /// Whether the file has its `transform` (CityJSON 1.1 and 2.0 require one).
+    public var hasTransform = true
 
     /// Largest absolute CRS coordinate accepted: beyond it no real place on Earth is meant.
     public static let coordinateLimit: Double = 1e9
@@ -34,6 +36,7 @@ public struct TileHeader: Sendable, Equatable {
             throw TileError(file: file, problem: "CityJSON version \(version) is not supported: 2.0 is read, 1.1 is upgraded on import; convert older files with cjio upgrade")
         }
         var scale = SIMD3<Double>(1, 1, 1), translate = SIMD3<Double>(0, 0, 0)
+        let hasTransform = root["transform"] != nil
         if let t = root["transform"] {
             guard let s = t["scale"]?.array, s.count == 3, let tr = t["translate"]?.array, tr.count == 3 else {
                 throw TileError(file: file, problem: "\"transform\" needs \"scale\" and \"translate\", three numbers each")
@@ -55,7 +58,9 @@ public struct TileHeader: Sendable, Equatable {
             }
             epsg = code
         }
-        return TileHeader(version: version, scale: scale, translate: translate, epsg: epsg)
+        var header = TileHeader(version: version, scale: scale, translate: translate, epsg: epsg)
+        header.hasTransform = hasTransform
+        return header
     }
 
     /// The EPSG code in an OGC CRS URL or URN ("https://www.opengis.net/def/crs/EPSG/0/7415",
