@@ -31,6 +31,9 @@ extension WireMessage {
         out.writeBuffer(&body)
     }
 
+    /// Bytes of the whole frame on the wire (length prefix included).
+    public var frameBytes: Int { frame().readableBytes }
+
     /// The frame as a new buffer.
     public func frame(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         var b = allocator.buffer(capacity: 64)

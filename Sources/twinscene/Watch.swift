@@ -21,7 +21,10 @@ struct Watch: AsyncParsableCommand {
         var sceneName = scene
         var view = SceneView(subscription: 1, area: area)
         var received = 0
-        var lastBytes = client.bytesReceived
+        // Bytes of the messages since the last frame, the frame included: counted per message
+        // (re-encoded, which gives the bytes the server sent), not per socket read, which may
+        // carry several frames at once.
+        var pendingBytes = 0
         var windowStart = Date(), windowBytes = 0, windowEntityTicks = 0, windowFrames = 0
         if sceneName == nil { client.send(.listScenes) } else { client.send(.subscribe(subscription: 1, scene: sceneName!, area: area)) }
         // Keep the connection alive: the server closes clients that stay silent.
@@ -35,6 +38,7 @@ struct Watch: AsyncParsableCommand {
         }
         defer { pinger.cancel() }
         for try await message in client.messages {
+            pendingBytes += message.frameBytes
             switch message {
             case .sceneList(let scenes):
                 guard let first = scenes.first else { throw CommandFailure("the server runs no scenes") }
@@ -48,8 +52,8 @@ struct Watch: AsyncParsableCommand {
             default:
                 guard let update = try view.apply(message) else { continue }
                 received += 1
-                let bytes = client.bytesReceived - lastBytes
-                lastBytes = client.bytesReceived
+                let bytes = pendingBytes
+                pendingBytes = 0
                 let entities = view.visible.count
                 if json {
                     emit(#"{"tick":\#(update.tick),"entities":\#(entities),"bytes":\#(bytes),"resync":\#(update.resync)}"#)
