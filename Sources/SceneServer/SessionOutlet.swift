@@ -47,7 +47,11 @@ public final class SessionOutlet: Sendable {
 
     /// Sends a message, accounting its bytes until the socket has taken them.
     func send(_ message: WireMessageBox) {
-        let size = message.size
+        channel.writeAndFlush(message.buffer, promise: accounted(message.size))
+    }
+
+    /// Counts `size` bytes as queued; the promise returned releases them once written.
+    private func accounted(_ size: Int) -> EventLoopPromise<Void> {
         queuedBytes.add(size, ordering: .relaxed)
         let promise = channel.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenComplete { [self] _ in
@@ -56,7 +60,7 @@ public final class SessionOutlet: Sendable {
             framesSent.add(1, ordering: .relaxed)
             metrics.bytesSent.increment(by: Int64(size))
         }
-        channel.writeAndFlush(message.buffer, promise: promise)
+        return promise
     }
 
     /// Set once the connection is being closed by the server.
@@ -66,15 +70,7 @@ public final class SessionOutlet: Sendable {
     /// tail (the same buffer for everyone, not copied), accounted as one frame.
     func send(_ frame: SharedFrame, subscription: UInt32) {
         let head = frame.head(subscription: subscription)
-        let size = head.readableBytes + frame.tail.readableBytes
-        queuedBytes.add(size, ordering: .relaxed)
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { [self] _ in
-            queuedBytes.subtract(size, ordering: .relaxed)
-            bytesSent.add(size, ordering: .relaxed)
-            framesSent.add(1, ordering: .relaxed)
-            metrics.bytesSent.increment(by: Int64(size))
-        }
+        let promise = accounted(head.readableBytes + frame.tail.readableBytes)
         channel.write(head, promise: nil)
         channel.writeAndFlush(frame.tail, promise: promise)
     }

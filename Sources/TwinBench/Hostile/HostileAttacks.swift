@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SceneCore
 import SceneWire
 
 /// One attack of the hostile suite: what it did and whether the server held (answered as
@@ -20,7 +21,7 @@ struct HostileAttacks {
     let metrics: Int
     let token: String
     let quick: Bool
-    var rng = SplitMixRandom(seed: 20_261_201)
+    var rng = SeededGenerator(seed: 20_261_201)
 
     init(port: Int, metrics: Int, token: String, quick: Bool) {
         self.port = port; self.metrics = metrics; self.token = token; self.quick = quick
@@ -251,18 +252,5 @@ struct HostileAttacks {
         var last: UInt16?
         for m in messages { if case .error(let code, _) = m { last = code } }
         return AttackResult(name: "slow-reader", held: last == ErrorCode.tooSlow.rawValue, detail: "last Error \(last.map(String.init) ?? "none")")
-    }
-}
-
-/// SplitMix64, the suite's seeded randomness.
-struct SplitMixRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
