@@ -21,26 +21,39 @@ struct Tiles: ParsableCommand {
         var workers = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: ArgumentHelp("Bytes of CityObjects or CityJSONSeq lines per parsing job.", visibility: .hidden))
         var pieceBytes = 1 << 20
+        @Flag(help: "Also import the tiles in the folders' subfolders.") var recursive = false
+        @Flag(help: "Print the summary as one JSON object (files, what became of each, totals) instead of lines.") var json = false
         @OptionGroup var options: CatalogOption
+
+        /// What became of one file, for --json.
+        struct FileOutcome: Encodable {
+            var file: String
+            var summary: ImportSummary?
+            var error: String?
+        }
 
         func run() throws {
             let epsg = try crs.map { text -> Int in
                 guard let code = TileHeader.epsgCode(text) else { throw ValidationError("--crs takes EPSG:N, e.g. EPSG:7415") }
                 return code
             }
+            // Folders are read first, so that a wrong path creates no catalog.
+            let files = try expand(paths)
             let catalog = try Catalog(path: options.catalog)
             var failures = 0
             let terminal = isatty(STDERR_FILENO) == 1
-            let files = try expand(paths)
             // Tile names come from file names: two files of one import must not claim one name.
             var claimedBy: [String: String] = [:]
             var statuses: [ImportSummary.Status: Int] = [:]
             var objects = 0
+            var outcomes: [FileOutcome] = []
             for file in files {
                 let name = Catalog.tileName(for: file)
                 if let other = claimedBy[name] {
                     failures += 1
-                    FileHandle.standardError.write(Data("refused \(file): it would be tile '\(name)', which \(other) is in this import; rename one of them\n".utf8))
+                    let why = "\(file): it would be tile '\(name)', which \(other) is in this import; rename one of them"
+                    FileHandle.standardError.write(Data("refused \(why)\n".utf8))
+                    outcomes.append(FileOutcome(file: file, error: why))
                     continue
                 }
                 claimedBy[name] = file
@@ -54,32 +67,55 @@ struct Tiles: ParsableCommand {
                     }
                     if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                     let rate = s.seconds > 0 ? Double(s.bytes) / 1e6 / s.seconds : 0
-                    print("\(s.status.rawValue) \(s.tile): \(s.objects) objects, EPSG:\(s.epsg), \(String(format: "%.2f MB in %.2f s (%.1f MB/s)", Double(s.bytes) / 1e6, s.seconds, rate))"
-                          + (s.upgradedFrom.map { ", upgraded from CityJSON \($0)" } ?? ""))
+                    outcomes.append(FileOutcome(file: file, summary: s))
+                    if !json { print("\(s.status.rawValue) \(s.tile): \(s.objects) objects, EPSG:\(s.epsg), \(String(format: "%.2f MB in %.2f s (%.1f MB/s)", Double(s.bytes) / 1e6, s.seconds, rate))"
+                          + (s.upgradedFrom.map { ", upgraded from CityJSON \($0)" } ?? "")) }
                     statuses[s.status, default: 0] += 1
                     objects += s.objects
                 } catch {
                     failures += 1
                     FileHandle.standardError.write(Data("refused \(error)\n".utf8))
+                    outcomes.append(FileOutcome(file: file, error: "\(error)"))
                 }
             }
-            if files.count > 1 {
+            if json {
+                struct Out: Encodable {
+                    var files: [FileOutcome]
+                    var imported: Int, replaced: Int, unchanged: Int, refused: Int, objects: Int
+                }
+                print(try JSONText.encode(Out(files: outcomes, imported: statuses[.imported] ?? 0, replaced: statuses[.replaced] ?? 0,
+                                              unchanged: statuses[.unchanged] ?? 0, refused: failures, objects: objects)))
+            } else if files.count > 1 {
                 let counts = [ImportSummary.Status.imported, .replaced, .unchanged].map { "\(statuses[$0] ?? 0) \($0.rawValue)" }
                 print("\(files.count) files: \(counts.joined(separator: ", ")), \(failures) refused; \(objects) objects")
             }
             if failures > 0 { throw ExitCode(1) }
         }
 
+        /// Files and the tiles inside folders (suffixes matched in any case; subfolders with
+        /// --recursive), in name order. A folder holding none is an error.
         func expand(_ paths: [String]) throws -> [String] {
+            let fm = FileManager.default
+            func isTile(_ name: String) -> Bool { let n = name.lowercased(); return n.hasSuffix(".json") || n.hasSuffix(".jsonl") }
             var out: [String] = []
             for p in paths {
                 var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
-                    let names = try FileManager.default.contentsOfDirectory(atPath: p).sorted()
-                    out += names.filter { $0.hasSuffix(".json") || $0.hasSuffix(".jsonl") }.map { "\(p)/\($0)" }
+                guard fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue else { out.append(p); continue }
+                let names: [String]
+                if recursive {
+                    names = (fm.enumerator(atPath: p)?.compactMap { $0 as? String } ?? []).sorted()
                 } else {
-                    out.append(p)
+                    names = try fm.contentsOfDirectory(atPath: p).sorted()
                 }
+                let found = names.filter(isTile).map { "\(p)/\($0)" }.filter { f in
+                    var d: ObjCBool = false
+                    return fm.fileExists(atPath: f, isDirectory: &d) && !d.boolValue
+                }
+                if found.isEmpty {
+                    let hasSubfolders = names.contains { n in var d: ObjCBool = false; return fm.fileExists(atPath: "\(p)/\(n)", isDirectory: &d) && d.boolValue }
+                    throw CommandFailure("\(p) holds no .city.json or .city.jsonl files" + (hasSubfolders && !recursive ? " (its subfolders are read with --recursive)" : ""))
+                }
+                out += found
             }
             return out
         }

@@ -243,3 +243,30 @@ import Testing
         #expect(before == after, "listing wrote to the catalog")
     }
 }
+
+@Suite struct FolderImportTests {
+    @Test func foldersRecurseOnRequestMatchSuffixesInAnyCaseAndAnEmptyOneIsAnError() throws {
+        let dir = CommandLineTests.temp()
+        let cat = "\(dir)/c.sqlite"
+        let empty = "\(dir)/empty"
+        try FileManager.default.createDirectory(atPath: "\(empty)/deeper", withIntermediateDirectories: true)
+        let none = try CommandLineTests.run(["tiles", "import", empty, "--catalog", cat])
+        #expect(none.status != 0 && none.err.contains("holds no .city.json or .city.jsonl files") && none.err.contains("--recursive"), "\(none.err)")
+        #expect(!FileManager.default.fileExists(atPath: cat), "a refused folder created the catalog")
+        // One tile at the top (upper-case suffix), one in a subfolder.
+        let tiles = "\(dir)/tiles"
+        try FileManager.default.createDirectory(atPath: "\(tiles)/north", withIntermediateDirectories: true)
+        #expect(try CommandLineTests.run(["tiles", "generate", "--buildings", "6", "--seed", "1", "-o", "\(tiles)/a.city.jsonl"]).status == 0)
+        try FileManager.default.moveItem(atPath: "\(tiles)/a.city.jsonl", toPath: "\(tiles)/a.CITY.JSONL")
+        #expect(try CommandLineTests.run(["tiles", "generate", "--buildings", "6", "--seed", "2", "-o", "\(tiles)/north/b.city.jsonl"]).status == 0)
+        let flat = try CommandLineTests.run(["tiles", "import", tiles, "--catalog", cat, "--json"])
+        #expect(flat.status == 0, "\(flat.err)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(flat.out.utf8)) as? [String: Any])
+        #expect(summary["imported"] as? Int == 1 && summary["refused"] as? Int == 0, "\(flat.out)")
+        #expect((summary["files"] as? [[String: Any]])?.first?["file"] as? String == "\(tiles)/a.CITY.JSONL")
+        let deep = try CommandLineTests.run(["tiles", "import", tiles, "--recursive", "--catalog", cat, "--json"])
+        let again = try #require(try JSONSerialization.jsonObject(with: Data(deep.out.utf8)) as? [String: Any])
+        #expect(again["imported"] as? Int == 1 && again["unchanged"] as? Int == 1, "\(deep.out)")
+        #expect(again["objects"] as? Int == 12)
+    }
+}
