@@ -1,15 +1,15 @@
 import Foundation
 
 /// One measured figure: its median, spread and how many runs it took.
-public struct BenchResult: Codable, Sendable, Equatable {
-    public var name: String
-    public var unit: String
-    public var median: Double
-    public var min: Double
-    public var max: Double
-    public var runs: Int
+package struct BenchResult: Codable, Sendable, Equatable {
+    package var name: String
+    package var unit: String
+    package var median: Double
+    package var min: Double
+    package var max: Double
+    package var runs: Int
 
-    public init(name: String, unit: String, samples: [Double]) {
+    package init(name: String, unit: String, samples: [Double]) {
         let s = samples.sorted()
         self.name = name
         self.unit = unit
@@ -20,19 +20,19 @@ public struct BenchResult: Codable, Sendable, Equatable {
     }
 
     /// A single derived figure (a ratio, a flag).
-    public init(name: String, unit: String, value: Double) {
+    package init(name: String, unit: String, value: Double) {
         self.init(name: name, unit: unit, samples: [value])
     }
 }
 
 /// The machine a suite ran on.
-public struct BenchMachine: Codable, Sendable, Equatable {
-    public var cores: Int
-    public var os: String
-    public var swift: String
-    public var build: String
+package struct BenchMachine: Codable, Sendable, Equatable {
+    package var cores: Int
+    package var os: String
+    package var swift: String
+    package var build: String
 
-    public static var current: BenchMachine {
+    package static var current: BenchMachine {
         #if DEBUG
         let build = "debug (figures are not representative: use swift run -c release)"
         #else
@@ -54,18 +54,18 @@ public struct BenchMachine: Codable, Sendable, Equatable {
 }
 
 /// What `twinscene bench SUITE --json` prints.
-public struct BenchReport: Codable, Sendable {
-    public var suite: String
-    public var machine: BenchMachine
-    public var results: [BenchResult]
+package struct BenchReport: Codable, Sendable {
+    package var suite: String
+    package var machine: BenchMachine
+    package var results: [BenchResult]
 
-    public init(suite: String, results: [BenchResult]) {
+    package init(suite: String, results: [BenchResult]) {
         self.suite = suite
         self.machine = .current
         self.results = results
     }
 
-    public func json() -> String {
+    package func json() -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -73,7 +73,7 @@ public struct BenchReport: Codable, Sendable {
     }
 
     /// A readable table.
-    public func table() -> String {
+    package func table() -> String {
         var lines = ["suite \(suite) on \(machine.cores) cores, \(machine.os), Swift \(machine.swift), \(machine.build) build", ""]
         let w = max(8, results.map(\.name.count).max() ?? 8)
         func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
@@ -87,7 +87,7 @@ public struct BenchReport: Codable, Sendable {
 }
 
 /// Monotonic milliseconds of one call.
-public func measureMilliseconds(_ body: () throws -> Void) rethrows -> Double {
+package func measureMilliseconds(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
@@ -95,7 +95,7 @@ public func measureMilliseconds(_ body: () throws -> Void) rethrows -> Double {
 
 /// Returns freed heap pages to the system (glibc `malloc_trim`), so that resident memory
 /// measures what is live rather than what the allocator keeps for later.
-public func trimAllocator() {
+package func trimAllocator() {
     #if os(Linux)
     _ = glibcMallocTrim(0)
     #endif
@@ -107,7 +107,7 @@ private func glibcMallocTrim(_ pad: Int) -> Int32
 #endif
 
 /// Resident set size of this process in bytes (Linux /proc; 0 elsewhere).
-public func residentBytes() -> Int {
+package func residentBytes() -> Int {
     guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let parts = s.split(separator: " ")
     guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }

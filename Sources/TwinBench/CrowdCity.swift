@@ -4,9 +4,9 @@ import SceneCore
 
 /// The city the engine benchmarks and tests share: a generated district's footprints as
 /// obstacles and a crowd spawned in its streets.
-public enum CrowdCity {
+package enum CrowdCity {
     /// Footprints of a generated district in local metres, with its bounds.
-    public static func district(buildings: Int, seed: UInt64 = 7) -> (bounds: Rect, footprints: [Footprint]) {
+    package static func district(buildings: Int, seed: UInt64 = 7) -> (bounds: Rect, footprints: [Footprint]) {
         let gen = DistrictGenerator(buildings: buildings, seed: seed)
         var fps: [Footprint] = []
         for k in 0..<buildings {
@@ -19,7 +19,7 @@ public enum CrowdCity {
 
     /// A crowd world of `entities` walkers in a district sized for `density` walkers per m²
     /// of district (buildings included; about twice that on the streets).
-    public static func world(entities: Int, workers: Int, seed: UInt64 = 42, density: Double = 0.3) -> World {
+    package static func world(entities: Int, workers: Int, seed: UInt64 = 42, density: Double = 0.3) -> World {
         // A generated parcel with its share of the streets covers (96+16) x (64+16) / 6 m².
         let buildings = max(12, Int(Double(entities) / density / (112.0 * 80.0 / 6.0)))
         let (bounds, fps) = district(buildings: buildings)

@@ -4,8 +4,8 @@ import SceneCore
 
 /// `twinscene bench engine`: tick time at 10k, 100k and 1M entities, the 2-worker
 /// speed-up, memory per entity, and whether 1-4 workers agree on the state hash.
-public enum EngineSuite {
-    public static func run(quick: Bool, scenesDir: String = "Scenes", log: (String) -> Void = { _ in }) -> [BenchResult] {
+package enum EngineSuite {
+    package static func run(quick: Bool, scenesDir: String = "Scenes", log: (String) -> Void = { _ in }) -> [BenchResult] {
         var results: [BenchResult] = []
         let big = quick ? 100_000 : 1_000_000
         let tag = quick ? "100k" : "1m"

@@ -4,8 +4,8 @@ import SceneWire
 
 /// `twinscene bench server`: a real `twinscene serve` child process on loopback, loaded by
 /// in-process clients; figures from the clients and the server's resident memory.
-public enum ServerSuite {
-    public static func run(quick: Bool, scenesDir: String, log: (String) -> Void = { _ in }) async throws -> [BenchResult] {
+package enum ServerSuite {
+    package static func run(quick: Bool, scenesDir: String, log: (String) -> Void = { _ in }) async throws -> [BenchResult] {
         var results: [BenchResult] = []
         let seconds = quick ? 8.0 : 60.0
         // 1: many clients, each watching an area of about 1k of 10k walkers.

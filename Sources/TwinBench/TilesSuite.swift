@@ -5,8 +5,8 @@ import Foundation
 
 /// `twinscene bench tiles`: import speed and peak memory on a generated district, the real
 /// Delft tile, and a whole-process comparison with cjio where it is installed.
-public enum TilesSuite {
-    public static func run(quick: Bool, sharedData: String?, log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+package enum TilesSuite {
+    package static func run(quick: Bool, sharedData: String?, log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         var results: [BenchResult] = []
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-bench-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -8,8 +8,8 @@ import SceneWire
 /// `twinscene bench wire`: bytes per entity per tick on the socket (frames as the server
 /// sends them, headers and compression included), coding and decoding time, and the
 /// largest position error, with the naive baselines measured in the same run.
-public enum WireSuite {
-    public static func run(quick: Bool, sharedData: String?, scenesDir: String = "Scenes", log: (String) -> Void = { _ in }) throws -> [BenchResult] {
+package enum WireSuite {
+    package static func run(quick: Bool, sharedData: String?, scenesDir: String = "Scenes", log: (String) -> Void = { _ in }) throws -> [BenchResult] {
         var results: [BenchResult] = []
         if let shared = sharedData, FileManager.default.fileExists(atPath: "\(shared)/tracking/hawkeye_period1_min1_players.csv") {
             log("Hawk-Eye minute at 25 Hz ...")

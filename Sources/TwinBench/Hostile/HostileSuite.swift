@@ -8,8 +8,8 @@ import Synchronization
 /// hostile client would (docs/PROTOCOL.md's limits, one attack after another, each bounded),
 /// with a well-behaved client watching beside it. Figures: how many attacks, how many held,
 /// the server's peak resident memory, and the reference client's longest gap between frames.
-public enum HostileSuite {
-    public static func run(quick: Bool, scenesDir: String, log: (String) -> Void = { _ in }) async throws -> [BenchResult] {
+package enum HostileSuite {
+    package static func run(quick: Bool, scenesDir: String, log: (String) -> Void = { _ in }) async throws -> [BenchResult] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-hostile-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
