@@ -48,6 +48,8 @@ public enum EPTSReader {
         guard let data = FileManager.default.contents(atPath: path) else { throw TrackingError(file: path, line: 0, problem: "no such file") }
         var out: [TrackingSample] = []
         var lastFrame = Int.min
+        let rows = data.split(separator: 0x0A).filter { !$0.allSatisfy { $0 == 0x0D || $0 == 0x20 } }
+        guard !rows.isEmpty else { throw TrackingError(file: path, line: 1, problem: "no frames: the file holds no samples") }
         for (k, raw) in data.split(separator: 0x0A).enumerated() {
             let line = String(decoding: raw.last == 0x0D ? raw.dropLast() : raw, as: UTF8.self)
             let parts = line.split(separator: ":", omittingEmptySubsequences: false)

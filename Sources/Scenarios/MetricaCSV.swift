@@ -21,6 +21,7 @@ public enum MetricaCSV {
         for (k, n) in names.enumerated() where k >= 3 && !n.isEmpty {
             if n == "Ball" { if includeBall { objects.append(("ball", k)) } } else { objects.append(("\(team)_\(n)", k)) }
         }
+        guard lines.count > 3 else { throw TrackingError(file: path, line: 3, problem: "three header rows and no data rows: the file holds no samples") }
         var out: [TrackingSample] = []
         var lastTime = -Double.infinity
         for (k, line) in lines.enumerated().dropFirst(3) {

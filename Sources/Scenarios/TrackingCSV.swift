@@ -56,6 +56,7 @@ public enum TrackingCSV {
             throw TrackingError(file: path, line: 1, problem: "no x and y columns (looked for x_m/x and y_m/y)")
         }
         let zCol = column(zNames)
+        guard lines.count > 1 else { throw TrackingError(file: path, line: 1, problem: "a header and no rows: the file holds no samples") }
         var out: [TrackingSample] = []
         out.reserveCapacity(lines.count)
         var lastTime = -Double.infinity

@@ -66,4 +66,29 @@ import Testing
         let manifest = #"{"name":"f","scenario":"football-replay","bounds":[0,0,10,10]}"#
         #expect(throws: ManifestError.self) { _ = try SceneManifest.parse(try JSONParser.parse(Array(manifest.utf8)), file: "f.json") }
     }
+
+    /// A tracking file with its header and no rows is refused with file and line, never served
+    /// as an empty scene.
+    @Test func aHeaderWithoutRowsIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        func refusal(_ body: () throws -> Void) -> TrackingError? {
+            do { try body(); return nil } catch { return error as? TrackingError }
+        }
+        let csv = "\(dir)/long-\(UUID().uuidString).csv"
+        try "frame,id,x,y,z\n\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let e1 = refusal { _ = try TrackingCSV.read(path: csv, rate: 25) }
+        #expect(e1?.file == csv && e1?.line == 1 && e1?.problem.contains("no rows") == true, "\(String(describing: e1))")
+        let metrica = "\(dir)/metrica-\(UUID().uuidString).csv"
+        try ",,,Home,,Ball,\n,,,1,,,\nPeriod,Frame,Time [s],Player1,,Ball,\n".write(toFile: metrica, atomically: true, encoding: .utf8)
+        let e2 = refusal { _ = try MetricaCSV.read(path: metrica, team: "home", includeBall: true) }
+        #expect(e2?.line == 3 && e2?.problem.contains("no data rows") == true, "\(String(describing: e2))")
+        let meta = "\(dir)/meta-\(UUID().uuidString).xml"
+        try #"<main><FrameRate>25</FrameRate><DataFormatSpecification><PlayerChannelRef playerChannelId="P1_x"/><PlayerChannelRef playerChannelId="P1_y"/></DataFormatSpecification></main>"#
+            .write(toFile: meta, atomically: true, encoding: .utf8)
+        #expect(try EPTSReader.layout(metadata: meta).players == ["P1"], "the metadata itself is fine")
+        let epts = "\(dir)/epts-\(UUID().uuidString).txt"
+        try "\n".write(toFile: epts, atomically: true, encoding: .utf8)
+        let e3 = refusal { _ = try EPTSReader.read(tracking: epts, metadata: meta) }
+        #expect(e3?.file == epts && e3?.problem.contains("no frames") == true, "\(String(describing: e3))")
+    }
 }
