@@ -71,13 +71,11 @@ extension RunnerState {
 
     /// Every attribute value of every entity (for subscribers that just resynchronised).
     func attributeSnapshot() -> [WireAttribute] {
-        if let s = snapshotCache { return s }
         var out: [WireAttribute] = []
         let world = scene.world
         for slot in 0..<world.store.slotCount where world.store.dense(ofSlot: slot) != nil {
             for a in world.attributes.all(slot: UInt32(slot)) { out.append(WireAttribute(entity: a.slot, attribute: a.attribute, bits: a.bits)) }
         }
-        snapshotCache = out
         return out
     }
 
@@ -95,18 +93,15 @@ extension RunnerState {
         let tick = scene.world.tick
         if resync {
             if snapshotFrames == nil {
-                let snapshot = attributeSnapshot()
-                snapshotFrames = stride(from: 0, to: snapshot.count, by: attributesPerMessage).enumerated().compactMap { k, start in
-                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0,
-                                            values: Array(snapshot[start..<min(snapshot.count, start + attributesPerMessage)])))
+                snapshotFrames = Self.parts(attributeSnapshot(), of: attributesPerMessage).enumerated().compactMap { k, part in
+                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0, values: part))
                 }
             }
             for f in snapshotFrames! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
         } else if advanced && !pendingAttributes.isEmpty {
             if changeFrames == nil {
-                changeFrames = stride(from: 0, to: pendingAttributes.count, by: attributesPerMessage).compactMap { start in
-                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: false,
-                                            values: Array(pendingAttributes[start..<min(pendingAttributes.count, start + attributesPerMessage)])))
+                changeFrames = Self.parts(pendingAttributes, of: attributesPerMessage).compactMap { part in
+                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: false, values: part))
                 }
             }
             for f in changeFrames! { send(f, to: s) }
@@ -114,11 +109,14 @@ extension RunnerState {
         guard advanced, !pendingEvents.isEmpty else { return }
         if eventFrames == nil {
             let events = pendingEvents.map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
-            eventFrames = stride(from: 0, to: events.count, by: eventsPerMessage).compactMap { start in
-                SharedFrame(.events(subscription: 0, tick: tick, events: Array(events[start..<min(events.count, start + eventsPerMessage)])))
-            }
+            eventFrames = Self.parts(events, of: eventsPerMessage).compactMap { SharedFrame(.events(subscription: 0, tick: tick, events: $0)) }
         }
         for f in eventFrames! { send(f, to: s) }
+    }
+
+    /// A list cut into consecutive parts of at most `size` (none for an empty list).
+    static func parts<T>(_ list: [T], of size: Int) -> [[T]] {
+        stride(from: 0, to: list.count, by: size).map { Array(list[$0..<min(list.count, $0 + size)]) }
     }
 
     /// The static geometry of an area, coded once per area until the obstacles change.

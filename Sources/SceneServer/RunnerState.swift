@@ -44,8 +44,6 @@ final class RunnerState {
     var pendingEvents: [SceneEvent] = []
     /// Attribute values that changed in the last tick, sent to every subscriber.
     var pendingAttributes: [WireAttribute] = []
-    /// Every attribute value, built when a resync needs it (once per tick at most).
-    var snapshotCache: [WireAttribute]?
     /// This tick's messages coded once for every subscriber: the attribute snapshot, the
     /// attribute changes, the events (each possibly in several messages under the frame limit).
     var snapshotFrames: [SharedFrame]?
@@ -244,7 +242,6 @@ final class RunnerState {
 
     /// Codes the world's current state into per-cell delta blocks.
     func encode() {
-        snapshotCache = nil
         snapshotFrames = nil
         changeFrames = nil
         eventFrames = nil
@@ -272,26 +269,23 @@ final class RunnerState {
     /// server fault, counted, logged, and the client is closed with Error 15.
     func send(_ frame: ByteBuffer, to s: Subscription) {
         // The limit counts the type byte and the payload, not the length prefix.
-        let payload = frame.readableBytes - Self.prefixLength(frame)
-        guard payload <= runner.maxFrameBytes else {
-            runner.metrics.framesOversized.increment()
-            runner.logger.error("frame over the announced limit", metadata: ["bytes": "\(payload)", "limit": "\(runner.maxFrameBytes)"])
-            s.outlet.closeWithError(.internalError, "the server made a frame of \(payload) bytes, over its announced limit of \(runner.maxFrameBytes)")
-            return
-        }
+        guard fitsLimit(frame.readableBytes - Self.prefixLength(frame), s) else { return }
         s.outlet.send(WireMessageBox(buffer: frame))
     }
 
     /// Sends a shared message to one subscription, under the same frame-limit check as `send`.
     func send(_ frame: SharedFrame, to s: Subscription) {
-        let payload = frame.payloadBytes(subscription: s.id)
-        guard payload <= runner.maxFrameBytes else {
-            runner.metrics.framesOversized.increment()
-            runner.logger.error("frame over the announced limit", metadata: ["bytes": "\(payload)", "limit": "\(runner.maxFrameBytes)"])
-            s.outlet.closeWithError(.internalError, "the server made a frame of \(payload) bytes, over its announced limit of \(runner.maxFrameBytes)")
-            return
-        }
+        guard fitsLimit(frame.payloadBytes(subscription: s.id), s) else { return }
         s.outlet.send(frame, subscription: s.id)
+    }
+
+    /// False (counted, logged, the client closed with Error 15) for a frame over the limit.
+    func fitsLimit(_ payload: Int, _ s: Subscription) -> Bool {
+        guard payload > runner.maxFrameBytes else { return true }
+        runner.metrics.framesOversized.increment()
+        runner.logger.error("frame over the announced limit", metadata: ["bytes": "\(payload)", "limit": "\(runner.maxFrameBytes)"])
+        s.outlet.closeWithError(.internalError, "the server made a frame of \(payload) bytes, over its announced limit of \(runner.maxFrameBytes)")
+        return false
     }
 
     /// Bytes of a frame's varint length prefix.

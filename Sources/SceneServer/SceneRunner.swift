@@ -22,15 +22,14 @@ public final class SceneRunner: Service, Sendable {
     public let tickRate: Int
     /// The scene's information; `subscription` is set per subscriber when sent.
     public let info: SceneInfoMessage
-    /// Largest state frame this scene can produce (every entity in a keyframe), and its
-    /// largest static geometry: what Welcome's frame limit must allow.
-    let largestFrameBytes: Int
     let logger: Logger
     let metrics: ServerMetrics
     let sceneMetrics: SceneMetrics
     let outboundBudget: Int
     /// Seconds a subscriber may stay over its budget without draining (then Error 17).
     let drainTimeout: Double
+    /// The largest frame this runner sends: the configured limit, raised to what the scene
+    /// can make (every entity in keyframes, four times its whole static geometry).
     let maxFrameBytes: Int
 
     private let handoff: Mutex<LoadedScene?>
@@ -73,8 +72,8 @@ public final class SceneRunner: Service, Sendable {
         // varints), a block header 16; static geometry is measured, with room for tiles loaded later.
         let stateBound = scene.world.store.capacity * 26 + encoder.columns * encoder.rows * 16 + 64
         let geometry = RunnerState.staticGeometryMessage(subscription: 0, footprints: scene.footprints, area: nil, quantum: m.quantum).frame().readableBytes
-        self.largestFrameBytes = max(stateBound, 4 * geometry)
-        self.maxFrameBytes = max(maxFrameBytes, largestFrameBytes)
+        // The largest frame this scene can make is what Welcome's limit must allow.
+        self.maxFrameBytes = max(maxFrameBytes, stateBound, 4 * geometry)
         self.logger = logger
         entityCounter.store(scene.world.store.count, ordering: .relaxed)
         self.handoff = Mutex(scene)
