@@ -102,6 +102,24 @@ public final class FactoryScenario: Scenario {
         return Int(k)
     }
 
+    /// Machines: id, a name with its place on the floor and its type; AGVs and workers by id.
+    public func identity(slot: UInt32, in world: World) -> EntityIdentity? {
+        guard let d = world.store.dense(ofSlot: Int(slot)), let key = world.key(ofSlot: Int(slot)) else { return nil }
+        switch world.store.kind[d] {
+        case Self.machine.code:
+            let k = machine(slot: slot, in: world) ?? 0
+            let row = k / machineColumns, col = k % machineColumns
+            // Rows are production lines, lettered; the type alternates along a line.
+            let line = String(UnicodeScalar(UInt8(65 + row % 26)))
+            let type = col % 2 == 0 ? "CNC mill" : "lathe"
+            return EntityIdentity(key: key, label: "\(type) \(line)\(col + 1)", group: "line \(line)", number: UInt32(k + 1))
+        case Self.agv.code:
+            return EntityIdentity(key: key, label: "AGV \(key.dropFirst(4))", group: "AGVs", number: UInt32(key.dropFirst(4)) ?? 0)
+        default:
+            return EntityIdentity(key: key, label: "worker \(key.dropFirst(7))", group: "workers", number: UInt32(key.dropFirst(7)) ?? 0)
+        }
+    }
+
     /// Sets a machine to fault (an operator's control). False when `slot` is not a machine.
     public func injectFault(slot: UInt32, in world: World) -> Bool {
         guard let k = machine(slot: slot, in: world) else { return false }

@@ -66,6 +66,19 @@ public final class FootballLiveScenario: Scenario {
         return FootballLiveBehaviour(centre: centre, columns: columns)
     }
 
+    /// Players: team, shirt number and role (goalkeeper, defender, midfielder, forward in the
+    /// 4-4-2); the ball.
+    public func identity(slot: UInt32, in world: World) -> EntityIdentity? {
+        guard let d = world.store.dense(ofSlot: Int(slot)), let key = world.key(ofSlot: Int(slot)) else { return nil }
+        guard let columns, world.store.kind[d] == Self.player.code else { return EntityIdentity(key: key, label: "ball", group: "ball") }
+        let team = world.store[columns.team, dense: d], position = Int(world.store[columns.position, dense: d])
+        let role = position == 0 ? "goalkeeper" : position <= 4 ? "defender" : position <= 8 ? "midfielder" : "forward"
+        let side = team == 0 ? "home" : "away"
+        return EntityIdentity(key: key, label: "\(side) \(position + 1), \(role)", group: side, number: UInt32(position + 1))
+    }
+
+    public var sceneWideEvents: Set<SceneEvent.Kind> { [Event.goal] }
+
     /// Possession, passes, shots and goals: serial, after each step.
     public func afterStep(_ world: World) -> [SceneEvent] {
         guard let columns, let ballHandle = ball, let ballDense = world.store.dense(of: ballHandle) else { return [] }

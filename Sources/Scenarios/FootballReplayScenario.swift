@@ -11,13 +11,16 @@ public final class FootballReplayScenario: Scenario {
     public let centre: SIMD2<Float>
     /// Small ids for the tracked objects (order of first appearance), which order each frame.
     public let ids: [String: Int]
+    /// Team, shirt number and role of the tracked objects, where the source has them.
+    public let objects: [String: TrackedObject]
 
     public static let player = EntityKind(code: 1, name: "player")
     public static let ball = EntityKind(code: 2, name: "ball")
 
     /// Groups samples into ticks at `tickRate` (taking every n-th source frame when the
     /// source is faster, e.g. Hawk-Eye's 50 Hz at 25 Hz).
-    public init(samples: [TrackingSample], sourceRate: Double, tickRate: Int, centre: SIMD2<Float>) {
+    public init(samples: [TrackingSample], sourceRate: Double, tickRate: Int, centre: SIMD2<Float>, objects: [String: TrackedObject] = [:]) {
+        self.objects = objects
         let step = max(1, Int((sourceRate / Double(tickRate)).rounded()))
         let first = samples.map(\.frame).min() ?? 0
         var byTick: [Int: [TrackingSample]] = [:]
@@ -70,6 +73,16 @@ public final class FootballReplayScenario: Scenario {
             world.store.goalY[d] = p.y
             if kind == Self.ball.code, let z = s.z { world.attributes.set(slot: handle.index, attribute: 0, float: Float(z)) }
         }
+    }
+
+    /// The source's id as key; team, shirt number and role where the data has them.
+    public func identity(slot: UInt32, in world: World) -> EntityIdentity? {
+        guard let key = world.key(ofSlot: Int(slot)) else { return nil }
+        if key == "ball" { return EntityIdentity(key: key, label: "ball", group: "ball") }
+        let o = objects[key] ?? TrackedObject()
+        var label = o.team.isEmpty ? key : o.jersey > 0 ? "\(o.team) \(o.jersey)" : "\(o.team) \(key)"
+        if !o.role.isEmpty { label += " (\(o.role.lowercased()))" }
+        return EntityIdentity(key: key, label: label, group: o.team.isEmpty ? o.role : o.team, number: o.jersey)
     }
 
     public func afterStep(_ world: World) -> [SceneEvent] {

@@ -101,6 +101,20 @@ public final class MarathonScenario: Scenario {
                                  waveGapSeconds: waveGapSeconds, stations: stations, roadHalfWidth: roadHalfWidth)
     }
 
+    /// Runners: bib, a name and their start wave; spectators by slot.
+    public func identity(slot: UInt32, in world: World) -> EntityIdentity? {
+        guard let d = world.store.dense(ofSlot: Int(slot)) else { return nil }
+        guard world.store.kind[d] == Self.runner.code, let bib = world.attributes.int(slot: slot, attribute: Attribute.bib.rawValue),
+              let columns else {
+            return EntityIdentity(key: "spectator-\(slot)", label: "spectator", group: "spectators")
+        }
+        let wave = world.store[columns.wave, dense: d]
+        let number = UInt32(clamping: Int(bib))
+        return EntityIdentity(key: "bib-\(bib)", label: RunnerNames.name(bib: number), group: "wave \(wave + 1)", number: number)
+    }
+
+    public var sceneWideEvents: Set<SceneEvent.Kind> { [Event.leaderboard] }
+
     public func afterStep(_ world: World) -> [SceneEvent] {
         var out: [SceneEvent] = []
         let tickRate = max(1, Int((1 / world.dt).rounded()))

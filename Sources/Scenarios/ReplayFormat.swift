@@ -16,8 +16,9 @@ public enum ReplayFormat: String, CaseIterable, Sendable {
         }
     }
 
-    /// Reads the files (already resolved) into samples and the source's frame rate.
-    func read(files: [String], file: String) throws -> (samples: [TrackingSample], rate: Double) {
+    /// Reads the files (already resolved) into samples, the source's frame rate and what it
+    /// says about each object (team, shirt number, role).
+    func read(files: [String], file: String) throws -> (samples: [TrackingSample], rate: Double, objects: [String: TrackedObject]) {
         let need = self.files
         guard (need.minimum...need.maximum).contains(files.count) else {
             throw ManifestError(file: file, path: "$.replay.files", problem: "\(rawValue) needs \(need.meaning); found \(files.count) file(s)")
@@ -26,12 +27,14 @@ public enum ReplayFormat: String, CaseIterable, Sendable {
         case .hawkeye:
             let players = try TrackingCSV.read(path: files[0], rate: 50)
             let ball = files.count > 1 ? try TrackingCSV.read(path: files[1], rate: 50, fixedId: "ball") : []
-            return (players + ball, 50)
+            return (players + ball, 50, TrackingCSV.objects(path: files[0]))
         case .metrica:
             return (try MetricaCSV.read(path: files[0], team: "home", includeBall: true)
-                        + MetricaCSV.read(path: files[1], team: "away", includeBall: false), 25)
+                        + MetricaCSV.read(path: files[1], team: "away", includeBall: false), 25,
+                    MetricaCSV.objects(path: files[0], team: "home").merging(MetricaCSV.objects(path: files[1], team: "away")) { a, _ in a })
         case .epts:
-            return (try EPTSReader.read(tracking: files[0], metadata: files[1]), try EPTSReader.layout(metadata: files[1]).frameRate)
+            return (try EPTSReader.read(tracking: files[0], metadata: files[1]), try EPTSReader.layout(metadata: files[1]).frameRate,
+                    EPTSReader.objects(metadata: files[1]))
         }
     }
 }

@@ -26,12 +26,19 @@ public protocol Scenario: AnyObject {
     func afterStep(_ world: World) -> [SceneEvent]
     /// An operator's fault injection on the entity in `slot`; false when it has no such entity.
     func injectFault(slot: UInt32, in world: World) -> Bool
+    /// Who the entity in `slot` is, for clients; nil for an empty slot. Reads state only.
+    func identity(slot: UInt32, in world: World) -> EntityIdentity?
+    /// Event kinds about the whole scene (a leaderboard, a goal): area subscribers get these
+    /// wherever they look; other events only where their entity is in the area.
+    var sceneWideEvents: Set<SceneEvent.Kind> { get }
 }
 
 extension Scenario {
     public var footprints: [Footprint] { [] }
     public func afterStep(_ world: World) -> [SceneEvent] { [] }
     public func injectFault(slot: UInt32, in world: World) -> Bool { false }
+    public func identity(slot: UInt32, in world: World) -> EntityIdentity? { .plain(slot: slot, in: world, kinds: kinds) }
+    public var sceneWideEvents: Set<SceneEvent.Kind> { [] }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.
@@ -69,7 +76,8 @@ public func makeScenario(_ manifest: SceneManifest, origin: SIMD2<Double>, bound
             throw ManifestError(file: file, path: "$.replay", problem: "the football replay needs {\"format\": ..., \"files\": [...]}")
         }
         let source = try replay.format.read(files: replay.files.map(manifest.resolve), file: file)
-        return FootballReplayScenario(samples: source.samples, sourceRate: source.rate, tickRate: manifest.tickRate, centre: centre)
+        return FootballReplayScenario(samples: source.samples, sourceRate: source.rate, tickRate: manifest.tickRate, centre: centre,
+                                      objects: source.objects)
     case .marathon:
         let route = manifest.route.map { SIMD2(Float($0.x - origin.x), Float($0.y - origin.y)) }
         return MarathonScenario(course: Course(points: route), parameters: try MarathonParameters(manifest.parameters, file: file),

@@ -86,7 +86,7 @@ public enum LoadGenerator {
         } else {
             client.send(.listScenes)
         }
-        var view = SceneView(subscription: 1, area: area)
+        var view = SceneView(subscription: 1, area: area, version: client.version)
         var first: UInt64?, last: UInt64 = 0
         let startBytes = client.bytesReceived
         let watchdog = Task {

@@ -17,8 +17,8 @@ public final class SceneClient: Sendable {
     /// Bytes received on the socket so far (framing and compression included).
     public var bytesReceived: Int { counter.bytes.load(ordering: .relaxed) }
 
-    /// Connects and performs the handshake.
-    public static func connect(host: String, port: Int, name: String = "twinscene-client",
+    /// Connects and performs the handshake, offering protocol versions up to `maxVersion`.
+    public static func connect(host: String, port: Int, name: String = "twinscene-client", maxVersion: UInt16 = WireProtocol.version,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> SceneClient {
         let (stream, continuation) = AsyncThrowingStream<WireMessage, any Error>.makeStream(bufferingPolicy: .unbounded)
         let counter = ByteCounter()
@@ -40,7 +40,7 @@ public final class SceneClient: Sendable {
         } catch {
             throw ClientError.cannotConnect(host: host, port: port, reason: "\(error)")
         }
-        channel.writeAndFlush(WireMessage.hello(minVersion: WireProtocol.minimumVersion, maxVersion: WireProtocol.version, client: name).frame(),
+        channel.writeAndFlush(WireMessage.hello(minVersion: WireProtocol.minimumVersion, maxVersion: maxVersion, client: name).frame(),
                               promise: nil)
         var iterator = stream.makeAsyncIterator()
         guard let first = try await iterator.next() else {

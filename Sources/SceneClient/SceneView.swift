@@ -16,11 +16,36 @@ public struct SceneView: Sendable {
     public private(set) var visible: Set<UInt32> = []
     public private(set) var events: [WireEvent] = []
     /// Attribute values by entity and attribute index (raw 32 bits; see the kind's schema).
+    /// In version 2 with an area, only of entities in view.
     public private(set) var attributes: [UInt32: [UInt8: UInt32]] = [:]
+    /// Version 2: who each entity is, by wire id.
+    public private(set) var identities: [UInt32: WireEntityInfo] = [:]
+    /// The protocol version of the session (2 filters attributes by the area and answers moves).
+    public let version: UInt16
+    /// Version 2: areas asked for by request id, and the one AreaMoved scheduled (from its tick on).
+    var requested: [UInt32: WireArea?] = [:]
+    var scheduled: (tick: UInt64, area: WireArea?)?
+    var nextRequest: UInt32 = 1
 
-    public init(subscription: UInt32, area: WireArea? = nil) {
+    public init(subscription: UInt32, area: WireArea? = nil, version: UInt16 = 1) {
         self.subscription = subscription
         self.area = area
+        self.version = version
+    }
+
+    /// The message that moves this view's area. Version 1 filters by the new area at once
+    /// (it cannot know the frame it applies from); version 2 from the tick AreaMoved names.
+    public mutating func move(to newArea: WireArea?) -> WireMessage {
+        guard version >= 2 else {
+            area = newArea
+            return .moveArea(subscription: subscription, area: newArea)
+        }
+        let request = nextRequest
+        nextRequest &+= 1
+        requested[request] = newArea
+        // Bounded: a server answers every applied move; forget ones far behind.
+        if requested.count > 4096 { requested = requested.filter { $0.key &+ 2048 > request } }
+        return .moveAreaRequest(subscription: subscription, request: request, area: newArea)
     }
 
     /// What a state frame changed in the view.
@@ -43,13 +68,25 @@ public struct SceneView: Sendable {
         case .attributes(let s, _, let snapshot, let values) where s == subscription:
             if snapshot { attributes.removeAll(keepingCapacity: true) }
             for v in values { attributes[v.entity, default: [:]][v.attribute] = v.bits }
+        case .entityInfo(let s, let list) where s == subscription:
+            for e in list { identities[e.entity] = e }
+        case .areaMoved(let s, let request, let tick) where s == subscription:
+            guard let a = requested.removeValue(forKey: request) else { throw WireError.outOfOrder("AreaMoved for request \(request), which this view did not send") }
+            // Requests before it that the server superseded get no answer of their own.
+            requested = requested.filter { $0.key > request }
+            scheduled = (tick, a)
         case .stateFrame(let s, let tick, let time, let resync, let cells) where s == subscription:
             guard info != nil else { throw WireError.outOfOrder("a state frame before the scene info") }
             _ = try decoder.apply(tick: tick, resync: resync, blocks: cells)
             let tick = decoder.lastTick!
             self.tick = tick
             if let time { serverTimeMicros = time }
+            if let (from, a) = scheduled, tick >= from { area = a; scheduled = nil }
             let now = visibleIds()
+            if version >= 2 && area != nil {
+                // The server sends attributes of entities in view only: forget those that left.
+                for id in visible.subtracting(now) { attributes[id] = nil }
+            }
             let update = Update(tick: tick, entered: now.subtracting(visible), left: visible.subtracting(now), resync: resync)
             visible = now
             return update

@@ -50,6 +50,9 @@ public struct AttributeTable: Sendable {
     /// The attributes declared for a kind.
     public func specs(kind: UInt8) -> [AttributeSpec] { kinds[kind]?.specs ?? [] }
 
+    /// Whether any kind declares an attribute.
+    public var hasAttributes: Bool { kinds.values.contains { !$0.specs.isEmpty } }
+
     /// Gives an entity its row (all attributes 0, all marked changed so they are sent once).
     public mutating func add(slot: UInt32, kind: UInt8) {
         // Taken out of the dictionary while it grows, so the append does not copy the whole

@@ -16,6 +16,8 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
     var logger: Logger
     var outlet: SessionOutlet?
     var ready = false
+    /// The protocol version agreed in Welcome.
+    var version: UInt16 = WireProtocol.version
     var subscriptions: [UInt32: SceneRunner] = [:]
     var handshakeTimer: Scheduled<Void>?
     var idleTimer: Scheduled<Void>?
@@ -149,11 +151,18 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             ready = true
+            version = min(maxV, WireProtocol.version)
             handshakeTimer?.cancel()
             logger[metadataKey: "clientName"] = "\(LogText.safe(client))"
             logger.debug("client connected")
-            send(context, .welcome(version: min(maxV, WireProtocol.version), maxFrameBytes: UInt32(clamping: registry.maxServerFrameBytes),
+            send(context, .welcome(version: version, maxFrameBytes: UInt32(clamping: registry.maxServerFrameBytes),
                                    serverTimeMicros: ServerClock.micros(), server: configuration.serverName))
+            return
+        }
+        // Messages of another version than the session's: version 2 moves areas with a request
+        // id (MoveAreaRequest); version 1 has no MoveAreaRequest.
+        guard message.type.since <= version, message.type.until >= version else {
+            fail(context, .unexpectedMessage, "\(message.type) is not part of protocol version \(version), which this session speaks")
             return
         }
         switch message {
@@ -173,13 +182,16 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             }
             subscriptions[id] = runner
             send(context, runner.info.message(subscription: id))
-            runner.enqueue(.subscribe(outlet, id, area))
+            runner.enqueue(.subscribe(outlet, id, area, version: version))
         case .unsubscribe(let id):
             guard let runner = subscriptions.removeValue(forKey: id) else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
             runner.enqueue(.unsubscribe(outlet, id))
         case .moveArea(let id, let area):
             guard let runner = subscriptions[id] else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
-            runner.enqueue(.moveArea(outlet, id, area))
+            runner.enqueue(.moveArea(outlet, id, area, request: nil))
+        case .moveAreaRequest(let id, let request, let area):
+            guard let runner = subscriptions[id] else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
+            runner.enqueue(.moveArea(outlet, id, area, request: request))
         case .control(let token, let scene, let command):
             guard let expected = configuration.adminToken else {
                 fail(context, .unauthorized, "control is disabled: the server has no admin token")

@@ -59,7 +59,7 @@ struct RequestBuckets {
         case .listScenes: return list.take(now: now) ? nil : "more than \(Int(l.listsPerSecond)) ListScenes per second"
         case .subscribe, .unsubscribe:
             return subscription.take(now: now) ? nil : "more than \(Int(l.subscriptionsPerSecond)) Subscribe or Unsubscribe per second"
-        case .moveArea: return move.take(now: now) ? nil : "more than \(Int(l.movesPerSecond)) MoveArea per second"
+        case .moveArea, .moveAreaRequest: return move.take(now: now) ? nil : "more than \(Int(l.movesPerSecond)) MoveArea per second"
         case .control: return control.take(now: now) ? nil : "more than \(Int(l.controlsPerSecond)) Control per second"
         default: return nil
         }

@@ -5,9 +5,12 @@ import Synchronization
 
 /// What sessions (and the runner's own catalog work) ask of a scene's tick thread.
 enum RunnerCommand: Sendable {
-    case subscribe(SessionOutlet, UInt32, WireArea?)
+    /// The session's protocol version decides what the subscription is sent (section 7 of
+    /// docs/PROTOCOL.md: version 2 gets identities and area-filtered attributes and events).
+    case subscribe(SessionOutlet, UInt32, WireArea?, version: UInt16)
     case unsubscribe(SessionOutlet, UInt32)
-    case moveArea(SessionOutlet, UInt32, WireArea?)
+    /// `request` is version 2's request id, answered by AreaMoved; nil for version 1.
+    case moveArea(SessionOutlet, UInt32, WireArea?, request: UInt32?)
     case dropSession(SessionOutlet)
     case control(ControlCommand, catalog: Catalog?, reply: ControlReply)
     /// A tile prepared off the tick thread, to become obstacles at the next tick boundary.

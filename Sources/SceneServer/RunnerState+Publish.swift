@@ -31,6 +31,11 @@ extension RunnerState {
                 s.needsResync = true
                 continue
             }
+            if let request = s.movedRequest {
+                // Version 2: the moved area applies from the frame that follows.
+                send(WireMessage.areaMoved(subscription: s.id, request: request, tick: scene.world.tick).frame(), to: s)
+                s.movedRequest = nil
+            }
             if s.needsStatic {
                 let geometry = staticGeometry(area: s.area)
                 resyncBytesThisTick += geometry.tail.readableBytes
@@ -41,6 +46,9 @@ extension RunnerState {
             let resync = s.needsResync || !advanced
             let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
             let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
+            // Version 2: identities before the frame in which their entities appear.
+            var entered: [UInt32] = []
+            if s.filtersByArea { entered = updateView(s, resync: resync) } else if s.version >= 2 { sendWholeIdentities(to: s, resync: resync) }
             if steadyWhole, let frame = shared[s.id] {
                 send(frame, to: s)
                 sendEvents(to: s, advanced: advanced)
@@ -65,7 +73,11 @@ extension RunnerState {
                                                      serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
             if steadyWhole { shared[s.id] = frame }
             send(frame, to: s)
-            sendEvents(to: s, advanced: advanced, resync: resync)
+            if s.filtersByArea {
+                sendAreaExtras(to: s, entered: entered, advanced: advanced, resync: resync)
+            } else {
+                sendEvents(to: s, advanced: advanced, resync: resync)
+            }
         }
     }
 

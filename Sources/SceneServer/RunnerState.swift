@@ -13,16 +13,27 @@ import Synchronization
 final class Subscription {
     let outlet: SessionOutlet
     let id: UInt32
+    /// The session's protocol version.
+    let version: UInt16
     var area: WireArea?
     var covered: Set<Int> = [] { didSet { coveredSorted = covered.sorted() } }
     var coveredSorted: [Int] = []
     var sentCells: Set<Int> = []
     var needsResync = true
     var needsStatic = true
+    /// Version 2: the last MoveAreaRequest applied since the last frame; AreaMoved answers it
+    /// before the frame from which its area applies.
+    var movedRequest: UInt32?
+    /// Version 2 with an area: the slots inside the area at the last frame and at the one
+    /// before, and the slots whose identity this subscriber was sent.
+    var inView = SlotBits(), previousView = SlotBits(), told = SlotBits()
 
-    init(outlet: SessionOutlet, id: UInt32, area: WireArea?) {
-        self.outlet = outlet; self.id = id; self.area = area
+    init(outlet: SessionOutlet, id: UInt32, area: WireArea?, version: UInt16) {
+        self.outlet = outlet; self.id = id; self.area = area; self.version = version
     }
+
+    /// Version 2 and an area: attributes, events and identities are filtered by the area.
+    var filtersByArea: Bool { version >= 2 && area != nil }
 }
 
 /// The tick thread's state: the scene, its encoder, the subscriptions and time control.
@@ -44,6 +55,14 @@ final class RunnerState {
     var pendingEvents: [SceneEvent] = []
     /// Attribute values that changed in the last tick, sent to every subscriber.
     var pendingAttributes: [WireAttribute] = []
+    /// Per slot: the generation of its live entity plus one (0: empty) as of the last encode,
+    /// and the slots whose entity is new since the encode before (spawned, or a slot reused).
+    var aliveGeneration: [UInt32] = []
+    var newSlots: [UInt32] = []
+    /// This tick's identities coded once for whole-scene subscribers: every entity (after a
+    /// resync) and the entities new this tick.
+    var identityAllFrames: [SharedFrame]?
+    var identityNewFrames: [SharedFrame]?
     /// This tick's messages coded once for every subscriber: the attribute snapshot, the
     /// attribute changes, the events (each possibly in several messages under the frame limit).
     var snapshotFrames: [SharedFrame]?
@@ -130,15 +149,17 @@ final class RunnerState {
 
     func apply(_ command: RunnerCommand) {
         switch command {
-        case .subscribe(let outlet, let id, let area):
-            let s = Subscription(outlet: outlet, id: id, area: area)
+        case .subscribe(let outlet, let id, let area, let version):
+            let s = Subscription(outlet: outlet, id: id, area: area, version: version)
             s.covered = Set(encoder.cells(covering: area))
             subscriptions.append(s)
         case .unsubscribe(let outlet, let id):
             subscriptions.removeAll { $0.outlet === outlet && $0.id == id }
-        case .moveArea(let outlet, let id, let area):
+        case .moveArea(let outlet, let id, let area, let request):
             for s in subscriptions where s.outlet === outlet && s.id == id {
+                // Moves faster than ticks coalesce: the last one applies, once, from the next frame.
                 s.area = area
+                if let request { s.movedRequest = request }
                 s.covered = Set(encoder.cells(covering: area))
                 s.needsStatic = true
             }
@@ -164,6 +185,7 @@ final class RunnerState {
                 fresh.world.workers = scene.world.workers
                 scene = fresh
                 geometryFrames.removeAll()
+                aliveGeneration.removeAll()
                 encoder = Self.encoder(for: fresh)
                 encode()
                 for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
@@ -245,13 +267,19 @@ final class RunnerState {
         snapshotFrames = nil
         changeFrames = nil
         eventFrames = nil
+        identityAllFrames = nil
+        identityNewFrames = nil
         let store = scene.world.store
         var ids: [UInt32] = [], kinds: [UInt8] = [], xs: [Float] = [], ys: [Float] = []
         ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
         // Wire ids are slots, sent in ascending order.
+        newSlots.removeAll(keepingCapacity: true)
+        if aliveGeneration.count < store.slotCount { aliveGeneration += repeatElement(0, count: store.slotCount - aliveGeneration.count) }
         for s in 0..<store.slotCount {
-            guard let d = store.dense(ofSlot: s) else { continue }
+            guard let d = store.dense(ofSlot: s) else { aliveGeneration[s] = 0; continue }
             ids.append(UInt32(s)); kinds.append(store.kind[d]); xs.append(store.x[d]); ys.append(store.y[d])
+            let g = store.generation[s] &+ 1
+            if aliveGeneration[s] != g { aliveGeneration[s] = g; newSlots.append(UInt32(s)) }
         }
         lastBlocks = encoder.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys)
         keyframes.removeAll(keepingCapacity: true)

@@ -61,6 +61,23 @@ extension ByteBuffer {
         return s
     }
 
+    /// Writes a short text (version 2's EntityInfo): `u8` byte length, at most
+    /// `WireEntityInfo.maxTextBytes`, then UTF-8; longer texts are cut at a character boundary.
+    public mutating func writeShortText(_ s: String) {
+        let bytes = Array(WireEntityInfo.clip(s).utf8)
+        writeInteger(UInt8(bytes.count))
+        writeBytes(bytes)
+    }
+
+    /// Reads a short text, refusing one over `WireEntityInfo.maxTextBytes` or not UTF-8.
+    public mutating func readShortText(_ what: String) throws(WireError) -> String {
+        let n: UInt8 = try readInt("\(what) length")
+        guard Int(n) <= WireEntityInfo.maxTextBytes else { throw .malformed("\(what): \(n) bytes, over the limit of \(WireEntityInfo.maxTextBytes)") }
+        guard let bytes = readBytes(length: Int(n)) else { throw .truncated(what) }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw .malformed("\(what): not UTF-8") }
+        return s
+    }
+
     public mutating func readInt<T: FixedWidthInteger>(_ what: String, as: T.Type = T.self) throws(WireError) -> T {
         guard let v: T = readInteger() else { throw .truncated(what) }
         return v

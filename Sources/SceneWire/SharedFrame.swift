@@ -6,7 +6,7 @@ import NIOCore
 /// other puts the same bytes on the wire as `message.frame()`, without copying the tail.
 ///
 /// For the messages whose payload starts with the subscription: StaticGeometry and Events
-/// (`u32 subscription`) and Attributes (`varint subscription`).
+/// (`u32 subscription`), Attributes and EntityInfo (`varint subscription`).
 public struct SharedFrame: Sendable {
     public let type: MessageType
     /// The payload after the subscription field.
@@ -20,6 +20,7 @@ public struct SharedFrame: Sendable {
         case .staticGeometry(_, let b): zeroed = .staticGeometry(subscription: 0, buildings: b); varintSubscription = false
         case .events(_, let t, let e): zeroed = .events(subscription: 0, tick: t, events: e); varintSubscription = false
         case .attributes(_, let t, let s, let v): zeroed = .attributes(subscription: 0, tick: t, snapshot: s, values: v); varintSubscription = true
+        case .entityInfo(_, let e): zeroed = .entityInfo(subscription: 0, entities: e); varintSubscription = true
         default: return nil
         }
         type = message.type

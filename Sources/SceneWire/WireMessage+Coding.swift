@@ -70,6 +70,20 @@ extension WireMessage {
             out.writeInteger(sub)
         case .moveArea(let sub, let area):
             out.writeInteger(sub); writeArea(area, into: &out)
+        case .moveAreaRequest(let sub, let request, let area):
+            out.writeInteger(sub); out.writeInteger(request); writeArea(area, into: &out)
+        case .areaMoved(let sub, let request, let tick):
+            out.writeInteger(sub); out.writeInteger(request); out.writeInteger(tick)
+        case .entityInfo(let sub, let entities):
+            out.writeVarint(UInt64(sub)); out.writeVarint(UInt64(entities.count))
+            var last: UInt32 = 0
+            for e in entities {
+                // Sorted by entity: ids as gaps from the previous one.
+                out.writeVarint(UInt64(e.entity &- last)); last = e.entity
+                out.writeInteger(e.kind)
+                out.writeShortText(e.key); out.writeShortText(e.label); out.writeShortText(e.group)
+                out.writeVarint(UInt64(e.number))
+            }
         case .sceneInfo(let i):
             out.writeInteger(i.subscription); out.writeWireString(i.scene); out.writeInteger(i.epsg)
             out.writeF64(i.originX); out.writeF64(i.originY); out.writeF64(i.quantum); out.writeInteger(i.tickRate)
@@ -187,6 +201,25 @@ extension WireMessage {
             message = .unsubscribe(subscription: try p.readInt("subscription"))
         case .moveArea:
             message = .moveArea(subscription: try p.readInt("subscription"), area: try area())
+        case .moveAreaRequest:
+            message = .moveAreaRequest(subscription: try p.readInt("subscription"), request: try p.readInt("request"), area: try area())
+        case .areaMoved:
+            message = .areaMoved(subscription: try p.readInt("subscription"), request: try p.readInt("request"), tick: try p.readInt("tick"))
+        case .entityInfo:
+            guard let sub = UInt32(exactly: try p.readVarint()) else { throw .malformed("subscription beyond 32 bits") }
+            // An entry is at least 6 bytes (gap, kind, three empty texts, number).
+            let n = try p.readCount(limit: limit / 6, "entity info count")
+            var entities: [WireEntityInfo] = []
+            var last: UInt64 = 0
+            for _ in 0..<n {
+                last += try p.readVarint()
+                guard let entity = UInt32(exactly: last) else { throw .malformed("entity info id beyond 32 bits") }
+                let kind: UInt8 = try p.readInt("entity kind")
+                let key = try p.readShortText("entity key"), label = try p.readShortText("entity label"), group = try p.readShortText("entity group")
+                guard let number = UInt32(exactly: try p.readVarint()) else { throw .malformed("entity number beyond 32 bits") }
+                entities.append(WireEntityInfo(entity: entity, kind: kind, key: key, label: label, group: group, number: number))
+            }
+            message = .entityInfo(subscription: sub, entities: entities)
         case .sceneInfo:
             let sub: UInt32 = try p.readInt("subscription")
             let scene = try p.readWireString("scene")

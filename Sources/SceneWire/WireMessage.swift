@@ -87,6 +87,36 @@ public struct WireEvent: Equatable, Sendable {
     public init(entity: UInt32, kind: UInt16, value: Float) { self.entity = entity; self.kind = kind; self.value = value }
 }
 
+/// Who an entity is (version 2): its stable key, a label to show, a group (team, wave,
+/// production line) and a number (bib, jersey; 0 for none). Texts are UTF-8 of at most
+/// `maxTextBytes` bytes; the encoder cuts longer ones at a character boundary.
+public struct WireEntityInfo: Equatable, Sendable {
+    public var entity: UInt32
+    public var kind: UInt8
+    public var key: String
+    public var label: String
+    public var group: String
+    public var number: UInt32
+    public static let maxTextBytes = 64
+
+    public init(entity: UInt32, kind: UInt8, key: String, label: String, group: String = "", number: UInt32 = 0) {
+        self.entity = entity; self.kind = kind; self.key = key; self.label = label; self.group = group; self.number = number
+    }
+
+    /// A text cut to at most `maxTextBytes` bytes of UTF-8, never inside a character.
+    public static func clip(_ text: String) -> String {
+        guard text.utf8.count > maxTextBytes else { return text }
+        var out = ""
+        var used = 0
+        for ch in text {
+            let n = String(ch).utf8.count
+            if used + n > maxTextBytes { break }
+            out.append(ch); used += n
+        }
+        return out
+    }
+}
+
 /// Operator commands (need the admin token).
 public enum ControlCommand: Equatable, Sendable {
     case pause
@@ -123,6 +153,12 @@ public enum WireMessage: Equatable, Sendable {
     case subscribe(subscription: UInt32, scene: String, area: WireArea?)
     case unsubscribe(subscription: UInt32)
     case moveArea(subscription: UInt32, area: WireArea?)
+    /// Version 2's MoveArea: the request id comes back in `areaMoved`.
+    case moveAreaRequest(subscription: UInt32, request: UInt32, area: WireArea?)
+    /// Version 2: the area of `request` applies from the StateFrame of `tick` on.
+    case areaMoved(subscription: UInt32, request: UInt32, tick: UInt64)
+    /// Version 2: who the listed entities are.
+    case entityInfo(subscription: UInt32, entities: [WireEntityInfo])
     case sceneInfo(SceneInfoMessage)
     case staticGeometry(subscription: UInt32, buildings: [WireBuilding])
     /// `tick` and `serverTimeMicros` are nil when the frame leaves them out: the tick is then
@@ -148,6 +184,9 @@ public enum WireMessage: Equatable, Sendable {
         case .subscribe: return .subscribe
         case .unsubscribe: return .unsubscribe
         case .moveArea: return .moveArea
+        case .moveAreaRequest: return .moveAreaRequest
+        case .areaMoved: return .areaMoved
+        case .entityInfo: return .entityInfo
         case .sceneInfo: return .sceneInfo
         case .staticGeometry: return .staticGeometry
         case .stateFrame: return .stateFrame

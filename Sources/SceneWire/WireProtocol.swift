@@ -1,7 +1,7 @@
 /// Constants of the twinscene wire protocol; docs/PROTOCOL.md is the normative text.
 public enum WireProtocol {
     /// The protocol version this build speaks. A change to any byte layout bumps it.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// Oldest version this build still speaks.
     public static let minimumVersion: UInt16 = 1
     /// First four bytes of the Hello payload.
@@ -30,6 +30,21 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case error = 0x10
     case goodbye = 0x11
     case attributes = 0x12
+    case entityInfo = 0x13
+    case moveAreaRequest = 0x14
+    case areaMoved = 0x15
+
+    /// The first protocol version that has this message; a session of an older version
+    /// that sends it is refused (Error 4).
+    public var since: UInt16 {
+        switch self {
+        case .entityInfo, .moveAreaRequest, .areaMoved: return 2
+        default: return 1
+        }
+    }
+
+    /// The last version that has it (MoveArea without a request id is version 1's).
+    public var until: UInt16 { self == .moveArea ? 1 : UInt16.max }
 }
 
 /// Error codes carried by the Error message.

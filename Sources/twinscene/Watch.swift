@@ -19,7 +19,7 @@ struct Watch: AsyncParsableCommand {
         let client = try await SceneClient.connect(host: host, port: port, name: "twinscene-watch")
         defer { Task { await client.close() } }
         var sceneName = scene
-        var view = SceneView(subscription: 1, area: area)
+        var view = SceneView(subscription: 1, area: area, version: client.version)
         var received = 0
         // Bytes of the messages since the last frame, the frame included: counted per message
         // (re-encoded, which gives the bytes the server sent), not per socket read, which may

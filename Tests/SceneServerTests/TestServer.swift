@@ -34,8 +34,8 @@ struct TestServer {
         return TestServer(server: server, port: address.port!, manifest: manifest, obstacles: obstacles)
     }
 
-    func connect(_ name: String = "test") async throws -> SceneClient {
-        try await SceneClient.connect(host: "127.0.0.1", port: port, name: name)
+    func connect(_ name: String = "test", version: UInt16 = WireProtocol.version) async throws -> SceneClient {
+        try await SceneClient.connect(host: "127.0.0.1", port: port, name: name, maxVersion: version)
     }
 }
 

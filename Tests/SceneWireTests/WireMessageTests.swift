@@ -33,6 +33,12 @@ import Testing
         .pong(nonce: 1, echoedMicros: 2, serverTimeMicros: 3),
         .error(code: ErrorCode.frameTooLarge.rawValue, message: "too big"),
         .goodbye(reason: "server shutting down"),
+        .entityInfo(subscription: 7, entities: [
+            WireEntityInfo(entity: 3, kind: 1, key: "bib-17", label: "Zoë de Vries", group: "wave 1", number: 17),
+            WireEntityInfo(entity: 900, kind: 2, key: "ball", label: "ball")]),
+        .moveAreaRequest(subscription: 7, request: 41, area: WireArea(minX: 1, minY: 2, maxX: 3, maxY: 4)),
+        .moveAreaRequest(subscription: 7, request: 42, area: nil),
+        .areaMoved(subscription: 7, request: 42, tick: 1234),
     ] }
 
     @Test(arguments: samples)
@@ -99,7 +105,7 @@ import Testing
         for _ in 0..<3000 {
             let n = Int.random(in: 0...80, using: &rng)
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            let type = UInt8.random(in: 0...0x12, using: &rng)
+            let type = UInt8.random(in: 0...0x16, using: &rng)
             _ = try? WireMessage.decode(type: type, payload: ByteBuffer(bytes: bytes), maxFrameBytes: 4096)
             _ = try? CellBlock.open(ByteBuffer(bytes: bytes))
             var r = ByteReader(bytes)
@@ -110,6 +116,41 @@ import Testing
             var buf = ByteBuffer(bytes: bytes)
             _ = try? WireFrameDecoder(maxFrameBytes: 64).next(&buf)
         }
+    }
+
+    @Test func entityInfoTextsAreBoundedAndValidated() throws {
+        // Writing cuts a long text at a character boundary, never inside one.
+        let long = String(repeating: "é", count: 40)   // 80 bytes
+        let m = WireMessage.entityInfo(subscription: 1, entities: [WireEntityInfo(entity: 1, kind: 1, key: long, label: "x")])
+        var frame = m.frame()
+        let f = try #require(try WireFrameDecoder().next(&frame))
+        guard case .entityInfo(_, let list) = try WireMessage.decode(type: f.type, payload: f.payload) else { Issue.record("not EntityInfo"); return }
+        #expect(list[0].key == String(repeating: "é", count: 32) && list[0].key.utf8.count == 64)
+        // Reading refuses a text over 64 bytes and one that is not UTF-8, naming the field.
+        func payload(key: [UInt8]) -> ByteBuffer {
+            var b = ByteBuffer()
+            b.writeVarint(1); b.writeVarint(1); b.writeVarint(5); b.writeInteger(UInt8(1))
+            b.writeInteger(UInt8(key.count)); b.writeBytes(key)
+            b.writeInteger(UInt8(0)); b.writeInteger(UInt8(0)); b.writeVarint(0)
+            return b
+        }
+        #expect(throws: WireError.malformed("entity key: 65 bytes, over the limit of 64")) {
+            try WireMessage.decode(type: MessageType.entityInfo.rawValue, payload: payload(key: Array(repeating: 0x61, count: 65)))
+        }
+        #expect(throws: WireError.malformed("entity key: not UTF-8")) {
+            try WireMessage.decode(type: MessageType.entityInfo.rawValue, payload: payload(key: [0x61, 0xC3, 0x28]))
+        }
+        // A count larger than the payload could hold is refused before anything is allocated.
+        var huge = ByteBuffer()
+        huge.writeVarint(1); huge.writeVarint(1 << 40)
+        #expect(throws: WireError.self) { try WireMessage.decode(type: MessageType.entityInfo.rawValue, payload: huge) }
+        // And a good one still decodes.
+        #expect(throws: Never.self) { try WireMessage.decode(type: MessageType.entityInfo.rawValue, payload: payload(key: Array("bib-1".utf8))) }
+    }
+
+    @Test func versionTwoMessagesSayWhichVersionsHaveThem() {
+        #expect(MessageType.entityInfo.since == 2 && MessageType.moveAreaRequest.since == 2 && MessageType.areaMoved.since == 2)
+        #expect(MessageType.moveArea.until == 1 && MessageType.subscribe.until == .max && MessageType.subscribe.since == 1)
     }
 
     @Test func embeddedChannelPipelineDecodesMessagesAndRejectsGarbage() throws {

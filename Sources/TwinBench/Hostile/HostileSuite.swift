@@ -40,7 +40,7 @@ package enum HostileSuite {
         reference.send(.subscribe(subscription: 1, scene: "district", area: nil))
         let gaps = GapMeter()
         let watcher = Task {
-            var view = SceneView(subscription: 1)
+            var view = SceneView(subscription: 1, version: reference.version)
             for try await m in reference.messages {
                 if (try? view.apply(m)) ?? nil != nil { gaps.frame() }
                 if case .error = m { break }

@@ -1,0 +1,109 @@
+import NIOCore
+import Scenarios
+import SceneCore
+import SceneWire
+
+/// Version 2's per-subscriber views: who is inside an area, whose identity a subscriber
+/// still needs, and the attributes and events an area lets through.
+extension RunnerState {
+    /// Largest EntityInfo entry: id gap, kind, three texts of 64 bytes, a number.
+    static let entityInfoEntryBytes = 10 + 1 + 3 * (1 + WireEntityInfo.maxTextBytes) + 5
+    var identitiesPerMessage: Int { max(1, (runner.maxFrameBytes - 32) / Self.entityInfoEntryBytes) }
+
+    /// Who the entities in `slots` are (ascending slots), as the scenario says.
+    func identities(_ slots: [UInt32]) -> [WireEntityInfo] {
+        let world = scene.world
+        return slots.compactMap { slot in
+            guard let d = world.store.dense(ofSlot: Int(slot)), let i = scene.scenario.identity(slot: slot, in: world) else { return nil }
+            return WireEntityInfo(entity: slot, kind: world.store.kind[d], key: i.key, label: i.label, group: i.group, number: i.number)
+        }
+    }
+
+    /// EntityInfo messages for `slots`, each under the frame limit.
+    func identityMessages(_ slots: [UInt32], subscription: UInt32) -> [WireMessage] {
+        Self.parts(identities(slots), of: identitiesPerMessage).map { .entityInfo(subscription: subscription, entities: $0) }
+    }
+
+    /// Identities a whole-scene version 2 subscriber needs before this tick's frame: every
+    /// entity after a resync, else the entities new this tick. Coded once per tick.
+    func sendWholeIdentities(to s: Subscription, resync: Bool) {
+        if resync {
+            if identityAllFrames == nil {
+                var all: [UInt32] = []
+                for slot in 0..<aliveGeneration.count where aliveGeneration[slot] != 0 { all.append(UInt32(slot)) }
+                identityAllFrames = identityMessages(all, subscription: 0).compactMap(SharedFrame.init)
+            }
+            for f in identityAllFrames! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
+        } else if !newSlots.isEmpty {
+            if identityNewFrames == nil { identityNewFrames = identityMessages(newSlots, subscription: 0).compactMap(SharedFrame.init) }
+            for f in identityNewFrames! { send(f, to: s) }
+        }
+    }
+
+    /// Recomputes which entities lie inside an area subscription's area, by their quantised
+    /// positions exactly as a client filters them, and sends the identities of those it was
+    /// not yet told about. Returns the slots that entered the view since the last frame
+    /// (every slot in view after a resync), ascending.
+    func updateView(_ s: Subscription, resync: Bool) -> [UInt32] {
+        guard let area = s.area else { return [] }
+        let slots = aliveGeneration.count
+        swap(&s.inView, &s.previousView)
+        s.inView.reset(count: slots)
+        if resync {
+            s.previousView.reset(count: slots)
+            s.told.reset(count: slots)
+        } else {
+            // A slot whose entity is new holds someone the subscriber has not met.
+            for slot in newSlots { s.previousView.remove(Int(slot)); s.told.remove(Int(slot)) }
+        }
+        let q = encoder.quantum
+        var entered: [UInt32] = []
+        for c in s.coveredSorted {
+            let cell = encoder.cells[c]
+            for i in 0..<cell.count where area.contains(x: Double(cell.qx[i]) * q, y: Double(cell.qy[i]) * q) {
+                let slot = Int(cell.ids[i])
+                s.inView.insert(slot)
+                if !s.previousView.contains(slot) { entered.append(cell.ids[i]) }
+            }
+        }
+        entered.sort()
+        let unknown = entered.filter { !s.told.contains(Int($0)) }
+        for slot in unknown { s.told.insert(Int(slot)) }
+        for m in identityMessages(unknown, subscription: s.id) {
+            let frame = m.frame()
+            if resync { resyncBytesThisTick += frame.readableBytes }
+            send(frame, to: s)
+        }
+        return entered
+    }
+
+    /// An area subscription's attributes and events after its frame: after a resync a
+    /// snapshot of the entities in view; else the values of entities that just entered and
+    /// the changes of the others in view; events of entities in view and scene-wide ones.
+    func sendAreaExtras(to s: Subscription, entered: [UInt32], advanced: Bool, resync: Bool) {
+        let world = scene.world, tick = world.tick
+        var values: [WireAttribute] = []
+        for slot in entered {
+            for a in world.attributes.all(slot: slot) { values.append(WireAttribute(entity: a.slot, attribute: a.attribute, bits: a.bits)) }
+        }
+        if !resync && advanced {
+            let fresh = Set(entered)
+            for v in pendingAttributes where s.inView.contains(Int(v.entity)) && !fresh.contains(v.entity) { values.append(v) }
+            values.sort { ($0.entity, $0.attribute) < ($1.entity, $1.attribute) }
+        }
+        // A snapshot after a resync even when empty, so the client clears what it held.
+        if resync && world.attributes.hasAttributes || !values.isEmpty {
+            let parts = Self.parts(values, of: attributesPerMessage)
+            for (k, part) in (parts.isEmpty ? [[]] : parts).enumerated() {
+                let frame = WireMessage.attributes(subscription: s.id, tick: tick, snapshot: resync && k == 0, values: part).frame()
+                if resync { resyncBytesThisTick += frame.readableBytes }
+                send(frame, to: s)
+            }
+        }
+        guard advanced, !pendingEvents.isEmpty else { return }
+        let wide = scene.scenario.sceneWideEvents
+        let mine = pendingEvents.filter { wide.contains($0.kind) || s.inView.contains(Int($0.entity)) }
+            .map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
+        for part in Self.parts(mine, of: eventsPerMessage) { send(WireMessage.events(subscription: s.id, tick: tick, events: part).frame(), to: s) }
+    }
+}

@@ -1,0 +1,33 @@
+/// A set of entity slots as one bit each: membership tests in the fan-out's inner loops
+/// without hashing.
+struct SlotBits {
+    private(set) var words: [UInt64] = []
+
+    /// Empties the set and makes room for `count` slots.
+    mutating func reset(count: Int) {
+        let n = (count + 63) / 64
+        if words.count != n { words = [UInt64](repeating: 0, count: n) } else { for i in 0..<n { words[i] = 0 } }
+    }
+
+    /// Makes room for `count` slots, keeping the members.
+    mutating func grow(count: Int) {
+        let n = (count + 63) / 64
+        if words.count < n { words += repeatElement(0, count: n - words.count) }
+    }
+
+    @inline(__always) func contains(_ slot: Int) -> Bool {
+        let w = slot >> 6
+        return w < words.count && words[w] & (1 << UInt64(slot & 63)) != 0
+    }
+
+    @inline(__always) mutating func insert(_ slot: Int) {
+        let w = slot >> 6
+        if w >= words.count { grow(count: slot + 1) }
+        words[w] |= 1 << UInt64(slot & 63)
+    }
+
+    @inline(__always) mutating func remove(_ slot: Int) {
+        let w = slot >> 6
+        if w < words.count { words[w] &= ~(1 << UInt64(slot & 63)) }
+    }
+}
