@@ -52,6 +52,12 @@ enum ProtocolExamples {
             ("pong", .pong(nonce: 1, echoedMicros: 1000, serverTimeMicros: 2000)),
             ("error", .error(code: 6, message: "no scene")),
             ("goodbye", .goodbye(reason: "bye")),
+            ("helloV2", .hello(minVersion: 1, maxVersion: 2, client: "web")),
+            ("entityInfo", .entityInfo(subscription: 1, entities: [
+                WireEntityInfo(entity: 3, kind: 1, key: "bib-17", label: "Zoë de Vries", group: "wave 1", number: 17),
+                WireEntityInfo(entity: 9, kind: 2, key: "ball", label: "ball", group: "ball", number: 0)])),
+            ("moveAreaRequest", .moveAreaRequest(subscription: 1, request: 7, area: WireArea(minX: 100, minY: 0, maxX: 300, maxY: 150))),
+            ("areaMoved", .areaMoved(subscription: 1, request: 7, tick: 42)),
         ]
     }
 
