@@ -13,6 +13,7 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "Area of interest in scene metres: MINX,MINY,MAXX,MAXY (default: the whole scene).") var aoi: String?
     @Option(help: "Exit after this many state frames.") var frames: Int?
     @Flag(help: "Print one JSON object per state frame instead of a line per second.") var json = false
+    @Flag(help: "Print every frame's entities: id, kind, key, label, x, y, z (with --json: one object per frame).") var positions = false
 
     func run() async throws {
         let area = try aoi.map(parseArea)
@@ -55,7 +56,9 @@ struct Watch: AsyncParsableCommand {
                 let bytes = pendingBytes
                 pendingBytes = 0
                 let entities = view.visible.count
-                if json {
+                if positions {
+                    emit(positionsText(view, tick: update.tick))
+                } else if json {
                     emit(#"{"tick":\#(update.tick),"entities":\#(entities),"bytes":\#(bytes),"resync":\#(update.resync)}"#)
                 } else {
                     windowBytes += bytes; windowEntityTicks += entities; windowFrames += 1
@@ -75,6 +78,38 @@ struct Watch: AsyncParsableCommand {
         throw CommandFailure("the server closed the connection")
     }
 
+    /// One frame's entities, as a JSON object (`--json`) or a table.
+    func positionsText(_ view: SceneView, tick: UInt64) -> String {
+        let rows = Self.positionRows(view)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = (try? encoder.encode(PositionFrame(tick: tick, entities: rows))) ?? Data()
+            return String(decoding: data, as: UTF8.self)
+        }
+        var lines = ["tick \(tick)  entities \(rows.count)"]
+        for r in rows {
+            let z = r.z.map { String(format: "%.2f", $0) } ?? "-"
+            lines.append(String(format: "  %6u %-10@ %-14@ %-28@ %9.2f %9.2f %7@", r.id, r.kind as NSString, r.key as NSString,
+                                r.label as NSString, r.x, r.y, z as NSString))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The view's entities with what version 2 says about them (key and label empty in a
+    /// version 1 session); z from an attribute named "z" where the kind has one.
+    static func positionRows(_ view: SceneView) -> [PositionRow] {
+        let kinds = view.info?.kinds ?? []
+        return view.entities().map { e in
+            let kind = kinds.first { $0.code == e.kind }
+            let zIndex = kind?.attributes.firstIndex { $0.name == "z" && $0.type == 0 }
+            let z = zIndex.flatMap { view.attributes[e.id]?[UInt8($0)] }.map { Double(Float(bitPattern: $0)) }
+            let who = view.identities[e.id]
+            return PositionRow(id: e.id, kind: kind?.name ?? "\(e.kind)", key: who?.key ?? "", label: who?.label ?? "",
+                               x: (e.position.x * 100).rounded() / 100, y: (e.position.y * 100).rounded() / 100, z: z)
+        }
+    }
+
     /// Writes a line straight to stdout (unbuffered, so pipes see each line as it comes).
     func emit(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -87,4 +122,30 @@ struct Watch: AsyncParsableCommand {
         }
         return WireArea(minX: v[0], minY: v[1], maxX: v[2], maxY: v[3])
     }
+}
+
+/// One entity of `watch --positions`.
+struct PositionRow: Encodable {
+    var id: UInt32
+    var kind: String
+    var key: String
+    var label: String
+    var x: Double
+    var y: Double
+    var z: Double?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(kind, forKey: .kind); try c.encode(key, forKey: .key)
+        try c.encode(label, forKey: .label); try c.encode(x, forKey: .x); try c.encode(y, forKey: .y)
+        // null rather than absent, so every entity has the same fields.
+        try c.encode(z, forKey: .z)
+    }
+    enum CodingKeys: String, CodingKey { case id, kind, key, label, x, y, z }
+}
+
+/// One frame of `watch --positions --json`.
+struct PositionFrame: Encodable {
+    var tick: UInt64
+    var entities: [PositionRow]
 }

@@ -24,7 +24,13 @@ import Testing
         p.executableURL = binary
         p.arguments = args
         p.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
+        // Files, not pipes: a command that writes more than a pipe holds would block on a
+        // pipe nobody reads until it exits.
+        let dir = temp()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: "\(dir)/out", contents: nil)
+        FileManager.default.createFile(atPath: "\(dir)/err", contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/out")), err = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/err"))
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -32,9 +38,10 @@ import Testing
         while p.isRunning && Date() < deadline { usleep(20_000) }
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
+        try? out.close(); try? err.close()
         return Run(status: p.terminationStatus,
-                   out: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                   err: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+                   out: (try? String(contentsOfFile: "\(dir)/out", encoding: .utf8)) ?? "",
+                   err: (try? String(contentsOfFile: "\(dir)/err", encoding: .utf8)) ?? "")
     }
 
     static func temp() -> String {
@@ -163,6 +170,24 @@ import Testing
         let line = try Self.run(["watch", "--port", "\(port)", "--frames", "3"])
         #expect(line.status == 0, "\(line.err)")
         #expect(line.out.hasPrefix("district tick ") && line.out.contains("entities 2000") && line.out.contains("B/entity/tick"), "\(line.out)")
+        // Positions: every entity of every frame with who it is (version 2) and where.
+        let pos = try Self.run(["watch", "--port", "\(port)", "--positions", "--json", "--frames", "2"])
+        #expect(pos.status == 0, "\(pos.err)")
+        let frames = pos.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(frames.count == 2)
+        for f in frames {
+            let entities = f["entities"] as? [[String: Any]] ?? []
+            #expect(entities.count == 2000)
+            #expect(entities.allSatisfy { e in
+                (e["key"] as? String)?.hasPrefix("pedestrian-") == true && e["kind"] as? String == "pedestrian"
+                    && (e["x"] as? Double).map { $0 >= 0 && $0 <= 576 } == true && (e["y"] as? Double).map { $0 >= 0 && $0 <= 336 } == true
+                    && e["z"] is NSNull
+            })
+        }
+        let table = try Self.run(["watch", "--port", "\(port)", "--positions", "--frames", "1"])
+        let rows = table.out.split(separator: "\n")
+        #expect(rows.first?.hasPrefix("tick ") == true && rows.first?.hasSuffix("entities 2000") == true, "\(rows.first ?? "")")
+        #expect(rows.count == 2001 && rows.dropFirst().allSatisfy { $0.contains("pedestrian-") })
         serve.interrupt()   // Ctrl-C: a clean stop
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
