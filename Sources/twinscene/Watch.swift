@@ -87,11 +87,12 @@ struct Watch: AsyncParsableCommand {
             let data = (try? encoder.encode(PositionFrame(tick: tick, entities: rows))) ?? Data()
             return String(decoding: data, as: UTF8.self)
         }
-        var lines = ["tick \(tick)  entities \(rows.count)"]
+        var lines = ["tick \(tick)  entities \(rows.count)", "      id kind       key            label                                x         y z"]
         for r in rows {
             let z = r.z.map { String(format: "%.2f", $0) } ?? "-"
-            lines.append(String(format: "  %6u %-10@ %-14@ %-28@ %9.2f %9.2f %7@", r.id, r.kind as NSString, r.key as NSString,
-                                r.label as NSString, r.x, r.y, z as NSString))
+            func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t : t + String(repeating: " ", count: n - t.count) }
+            lines.append("  " + String(format: "%6u", r.id) + " " + pad(r.kind, 10) + " " + pad(r.key, 14) + " " + pad(r.label, 28)
+                         + String(format: " %9.2f %9.2f ", r.x, r.y) + z)
         }
         return lines.joined(separator: "\n")
     }

@@ -187,7 +187,7 @@ import Testing
         let table = try Self.run(["watch", "--port", "\(port)", "--positions", "--frames", "1"])
         let rows = table.out.split(separator: "\n")
         #expect(rows.first?.hasPrefix("tick ") == true && rows.first?.hasSuffix("entities 2000") == true, "\(rows.first ?? "")")
-        #expect(rows.count == 2001 && rows.dropFirst().allSatisfy { $0.contains("pedestrian-") })
+        #expect(rows.count == 2002 && rows.dropFirst(2).allSatisfy { $0.contains("pedestrian-") })
         serve.interrupt()   // Ctrl-C: a clean stop
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
