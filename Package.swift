@@ -67,6 +67,7 @@ let package = Package(
         .target(name: "TwinBench", dependencies: [
             "SceneCore", "Scenarios", "CityTiles", "StrictJSON", "Districts", "SceneWire", "SceneServer", "SceneClient", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "twinscene", dependencies: [
             "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire", "SceneServer", "SceneClient", "TwinBench",
