@@ -1,9 +1,9 @@
 import SceneCore
 
-/// A football match replayed from tracking data: every tracked object is an entity that is
-/// exactly where the data puts it at each tick (pitch coordinates shifted into the scene),
-/// absent while the data has a gap, and the ball carries its height as an attribute.
-/// The replay starts over at its end.
+/// A football match replayed from tracking data, frame-true: after tick T the world holds
+/// exactly the objects of source frame T, each where that frame puts it (pitch coordinates
+/// shifted into the scene), absent while the data has a gap, and the ball carries frame T's
+/// height as its attribute z. The replay starts over at its end.
 public final class FootballReplayScenario: Scenario {
     /// Samples per tick, in pitch metres (origin at the centre).
     public let frames: [[TrackingSample]]
@@ -54,7 +54,7 @@ public final class FootballReplayScenario: Scenario {
 
     /// Makes the world hold exactly the objects of frame `tick`: spawns the newly present
     /// (each tracked object is found again by its key, the source's id), despawns the absent,
-    /// and aims everyone at the frame's position (the behaviour moves them there in one tick).
+    /// and places everyone at the frame's position (the step itself moves no one).
     func sync(_ world: World, to tick: UInt64) {
         let samples = frame(at: tick)
         let present = Set(samples.map(\.id))
@@ -67,13 +67,20 @@ public final class FootballReplayScenario: Scenario {
         for s in samples {
             let p = position(s)
             let kind = s.id == "ball" ? Self.ball.code : Self.player.code
-            let handle = world.entity(key: s.id) ?? (try? world.spawn(kind: kind, x: p.x, y: p.y, speed: 0, key: s.id))
-            guard let handle, let d = world.store.dense(of: handle) else { continue }
-            world.store.goalX[d] = p.x
-            world.store.goalY[d] = p.y
+            let handle: EntityHandle
+            if let h = world.entity(key: s.id) {
+                handle = h
+                try? world.place(h, x: p.x, y: p.y)
+            } else {
+                guard let h = try? world.spawn(kind: kind, x: p.x, y: p.y, speed: 0, key: s.id) else { continue }
+                handle = h
+            }
             if kind == Self.ball.code, let z = s.z { world.attributes.set(slot: handle.index, attribute: 0, float: Float(z)) }
         }
     }
+
+    /// The ball's height, from a little below the turf (tracking noise) to far above any kick.
+    public var heightKinds: [UInt8: ClosedRange<Float>] { [Self.ball.code: -1...60] }
 
     /// The source's id as key; team, shirt number and role where the data has them.
     public func identity(slot: UInt32, in world: World) -> EntityIdentity? {
@@ -91,17 +98,10 @@ public final class FootballReplayScenario: Scenario {
     }
 }
 
-/// Moves each tracked object to its frame position (stored in its goal) within one tick.
+/// Moves no one: the scenario places each tracked object at its frame position after the
+/// step, so the tick's positions, presence and height all come from one source frame.
 struct ReplayBehaviour: Behaviour {
     func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
-        for i in range {
-            let gx = o.goalX[i], gy = o.goalY[i]
-            if gx.isFinite && gy.isFinite {
-                o.vx[i] = (gx - c.x[i]) / c.dt
-                o.vy[i] = (gy - c.y[i]) / c.dt
-            } else {
-                o.vx[i] = 0; o.vy[i] = 0
-            }
-        }
+        for i in range { o.vx[i] = 0; o.vy[i] = 0 }
     }
 }

@@ -31,6 +31,9 @@ public protocol Scenario: AnyObject {
     /// Event kinds about the whole scene (a leaderboard, a goal): area subscribers get these
     /// wherever they look; other events only where their entity is in the area.
     var sceneWideEvents: Set<SceneEvent.Kind> { get }
+    /// Kinds with a height, and its range in metres: their attribute `z` (float32) travels in
+    /// version 2's position stream instead of as an attribute.
+    var heightKinds: [UInt8: ClosedRange<Float>] { get }
 }
 
 extension Scenario {
@@ -39,6 +42,7 @@ extension Scenario {
     public func injectFault(slot: UInt32, in world: World) -> Bool { false }
     public func identity(slot: UInt32, in world: World) -> EntityIdentity? { .plain(slot: slot, in: world, kinds: kinds) }
     public var sceneWideEvents: Set<SceneEvent.Kind> { [] }
+    public var heightKinds: [UInt8: ClosedRange<Float>] { [:] }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.

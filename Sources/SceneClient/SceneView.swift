@@ -61,6 +61,8 @@ public struct SceneView: Sendable {
         switch message {
         case .sceneInfo(let i) where i.subscription == subscription:
             info = i
+            // Version 2: kinds with a height have it coded in the state frames.
+            decoder.heights = i.heights
         case .staticGeometry(let s, let b) where s == subscription:
             buildings = b
         case .events(let s, _, let e) where s == subscription:
@@ -102,12 +104,14 @@ public struct SceneView: Sendable {
         return SIMD2(Double(qx) * q, Double(qy) * q)
     }
 
-    /// Every visible entity: id, kind and position in scene metres.
-    public func entities() -> [(id: UInt32, kind: UInt8, position: SIMD2<Double>)] {
-        var out: [(UInt32, UInt8, SIMD2<Double>)] = []
-        decoder.forEach { id, kind, qx, qy in
+    /// Every visible entity: id, kind, position in scene metres, and height in metres for
+    /// kinds whose height the stream carries (version 2), else nil.
+    public func entities() -> [(id: UInt32, kind: UInt8, position: SIMD2<Double>, z: Double?)] {
+        var out: [(UInt32, UInt8, SIMD2<Double>, Double?)] = []
+        let q = info?.quantum ?? 0.01
+        decoder.forEach3 { id, kind, qx, qy, qz in
             let p = position(qx: qx, qy: qy)
-            if area?.contains(x: p.x, y: p.y) ?? true { out.append((id, kind, p)) }
+            if area?.contains(x: p.x, y: p.y) ?? true { out.append((id, kind, p, qz.map { Double($0) * q })) }
         }
         return out.sorted { $0.0 < $1.0 }
     }

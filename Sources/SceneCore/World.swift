@@ -94,6 +94,17 @@ public final class World {
         }
     }
 
+    /// Puts an entity at a position between steps (a replay showing its source's frame); its
+    /// velocity becomes that displacement over one tick.
+    public func place(_ handle: EntityHandle, x: Float, y: Float) throws {
+        guard let d = store.dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
+        guard x.isFinite, y.isFinite else { throw EntityStoreError.nonFinitePosition(x: x, y: y) }
+        store.vx[d] = (x - store.x[d]) / dt
+        store.vy[d] = (y - store.y[d]) / dt
+        store.x[d] = x
+        store.y[d] = y
+    }
+
     /// The live entity with this key.
     public func entity(key: String) -> EntityHandle? { handleOfKey[key] }
 

@@ -181,7 +181,7 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             subscriptions[id] = runner
-            send(context, runner.info.message(subscription: id))
+            send(context, runner.info.message(subscription: id, version: version))
             runner.enqueue(.subscribe(outlet, id, area, version: version))
         case .unsubscribe(let id):
             guard let runner = subscriptions.removeValue(forKey: id) else { fail(context, .unknownSubscription, "no subscription \(id)"); return }

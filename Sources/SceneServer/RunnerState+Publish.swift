@@ -11,7 +11,7 @@ extension RunnerState {
     func publish(advanced: Bool) {
         // Whole-scene subscribers in steady state get the same frame: build it once per
         // subscription id and write the same buffer to each of them.
-        var shared: [UInt32: ByteBuffer] = [:]
+        var shared: [UInt64: ByteBuffer] = [:]
         resyncBytesThisTick = 0
         for s in subscriptions {
             if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
@@ -43,25 +43,28 @@ extension RunnerState {
                 s.needsStatic = false
             }
             var blocks: [ByteBuffer] = []
+            let heights = usesHeights(s)
+            let sharedKey = UInt64(s.id) << 1 | (heights ? 1 : 0)
             let resync = s.needsResync || !advanced
             let stamp = resync || scene.world.tick % UInt64(max(1, scene.manifest.tickRate)) == 0
             let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
             // Version 2: identities before the frame in which their entities appear.
             var entered: [UInt32] = []
             if s.filtersByArea { entered = updateView(s, resync: resync) } else if s.version >= 2 { sendWholeIdentities(to: s, resync: resync) }
-            if steadyWhole, let frame = shared[s.id] {
+            if steadyWhole, let frame = shared[sharedKey] {
                 send(frame, to: s)
                 sendEvents(to: s, advanced: advanced)
                 continue
             }
             if resync {
-                for c in s.coveredSorted { if let k = keyframe(c) { blocks.append(k) } }
+                for c in s.coveredSorted { if let k = keyframe(c, heights: heights) { blocks.append(k) } }
             } else {
+                let deltas = heights ? lastBlocks3 : lastBlocks
                 for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
                 for c in s.coveredSorted {
                     if s.sentCells.contains(c) {
-                        if let b = lastBlocks[c] { blocks.append(b) }
-                    } else if let k = keyframe(c) {
+                        if let b = deltas[c] { blocks.append(b) }
+                    } else if let k = keyframe(c, heights: heights) {
                         blocks.append(k)
                     }
                 }
@@ -71,7 +74,7 @@ extension RunnerState {
             // Tick and time ride on resyncs and once a second; other frames are the previous + 1.
             let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? scene.world.tick : nil,
                                                      serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
-            if steadyWhole { shared[s.id] = frame }
+            if steadyWhole { shared[sharedKey] = frame }
             send(frame, to: s)
             if s.filtersByArea {
                 sendAreaExtras(to: s, entered: entered, advanced: advanced, resync: resync)
@@ -103,20 +106,23 @@ extension RunnerState {
     /// rest add to it).
     func sendEvents(to s: Subscription, advanced: Bool, resync: Bool = false) {
         let tick = scene.world.tick
+        // Version 2 with heights in the stream is not sent them again as attributes.
+        let strip = usesHeights(s)
         if resync {
-            if snapshotFrames == nil {
-                snapshotFrames = Self.parts(attributeSnapshot(), of: attributesPerMessage).enumerated().compactMap { k, part in
+            if snapshotFrames[strip] == nil {
+                let values = strip ? withoutHeights(attributeSnapshot()) : attributeSnapshot()
+                snapshotFrames[strip] = Self.parts(values, of: attributesPerMessage).enumerated().compactMap { k, part in
                     SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0, values: part))
                 }
             }
-            for f in snapshotFrames! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
+            for f in snapshotFrames[strip]! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
         } else if advanced && !pendingAttributes.isEmpty {
-            if changeFrames == nil {
-                changeFrames = Self.parts(pendingAttributes, of: attributesPerMessage).compactMap { part in
+            if changeFrames[strip] == nil {
+                changeFrames[strip] = Self.parts(strip ? withoutHeights(pendingAttributes) : pendingAttributes, of: attributesPerMessage).compactMap { part in
                     SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: false, values: part))
                 }
             }
-            for f in changeFrames! { send(f, to: s) }
+            for f in changeFrames[strip]! { send(f, to: s) }
         }
         guard advanced, !pendingEvents.isEmpty else { return }
         if eventFrames == nil {

@@ -91,6 +91,7 @@ extension RunnerState {
             for v in pendingAttributes where s.inView.contains(Int(v.entity)) && !fresh.contains(v.entity) { values.append(v) }
             values.sort { ($0.entity, $0.attribute) < ($1.entity, $1.attribute) }
         }
+        if usesHeights(s) { values = withoutHeights(values) }
         // A snapshot after a resync even when empty, so the client clears what it held.
         if resync && world.attributes.hasAttributes || !values.isEmpty {
             let parts = Self.parts(values, of: attributesPerMessage)

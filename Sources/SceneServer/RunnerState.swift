@@ -42,6 +42,14 @@ final class RunnerState {
     let runner: SceneRunner
     var scene: LoadedScene
     var encoder: SceneStateEncoder
+    /// In a scene with height kinds, version 2 subscribers get a stream of their own that
+    /// codes z with x and y (`encoder3`); version 1 subscribers keep `encoder`'s.
+    var encoder3: SceneStateEncoder?
+    var lastBlocks3 = TickBlocks.empty
+    var keyframes3: [Int: ByteBuffer?] = [:]
+    /// Per height kind, the index of its attribute z: the value `encoder3` codes, which
+    /// version 2 subscribers are therefore not sent as an attribute.
+    var heightAttribute: [UInt8: UInt8] = [:]
     var subscriptions: [Subscription] = []
     var paused = false
     var stepsLeft = 0
@@ -65,8 +73,9 @@ final class RunnerState {
     var identityNewFrames: [SharedFrame]?
     /// This tick's messages coded once for every subscriber: the attribute snapshot, the
     /// attribute changes, the events (each possibly in several messages under the frame limit).
-    var snapshotFrames: [SharedFrame]?
-    var changeFrames: [SharedFrame]?
+    /// Keyed by whether the heights are left out (version 2 in a scene with height kinds).
+    var snapshotFrames: [Bool: [SharedFrame]] = [:]
+    var changeFrames: [Bool: [SharedFrame]] = [:]
     var eventFrames: [SharedFrame]?
     /// Static geometry coded once per area (nil: the whole scene); cleared when the obstacles
     /// change, and when it holds `geometryCacheLimit` areas (clients choose areas freely).
@@ -85,14 +94,29 @@ final class RunnerState {
         self.runner = runner
         self.scene = scene
         self.encoder = Self.encoder(for: scene)
+        useHeights(of: scene)
         encode()
     }
 
-    static func encoder(for scene: LoadedScene) -> SceneStateEncoder {
+    static func encoder(for scene: LoadedScene, heights: Bool = false) -> SceneStateEncoder {
         let b = scene.world.bounds
+        let h = heights ? HeightKinds(scene.scenario.heightKinds, quantum: scene.manifest.quantum) : nil
         return SceneStateEncoder(bounds: WireArea(minX: Double(b.minX), minY: Double(b.minY), maxX: Double(b.maxX), maxY: Double(b.maxY)),
-                                 quantum: scene.manifest.quantum, cellSize: scene.manifest.wireCellSize)
+                                 quantum: scene.manifest.quantum, cellSize: scene.manifest.wireCellSize, heights: h)
     }
+
+    /// Sets up the version 2 stream with heights for a scene with height kinds.
+    func useHeights(of scene: LoadedScene) {
+        heightAttribute = [:]
+        for kind in scene.scenario.heightKinds.keys {
+            if let a = scene.world.attributes.specs(kind: kind).firstIndex(where: { $0.name == "z" && $0.type == .float32 }) { heightAttribute[kind] = UInt8(a) }
+        }
+        encoder3 = scene.scenario.heightKinds.isEmpty ? nil : Self.encoder(for: scene, heights: true)
+        lastBlocks3 = .empty
+    }
+
+    /// Whether a subscription gets the stream with heights.
+    func usesHeights(_ s: Subscription) -> Bool { s.version >= 2 && encoder3 != nil }
 
     /// The tick loop: commands at each tick boundary, then the tick (unless paused), then the
     /// fan-out, at a fixed rate without drift.
@@ -187,6 +211,7 @@ final class RunnerState {
                 geometryFrames.removeAll()
                 aliveGeneration.removeAll()
                 encoder = Self.encoder(for: fresh)
+                useHeights(of: fresh)
                 encode()
                 for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
                 runner.tickCounter.store(0, ordering: .relaxed)
@@ -264,8 +289,8 @@ final class RunnerState {
 
     /// Codes the world's current state into per-cell delta blocks.
     func encode() {
-        snapshotFrames = nil
-        changeFrames = nil
+        snapshotFrames.removeAll(keepingCapacity: true)
+        changeFrames.removeAll(keepingCapacity: true)
         eventFrames = nil
         identityAllFrames = nil
         identityNewFrames = nil
@@ -283,14 +308,36 @@ final class RunnerState {
         }
         lastBlocks = encoder.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys)
         keyframes.removeAll(keepingCapacity: true)
+        if let encoder3 {
+            let attributes = scene.world.attributes
+            let zs = zip(ids, kinds).map { id, kind in heightAttribute[kind].flatMap { attributes.float(slot: id, attribute: Int($0)) } ?? 0 }
+            lastBlocks3 = encoder3.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys, z: zs)
+            keyframes3.removeAll(keepingCapacity: true)
+        }
         tickTimeMicros = UInt64(Date().timeIntervalSince1970 * 1_000_000)
     }
 
-    func keyframe(_ c: Int) -> ByteBuffer? {
+    func keyframe(_ c: Int, heights: Bool = false) -> ByteBuffer? {
+        if heights, let encoder3 {
+            if let k = keyframes3[c] { return k }
+            let k = encoder3.keyframe(cell: c)
+            keyframes3[c] = k
+            return k
+        }
         if let k = keyframes[c] { return k }
         let k = encoder.keyframe(cell: c)
         keyframes[c] = k
         return k
+    }
+
+    /// Attribute values without the heights a version 2 stream already carries.
+    func withoutHeights(_ values: [WireAttribute]) -> [WireAttribute] {
+        guard !heightAttribute.isEmpty else { return values }
+        let store = scene.world.store
+        return values.filter { v in
+            guard let d = store.dense(ofSlot: Int(v.entity)), let a = heightAttribute[store.kind[d]] else { return true }
+            return a != v.attribute
+        }
     }
 
     /// Sends a framed message unless it exceeds the frame limit Welcome announced: that is a

@@ -66,11 +66,14 @@ public final class SceneRunner: Service, Sendable {
             cellSize: m.wireCellSize, cellColumns: UInt16(encoder.columns), cellRows: UInt16(encoder.rows),
             kinds: scene.scenario.kinds.map { kind in
                 KindInfo(code: kind.code, name: kind.name,
-                         attributes: scene.world.attributes.specs(kind: kind.code).map { AttributeInfo(name: $0.name, type: $0.type.rawValue) })
+                         attributes: scene.world.attributes.specs(kind: kind.code).map { AttributeInfo(name: $0.name, type: $0.type.rawValue) },
+                         zRange: scene.scenario.heightKinds[kind.code])
             })
         // A keyframe entity costs at most 26 bytes (id, kind, two positions and velocities as
-        // varints), a block header 16; static geometry is measured, with room for tiles loaded later.
-        let stateBound = scene.world.store.capacity * 26 + encoder.columns * encoder.rows * 16 + 64
+        // varints; 20 more with a height), a block header 16; static geometry is measured, with
+        // room for tiles loaded later.
+        let entityBound = scene.scenario.heightKinds.isEmpty ? 26 : 46
+        let stateBound = scene.world.store.capacity * entityBound + encoder.columns * encoder.rows * 16 + 64
         let geometry = RunnerState.staticGeometryMessage(subscription: 0, footprints: scene.footprints, area: nil, quantum: m.quantum).frame().readableBytes
         // The largest frame this scene can make is what Welcome's limit must allow.
         self.maxFrameBytes = max(maxFrameBytes, stateBound, 4 * geometry)
@@ -154,10 +157,12 @@ public final class SceneRunner: Service, Sendable {
 }
 
 extension SceneInfoMessage {
-    /// The same scene information for another subscription.
-    func message(subscription: UInt32) -> WireMessage {
+    /// The same scene information for another subscription, in a session's version.
+    func message(subscription: UInt32, version: UInt16) -> WireMessage {
         var m = self
         m.subscription = subscription
+        m.version = min(version, 2)
+        if version < 2 { for k in m.kinds.indices { m.kinds[k].zRange = nil } }
         return .sceneInfo(m)
     }
 }

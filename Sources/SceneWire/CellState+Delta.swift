@@ -4,16 +4,19 @@ extension CellState {
     /// varint nEnter, nEnter x entry (as in keyframes)`, then the zigzagged residuals rx, ry
     /// of every remaining entity in id order as Golomb-Rice codes. An id whose kind changed
     /// leaves and enters in the same delta. Returns k.
+    /// With `heights`, entities of a height kind also carry z: in entries as in keyframes, and
+    /// a third residual rz after rx, ry.
     @discardableResult
-    public mutating func encodeDeltaRice(to next: CellState, _ w: inout ByteWriter) -> Int {
+    public mutating func encodeDeltaRice(to next: CellState, _ w: inout ByteWriter, heights: HeightKinds? = nil) -> Int {
         var ws = DeltaWorkspace()
-        return encodeDeltaRice(to: next, range: 0..<next.count, &w, &ws)
+        return encodeDeltaRice(to: next, range: 0..<next.count, &w, &ws, heights: heights)
     }
 
     /// As above for the entities `range` of `next`, with buffers reused between calls.
     @discardableResult
-    mutating func encodeDeltaRice(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace) -> Int {
-        encodeDeltaHead(to: next, range: range, &w, &ws)
+    mutating func encodeDeltaRice(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace,
+                                  heights: HeightKinds? = nil) -> Int {
+        encodeDeltaHead(to: next, range: range, &w, &ws, heights: heights)
         let k = RiceCoding.bestK(ws.residuals)
         RiceCoding.encode(ws.residuals, k: k, into: &w.bytes)
         return k
@@ -21,7 +24,12 @@ extension CellState {
 
     /// Writes leavers and enterers, advances the state to `next[range]`, and leaves the
     /// zigzagged residuals in `ws.residuals`.
-    mutating func encodeDeltaHead(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace) {
+    mutating func encodeDeltaHead(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace,
+                                  heights: HeightKinds? = nil) {
+        if let heights {
+            encodeDeltaHead3(to: next, range: range, &w, &ws, heights: heights)
+            return
+        }
         ws.reset()
         @inline(__always) func zz(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
         ws.out.reserve(range.count)
@@ -57,9 +65,51 @@ extension CellState {
         swap(&self, &ws.out)
     }
 
+    /// `encodeDeltaHead` for a stream with height kinds (a loop of its own, so the
+    /// two-dimensional one stays as fast as it was).
+    mutating func encodeDeltaHead3(to next: CellState, range: Range<Int>, _ w: inout ByteWriter, _ ws: inout DeltaWorkspace,
+                                   heights: HeightKinds) {
+        ws.reset()
+        @inline(__always) func zz(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+        var i = 0, j = range.lowerBound
+        let end = range.upperBound
+        func enter(_ j: Int) {
+            ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0, qz: next.qz[j], vz: 0)
+            ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0, qz: next.qz[j], vz: 0)
+        }
+        while i < count || j < end {
+            if j == end || (i < count && ids[i] < next.ids[j]) {
+                ws.left.append(ids[i]); i += 1
+            } else if i == count || next.ids[j] < ids[i] {
+                enter(j); j += 1
+            } else if kinds[i] != next.kinds[j] {
+                ws.left.append(ids[i]); enter(j)
+                i += 1; j += 1
+            } else {
+                let px = Int64(qx[i]) + Int64(vx[i]), py = Int64(qy[i]) + Int64(vy[i])
+                ws.residuals.append(zz(Int64(next.qx[j]) - px))
+                ws.residuals.append(zz(Int64(next.qy[j]) - py))
+                var z: Int32 = 0, dz: Int32 = 0
+                if heights.has(kinds[i]) {
+                    ws.residuals.append(zz(Int64(next.qz[j]) - (Int64(qz[i]) + Int64(vz[i]))))
+                    z = next.qz[j]; dz = next.qz[j] &- qz[i]
+                }
+                ws.out.append(id: ids[i], kind: kinds[i], qx: next.qx[j], qy: next.qy[j],
+                              vx: next.qx[j] &- qx[i], vy: next.qy[j] &- qy[i], qz: z, vz: dz)
+                i += 1; j += 1
+            }
+        }
+        w.varint(UInt64(ws.left.count))
+        var last: UInt32 = 0
+        for id in ws.left { w.varint(UInt64(id &- last)); last = id }
+        w.varint(UInt64(ws.entered.count))
+        ws.entered.writeEntries(0..<ws.entered.count, &w, heights: heights)
+        swap(&self, &ws.out)
+    }
+
     /// Applies a delta payload written by `encodeDeltaRice`; throws on anything inconsistent
     /// (a leave of an unknown id, an enter of a present one, missing or extra bytes).
-    public mutating func applyDelta(_ r: inout ByteReader, riceK: Int? = nil) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
+    public mutating func applyDelta(_ r: inout ByteReader, riceK: Int? = nil, heights: HeightKinds? = nil) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
         let nLeft = try r.varint()
         guard nLeft <= UInt64(count) else { throw .malformed("delta removes \(nLeft) of \(count) entities") }
         var left: [UInt32] = []
@@ -74,7 +124,7 @@ extension CellState {
         let nEnter = try r.varint()
         guard nEnter <= UInt64(r.remaining / 6) else { throw .malformed("delta announces \(nEnter) entering entities in \(r.remaining) bytes") }
         var entered = CellState()
-        try Self.readEntries(count: Int(nEnter), &r, into: &entered)
+        try Self.readEntries(count: Int(nEnter), &r, into: &entered, heights: heights)
         var riceReader: RiceReader?
         if let k = riceK {
             riceReader = RiceReader(bytes: r.bytes, from: r.at, k: k)
@@ -94,7 +144,12 @@ extension CellState {
             if i < count, l < left.count, ids[i] == left[l] { i += 1; l += 1; continue }
             if l < left.count, i < count, left[l] < ids[i] { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
             if e < entered.count && (i == count || entered.ids[e] < ids[i]) {
-                out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e])
+                if heights != nil {
+                    out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e],
+                               qz: entered.qz[e], vz: entered.vz[e])
+                } else {
+                    out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e])
+                }
                 e += 1
             } else if e < entered.count && entered.ids[e] == ids[i] {
                 throw .malformed("delta enters entity \(ids[i]) that the cell already holds")
@@ -102,7 +157,17 @@ extension CellState {
                 let nx = Int64(qx[i]) + Int64(vx[i]) + (try residual())
                 let ny = Int64(qy[i]) + Int64(vy[i]) + (try residual())
                 guard let x = Int32(exactly: nx), let y = Int32(exactly: ny) else { throw .malformed("position beyond 32 bits") }
-                out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i])
+                if let heights {
+                    var z: Int32 = 0
+                    if let range = heights.range(kinds[i]) {
+                        let nz = Int64(qz[i]) + Int64(vz[i]) + (try residual())
+                        guard let zi = Int32(exactly: nz), range.contains(zi) else { throw .malformed("height \(nz) of entity \(ids[i]) outside its kind's range \(range)") }
+                        z = zi
+                    }
+                    out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i], qz: z, vz: z &- qz[i])
+                } else {
+                    out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i])
+                }
                 i += 1
             }
         }

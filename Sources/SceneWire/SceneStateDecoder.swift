@@ -4,8 +4,10 @@ import NIOCore
 public struct SceneStateDecoder: Sendable {
     public private(set) var cells: [UInt32: CellState] = [:]
     public private(set) var lastTick: UInt64?
+    /// Version 2: the kinds whose z the stream codes (from SceneInfo); nil in two dimensions.
+    public var heights: HeightKinds?
 
-    public init() {}
+    public init(heights: HeightKinds? = nil) { self.heights = heights }
 
     /// What one frame changed, in cell terms: ids that left a cell and ids that entered one
     /// (an entity moving between cells appears in both).
@@ -41,14 +43,14 @@ public struct SceneStateDecoder: Sendable {
             var r = ByteReader(Array(payload.readableBytesView))
             switch kind {
             case .keyframe:
-                let s = try CellState.readKeyframe(&r)
+                let s = try CellState.readKeyframe(&r, heights: heights)
                 changes.left += cells[cell]?.ids ?? []
                 changes.entered += s.ids
                 cells[cell] = s
             case .delta:
                 if resync { throw .outOfOrder("a delta in a resync frame") }
                 var s = cells[cell] ?? CellState()
-                let (l, e) = try s.applyDelta(&r, riceK: riceK)
+                let (l, e) = try s.applyDelta(&r, riceK: riceK, heights: heights)
                 changes.left += l
                 changes.entered += e
                 cells[cell] = s.isEmpty ? nil : s
@@ -67,5 +69,16 @@ public struct SceneStateDecoder: Sendable {
     /// Calls `body(id, kind, qx, qy)` for every entity held.
     public func forEach(_ body: (UInt32, UInt8, Int32, Int32) -> Void) {
         for s in cells.values { for i in 0..<s.count { body(s.ids[i], s.kinds[i], s.qx[i], s.qy[i]) } }
+    }
+
+    /// Calls `body(id, kind, qx, qy, qz)` for every entity held; qz is nil for entities
+    /// without a height.
+    public func forEach3(_ body: (UInt32, UInt8, Int32, Int32, Int32?) -> Void) {
+        for s in cells.values {
+            for i in 0..<s.count {
+                let z: Int32? = heights.map { $0.has(s.kinds[i]) ? s.qz[i] : nil } ?? nil
+                body(s.ids[i], s.kinds[i], s.qx[i], s.qy[i], z)
+            }
+        }
     }
 }

@@ -17,14 +17,17 @@ public final class SceneStateEncoder {
     public let gridMinY: Double
     public private(set) var cells: [CellState]
     public private(set) var tick: UInt64 = 0
+    /// Version 2: the kinds whose z is coded with x and y (nil: two dimensions, version 1's layout).
+    public let heights: HeightKinds?
     private let deflater = Deflater(level: 1)
     private var cellOf: [Int32] = []
     private var cellStart: [Int] = []
     private var sorted = CellState()
     private var workspace = DeltaWorkspace()
 
-    public init(bounds: WireArea, quantum: Double = 0.01, cellSize: Double = 64) {
+    public init(bounds: WireArea, quantum: Double = 0.01, cellSize: Double = 64, heights: HeightKinds? = nil) {
         precondition(quantum > 0 && cellSize > 0)
+        self.heights = heights.flatMap { $0.isEmpty ? nil : $0 }
         self.quantum = quantum
         self.cellSize = cellSize
         self.gridMinX = bounds.minX
@@ -69,9 +72,11 @@ public final class SceneStateEncoder {
     }
 
     /// Codes one tick. `ids` must ascend; returns the delta block of every cell that
-    /// changed. All blocks of a tick are slices of one buffer.
-    public func encode(tick: UInt64, ids: [UInt32], kinds: [UInt8], x: [Float], y: [Float]) -> TickBlocks {
+    /// changed. All blocks of a tick are slices of one buffer. `z` (metres) is read for the
+    /// entities of height kinds when the encoder has `heights`, and clamped to their ranges.
+    public func encode(tick: UInt64, ids: [UInt32], kinds: [UInt8], x: [Float], y: [Float], z: [Float]? = nil) -> TickBlocks {
         precondition(ids.count == kinds.count && ids.count == x.count && ids.count == y.count)
+        precondition(heights == nil || z?.count == ids.count, "an encoder with heights needs z for every entity")
         let n = ids.count
         let cellCount = columns * rows
         // Work on locals: class properties in a hot loop pay an exclusivity check per access.
@@ -95,6 +100,7 @@ public final class SceneStateEncoder {
         if sorted.count != n {
             sorted.ids = [UInt32](repeating: 0, count: n); sorted.kinds = [UInt8](repeating: 0, count: n)
             sorted.qx = [Int32](repeating: 0, count: n); sorted.qy = [Int32](repeating: 0, count: n)
+            if heights != nil { sorted.qz = [Int32](repeating: 0, count: n) }
         }
         var cursor = cellStart
         for i in 0..<n {
@@ -103,6 +109,7 @@ public final class SceneStateEncoder {
             cursor[c] += 1
             sorted.ids[at] = ids[i]; sorted.kinds[at] = kinds[i]
             sorted.qx[at] = Self.quantise(x[i], inverse: 1 / quantum); sorted.qy[at] = Self.quantise(y[i], inverse: 1 / quantum)
+            if let heights, let z { sorted.qz[at] = heights.clamp(Self.quantise(z[i], inverse: 1 / quantum), kind: kinds[i]) }
         }
         var out = TickBlocks(cellCount: cellCount)
         var all = ByteBufferAllocator().buffer(capacity: max(256, n))
@@ -110,7 +117,7 @@ public final class SceneStateEncoder {
         var spans: [(Int, Int, Int)] = []
         for c in 0..<cellCount where !cells[c].isEmpty || cellStart[c + 1] > cellStart[c] {
             w.bytes.removeAll(keepingCapacity: true)
-            let k = cells[c].encodeDeltaRice(to: sorted, range: cellStart[c]..<cellStart[c + 1], &w, &workspace)
+            let k = cells[c].encodeDeltaRice(to: sorted, range: cellStart[c]..<cellStart[c + 1], &w, &workspace, heights: heights)
             let from = all.writerIndex
             all.writeVarint(UInt64(c))
             all.writeInteger(CellBlock.Kind.delta.rawValue | UInt8(2 + k) << 4)
@@ -127,7 +134,7 @@ public final class SceneStateEncoder {
     public func keyframe(cell c: Int) -> ByteBuffer? {
         guard c >= 0, c < cells.count, !cells[c].isEmpty else { return nil }
         var w = ByteWriter(capacity: cells[c].count * 8)
-        cells[c].writeKeyframe(&w)
+        cells[c].writeKeyframe(&w, heights: heights)
         return CellBlock.make(cell: UInt32(c), kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: deflater)
     }
 }

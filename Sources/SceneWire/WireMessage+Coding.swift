@@ -95,6 +95,16 @@ extension WireMessage {
                 out.writeInteger(UInt8(min(k.attributes.count, 255)))
                 for a in k.attributes.prefix(255) { out.writeWireString(a.name); out.writeInteger(a.type) }
             }
+            if i.version >= 2 {
+                // Version 2: per kind, in the same order, its dimensions and a height kind's range.
+                for k in i.kinds.prefix(255) {
+                    if let r = k.zRange {
+                        out.writeInteger(UInt8(3)); out.writeF32(r.lowerBound); out.writeF32(r.upperBound)
+                    } else {
+                        out.writeInteger(UInt8(2))
+                    }
+                }
+            }
         case .staticGeometry(let sub, let buildings):
             out.writeInteger(sub)
             var raw = ByteBufferAllocator().buffer(capacity: buildings.count * 64)
@@ -245,8 +255,25 @@ extension WireMessage {
                 kinds.append(KindInfo(code: code, name: name, attributes: attributes))
             }
             guard q > 0, q.isFinite, cellSize > 0, cellSize.isFinite else { throw .malformed("scene info: quantum and cell size must be positive") }
+            // Version 2 continues with each kind's dimensions; version 1 ends here.
+            var version: UInt16 = 1
+            if p.readableBytes > 0 {
+                version = 2
+                for k in kinds.indices {
+                    let dimensions: UInt8 = try p.readInt("kind dimensions")
+                    switch dimensions {
+                    case 2: break
+                    case 3:
+                        let lo = try p.readF32("z minimum"), hi = try p.readF32("z maximum")
+                        guard lo.isFinite, hi.isFinite, lo <= hi else { throw .malformed("kind \(kinds[k].code): z range needs finite minimum <= maximum") }
+                        kinds[k].zRange = lo...hi
+                    default: throw .malformed("kind \(kinds[k].code): \(dimensions) dimensions (2 or 3)")
+                    }
+                }
+            }
             message = .sceneInfo(SceneInfoMessage(subscription: sub, scene: scene, epsg: epsg, originX: ox, originY: oy, quantum: q,
-                                                  tickRate: rate, bounds: bounds, cellSize: cellSize, cellColumns: cols, cellRows: rows, kinds: kinds))
+                                                  tickRate: rate, bounds: bounds, cellSize: cellSize, cellColumns: cols, cellRows: rows, kinds: kinds,
+                                                  version: version))
         case .staticGeometry:
             let sub: UInt32 = try p.readInt("subscription")
             let rawLength: UInt32 = try p.readInt("raw length")

@@ -33,8 +33,11 @@ public struct KindInfo: Equatable, Sendable {
     public var code: UInt8
     public var name: String
     public var attributes: [AttributeInfo]
-    public init(code: UInt8, name: String, attributes: [AttributeInfo] = []) {
-        self.code = code; self.name = name; self.attributes = attributes
+    /// Version 2: the range of z in metres of a kind whose height travels in the position
+    /// stream; nil for a kind in two dimensions.
+    public var zRange: ClosedRange<Float>?
+    public init(code: UInt8, name: String, attributes: [AttributeInfo] = [], zRange: ClosedRange<Float>? = nil) {
+        self.code = code; self.name = name; self.attributes = attributes; self.zRange = zRange
     }
 }
 
@@ -62,12 +65,21 @@ public struct SceneInfoMessage: Equatable, Sendable {
     public var cellColumns: UInt16
     public var cellRows: UInt16
     public var kinds: [KindInfo]
+    /// The layout: 2 appends each kind's dimensions (and a height kind's range of z).
+    public var version: UInt16
 
     public init(subscription: UInt32, scene: String, epsg: UInt32, originX: Double, originY: Double, quantum: Double,
-                tickRate: UInt16, bounds: WireArea, cellSize: Double, cellColumns: UInt16, cellRows: UInt16, kinds: [KindInfo]) {
+                tickRate: UInt16, bounds: WireArea, cellSize: Double, cellColumns: UInt16, cellRows: UInt16, kinds: [KindInfo],
+                version: UInt16 = 1) {
         self.subscription = subscription; self.scene = scene; self.epsg = epsg; self.originX = originX; self.originY = originY
         self.quantum = quantum; self.tickRate = tickRate; self.bounds = bounds; self.cellSize = cellSize
-        self.cellColumns = cellColumns; self.cellRows = cellRows; self.kinds = kinds
+        self.cellColumns = cellColumns; self.cellRows = cellRows; self.kinds = kinds; self.version = version
+    }
+
+    /// The kinds whose height travels in the position stream (none in version 1).
+    public var heights: HeightKinds? {
+        guard version >= 2, kinds.contains(where: { $0.zRange != nil }) else { return nil }
+        return HeightKinds(kinds, quantum: quantum)
     }
 }
 

@@ -98,13 +98,13 @@ struct Watch: AsyncParsableCommand {
     }
 
     /// The view's entities with what version 2 says about them (key and label empty in a
-    /// version 1 session); z from an attribute named "z" where the kind has one.
+    /// version 1 session); z from the stream (version 2) or an attribute named "z".
     static func positionRows(_ view: SceneView) -> [PositionRow] {
         let kinds = view.info?.kinds ?? []
         return view.entities().map { e in
             let kind = kinds.first { $0.code == e.kind }
             let zIndex = kind?.attributes.firstIndex { $0.name == "z" && $0.type == 0 }
-            let z = zIndex.flatMap { view.attributes[e.id]?[UInt8($0)] }.map { Double(Float(bitPattern: $0)) }
+            let z = e.z.map { ($0 * 100).rounded() / 100 } ?? zIndex.flatMap { view.attributes[e.id]?[UInt8($0)] }.map { Double(Float(bitPattern: $0)) }
             let who = view.identities[e.id]
             return PositionRow(id: e.id, kind: kind?.name ?? "\(e.kind)", key: who?.key ?? "", label: who?.label ?? "",
                                x: (e.position.x * 100).rounded() / 100, y: (e.position.y * 100).rounded() / 100, z: z)

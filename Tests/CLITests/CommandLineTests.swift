@@ -24,24 +24,19 @@ import Testing
         p.executableURL = binary
         p.arguments = args
         p.currentDirectoryURL = root
-        // Files, not pipes: a command that writes more than a pipe holds would block on a
-        // pipe nobody reads until it exits.
-        let dir = temp()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: "\(dir)/out", contents: nil)
-        FileManager.default.createFile(atPath: "\(dir)/err", contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/out")), err = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(dir)/err"))
+        // Both pipes are read while the command runs: one that writes more than a pipe holds
+        // would otherwise block on it until the timeout.
+        let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        let outData = PipeReader(out.fileHandleForReading), errData = PipeReader(err.fileHandleForReading)
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(20_000) }
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
-        try? out.close(); try? err.close()
-        return Run(status: p.terminationStatus,
-                   out: (try? String(contentsOfFile: "\(dir)/out", encoding: .utf8)) ?? "",
-                   err: (try? String(contentsOfFile: "\(dir)/err", encoding: .utf8)) ?? "")
+        return Run(status: p.terminationStatus, out: String(decoding: outData.wait(), as: UTF8.self),
+                   err: String(decoding: errData.wait(), as: UTF8.self))
     }
 
     static func temp() -> String {
@@ -191,6 +186,26 @@ import Testing
         serve.interrupt()   // Ctrl-C: a clean stop
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+final class PipeReader: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    /// The whole output, once every writer closed the pipe (empty if one still holds it
+    /// after 30 s: a child of another test that inherited it).
+    func wait() -> Data {
+        guard done.wait(timeout: .now() + 30) == .success else { return Data() }
+        return data
     }
 }
 

@@ -20,14 +20,17 @@ import Testing
         var ballAbsent = 0
         for _ in 0..<400 {
             _ = scene.tick()
-            // After step k the world shows frame k - 1 (the next frame's targets are now set).
-            let shown = replay.frame(at: world.tick - 1)
+            // Frame-true: after tick k the world shows frame k, positions, presence and height.
+            let shown = replay.frame(at: world.tick)
             #expect(world.store.count == shown.count)
             for s in shown {
                 let h = try #require(world.entity(key: s.id), "\(s.id) is found by its key")
                 let p = try #require(world.store.position(of: h))
                 let expected = replay.centre + SIMD2(Float(s.x), Float(s.y))
                 #expect(abs(p.x - expected.x) < 0.005 && abs(p.y - expected.y) < 0.005, "\(s.id) at tick \(world.tick)")
+                if s.id == "ball", let z = s.z {
+                    #expect(world.attributes.float(slot: h.index, attribute: 0) == Float(z), "the ball's height of the same frame")
+                }
             }
             if !shown.contains(where: { $0.id == "ball" }) {
                 ballAbsent += 1

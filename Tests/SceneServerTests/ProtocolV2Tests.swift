@@ -230,4 +230,56 @@ import Testing
         await client.close()
         await server.shutdown()
     }
+
+    static var sharedData: Bool {
+        FileManager.default.fileExists(atPath: TestServer.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path)
+    }
+
+    @Test(.enabled(if: sharedData, "../shared/data is absent"))
+    func theBallsHeightTravelsInTheVersionTwoStream() async throws {
+        let (server, port) = try await Self.serve("football-replay.scene.json") { _ in }
+        // Version 1 gets the height as the ball's attribute z; version 2 in the position stream.
+        let old = try await SceneClient.connect(host: "127.0.0.1", port: port, maxVersion: 1)
+        let new = try await SceneClient.connect(host: "127.0.0.1", port: port)
+        old.send(.subscribe(subscription: 1, scene: "football-replay", area: nil))
+        new.send(.subscribe(subscription: 1, scene: "football-replay", area: nil))
+        var oldView = SceneView(subscription: 1, version: 1), newView = SceneView(subscription: 1, version: 2)
+        var oldZ: [UInt64: Double] = [:], newZ: [UInt64: Double] = [:]
+        var newAttributes = 0
+        do {
+            // A tick's Attributes follow its frame: the height of tick T is read once they arrived.
+            let (expired, watchdog) = Deadline.watch(old, limit: 120)
+            defer { watchdog.cancel() }
+            var frames = 0
+            for try await m in old.messages {
+                _ = try oldView.apply(m)
+                if case .stateFrame = m { frames += 1 }
+                if case .attributes(_, let t, _, _) = m, let ball = oldView.entities().first(where: { $0.kind == 2 }),
+                   let bits = oldView.attributes[ball.id]?[0] {
+                    oldZ[t] = Double(Float(bitPattern: bits))
+                }
+                if frames >= 150 || expired.fired { break }
+            }
+        }
+        let (expired, watchdog) = Deadline.watch(new, limit: 120)
+        defer { watchdog.cancel() }
+        var frames = 0
+        for try await m in new.messages {
+            if case .attributes(_, _, _, let values) = m { newAttributes += values.count }
+            if let u = try newView.apply(m) {
+                frames += 1
+                if let ball = newView.entities().first(where: { $0.kind == 2 }), let z = ball.z { newZ[u.tick] = z }
+            }
+            if frames >= 150 || expired.fired { break }
+        }
+        let kinds = try #require(newView.info?.kinds)
+        #expect(kinds.first { $0.code == 2 }?.zRange == -1...60 && kinds.first { $0.code == 1 }?.zRange == nil)
+        #expect(oldView.info?.kinds.allSatisfy { $0.zRange == nil } == true)
+        #expect(newAttributes == 0, "version 2 is not sent the height again as an attribute")
+        var compared = 0
+        for (t, z) in newZ { if let a = oldZ[t] { compared += 1; #expect(abs(z - a) <= 0.005 + 1e-6, "tick \(t): \(z) against \(a)") } }
+        #expect(compared > 20)
+        await old.close(); await new.close()
+        await server.shutdown()
+    }
 }

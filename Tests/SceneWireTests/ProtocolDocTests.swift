@@ -37,6 +37,15 @@ import Testing
         }
     }
 
+    @Test func theVersionTwoKeyframeDecodesToTheDocumentedHeights() throws {
+        var decoder = SceneStateDecoder(heights: ProtocolExamples.heights)
+        _ = try decoder.apply(tick: 41, resync: true, blocks: [ProtocolExamples.keyframe3D()])
+        var seen: [UInt32: Int32?] = [:]
+        decoder.forEach3 { id, _, _, _, qz in seen[id] = qz }
+        #expect(seen == [3: nil, 4: 120])
+        #expect(decoder.cells[0]?.vz == [0, 3])
+    }
+
     @Test func theExampleDeltaDecodesToTheDocumentedPositions() throws {
         let (key, delta) = ProtocolExamples.cellBlocks()
         var decoder = SceneStateDecoder()

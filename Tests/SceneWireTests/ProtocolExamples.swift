@@ -24,6 +24,17 @@ enum ProtocolExamples {
         return (key, delta)
     }
 
+    /// A player and the ball (a height kind, -1 to 60 m) in cell 0.
+    static let heights = HeightKinds([2: -1...60], quantum: 0.01)
+    static func keyframe3D() -> ByteBuffer {
+        var state = CellState()
+        state.append(id: 3, kind: 1, qx: 100, qy: 200, vx: 0, vy: 0, qz: 0, vz: 0)
+        state.append(id: 4, kind: 2, qx: 150, qy: 200, vx: 0, vy: 0, qz: 120, vz: 3)
+        var w = ByteWriter()
+        state.writeKeyframe(&w, heights: heights)
+        return CellBlock.make(cell: 0, kind: .keyframe, payload: ByteBuffer(bytes: w.bytes), deflater: Deflater(level: 1))
+    }
+
     static var all: [(name: String, message: WireMessage)] {
         let (key, delta) = cellBlocks()
         return [
@@ -58,6 +69,12 @@ enum ProtocolExamples {
                 WireEntityInfo(entity: 9, kind: 2, key: "ball", label: "ball", group: "ball", number: 0)])),
             ("moveAreaRequest", .moveAreaRequest(subscription: 1, request: 7, area: WireArea(minX: 100, minY: 0, maxX: 300, maxY: 150))),
             ("areaMoved", .areaMoved(subscription: 1, request: 7, tick: 42)),
+            ("sceneInfoV2", .sceneInfo(SceneInfoMessage(subscription: 1, scene: "district", epsg: 7415, originX: 85000, originY: 446000,
+                                                        quantum: 0.01, tickRate: 20, bounds: WireArea(minX: 0, minY: 0, maxX: 576, maxY: 336),
+                                                        cellSize: 64, cellColumns: 9, cellRows: 6,
+                                                        kinds: [KindInfo(code: 1, name: "player"), KindInfo(code: 2, name: "ball", zRange: -1...60)],
+                                                        version: 2))),
+            ("stateFrameKeyframe3D", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: nil, resync: true, cells: [keyframe3D()])),
         ]
     }
 
