@@ -18,14 +18,15 @@ package enum ServedWire {
         let bytes = Mutex<[MessageType: Int]>([:])
         let frames = Atomic<Int>(0)
         let resyncs = Atomic<Int>(0)
+        /// Entities in view summed over the counted frames.
+        let entityTicks = Atomic<Int>(0)
         func total(_ t: MessageType) -> Int { bytes.withLock { $0[t] ?? 0 } }
     }
 
-    package static func run(quick: Bool, scenesDir: String, log: (String) -> Void) async throws -> [BenchResult] {
-        let manifest = try SceneManifest.load(path: URL(fileURLWithPath: scenesDir).appendingPathComponent("marathon.scene.json").path)
+    /// A server on one scene, with an admin token for pause, speed and resume.
+    static func serve(_ manifest: SceneManifest) async throws -> (server: SceneServer, port: Int, token: String, scene: (entities: Int, bounds: Rect)) {
         let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
-        let entities = scene.world.store.count
-        let bounds = scene.world.bounds
+        let facts = (scene.world.store.count, scene.world.bounds)
         var config = ServerConfiguration()
         config.port = 0
         let token = "bench-" + UUID().uuidString
@@ -33,7 +34,74 @@ package enum ServedWire {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let server = SceneServer(configuration: config, scenes: [scene], catalog: nil, logger: logger)
-        let port = try await server.start().port!
+        return (server, try await server.start().port!, token, facts)
+    }
+
+    package static func run(quick: Bool, scenesDir: String, sharedData: String?, log: (String) -> Void) async throws -> [BenchResult] {
+        var results = try await marathon(quick: quick, scenesDir: scenesDir, log: log)
+        let replay = URL(fileURLWithPath: scenesDir).appendingPathComponent("football-replay.scene.json").path
+        if let manifest = try? SceneManifest.load(path: replay), (try? SceneLoader.load(manifest, catalog: try Catalog(), workers: 1)) != nil {
+            results += try await hawkEyeServed(manifest, quick: quick, log: log)
+        } else {
+            log("skipping the served Hawk-Eye figures: the football-replay scene cannot load (\(sharedData ?? "../shared/data") absent?)")
+        }
+        return results
+    }
+
+    /// Everything the football-replay scene sends for positions and the ball's height, per
+    /// entity per tick, to a version 2 client (height in the stream) and a version 1 one
+    /// (height as an attribute), over the whole minute.
+    static func hawkEyeServed(_ manifest: SceneManifest, quick: Bool, log: (String) -> Void) async throws -> [BenchResult] {
+        let (server, port, token, _) = try await serve(manifest)
+        defer { Task { await server.shutdown() } }
+        let ticks = (quick ? 20 : 60) * manifest.tickRate
+        log("Hawk-Eye replay served to a version 1 and a version 2 client for \(ticks) ticks ...")
+        let control = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "bench-control")
+        control.send(.control(token: token, scene: manifest.name, command: .pause))
+        _ = try await reply(control)
+        var figures: [BenchResult] = []
+        var clients: [(SceneClient, UInt16)] = []
+        for version: UInt16 in [1, 2] {
+            let c = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "bench-v\(version)", maxVersion: version)
+            c.send(.subscribe(subscription: 1, scene: manifest.name, area: nil))
+            clients.append((c, version))
+        }
+        let tallies = clients.map { _ in Tally() }
+        let readers = clients.enumerated().map { k, pair in
+            Task {
+                var view = SceneView(subscription: 1, version: pair.1)
+                for try await m in pair.0.messages {
+                    if case .stateFrame = m {} else if case .attributes = m {} else { _ = try view.apply(m); continue }
+                    // After its first frame (the resync, a one-off), count what positions and heights cost.
+                    if tallies[k].frames.load(ordering: .relaxed) > 0 { tallies[k].bytes.withLock { $0[m.type, default: 0] += m.frameBytes } }
+                    guard let u = try view.apply(m) else { continue }
+                    if u.resync { tallies[k].resyncs.add(1, ordering: .relaxed) }
+                    if tallies[k].frames.load(ordering: .relaxed) > 0 { tallies[k].entityTicks.add(view.visible.count, ordering: .relaxed) }
+                    if tallies[k].frames.add(1, ordering: .relaxed).newValue > ticks { break }
+                }
+            }
+        }
+        while tallies.contains(where: { $0.frames.load(ordering: .relaxed) < 1 }) { try await Task.sleep(nanoseconds: 20_000_000) }
+        control.send(.control(token: token, scene: manifest.name, command: .speed(20)))
+        _ = try await reply(control)
+        control.send(.control(token: token, scene: manifest.name, command: .resume))
+        _ = try await reply(control)
+        for r in readers { _ = try? await r.value }
+        for (c, _) in clients { await c.close() }
+        await control.close()
+        for (k, (_, version)) in clients.enumerated() {
+            let bytes = tallies[k].total(.stateFrame) + tallies[k].total(.attributes)
+            let name = version == 2 ? "bpet_hawkeye25_served" : "bpet_hawkeye25_served_v1"
+            figures.append(BenchResult(name: name, unit: "B/e/t", value: Double(bytes) / Double(max(tallies[k].entityTicks.load(ordering: .relaxed), 1))))
+        }
+        return figures
+    }
+
+    /// Identities and area filtering on the 10k marathon.
+    static func marathon(quick: Bool, scenesDir: String, log: (String) -> Void) async throws -> [BenchResult] {
+        let manifest = try SceneManifest.load(path: URL(fileURLWithPath: scenesDir).appendingPathComponent("marathon.scene.json").path)
+        let (server, port, token, facts) = try await serve(manifest)
+        let (entities, bounds) = facts
         defer { Task { await server.shutdown() } }
         let ticks = (quick ? 10 : 60) * manifest.tickRate
         // The whole scene, and a 100 x 100 m area on every tile of a 100 m grid over the scene

@@ -21,7 +21,7 @@ struct Bench: AsyncParsableCommand {
         case "server": results = try await ServerSuite.run(quick: quick, scenesDir: scenesDir, log: log)
         case "wire":
             results = try WireSuite.run(quick: quick, sharedData: sharedData, scenesDir: scenesDir, log: log)
-                + (try await ServedWire.run(quick: quick, scenesDir: scenesDir, log: log))
+                + (try await ServedWire.run(quick: quick, scenesDir: scenesDir, sharedData: sharedData, log: log))
         case "hostile": results = try await HostileSuite.run(quick: quick, scenesDir: scenesDir, log: log)
         default: throw ValidationError("unknown suite '\(suite)'; suites: engine, tiles, server, wire, hostile")
         }
