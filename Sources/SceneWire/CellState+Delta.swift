@@ -39,13 +39,15 @@ extension CellState {
             if j == end || (i < count && ids[i] < next.ids[j]) {
                 ws.left.append(ids[i]); i += 1
             } else if i == count || next.ids[j] < ids[i] {
-                ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
-                ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
+                let (dx, dy) = ws.seen.velocity(id: next.ids[j], qx: next.qx[j], qy: next.qy[j])
+                ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy)
+                ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy)
                 j += 1
             } else if kinds[i] != next.kinds[j] {
                 ws.left.append(ids[i])
-                ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
-                ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0)
+                let (dx, dy) = ws.seen.velocity(id: next.ids[j], qx: next.qx[j], qy: next.qy[j])
+                ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy)
+                ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy)
                 i += 1; j += 1
             } else {
                 let px = Int64(qx[i]) + Int64(vx[i]), py = Int64(qy[i]) + Int64(vy[i])
@@ -63,6 +65,7 @@ extension CellState {
         ws.entered.writeEntries(0..<ws.entered.count, &w)
         // The new state takes the workspace's arrays; the old ones are reused next time.
         swap(&self, &ws.out)
+        ws.seen.record(self)
     }
 
     /// `encodeDeltaHead` for a stream with height kinds (a loop of its own, so the
@@ -74,8 +77,10 @@ extension CellState {
         var i = 0, j = range.lowerBound
         let end = range.upperBound
         func enter(_ j: Int) {
-            ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0, qz: next.qz[j], vz: 0)
-            ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: 0, vy: 0, qz: next.qz[j], vz: 0)
+            let (dx, dy) = ws.seen.velocity(id: next.ids[j], qx: next.qx[j], qy: next.qy[j])
+            let dz = heights.has(next.kinds[j]) ? ws.seen.velocityZ(id: next.ids[j], qz: next.qz[j]) : 0
+            ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy, qz: next.qz[j], vz: dz)
+            ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy, qz: next.qz[j], vz: dz)
         }
         while i < count || j < end {
             if j == end || (i < count && ids[i] < next.ids[j]) {
@@ -105,6 +110,7 @@ extension CellState {
         w.varint(UInt64(ws.entered.count))
         ws.entered.writeEntries(0..<ws.entered.count, &w, heights: heights)
         swap(&self, &ws.out)
+        ws.seen.record(self)
     }
 
     /// Applies a delta payload written by `encodeDeltaRice`; throws on anything inconsistent
@@ -185,6 +191,9 @@ extension CellState {
 /// Buffers reused from cell to cell and tick to tick, so delta coding allocates nothing
 /// once warm.
 struct DeltaWorkspace {
+    /// Where each id was last coded: an entity entering a cell from another one, or coming
+    /// back after a short absence, is sent with its velocity rather than 0.
+    var seen = LastSeen()
     var left: [UInt32] = []
     var entered = CellState()
     var residuals: [UInt64] = []
@@ -195,5 +204,59 @@ struct DeltaWorkspace {
         entered.removeAll()
         residuals.removeAll(keepingCapacity: true)
         out.removeAll()
+    }
+}
+
+/// Each id's last coded position and the encoder step it was coded at.
+struct LastSeen {
+    var qx: [Int32] = [], qy: [Int32] = [], qz: [Int32] = []
+    /// The velocity it was last coded with.
+    var vx: [Int32] = [], vy: [Int32] = []
+    var step: [UInt32] = []
+    /// The step being coded (1 for the first; 0 marks "never seen").
+    var now: UInt32 = 0
+    /// After an absence of up to this many steps an entity comes back with the velocity it
+    /// left with; after a longer one, with none.
+    static let maxGap: UInt32 = 10
+
+    /// Starts a new step of the encoder, with room for ids below `idBound`.
+    mutating func begin(idBound: Int) {
+        now &+= 1
+        if step.count < idBound {
+            let n = idBound - step.count
+            qx += repeatElement(0, count: n); qy += repeatElement(0, count: n); qz += repeatElement(0, count: n)
+            vx += repeatElement(0, count: n); vy += repeatElement(0, count: n)
+            step += repeatElement(0, count: n)
+        }
+    }
+
+    /// The velocity an entity entering at (qx, qy) had since it was last seen: its last
+    /// step's when that was the previous step, the mean over a short absence, else 0.
+    @inline(__always) func velocity(id: UInt32, qx x: Int32, qy y: Int32) -> (Int32, Int32) {
+        let i = Int(id)
+        guard i < step.count, step[i] != 0, now > step[i] else { return (0, 0) }
+        let gap = Int64(now - step[i])
+        if gap == 1 { return (Self.clamp(Int64(x) - Int64(qx[i])), Self.clamp(Int64(y) - Int64(qy[i]))) }
+        return gap <= Int64(Self.maxGap) ? (vx[i], vy[i]) : (0, 0)
+    }
+
+    @inline(__always) func velocityZ(id: UInt32, qz z: Int32) -> Int32 {
+        let i = Int(id)
+        guard i < step.count, step[i] != 0, now > step[i], now - step[i] <= Self.maxGap else { return 0 }
+        return Self.clamp((Int64(z) - Int64(qz[i])) / Int64(now - step[i]))
+    }
+
+    static func clamp(_ v: Int64) -> Int32 { Int32(max(min(v, Int64(Int32.max)), Int64(Int32.min))) }
+
+    /// Notes a cell's entities as seen at this step.
+    mutating func record(_ cell: CellState) {
+        guard now != 0 else { return }   // a workspace outside an encoder keeps no memory
+        let hasZ = !cell.qz.isEmpty
+        for k in 0..<cell.count {
+            let i = Int(cell.ids[k])
+            guard i < step.count else { continue }
+            qx[i] = cell.qx[k]; qy[i] = cell.qy[k]; vx[i] = cell.vx[k]; vy[i] = cell.vy[k]; step[i] = now
+            if hasZ { qz[i] = cell.qz[k] }
+        }
     }
 }

@@ -111,6 +111,7 @@ public final class SceneStateEncoder {
             sorted.qx[at] = Self.quantise(x[i], inverse: 1 / quantum); sorted.qy[at] = Self.quantise(y[i], inverse: 1 / quantum)
             if let heights, let z { sorted.qz[at] = heights.clamp(Self.quantise(z[i], inverse: 1 / quantum), kind: kinds[i]) }
         }
+        workspace.seen.begin(idBound: Int(ids.last ?? 0) + 1)
         var out = TickBlocks(cellCount: cellCount)
         var all = ByteBufferAllocator().buffer(capacity: max(256, n))
         var w = ByteWriter(capacity: 4096)

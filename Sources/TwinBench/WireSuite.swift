@@ -17,6 +17,9 @@ package enum WireSuite {
         } else {
             log("skipping the Hawk-Eye figures: \(sharedData ?? "../shared/data")/tracking is absent")
         }
+        log("broadcast-tracking churn at 10 Hz ...")
+        results += churn(frames: quick ? 300 : 3000, view: nil)
+        results += churn(frames: quick ? 300 : 3000, view: SIMD2(1000, 1000))
         log("100k walkers ...")
         let n = quick ? 20_000 : 100_000
         results += crowd(CrowdCity.world(entities: n, workers: 2), name: "walkers", tag: quick ? "20k" : "100k", ticks: quick ? 20 : 60)
@@ -80,6 +83,32 @@ package enum WireSuite {
             BenchResult(name: "bpet_raw_hawkeye25", unit: "B/e/t", value: Double(rawBytes) / e),
             BenchResult(name: "bpet_delta_zlib_hawkeye25", unit: "B/e/t", value: Double(deltaBytes) / e),
             BenchResult(name: "max_error_m", unit: "m", value: maxError),
+        ]
+    }
+
+    /// The generated broadcast stream (`ChurnStream`): one whole-pitch subscription's frames.
+    static func churn(frames: Int, view: SIMD2<Float>?) -> [BenchResult] {
+        var stream = view.map { ChurnStream(seed: 20261201, view: $0) } ?? ChurnStream(seed: 20261201)
+        let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: 125, maxY: 88), quantum: 0.01, cellSize: 128)
+        var bytes = 0, entityTicks = 0, changes = 0
+        var previous = Set<UInt32>()
+        for t in 0..<frames {
+            let f = stream.next()
+            let blocks = encoder.encode(tick: UInt64(t), ids: f.ids, kinds: f.kinds, x: f.x, y: f.y)
+            let now = Set(f.ids)
+            if t == 0 { previous = now; continue }   // the first frame is the subscriber's one-off resync
+            changes += now.symmetricDifference(previous).count
+            previous = now
+            let stamp = t % 10 == 0
+            bytes += WireMessage.stateFrame(subscription: 1, tick: stamp ? UInt64(t) : nil, serverTimeMicros: stamp ? 1_764_000_000_000_000 : nil,
+                                            resync: false, cells: blocks.keys.sorted().map { blocks[$0]! }).frame().readableBytes
+            entityTicks += f.ids.count
+        }
+        // The same play seen whole (no one enters or leaves): what presence changes add.
+        guard view == nil else { return [BenchResult(name: "bpet_churn10_whole_pitch", unit: "B/e/t", value: Double(bytes) / Double(max(entityTicks, 1)))] }
+        return [
+            BenchResult(name: "bpet_churn10", unit: "B/e/t", value: Double(bytes) / Double(max(entityTicks, 1))),
+            BenchResult(name: "churn10_enter_leave_per_frame", unit: "ratio", value: Double(changes) / Double(max(entityTicks, 1))),
         ]
     }
 

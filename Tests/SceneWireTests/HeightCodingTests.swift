@@ -108,4 +108,40 @@ import Testing
         #expect(back.version == 1 && back.kinds.allSatisfy { $0.zRange == nil } && back.heights == nil)
         #expect(WireMessage.sceneInfo(v2).frameBytes == WireMessage.sceneInfo(v1).frameBytes + 1 + 9)   // kind 1: one byte (2); kind 2: 3 and two f32
     }
+
+    @Test func anEntityCrossingIntoAnotherCellKeepsItsVelocity() throws {
+        // 40 m cells; one walker at 7 cm a tick crosses x = 40 m. Entering the next cell it
+        // is sent with its velocity, so its next residual is 0, not a whole step.
+        let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: 80, maxY: 40), cellSize: 40)
+        var decoder = SceneStateDecoder()
+        var x: Float = 39.5
+        var crossed = false
+        for tick in UInt64(1)...20 {
+            x += 0.07
+            let blocks = encoder.encode(tick: tick, ids: [5], kinds: [1], x: [x], y: [10])
+            let list = tick == 1 ? (0..<encoder.cells.count).compactMap { encoder.keyframe(cell: $0) } : blocks.keys.sorted().map { blocks[$0]! }
+            _ = try decoder.apply(tick: tick, resync: tick == 1, blocks: list)
+            if let right = decoder.cells[1], !crossed, tick > 2 {
+                crossed = true
+                #expect(right.vx == [7] && right.vy == [0], "entered with its velocity")
+                #expect(encoder.cells[1] == right)
+            }
+        }
+        #expect(crossed)
+    }
+
+    @Test func heightDecodersStayBoundedOnRandomBytes() {
+        let seed = UInt64(ProcessInfo.processInfo.environment["TWINSCENE_FUZZ_SEED"] ?? "") ?? 20261202
+        print("heightDecodersStayBoundedOnRandomBytes: fuzz seed \(seed)")
+        var rng = SystemRandomNumberGeneratorLike(seed: seed)
+        for _ in 0..<3000 {
+            let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var r = ByteReader(bytes)
+            _ = try? CellState.readKeyframe(&r, heights: Self.heights)
+            var s = CellState()
+            s.append(id: 1, kind: 2, qx: 0, qy: 0, vx: 0, vy: 0, qz: 10, vz: 0)
+            var r2 = ByteReader(bytes)
+            _ = try? s.applyDelta(&r2, riceK: Int.random(in: 0...12, using: &rng), heights: Self.heights)
+        }
+    }
 }
