@@ -101,7 +101,7 @@ public enum LoadGenerator {
                 case .sceneList(let scenes):
                     guard let s = scenes.first else { result.error = "no scenes"; break }
                     client.send(.subscribe(subscription: 1, scene: s.name, area: area))
-                case .stateFrame(_, let given, let time, let resync, _):
+                case .stateFrame(_, let given, let time, let resync, _, _):
                     // Frames carry the server time once a second (and on resync): latency samples.
                     if let time {
                         let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)

@@ -77,7 +77,7 @@ public struct SceneView: Sendable {
             // Requests before it that the server superseded get no answer of their own.
             requested = requested.filter { $0.key > request }
             scheduled = (tick, a)
-        case .stateFrame(let s, let tick, let time, let resync, let cells) where s == subscription:
+        case .stateFrame(let s, let tick, let time, let resync, let cells, _) where s == subscription:
             guard info != nil else { throw WireError.outOfOrder("a state frame before the scene info") }
             _ = try decoder.apply(tick: tick, resync: resync, blocks: cells)
             let tick = decoder.lastTick!

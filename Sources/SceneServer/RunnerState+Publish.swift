@@ -73,7 +73,8 @@ extension RunnerState {
             s.needsResync = false
             // Tick and time ride on resyncs and once a second; other frames are the previous + 1.
             let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? scene.world.tick : nil,
-                                                     serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks)
+                                                     serverTimeMicros: stamp ? tickTimeMicros : nil, resync: resync, cells: blocks,
+                                                     countsCells: s.version < 2)
             if steadyWhole { shared[sharedKey] = frame }
             send(frame, to: s)
             if s.filtersByArea {

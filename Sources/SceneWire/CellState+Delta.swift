@@ -65,7 +65,6 @@ extension CellState {
         ws.entered.writeEntries(0..<ws.entered.count, &w)
         // The new state takes the workspace's arrays; the old ones are reused next time.
         swap(&self, &ws.out)
-        ws.seen.record(self)
     }
 
     /// `encodeDeltaHead` for a stream with height kinds (a loop of its own, so the
@@ -78,7 +77,7 @@ extension CellState {
         let end = range.upperBound
         func enter(_ j: Int) {
             let (dx, dy) = ws.seen.velocity(id: next.ids[j], qx: next.qx[j], qy: next.qy[j])
-            let dz = heights.has(next.kinds[j]) ? ws.seen.velocityZ(id: next.ids[j], qz: next.qz[j]) : 0
+            let dz = heights.has(next.kinds[j]) ? ws.seen.velocityZ(id: next.ids[j], kind: next.kinds[j], qz: next.qz[j]) : 0
             ws.entered.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy, qz: next.qz[j], vz: dz)
             ws.out.append(id: next.ids[j], kind: next.kinds[j], qx: next.qx[j], qy: next.qy[j], vx: dx, vy: dy, qz: next.qz[j], vz: dz)
         }
@@ -110,12 +109,70 @@ extension CellState {
         w.varint(UInt64(ws.entered.count))
         ws.entered.writeEntries(0..<ws.entered.count, &w, heights: heights)
         swap(&self, &ws.out)
-        ws.seen.record(self)
     }
 
     /// Applies a delta payload written by `encodeDeltaRice`; throws on anything inconsistent
     /// (a leave of an unknown id, an enter of a present one, missing or extra bytes).
     public mutating func applyDelta(_ r: inout ByteReader, riceK: Int? = nil, heights: HeightKinds? = nil) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
+        if heights != nil { return try applyDelta3(&r, riceK: riceK, heights: heights) }
+        let nLeft = try r.varint()
+        guard nLeft <= UInt64(count) else { throw .malformed("delta removes \(nLeft) of \(count) entities") }
+        var left: [UInt32] = []
+        left.reserveCapacity(Int(nLeft))
+        var last: UInt32 = 0
+        for k in 0..<Int(nLeft) {
+            let gap = try r.varint()
+            guard gap <= UInt64(UInt32.max - last), k == 0 || gap > 0 else { throw .malformed("left ids must increase") }
+            last += UInt32(gap)
+            left.append(last)
+        }
+        let nEnter = try r.varint()
+        guard nEnter <= UInt64(r.remaining / 6) else { throw .malformed("delta announces \(nEnter) entering entities in \(r.remaining) bytes") }
+        var entered = CellState()
+        try Self.readEntries(count: Int(nEnter), &r, into: &entered)
+        var riceReader: RiceReader?
+        if let k = riceK {
+            riceReader = RiceReader(bytes: r.bytes, from: r.at, k: k)
+        }
+        @inline(__always) func residual() throws(WireError) -> Int64 {
+            if riceReader != nil {
+                let u = try riceReader!.next()
+                return Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1)
+            }
+            return try r.zigzag()
+        }
+        var out = CellState()
+        out.reserve(count - left.count + entered.count)
+        var i = 0, l = 0, e = 0
+        while i < count || e < entered.count {
+            // Skip the leaving.
+            if i < count, l < left.count, ids[i] == left[l] { i += 1; l += 1; continue }
+            if l < left.count, i < count, left[l] < ids[i] { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
+            if e < entered.count && (i == count || entered.ids[e] < ids[i]) {
+                out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e])
+                e += 1
+            } else if e < entered.count && entered.ids[e] == ids[i] {
+                throw .malformed("delta enters entity \(ids[i]) that the cell already holds")
+            } else {
+                let nx = Int64(qx[i]) + Int64(vx[i]) + (try residual())
+                let ny = Int64(qy[i]) + Int64(vy[i]) + (try residual())
+                guard let x = Int32(exactly: nx), let y = Int32(exactly: ny) else { throw .malformed("position beyond 32 bits") }
+                out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i])
+                i += 1
+            }
+        }
+        guard l == left.count else { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
+        if let rr = riceReader {
+            guard rr.bytesUsed == r.bytes.count else { throw .malformed("\(r.bytes.count - rr.bytesUsed) bytes after the Rice-coded residuals") }
+        } else {
+            guard r.remaining == 0 else { throw .malformed("\(r.remaining) bytes after a delta") }
+        }
+        self = out
+        return (left, entered.ids)
+    }
+
+    /// `applyDelta` of a stream with height kinds.
+    mutating func applyDelta3(_ r: inout ByteReader, riceK: Int?, heights: HeightKinds?) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
         let nLeft = try r.varint()
         guard nLeft <= UInt64(count) else { throw .malformed("delta removes \(nLeft) of \(count) entities") }
         var left: [UInt32] = []
@@ -191,8 +248,8 @@ extension CellState {
 /// Buffers reused from cell to cell and tick to tick, so delta coding allocates nothing
 /// once warm.
 struct DeltaWorkspace {
-    /// Where each id was last coded: an entity entering a cell from another one, or coming
-    /// back after a short absence, is sent with its velocity rather than 0.
+    /// The previous input: an entity entering a cell from another one is sent with its
+    /// velocity rather than 0.
     var seen = LastSeen()
     var left: [UInt32] = []
     var entered = CellState()
@@ -207,56 +264,39 @@ struct DeltaWorkspace {
     }
 }
 
-/// Each id's last coded position and the encoder step it was coded at.
+/// The encoder's previous input, so an entity that enters a cell from another one is sent
+/// with its step since then as velocity. Keeping the arrays costs nothing (they are the
+/// caller's, shared copy-on-write); only enterers look their id up.
 struct LastSeen {
-    var qx: [Int32] = [], qy: [Int32] = [], qz: [Int32] = []
-    /// The velocity it was last coded with.
-    var vx: [Int32] = [], vy: [Int32] = []
-    var step: [UInt32] = []
-    /// The step being coded (1 for the first; 0 marks "never seen").
-    var now: UInt32 = 0
-    /// After an absence of up to this many steps an entity comes back with the velocity it
-    /// left with; after a longer one, with none.
-    static let maxGap: UInt32 = 10
+    var ids: [UInt32] = [], x: [Float] = [], y: [Float] = [], z: [Float]? = nil
+    var inverse = 0.0
+    var heights: HeightKinds?
 
-    /// Starts a new step of the encoder, with room for ids below `idBound`.
-    mutating func begin(idBound: Int) {
-        now &+= 1
-        if step.count < idBound {
-            let n = idBound - step.count
-            qx += repeatElement(0, count: n); qy += repeatElement(0, count: n); qz += repeatElement(0, count: n)
-            vx += repeatElement(0, count: n); vy += repeatElement(0, count: n)
-            step += repeatElement(0, count: n)
+    /// Where `id` was, index into the arrays (ids ascend; usually id == index).
+    @inline(__always) func index(of id: UInt32) -> Int? {
+        let guess = Int(id)
+        if guess < ids.count && ids[guess] == id { return guess }
+        var lo = 0, hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ids[mid] < id { lo = mid + 1 } else { hi = mid }
         }
+        return lo < ids.count && ids[lo] == id ? lo : nil
     }
 
-    /// The velocity an entity entering at (qx, qy) had since it was last seen: its last
-    /// step's when that was the previous step, the mean over a short absence, else 0.
-    @inline(__always) func velocity(id: UInt32, qx x: Int32, qy y: Int32) -> (Int32, Int32) {
-        let i = Int(id)
-        guard i < step.count, step[i] != 0, now > step[i] else { return (0, 0) }
-        let gap = Int64(now - step[i])
-        if gap == 1 { return (Self.clamp(Int64(x) - Int64(qx[i])), Self.clamp(Int64(y) - Int64(qy[i]))) }
-        return gap <= Int64(Self.maxGap) ? (vx[i], vy[i]) : (0, 0)
+    /// The step of an entity entering at (qx, qy): its displacement since the previous input
+    /// when it was there, else 0.
+    @inline(__always) func velocity(id: UInt32, qx: Int32, qy: Int32) -> (Int32, Int32) {
+        guard let k = index(of: id) else { return (0, 0) }
+        let px = SceneStateEncoder.quantise(x[k], inverse: inverse), py = SceneStateEncoder.quantise(y[k], inverse: inverse)
+        return (Self.clamp(Int64(qx) - Int64(px)), Self.clamp(Int64(qy) - Int64(py)))
     }
 
-    @inline(__always) func velocityZ(id: UInt32, qz z: Int32) -> Int32 {
-        let i = Int(id)
-        guard i < step.count, step[i] != 0, now > step[i], now - step[i] <= Self.maxGap else { return 0 }
-        return Self.clamp((Int64(z) - Int64(qz[i])) / Int64(now - step[i]))
+    @inline(__always) func velocityZ(id: UInt32, kind: UInt8, qz: Int32) -> Int32 {
+        guard let z, let heights, let k = index(of: id) else { return 0 }
+        let pz = heights.clamp(SceneStateEncoder.quantise(z[k], inverse: inverse), kind: kind)
+        return Self.clamp(Int64(qz) - Int64(pz))
     }
 
     static func clamp(_ v: Int64) -> Int32 { Int32(max(min(v, Int64(Int32.max)), Int64(Int32.min))) }
-
-    /// Notes a cell's entities as seen at this step.
-    mutating func record(_ cell: CellState) {
-        guard now != 0 else { return }   // a workspace outside an encoder keeps no memory
-        let hasZ = !cell.qz.isEmpty
-        for k in 0..<cell.count {
-            let i = Int(cell.ids[k])
-            guard i < step.count else { continue }
-            qx[i] = cell.qx[k]; qy[i] = cell.qy[k]; vx[i] = cell.vx[k]; vy[i] = cell.vy[k]; step[i] = now
-            if hasZ { qz[i] = cell.qz[k] }
-        }
-    }
 }

@@ -111,7 +111,6 @@ public final class SceneStateEncoder {
             sorted.qx[at] = Self.quantise(x[i], inverse: 1 / quantum); sorted.qy[at] = Self.quantise(y[i], inverse: 1 / quantum)
             if let heights, let z { sorted.qz[at] = heights.clamp(Self.quantise(z[i], inverse: 1 / quantum), kind: kinds[i]) }
         }
-        workspace.seen.begin(idBound: Int(ids.last ?? 0) + 1)
         var out = TickBlocks(cellCount: cellCount)
         var all = ByteBufferAllocator().buffer(capacity: max(256, n))
         var w = ByteWriter(capacity: 4096)
@@ -127,6 +126,8 @@ public final class SceneStateEncoder {
             spans.append((c, from, all.writerIndex - from))
         }
         for (c, from, length) in spans { out.set(c, all.getSlice(at: from, length: length)!) }
+        // This input is where the next step's enterers come from.
+        workspace.seen = LastSeen(ids: ids, x: x, y: y, z: z, inverse: 1 / quantum, heights: heights)
         self.tick = tick
         return out
     }

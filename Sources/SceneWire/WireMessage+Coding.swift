@@ -4,20 +4,20 @@ extension WireMessage {
     /// A whole StateFrame frame written in one pass into a buffer of the exact size (the
     /// server's hot path: no intermediate copies of the cell blocks).
     public static func stateFrameBuffer(subscription: UInt32, tick: UInt64?, serverTimeMicros: UInt64?, resync: Bool,
-                                        cells: [ByteBuffer]) -> ByteBuffer {
+                                        cells: [ByteBuffer], countsCells: Bool = true) -> ByteBuffer {
         func varintSize(_ v: UInt64) -> Int { max(1, (64 - v.leadingZeroBitCount + 6) / 7) }
-        var body = 2 + varintSize(UInt64(subscription)) + varintSize(UInt64(cells.count))
+        var body = 2 + varintSize(UInt64(subscription)) + (countsCells ? varintSize(UInt64(cells.count)) : 0)
         if let tick { body += varintSize(tick) }
         if let serverTimeMicros { body += varintSize(serverTimeMicros) }
         for c in cells { body += c.readableBytes }
         var out = ByteBufferAllocator().buffer(capacity: body + 5)
         out.writeVarint(UInt64(body))
         out.writeInteger(MessageType.stateFrame.rawValue)
-        out.writeInteger(UInt8((resync ? 1 : 0) | (tick != nil ? 2 : 0) | (serverTimeMicros != nil ? 4 : 0)))
+        out.writeInteger(UInt8((resync ? 1 : 0) | (tick != nil ? 2 : 0) | (serverTimeMicros != nil ? 4 : 0) | (countsCells ? 0 : 8)))
         out.writeVarint(UInt64(subscription))
         if let tick { out.writeVarint(tick) }
         if let serverTimeMicros { out.writeVarint(serverTimeMicros) }
-        out.writeVarint(UInt64(cells.count))
+        if countsCells { out.writeVarint(UInt64(cells.count)) }
         for var c in cells { out.writeBuffer(&c) }
         return out
     }
@@ -126,13 +126,14 @@ extension WireMessage {
             var packed = deflater.deflate(raw.readableBytesView)
             out.writeInteger(UInt32(packed.readableBytes))
             out.writeBuffer(&packed)
-        case .stateFrame(let sub, let tick, let time, let resync, let cells):
-            // flags: bit 0 resync, bit 1 tick present, bit 2 server time present.
-            out.writeInteger(UInt8((resync ? 1 : 0) | (tick != nil ? 2 : 0) | (time != nil ? 4 : 0)))
+        case .stateFrame(let sub, let tick, let time, let resync, let cells, let countsCells):
+            // flags: bit 0 resync, bit 1 tick present, bit 2 server time present, bit 3 no cell
+            // count (version 2).
+            out.writeInteger(UInt8((resync ? 1 : 0) | (tick != nil ? 2 : 0) | (time != nil ? 4 : 0) | (countsCells ? 0 : 8)))
             out.writeVarint(UInt64(sub))
             if let tick { out.writeVarint(tick) }
             if let time { out.writeVarint(time) }
-            out.writeVarint(UInt64(cells.count))
+            if countsCells { out.writeVarint(UInt64(cells.count)) }
             for var c in cells { out.writeBuffer(&c) }
         case .events(let sub, let tick, let events):
             out.writeInteger(sub); out.writeInteger(tick)
@@ -303,15 +304,20 @@ extension WireMessage {
             message = .staticGeometry(subscription: sub, buildings: buildings)
         case .stateFrame:
             let flags: UInt8 = try p.readInt("frame flags")
-            guard flags <= 7 else { throw .malformed("state frame flags \(flags)") }
+            guard flags <= 15 else { throw .malformed("state frame flags \(flags)") }
             guard let sub = UInt32(exactly: try p.readVarint()) else { throw .malformed("subscription beyond 32 bits") }
             let tick = flags & 2 != 0 ? try p.readVarint() : nil
             let time = flags & 4 != 0 ? try p.readVarint() : nil
             if flags & 1 != 0 && tick == nil { throw .malformed("a resync frame must carry its tick") }
-            let n = try p.readCount(limit: limit, "cell count")
             var cells: [ByteBuffer] = []
-            for _ in 0..<n { cells.append(try CellBlock.slice(from: &p)) }
-            message = .stateFrame(subscription: sub, tick: tick, serverTimeMicros: time, resync: flags & 1 != 0, cells: cells)
+            if flags & 8 != 0 {
+                // Version 2: no count, blocks to the end (each at least 3 bytes, so this ends).
+                while p.readableBytes > 0 { cells.append(try CellBlock.slice(from: &p)) }
+            } else {
+                let n = try p.readCount(limit: limit, "cell count")
+                for _ in 0..<n { cells.append(try CellBlock.slice(from: &p)) }
+            }
+            message = .stateFrame(subscription: sub, tick: tick, serverTimeMicros: time, resync: flags & 1 != 0, cells: cells, countsCells: flags & 8 == 0)
         case .events:
             let sub: UInt32 = try p.readInt("subscription")
             let tick: UInt64 = try p.readInt("tick")

@@ -175,7 +175,9 @@ public enum WireMessage: Equatable, Sendable {
     case staticGeometry(subscription: UInt32, buildings: [WireBuilding])
     /// `tick` and `serverTimeMicros` are nil when the frame leaves them out: the tick is then
     /// the previous frame's plus one (only resync frames must carry it).
-    case stateFrame(subscription: UInt32, tick: UInt64?, serverTimeMicros: UInt64?, resync: Bool, cells: [ByteBuffer])
+    /// `countsCells` false is version 2's layout: flag bit 3 set, no cell count, the blocks run
+    /// to the end of the payload.
+    case stateFrame(subscription: UInt32, tick: UInt64?, serverTimeMicros: UInt64?, resync: Bool, cells: [ByteBuffer], countsCells: Bool = true)
     case events(subscription: UInt32, tick: UInt64, events: [WireEvent])
     /// Attribute values: the changes of a tick, or (`snapshot`) every value of the entities
     /// a resync just delivered.

@@ -128,7 +128,7 @@ package enum ServedWire {
             Task {
                 for try await m in c.messages {
                     tally.bytes.withLock { $0[m.type, default: 0] += m.frameBytes }
-                    if case .stateFrame(_, _, _, let resync, _) = m {
+                    if case .stateFrame(_, _, _, let resync, _, _) = m {
                         if resync { tally.resyncs.add(1, ordering: .relaxed) }
                         if tally.frames.add(1, ordering: .relaxed).newValue >= ticks { break }
                     }

@@ -74,7 +74,7 @@ enum ProtocolExamples {
                                                         cellSize: 64, cellColumns: 9, cellRows: 6,
                                                         kinds: [KindInfo(code: 1, name: "player"), KindInfo(code: 2, name: "ball", zRange: -1...60)],
                                                         version: 2))),
-            ("stateFrameKeyframe3D", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: nil, resync: true, cells: [keyframe3D()])),
+            ("stateFrameKeyframe3D", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: nil, resync: true, cells: [keyframe3D()], countsCells: false)),
         ]
     }
 
