@@ -86,7 +86,7 @@ package enum WireSuite {
         ]
     }
 
-    /// The generated broadcast stream (`ChurnStream`): one whole-pitch subscription's frames.
+    /// The generated broadcast stream (`ChurnStream`): one whole-pitch version 2 subscription's frames.
     static func churn(frames: Int, view: SIMD2<Float>?) -> [BenchResult] {
         var stream = view.map { ChurnStream(seed: 20261201, view: $0) } ?? ChurnStream(seed: 20261201)
         let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: 125, maxY: 88), quantum: 0.01, cellSize: 128)
@@ -100,8 +100,9 @@ package enum WireSuite {
             changes += now.symmetricDifference(previous).count
             previous = now
             let stamp = t % 10 == 0
+            // Framed as a version 2 client gets it (no cell count).
             bytes += WireMessage.stateFrame(subscription: 1, tick: stamp ? UInt64(t) : nil, serverTimeMicros: stamp ? 1_764_000_000_000_000 : nil,
-                                            resync: false, cells: blocks.keys.sorted().map { blocks[$0]! }).frame().readableBytes
+                                            resync: false, cells: blocks.keys.sorted().map { blocks[$0]! }, countsCells: false).frame().readableBytes
             entityTicks += f.ids.count
         }
         // The same play seen whole (no one enters or leaves): what presence changes add.
