@@ -41,6 +41,7 @@ import Testing
     }
 
     static let hello = WireMessage.hello(minVersion: 1, maxVersion: 1, client: "t")
+    static let helloV2 = WireMessage.hello(minVersion: 1, maxVersion: 2, client: "t")
 
     @Test(arguments: [
         ([WireMessage.listScenes], ErrorCode.unexpectedMessage),                       // before Hello
@@ -51,6 +52,13 @@ import Testing
         ([hello, .moveArea(subscription: 4, area: nil)], .unknownSubscription),
         ([hello, .control(token: "x", scene: "s", command: .pause)], .unauthorized),      // no token configured
         ([hello, .goodbye(reason: "bye")], .unexpectedMessage),                          // a server-to-client message
+        // Version 2's messages: a v1 session may not send them, a v2 one not v1's MoveArea;
+        // a move needs its subscription; a client does not send what servers send.
+        ([hello, .moveAreaRequest(subscription: 1, request: 1, area: nil)], .unexpectedMessage),
+        ([helloV2, .moveArea(subscription: 1, area: nil)], .unexpectedMessage),
+        ([helloV2, .moveAreaRequest(subscription: 4, request: 9, area: nil)], .unknownSubscription),
+        ([helloV2, .areaMoved(subscription: 1, request: 1, tick: 1)], .unexpectedMessage),
+        ([helloV2, .entityInfo(subscription: 1, entities: [])], .unexpectedMessage),
     ])
     func protocolRulesCloseTheClientWithTheirCode(messages: [WireMessage], code: ErrorCode) throws {
         let channel = try Self.channel()
@@ -61,6 +69,15 @@ import Testing
         #expect(got == code.rawValue, "\(text)")
         channel.embeddedEventLoop.advanceTime(by: .seconds(3))   // past the lingering close
         #expect(!channel.isActive, "the client is closed after the Error")
+    }
+
+    @Test(arguments: [(UInt16(1), UInt16(1)), (1, 2), (2, 2), (1, 9)])
+    func helloGetsTheHighestVersionBothSpeak(minVersion: UInt16, maxVersion: UInt16) throws {
+        let channel = try Self.channel()
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
+        try Self.send(channel, .hello(minVersion: minVersion, maxVersion: maxVersion, client: "t"))
+        guard case .welcome(let version, _, _, _)? = try Self.written(channel).first else { Issue.record("no Welcome"); return }
+        #expect(version == min(maxVersion, 2))
     }
 
     @Test func welcomeAnnouncesTheRegistrysFrameLimitAndPingIsAnswered() throws {

@@ -1,0 +1,74 @@
+import CityTiles
+import Foundation
+import Testing
+@testable import Scenarios
+@testable import SceneCore
+
+/// Frame-true replays of every shared tracking layout: after tick T the world holds
+/// exactly the objects of source frame T, where that frame puts them, checked against the
+/// readers' samples (not the scenario's own grouping).
+@Suite struct ReplayFrameTrueTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let tracking = root.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path
+    static var available: Bool { FileManager.default.fileExists(atPath: tracking) }
+
+    static func scene(format: String, files: [String], tickRate: Int) throws -> LoadedScene {
+        let list = files.map { "\"\(tracking)/\($0)\"" }.joined(separator: ",")
+        let text = """
+            {"name":"r","scenario":"football-replay","bounds":[85600,446000,85725,446088],"epsg":7415,"seed":1,
+             "tickRate":\(tickRate),"wireCellSize":128,"replay":{"format":"\(format)","files":[\(list)]}}
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("r.scene.json").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try SceneLoader.load(try SceneManifest.load(path: path), catalog: try Catalog(), workers: 2)
+    }
+
+    /// Ticks the scene and compares each tick with the source frame `first + T * step`
+    /// (T counted from the start of the current loop).
+    static func check(_ scene: LoadedScene, samples: [TrackingSample], step: Int, ticks: Int, atLeast: Int) throws {
+        let replay = try #require(scene.scenario as? FootballReplayScenario)
+        var byFrame: [Int: [TrackingSample]] = [:]
+        for s in samples { byFrame[s.frame, default: []].append(s) }
+        let first = try #require(samples.map(\.frame).min())
+        let world = scene.world
+        var compared = 0
+        for _ in 0..<ticks {
+            _ = scene.tick()
+            // The replay starts over after its last frame.
+            let source = byFrame[first + Int(world.tick % UInt64(replay.frames.count)) * step] ?? []
+            #expect(world.store.count == source.count, "tick \(world.tick): \(world.store.count) entities, source frame has \(source.count)")
+            for s in source {
+                guard let h = world.entity(key: s.id), let p = world.store.position(of: h) else { Issue.record("\(s.id) absent at tick \(world.tick)"); continue }
+                let expected = replay.centre + SIMD2(Float(s.x), Float(s.y))
+                #expect(abs(p.x - expected.x) < 0.001 && abs(p.y - expected.y) < 0.001, "\(s.id) at tick \(world.tick)")
+                compared += 1
+            }
+        }
+        #expect(compared >= atLeast, "\(compared) samples compared")
+    }
+
+    @Test(.enabled(if: available, "../shared/data is absent"))
+    func metricaIsFrameTrue() throws {
+        let scene = try Self.scene(format: "metrica", files: ["metrica_home.csv", "metrica_away.csv"], tickRate: 25)
+        let samples = try MetricaCSV.read(path: "\(Self.tracking)/metrica_home.csv", team: "home", includeBall: true)
+            + MetricaCSV.read(path: "\(Self.tracking)/metrica_away.csv", team: "away", includeBall: false)
+        try Self.check(scene, samples: samples, step: 1, ticks: 300, atLeast: 40)   // the shared file holds 5 frames
+    }
+
+    @Test(.enabled(if: available, "../shared/data is absent"))
+    func eptsIsFrameTrue() throws {
+        let scene = try Self.scene(format: "epts", files: ["epts_metrica_tracking.txt", "epts_metrica_metadata.xml"], tickRate: 25)
+        let samples = try EPTSReader.read(tracking: "\(Self.tracking)/epts_metrica_tracking.txt", metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
+        try Self.check(scene, samples: samples, step: 1, ticks: 300, atLeast: 2000)
+    }
+
+    @Test(.enabled(if: available, "../shared/data is absent"))
+    func hawkEyeAt25HzIsFrameTrueToEveryOtherFrame() throws {
+        let scene = try Self.scene(format: "hawkeye", files: ["hawkeye_period1_min1_players.csv", "hawkeye_period1_min1_ball.csv"], tickRate: 25)
+        let samples = try TrackingCSV.read(path: "\(Self.tracking)/hawkeye_period1_min1_players.csv", rate: 50)
+            + TrackingCSV.read(path: "\(Self.tracking)/hawkeye_period1_min1_ball.csv", rate: 50, fixedId: "ball")
+        try Self.check(scene, samples: samples, step: 2, ticks: 300, atLeast: 3000)
+    }
+}
