@@ -13,6 +13,7 @@ extension RunnerState {
         // subscription id and write the same buffer to each of them.
         var shared: [UInt64: ByteBuffer] = [:]
         resyncBytesThisTick = 0
+        forgetNewSlots()
         for s in subscriptions {
             if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
             if s.outlet.stalled(budget: runner.outboundBudget, timeout: runner.drainTimeout) {

@@ -10,12 +10,17 @@ extension RunnerState {
     static let entityInfoEntryBytes = 10 + 1 + 3 * (1 + WireEntityInfo.maxTextBytes) + 5
     var identitiesPerMessage: Int { max(1, (runner.maxFrameBytes - 32) / Self.entityInfoEntryBytes) }
 
-    /// Who the entities in `slots` are (ascending slots), as the scenario says.
+    /// Who the entities in `slots` are (ascending slots), as the scenario says; asked once
+    /// per entity (`identityCache`, by slot, forgotten when the slot's entity is new).
     func identities(_ slots: [UInt32]) -> [WireEntityInfo] {
         let world = scene.world
+        if identityCache.count < aliveGeneration.count { identityCache += repeatElement(nil, count: aliveGeneration.count - identityCache.count) }
         return slots.compactMap { slot in
+            if Int(slot) < identityCache.count, let cached = identityCache[Int(slot)] { return cached }
             guard let d = world.store.dense(ofSlot: Int(slot)), let i = scene.scenario.identity(slot: slot, in: world) else { return nil }
-            return WireEntityInfo(entity: slot, kind: world.store.kind[d], key: i.key, label: i.label, group: i.group, number: i.number)
+            let info = WireEntityInfo(entity: slot, kind: world.store.kind[d], key: i.key, label: i.label, group: i.group, number: i.number)
+            if Int(slot) < identityCache.count { identityCache[Int(slot)] = info }
+            return info
         }
     }
 
@@ -24,48 +29,78 @@ extension RunnerState {
         Self.parts(identities(slots), of: identitiesPerMessage).map { .entityInfo(subscription: subscription, entities: $0) }
     }
 
-    /// Identities a whole-scene version 2 subscriber needs before this tick's frame: every
-    /// entity after a resync, else the entities new this tick. Coded once per tick.
-    func sendWholeIdentities(to s: Subscription, resync: Bool) {
-        if resync {
-            if identityAllFrames == nil {
-                var all: [UInt32] = []
-                for slot in 0..<aliveGeneration.count where aliveGeneration[slot] != 0 { all.append(UInt32(slot)) }
-                identityAllFrames = identityMessages(all, subscription: 0).compactMap(SharedFrame.init)
-            }
-            for f in identityAllFrames! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
-        } else if !newSlots.isEmpty {
-            if identityNewFrames == nil { identityNewFrames = identityMessages(newSlots, subscription: 0).compactMap(SharedFrame.init) }
-            for f in identityNewFrames! { send(f, to: s) }
+    /// A slot whose entity is new holds someone no subscriber has met: forget that each
+    /// version 2 subscription was told about the slot (and, for areas, that it was in view).
+    /// Once per encode, before any subscription is served or skipped.
+    func forgetNewSlots() {
+        guard newSlotsUnseen else { return }
+        newSlotsUnseen = false
+        guard !newSlots.isEmpty else { return }
+        for slot in newSlots where Int(slot) < identityCache.count { identityCache[Int(slot)] = nil }
+        for s in subscriptions where s.version >= 2 {
+            for slot in newSlots { s.told.remove(Int(slot)); s.previousView.remove(Int(slot)) }
         }
     }
 
+    /// Identities a whole-scene version 2 subscriber needs before this tick's frame: after a
+    /// resync, those of every entity it was not yet told about (all of them the first time,
+    /// coded once per tick for every newcomer); else those of the entities new this tick.
+    /// A catch-up resync does not send identities the subscriber already holds.
+    func sendWholeIdentities(to s: Subscription, resync: Bool) {
+        s.told.grow(count: aliveGeneration.count)
+        if resync {
+            var unknown: [UInt32] = []
+            for slot in 0..<aliveGeneration.count where aliveGeneration[slot] != 0 && !s.told.contains(slot) { unknown.append(UInt32(slot)) }
+            if unknown.count == store.count {
+                if identityAllFrames == nil { identityAllFrames = identityMessages(unknown, subscription: 0).compactMap(SharedFrame.init) }
+                for f in identityAllFrames! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
+            } else {
+                for m in identityMessages(unknown, subscription: s.id) {
+                    let frame = m.frame()
+                    resyncBytesThisTick += frame.readableBytes
+                    send(frame, to: s)
+                }
+            }
+            for slot in unknown { s.told.insert(Int(slot)) }
+        } else if !newSlots.isEmpty {
+            if identityNewFrames == nil { identityNewFrames = identityMessages(newSlots, subscription: 0).compactMap(SharedFrame.init) }
+            for f in identityNewFrames! { send(f, to: s) }
+            for slot in newSlots { s.told.insert(Int(slot)) }
+        }
+    }
+
+    var store: EntityStore { scene.world.store }
+
     /// Recomputes which entities lie inside an area subscription's area, by their quantised
     /// positions exactly as a client filters them, and sends the identities of those it was
-    /// not yet told about. Returns the slots that entered the view since the last frame
-    /// (every slot in view after a resync), ascending.
+    /// not yet told about (ever: leaving and coming back, or a resync, sends none again).
+    /// Returns the slots that entered the view since the last frame (every slot in view
+    /// after a resync), ascending.
     func updateView(_ s: Subscription, resync: Bool) -> [UInt32] {
         guard let area = s.area else { return [] }
         let slots = aliveGeneration.count
         swap(&s.inView, &s.previousView)
         s.inView.reset(count: slots)
-        if resync {
-            s.previousView.reset(count: slots)
-            s.told.reset(count: slots)
-        } else {
-            // A slot whose entity is new holds someone the subscriber has not met.
-            for slot in newSlots { s.previousView.remove(Int(slot)); s.told.remove(Int(slot)) }
-        }
+        s.told.grow(count: slots)
+        // After a resync every entity in view counts as entering (its attributes come again);
+        // identities only for those the subscriber was not yet told about.
+        if resync { s.previousView.reset(count: slots) }
         let q = encoder.quantum
         var entered: [UInt32] = []
-        for c in s.coveredSorted {
-            let cell = encoder.cells[c]
-            for i in 0..<cell.count where area.contains(x: Double(cell.qx[i]) * q, y: Double(cell.qy[i]) * q) {
-                let slot = Int(cell.ids[i])
-                s.inView.insert(slot)
-                if !s.previousView.contains(slot) { entered.append(cell.ids[i]) }
+        // The sets as locals: class properties in the loop would pay an exclusivity check per access.
+        var now = SlotBits(), before = SlotBits()
+        swap(&now, &s.inView); swap(&before, &s.previousView)
+        encoder.withCells { cells in
+            for c in s.coveredSorted {
+                let ids = cells[c].ids, qx = cells[c].qx, qy = cells[c].qy
+                for i in 0..<ids.count where area.contains(x: Double(qx[i]) * q, y: Double(qy[i]) * q) {
+                    let slot = Int(ids[i])
+                    now.insert(slot)
+                    if !before.contains(slot) { entered.append(ids[i]) }
+                }
             }
         }
+        swap(&now, &s.inView); swap(&before, &s.previousView)
         entered.sort()
         let unknown = entered.filter { !s.told.contains(Int($0)) }
         for slot in unknown { s.told.insert(Int(slot)) }

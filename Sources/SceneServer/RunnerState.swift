@@ -67,6 +67,11 @@ final class RunnerState {
     /// and the slots whose entity is new since the encode before (spawned, or a slot reused).
     var aliveGeneration: [UInt32] = []
     var newSlots: [UInt32] = []
+    /// Set by each encode until the fan-out has forgotten the new slots (`forgetNewSlots`).
+    var newSlotsUnseen = false
+    /// Each live slot's identity once asked (a scenario's identities do not change while the
+    /// entity lives).
+    var identityCache: [WireEntityInfo?] = []
     /// This tick's identities coded once for whole-scene subscribers: every entity (after a
     /// resync) and the entities new this tick.
     var identityAllFrames: [SharedFrame]?
@@ -210,6 +215,7 @@ final class RunnerState {
                 scene = fresh
                 geometryFrames.removeAll()
                 aliveGeneration.removeAll()
+                identityCache.removeAll()
                 encoder = Self.encoder(for: fresh)
                 useHeights(of: fresh)
                 encode()
@@ -299,6 +305,7 @@ final class RunnerState {
         ids.reserveCapacity(store.count); kinds.reserveCapacity(store.count); xs.reserveCapacity(store.count); ys.reserveCapacity(store.count)
         // Wire ids are slots, sent in ascending order.
         newSlots.removeAll(keepingCapacity: true)
+        newSlotsUnseen = true
         if aliveGeneration.count < store.slotCount { aliveGeneration += repeatElement(0, count: store.slotCount - aliveGeneration.count) }
         for s in 0..<store.slotCount {
             guard let d = store.dense(ofSlot: s) else { aliveGeneration[s] = 0; continue }

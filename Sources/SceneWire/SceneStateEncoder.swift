@@ -132,6 +132,9 @@ public final class SceneStateEncoder {
         return out
     }
 
+    /// Reads the cells' current states without copying them.
+    public func withCells<R>(_ body: (borrowing [CellState]) throws -> R) rethrows -> R { try body(cells) }
+
     /// A keyframe block of a cell's current state, nil when the cell is empty.
     public func keyframe(cell c: Int) -> ByteBuffer? {
         guard c >= 0, c < cells.count, !cells[c].isEmpty else { return nil }

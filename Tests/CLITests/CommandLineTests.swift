@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// The `twinscene` executable as a newcomer meets it: bad input is one clear line and a
@@ -189,22 +190,39 @@ import Testing
     }
 }
 
-/// Reads a pipe to its end on a thread of its own.
+/// Reads a pipe on a thread of its own while the command runs. It stops at the end of the
+/// pipe, or once the command has exited and nothing came for 100 ms: a child of another
+/// test may have inherited the pipe's write end and keep it open. The handle stays open
+/// until the thread is done with it.
 final class PipeReader: @unchecked Sendable {
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
+    private let exited = Atomic<Bool>(false)
+    private let handle: FileHandle
 
     init(_ handle: FileHandle) {
+        self.handle = handle
         Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
+            let fd = self.handle.fileDescriptor
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, 100) > 0 {
+                    let n = read(fd, &buffer, buffer.count)
+                    if n <= 0 { break }
+                    data.append(contentsOf: buffer[0..<n])
+                } else if exited.load(ordering: .acquiring) {
+                    break
+                }
+            }
             done.signal()
         }
     }
 
-    /// The whole output, once every writer closed the pipe (empty if one still holds it
-    /// after 30 s: a child of another test that inherited it).
+    /// The output, once the command has exited (call it then).
     func wait() -> Data {
-        guard done.wait(timeout: .now() + 30) == .success else { return Data() }
+        exited.store(true, ordering: .releasing)
+        done.wait()
         return data
     }
 }

@@ -17,18 +17,20 @@ import Testing
         return nil
     }()
 
+    /// Runs node with its output sent by a shell into a file: no pipe of this process that a
+    /// child of another test could inherit and hold open.
     static func run(_ arguments: [String]) throws -> (status: Int32, out: String) {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("node-\(UUID().uuidString).txt").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: node!)
-        p.arguments = arguments
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" \"$@\" > '\(out)' 2>&1", node!] + arguments
         p.currentDirectoryURL = TestServer.packageRoot
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (p.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }
 
     @Test(.enabled(if: node != nil, "node is not installed (.ci/run installs Debian's nodejs)"))

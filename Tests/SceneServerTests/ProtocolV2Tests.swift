@@ -146,7 +146,8 @@ import Testing
         var compared = 0, enteredWithValues = 0
         let wide: Set<UInt16> = [MarathonScenario.Event.leaderboard.rawValue]
         for (t, mine) in ticks[2]! {
-            guard let all = ticks[1]![t], let before = ticks[2]![t - 1], ticks[1]![t - 1] != nil else { continue }
+            // The last tick's attributes and events may not have arrived when the loop stopped.
+            guard t < lastTick[2]!, let all = ticks[1]![t], let before = ticks[2]![t - 1], ticks[1]![t - 1] != nil else { continue }
             compared += 1
             let inside = Set(all.visible.filter { area.contains(x: $0.value.x, y: $0.value.y) }.keys)
             #expect(Set(mine.visible.keys) == inside, "tick \(t): visible")
@@ -281,5 +282,41 @@ import Testing
         #expect(compared > 20)
         await old.close(); await new.close()
         await server.shutdown()
+    }
+
+    @Test func aCatchUpResyncDoesNotSendIdentitiesAgain() async throws {
+        // A small budget: a client that stops reading for a while is skipped and resynced.
+        let t = try await TestServer.start(walkers: 3000) { $0.outboundBudgetBytes = 96 << 10; $0.socketSendBufferBytes = 8192 }
+        let client = try await t.connect("slow")
+        client.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        var view = SceneView(subscription: 1, version: 2)
+        _ = try await collect(client, view: &view, frames: 1)
+        let known = view.identities.count
+        #expect(known == 3000)
+        // Stop reading until the server has skipped ticks for this client (however long the
+        // socket buffers take to fill on a loaded machine; bounded).
+        try await client.channel.setOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096).get()
+        try await client.channel.setOption(ChannelOptions.autoRead, value: false).get()
+        func skipped() -> Double {
+            t.server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_frames_skipped_total") }
+                .flatMap { Double($0.split(separator: " ").last!) } ?? 0
+        }
+        for _ in 0..<600 where skipped() == 0 { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(skipped() > 0, "the server should have skipped ticks for the client that stopped reading")
+        try await client.channel.setOption(ChannelOptions.autoRead, value: true).get()
+        var again = 0, resyncs = 0, frames = 0, resyncAt = 0
+        let (expired, watchdog) = Deadline.watch(client, limit: 180)
+        defer { watchdog.cancel() }
+        for try await m in client.messages {
+            if case .entityInfo(_, let list) = m { again += list.count }
+            if let u = try view.apply(m) { frames += 1; if u.resync { resyncs += 1; resyncAt = frames } }
+            // The frames queued before the skip come first; then the catch-up resync and a few more.
+            if (resyncs > 0 && frames >= 20 && frames > resyncAt + 20) || frames >= 3000 || expired.fired { break }
+        }
+        #expect(resyncs >= 1, "the pause should have cost a resync")
+        #expect(again == 0, "\(again) identities sent again after a catch-up resync")
+        #expect(view.identities.count == 3000)
+        await client.close()
+        await t.server.shutdown()
     }
 }
