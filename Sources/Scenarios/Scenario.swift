@@ -31,6 +31,10 @@ public protocol Scenario: AnyObject {
     /// Event kinds about the whole scene (a leaderboard, a goal): area subscribers get these
     /// wherever they look; other events only where their entity is in the area.
     var sceneWideEvents: Set<SceneEvent.Kind> { get }
+    /// Entities without identity for clients (an anonymous crowd): version 2 sends them no
+    /// EntityInfo, and where the scene has no attributes either, area subscriptions need no
+    /// per-subscriber view of who is inside.
+    var anonymous: Bool { get }
     /// Kinds with a height, and its range in metres: their attribute `z` (float32) travels in
     /// version 2's position stream instead of as an attribute.
     var heightKinds: [UInt8: ClosedRange<Float>] { get }
@@ -43,6 +47,7 @@ extension Scenario {
     public func identity(slot: UInt32, in world: World) -> EntityIdentity? { .plain(slot: slot, in: world, kinds: kinds) }
     public var sceneWideEvents: Set<SceneEvent.Kind> { [] }
     public var heightKinds: [UInt8: ClosedRange<Float>] { [:] }
+    public var anonymous: Bool { false }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.

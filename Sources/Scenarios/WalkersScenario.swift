@@ -14,6 +14,9 @@ public final class WalkersScenario: Scenario {
     }
 
     public static let pedestrian = EntityKind(code: 1, name: "pedestrian")
+    /// Passers-by: no one in particular, so no identities, attributes or events.
+    public var anonymous: Bool { true }
+    public func identity(slot: UInt32, in world: World) -> EntityIdentity? { nil }
     public var kinds: [EntityKind] { [Self.pedestrian] }
     public var capacity: Int { max(1, count) }
 

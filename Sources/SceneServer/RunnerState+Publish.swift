@@ -51,7 +51,8 @@ extension RunnerState {
             let steadyWhole = !resync && s.area == nil && s.sentCells == s.covered
             // Version 2: identities before the frame in which their entities appear.
             var entered: [UInt32] = []
-            if s.filtersByArea { entered = updateView(s, resync: resync) } else if s.version >= 2 { sendWholeIdentities(to: s, resync: resync) }
+            let views = s.filtersByArea && viewsNeeded
+            if views { entered = updateView(s, resync: resync) } else if s.version >= 2 && !scene.scenario.anonymous { sendWholeIdentities(to: s, resync: resync) }
             if steadyWhole, let frame = shared[sharedKey] {
                 send(frame, to: s)
                 sendEvents(to: s, advanced: advanced)
@@ -78,7 +79,7 @@ extension RunnerState {
                                                      countsCells: s.version < 2)
             if steadyWhole { shared[sharedKey] = frame }
             send(frame, to: s)
-            if s.filtersByArea {
+            if views {
                 sendAreaExtras(to: s, entered: entered, advanced: advanced, resync: resync)
             } else {
                 sendEvents(to: s, advanced: advanced, resync: resync)

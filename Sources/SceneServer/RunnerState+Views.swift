@@ -16,10 +16,14 @@ extension RunnerState {
         let world = scene.world
         if identityCache.count < aliveGeneration.count { identityCache += repeatElement(nil, count: aliveGeneration.count - identityCache.count) }
         return slots.compactMap { slot in
-            if Int(slot) < identityCache.count, let cached = identityCache[Int(slot)] { return cached }
-            guard let d = world.store.dense(ofSlot: Int(slot)), let i = scene.scenario.identity(slot: slot, in: world) else { return nil }
-            let info = WireEntityInfo(entity: slot, kind: world.store.kind[d], key: i.key, label: i.label, group: i.group, number: i.number)
-            if Int(slot) < identityCache.count { identityCache[Int(slot)] = info }
+            let k = Int(slot)
+            if identityAsked.contains(k) { return k < identityCache.count ? identityCache[k] : nil }
+            guard let d = world.store.dense(ofSlot: k) else { return nil }
+            let info = scene.scenario.identity(slot: slot, in: world).map {
+                WireEntityInfo(entity: slot, kind: world.store.kind[d], key: $0.key, label: $0.label, group: $0.group, number: $0.number)
+            }
+            identityAsked.insert(k)
+            if k < identityCache.count { identityCache[k] = info }
             return info
         }
     }
@@ -36,7 +40,10 @@ extension RunnerState {
         guard newSlotsUnseen else { return }
         newSlotsUnseen = false
         guard !newSlots.isEmpty else { return }
-        for slot in newSlots where Int(slot) < identityCache.count { identityCache[Int(slot)] = nil }
+        for slot in newSlots {
+            identityAsked.remove(Int(slot))
+            if Int(slot) < identityCache.count { identityCache[Int(slot)] = nil }
+        }
         for s in subscriptions where s.version >= 2 {
             for slot in newSlots { s.told.remove(Int(slot)); s.previousView.remove(Int(slot)) }
         }

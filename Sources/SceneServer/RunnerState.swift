@@ -72,6 +72,10 @@ final class RunnerState {
     /// Each live slot's identity once asked (a scenario's identities do not change while the
     /// entity lives).
     var identityCache: [WireEntityInfo?] = []
+    var identityAsked = SlotBits()
+    /// Whether version 2 area subscriptions need their per-subscriber views: not in a scene
+    /// of anonymous entities without attributes (nothing to filter).
+    var viewsNeeded = true
     /// This tick's identities coded once for whole-scene subscribers: every entity (after a
     /// resync) and the entities new this tick.
     var identityAllFrames: [SharedFrame]?
@@ -112,6 +116,7 @@ final class RunnerState {
 
     /// Sets up the version 2 stream with heights for a scene with height kinds.
     func useHeights(of scene: LoadedScene) {
+        viewsNeeded = !scene.scenario.anonymous || scene.world.attributes.hasAttributes
         heightAttribute = [:]
         for kind in scene.scenario.heightKinds.keys {
             if let a = scene.world.attributes.specs(kind: kind).firstIndex(where: { $0.name == "z" && $0.type == .float32 }) { heightAttribute[kind] = UInt8(a) }
@@ -216,6 +221,7 @@ final class RunnerState {
                 geometryFrames.removeAll()
                 aliveGeneration.removeAll()
                 identityCache.removeAll()
+                identityAsked = SlotBits()
                 encoder = Self.encoder(for: fresh)
                 useHeights(of: fresh)
                 encode()

@@ -175,7 +175,8 @@ import Testing
             let entities = f["entities"] as? [[String: Any]] ?? []
             #expect(entities.count == 2000)
             #expect(entities.allSatisfy { e in
-                (e["key"] as? String)?.hasPrefix("pedestrian-") == true && e["kind"] as? String == "pedestrian"
+                // Passers-by are anonymous: no key, no label.
+                e["key"] as? String == "" && e["label"] as? String == "" && e["kind"] as? String == "pedestrian"
                     && (e["x"] as? Double).map { $0 >= 0 && $0 <= 576 } == true && (e["y"] as? Double).map { $0 >= 0 && $0 <= 336 } == true
                     && e["z"] is NSNull
             })
@@ -183,7 +184,7 @@ import Testing
         let table = try Self.run(["watch", "--port", "\(port)", "--positions", "--frames", "1"])
         let rows = table.out.split(separator: "\n")
         #expect(rows.first?.hasPrefix("tick ") == true && rows.first?.hasSuffix("entities 2000") == true, "\(rows.first ?? "")")
-        #expect(rows.count == 2002 && rows.dropFirst(2).allSatisfy { $0.contains("pedestrian-") })
+        #expect(rows.count == 2002 && rows.dropFirst(2).allSatisfy { $0.contains(" pedestrian ") })
         serve.interrupt()   // Ctrl-C: a clean stop
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
