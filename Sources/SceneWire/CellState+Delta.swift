@@ -114,22 +114,8 @@ extension CellState {
     /// Applies a delta payload written by `encodeDeltaRice`; throws on anything inconsistent
     /// (a leave of an unknown id, an enter of a present one, missing or extra bytes).
     public mutating func applyDelta(_ r: inout ByteReader, riceK: Int? = nil, heights: HeightKinds? = nil) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
-        if heights != nil { return try applyDelta3(&r, riceK: riceK, heights: heights) }
-        let nLeft = try r.varint()
-        guard nLeft <= UInt64(count) else { throw .malformed("delta removes \(nLeft) of \(count) entities") }
-        var left: [UInt32] = []
-        left.reserveCapacity(Int(nLeft))
-        var last: UInt32 = 0
-        for k in 0..<Int(nLeft) {
-            let gap = try r.varint()
-            guard gap <= UInt64(UInt32.max - last), k == 0 || gap > 0 else { throw .malformed("left ids must increase") }
-            last += UInt32(gap)
-            left.append(last)
-        }
-        let nEnter = try r.varint()
-        guard nEnter <= UInt64(r.remaining / 6) else { throw .malformed("delta announces \(nEnter) entering entities in \(r.remaining) bytes") }
-        var entered = CellState()
-        try Self.readEntries(count: Int(nEnter), &r, into: &entered)
+        if let heights { return try applyDelta3(&r, riceK: riceK, heights: heights) }
+        let (left, entered) = try readDeltaHead(&r, heights: nil)
         var riceReader: RiceReader?
         if let k = riceK {
             riceReader = RiceReader(bytes: r.bytes, from: r.at, k: k)
@@ -162,17 +148,13 @@ extension CellState {
             }
         }
         guard l == left.count else { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
-        if let rr = riceReader {
-            guard rr.bytesUsed == r.bytes.count else { throw .malformed("\(r.bytes.count - rr.bytesUsed) bytes after the Rice-coded residuals") }
-        } else {
-            guard r.remaining == 0 else { throw .malformed("\(r.remaining) bytes after a delta") }
-        }
+        try Self.checkDeltaEnd(r, riceReader)
         self = out
         return (left, entered.ids)
     }
 
-    /// `applyDelta` of a stream with height kinds.
-    mutating func applyDelta3(_ r: inout ByteReader, riceK: Int?, heights: HeightKinds?) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
+    /// A delta's leavers and enterers (parts 1 and 2 of the payload), checked.
+    func readDeltaHead(_ r: inout ByteReader, heights: HeightKinds?) throws(WireError) -> (left: [UInt32], entered: CellState) {
         let nLeft = try r.varint()
         guard nLeft <= UInt64(count) else { throw .malformed("delta removes \(nLeft) of \(count) entities") }
         var left: [UInt32] = []
@@ -188,6 +170,22 @@ extension CellState {
         guard nEnter <= UInt64(r.remaining / 6) else { throw .malformed("delta announces \(nEnter) entering entities in \(r.remaining) bytes") }
         var entered = CellState()
         try Self.readEntries(count: Int(nEnter), &r, into: &entered, heights: heights)
+        return (left, entered)
+    }
+
+    /// The residuals must end the payload exactly.
+    static func checkDeltaEnd(_ r: ByteReader, _ riceReader: RiceReader?) throws(WireError) {
+        if let rr = riceReader {
+            guard rr.bytesUsed == r.bytes.count else { throw .malformed("\(r.bytes.count - rr.bytesUsed) bytes after the Rice-coded residuals") }
+        } else {
+            guard r.remaining == 0 else { throw .malformed("\(r.remaining) bytes after a delta") }
+        }
+    }
+
+    /// `applyDelta` of a stream with height kinds (a loop of its own, so the
+    /// two-dimensional one stays as fast as it was).
+    mutating func applyDelta3(_ r: inout ByteReader, riceK: Int?, heights: HeightKinds) throws(WireError) -> (left: [UInt32], entered: [UInt32]) {
+        let (left, entered) = try readDeltaHead(&r, heights: heights)
         var riceReader: RiceReader?
         if let k = riceK {
             riceReader = RiceReader(bytes: r.bytes, from: r.at, k: k)
@@ -207,12 +205,8 @@ extension CellState {
             if i < count, l < left.count, ids[i] == left[l] { i += 1; l += 1; continue }
             if l < left.count, i < count, left[l] < ids[i] { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
             if e < entered.count && (i == count || entered.ids[e] < ids[i]) {
-                if heights != nil {
-                    out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e],
-                               qz: entered.qz[e], vz: entered.vz[e])
-                } else {
-                    out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e])
-                }
+                out.append(id: entered.ids[e], kind: entered.kinds[e], qx: entered.qx[e], qy: entered.qy[e], vx: entered.vx[e], vy: entered.vy[e],
+                           qz: entered.qz[e], vz: entered.vz[e])
                 e += 1
             } else if e < entered.count && entered.ids[e] == ids[i] {
                 throw .malformed("delta enters entity \(ids[i]) that the cell already holds")
@@ -220,26 +214,18 @@ extension CellState {
                 let nx = Int64(qx[i]) + Int64(vx[i]) + (try residual())
                 let ny = Int64(qy[i]) + Int64(vy[i]) + (try residual())
                 guard let x = Int32(exactly: nx), let y = Int32(exactly: ny) else { throw .malformed("position beyond 32 bits") }
-                if let heights {
-                    var z: Int32 = 0
-                    if let range = heights.range(kinds[i]) {
-                        let nz = Int64(qz[i]) + Int64(vz[i]) + (try residual())
-                        guard let zi = Int32(exactly: nz), range.contains(zi) else { throw .malformed("height \(nz) of entity \(ids[i]) outside its kind's range \(range)") }
-                        z = zi
-                    }
-                    out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i], qz: z, vz: z &- qz[i])
-                } else {
-                    out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i])
+                var z: Int32 = 0
+                if let range = heights.range(kinds[i]) {
+                    let nz = Int64(qz[i]) + Int64(vz[i]) + (try residual())
+                    guard let zi = Int32(exactly: nz), range.contains(zi) else { throw .malformed("height \(nz) of entity \(ids[i]) outside its kind's range \(range)") }
+                    z = zi
                 }
+                out.append(id: ids[i], kind: kinds[i], qx: x, qy: y, vx: x &- qx[i], vy: y &- qy[i], qz: z, vz: z &- qz[i])
                 i += 1
             }
         }
         guard l == left.count else { throw .malformed("delta removes entity \(left[l]) that the cell does not hold") }
-        if let rr = riceReader {
-            guard rr.bytesUsed == r.bytes.count else { throw .malformed("\(r.bytes.count - rr.bytesUsed) bytes after the Rice-coded residuals") }
-        } else {
-            guard r.remaining == 0 else { throw .malformed("\(r.remaining) bytes after a delta") }
-        }
+        try Self.checkDeltaEnd(r, riceReader)
         self = out
         return (left, entered.ids)
     }

@@ -24,8 +24,8 @@ package enum ServedWire {
     }
 
     /// A server on one scene, with an admin token for pause, speed and resume.
-    static func serve(_ manifest: SceneManifest) async throws -> (server: SceneServer, port: Int, token: String, scene: (entities: Int, bounds: Rect)) {
-        let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
+    static func serve(_ manifest: SceneManifest, loaded: sending LoadedScene? = nil) async throws -> (server: SceneServer, port: Int, token: String, scene: (entities: Int, bounds: Rect)) {
+        let scene = try loaded ?? SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
         let facts = (scene.world.store.count, scene.world.bounds)
         var config = ServerConfiguration()
         config.port = 0
@@ -40,8 +40,9 @@ package enum ServedWire {
     package static func run(quick: Bool, scenesDir: String, sharedData: String?, log: (String) -> Void) async throws -> [BenchResult] {
         var results = try await marathon(quick: quick, scenesDir: scenesDir, log: log)
         let replay = URL(fileURLWithPath: scenesDir).appendingPathComponent("football-replay.scene.json").path
-        if let manifest = try? SceneManifest.load(path: replay), (try? SceneLoader.load(manifest, catalog: try Catalog(), workers: 1)) != nil {
-            results += try await hawkEyeServed(manifest, quick: quick, log: log)
+        // The replay reads ../shared/data: loaded once here, and skipped when it cannot be.
+        if let manifest = try? SceneManifest.load(path: replay), let scene = try? SceneLoader.load(manifest, catalog: try Catalog(), workers: 2) {
+            results += try await hawkEyeServed(manifest, scene: scene, quick: quick, log: log)
         } else {
             log("skipping the served Hawk-Eye figures: the football-replay scene cannot load (\(sharedData ?? "../shared/data") absent?)")
         }
@@ -51,8 +52,8 @@ package enum ServedWire {
     /// Everything the football-replay scene sends for positions and the ball's height, per
     /// entity per tick, to a version 2 client (height in the stream) and a version 1 one
     /// (height as an attribute), over the whole minute.
-    static func hawkEyeServed(_ manifest: SceneManifest, quick: Bool, log: (String) -> Void) async throws -> [BenchResult] {
-        let (server, port, token, _) = try await serve(manifest)
+    static func hawkEyeServed(_ manifest: SceneManifest, scene: sending LoadedScene, quick: Bool, log: (String) -> Void) async throws -> [BenchResult] {
+        let (server, port, token, _) = try await serve(manifest, loaded: scene)
         defer { Task { await server.shutdown() } }
         let ticks = (quick ? 20 : 60) * manifest.tickRate
         log("Hawk-Eye replay served to a version 1 and a version 2 client for \(ticks) ticks ...")
