@@ -68,11 +68,24 @@ public final class SessionOutlet: Sendable {
 
     /// Sends a message coded once for many: this subscriber's small head, then the shared
     /// tail (the same buffer for everyone, not copied), accounted as one frame.
+    ///
+    /// The two writes go to the event loop as one task: written from a runner's thread as two
+    /// calls, another runner (a second scene on the same connection) could put its own frame
+    /// between this head and this tail, and the client would read garbage lengths.
     func send(_ frame: SharedFrame, subscription: UInt32) {
         let head = frame.head(subscription: subscription)
-        let promise = accounted(head.readableBytes + frame.tail.readableBytes)
-        channel.write(head, promise: nil)
-        channel.writeAndFlush(frame.tail, promise: promise)
+        let tail = frame.tail
+        let promise = accounted(head.readableBytes + tail.readableBytes)
+        let channel = self.channel
+        if channel.eventLoop.inEventLoop {
+            channel.write(head, promise: nil)
+            channel.writeAndFlush(tail, promise: promise)
+        } else {
+            channel.eventLoop.execute {
+                channel.write(head, promise: nil)
+                channel.writeAndFlush(tail, promise: promise)
+            }
+        }
     }
 
     /// Sends an Error and closes the connection (from a runner's thread); once only.

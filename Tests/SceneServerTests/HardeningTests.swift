@@ -249,9 +249,8 @@ import Testing
         // A malformed request gets 400 and the connection closed.
         let bad = try await rawConnect(port: port)
         Self.send(bad, "NOT HTTP AT ALL\r\n\r\n")
-        let answer = try await readAll(bad, seconds: 30)
+        let answer = try await readAllAndClose(bad, seconds: 30)
         #expect(String(decoding: answer, as: UTF8.self).contains("400"))
-        close(bad)
         await t.server.shutdown()
     }
 }

@@ -200,7 +200,7 @@ func rawGetBlocking(port: Int, path: String) -> String {
         let t = try await TestServer.start(walkers: 20) { $0.handshakeTimeout = 1.0 }
         // A raw TCP peer that never says Hello.
         let silent = try await rawConnect(port: t.port)
-        let reply = try await readAll(silent, seconds: 10)
+        let reply = try await readAllAndClose(silent, seconds: 10)
         // One short frame: length byte, type, u16 code.
         #expect(reply.count >= 4 && reply[1] == MessageType.error.rawValue)
         #expect(reply.count >= 4 && UInt16(reply[2]) << 8 | UInt16(reply[3]) == ErrorCode.handshakeTimeout.rawValue)
@@ -239,9 +239,13 @@ func rawGetBlocking(port: Int, path: String) -> String {
         await t.server.shutdown()
     }
 
+    /// Two scenes at 100 Hz on one connection: their runners write to it from two threads, and
+    /// every frame must still arrive whole (a frame's head and tail once went as two writes,
+    /// and the other scene's frame could land between them).
     @Test func severalScenesRunSideBySide() async throws {
         var first = try SceneManifest.load(path: TestServer.packageRoot.appendingPathComponent("Scenes/district.scene.json").path)
         first.parameters["walkers"] = 50
+        first.tickRate = 100
         var second = first
         second.name = "district-b"
         second.parameters["walkers"] = 70
@@ -252,17 +256,18 @@ func rawGetBlocking(port: Int, path: String) -> String {
         let server = SceneServer(configuration: config, scenes: scenes, catalog: catalog, logger: .init(label: "t"))
         let port = try await server.start().port!
         let client = try await SceneClient.connect(host: "127.0.0.1", port: port)
-        client.send(.subscribe(subscription: 1, scene: "district", area: nil))
-        client.send(.subscribe(subscription: 2, scene: "district-b", area: nil))
-        var v1 = SceneView(subscription: 1), v2 = SceneView(subscription: 2)
+        // Four subscriptions to each scene, interleaved: eight frames a tick pair to collide.
+        var views: [SceneView] = []
+        for id in 1...8 {
+            client.send(.subscribe(subscription: UInt32(id), scene: id % 2 == 1 ? "district" : "district-b", area: nil))
+            views.append(SceneView(subscription: UInt32(id)))
+        }
         var frames = 0
         for try await m in client.messages {
-            if try v1.apply(m) != nil { frames += 1 }
-            if try v2.apply(m) != nil { frames += 1 }
-            if frames >= 20 { break }
+            for i in views.indices where try views[i].apply(m) != nil { frames += 1 }
+            if frames >= 4000 { break }
         }
-        #expect(v1.visible.count == 50)
-        #expect(v2.visible.count == 70)
+        for (i, v) in views.enumerated() { #expect(v.visible.count == (i % 2 == 0 ? 50 : 70)) }
         await client.close()
         await server.shutdown()
     }
@@ -302,12 +307,14 @@ func connectLoopback(port: Int) -> Int32? {
     return fd
 }
 
-/// Reads until the peer closes or `seconds` pass (on a Dispatch thread).
-func readAll(_ fd: Int32, seconds: Double) async throws -> [UInt8] {
-    await offload { readAllBlocking(fd, seconds: seconds) }
+/// Reads until the peer closes or `seconds` pass (on a Dispatch thread), then closes `fd`:
+/// the caller must not close it again (a second close can hit a descriptor the server's
+/// event loop has been given meanwhile).
+func readAllAndClose(_ fd: Int32, seconds: Double) async throws -> [UInt8] {
+    await offload { readAllAndCloseBlocking(fd, seconds: seconds) }
 }
 
-func readAllBlocking(_ fd: Int32, seconds: Double) -> [UInt8] {
+func readAllAndCloseBlocking(_ fd: Int32, seconds: Double) -> [UInt8] {
     var tv = timeval(tv_sec: Int(seconds), tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     var out: [UInt8] = []
