@@ -8,8 +8,13 @@ import Synchronization
 
 /// One client connection: handshake, subscriptions, control, pings, and the rules that
 /// close a misbehaving client (and only that client) with an error code.
-final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = WireMessage
+///
+/// The same session serves both transports: a TCP stream (as the last handler of the
+/// connection's pipeline, `channelActive` and friends) and a WebSocket (SceneWeb calls
+/// `start`, `receive` and `stop` on the connection's event loop). What differs between them
+/// is how a frame is written, which the outlet owns.
+package final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = WireMessage
 
     let registry: ServerRegistry
     let configuration: ServerConfiguration
@@ -31,27 +36,45 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
         self.buckets = RequestBuckets(configuration.requestLimits)
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        let outlet = SessionOutlet(channel: context.channel, id: registry.nextSessionId(), metrics: registry.metrics)
+    package func channelActive(context: ChannelHandlerContext) {
+        start(channel: context.channel, framing: .stream)
+        context.fireChannelActive()
+    }
+
+    package func channelInactive(context: ChannelHandlerContext) {
+        stop()
+        context.fireChannelInactive()
+    }
+
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receive(unwrapInboundIn(data))
+    }
+
+
+    /// The connection is open: counted against the cap, its handshake and idle timers armed.
+    /// On the channel's event loop.
+    package func start(channel: any Channel, framing: OutletFraming) {
+        let outlet = SessionOutlet(channel: channel, id: registry.nextSessionId(), metrics: registry.metrics, framing: framing)
         self.outlet = outlet
         logger[metadataKey: "client"] = "\(outlet.remote)"
+        if framing == .webSocket { logger[metadataKey: "transport"] = "websocket" }
         guard registry.state != .draining && registry.state != .stopped else {
-            fail(context, .serverShuttingDown, "the server is shutting down")
+            fail(.serverShuttingDown, "the server is shutting down")
             return
         }
         let limit = registry.maxConnections.load(ordering: .relaxed)
         guard registry.add(outlet, limit: limit) else {
-            fail(context, .tooManyConnections, "the server has its maximum of \(limit) connections")
+            fail(.tooManyConnections, "the server has its maximum of \(limit) connections")
             return
         }
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout * 1e9))) { [self] in
-            if !ready { fail(context, .handshakeTimeout, "no Hello within \(configuration.handshakeTimeout) s") }
+        handshakeTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.handshakeTimeout * 1e9))) { [self] in
+            if !ready { fail(.handshakeTimeout, "no Hello within \(configuration.handshakeTimeout) s") }
         }
-        resetIdleTimer(context)
-        context.fireChannelActive()
+        resetIdleTimer()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    /// The connection is gone: its subscriptions are dropped. On the channel's event loop.
+    package func stop() {
         handshakeTimer?.cancel()
         idleTimer?.cancel()
         if let outlet {
@@ -62,60 +85,48 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         subscriptions.removeAll()
-        context.fireChannelInactive()
     }
 
-    func resetIdleTimer(_ context: ChannelHandlerContext) {
+    func resetIdleTimer() {
+        guard let eventLoop = outlet?.channel.eventLoop else { return }
         idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.idleTimeout * 1e9))) { [self] in
-            fail(context, .idleTimeout, "nothing received for \(configuration.idleTimeout) s (clients ping)")
+        idleTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(configuration.idleTimeout * 1e9))) { [self] in
+            fail(.idleTimeout, "nothing received for \(configuration.idleTimeout) s (clients ping)")
         }
     }
 
     /// Sends a reply through the outlet, so its bytes count against the client's budget like
     /// state frames; a client that let its queue stand over the budget too long is closed.
-    func send(_ context: ChannelHandlerContext, _ message: WireMessage) {
+    func send(_ message: WireMessage) {
         guard let outlet else { return }
         if outlet.stalled(budget: configuration.outboundBudgetBytes, timeout: configuration.drainTimeout) {
             registry.metrics.slowClientsClosed.increment()
-            fail(context, .tooSlow, "over \(configuration.outboundBudgetBytes) queued bytes for more than \(configuration.drainTimeout) s without reading")
+            fail(.tooSlow, "over \(configuration.outboundBudgetBytes) queued bytes for more than \(configuration.drainTimeout) s without reading")
             return
         }
-        outlet.send(WireMessageBox(buffer: message.frame(allocator: context.channel.allocator)))
+        outlet.send(WireMessageBox(buffer: message.frame(allocator: outlet.channel.allocator)))
     }
 
     /// Sends an error with its code, then closes this client only. The log line is rate
     /// limited across clients (a flood of bad connections cannot flood the log).
-    func fail(_ context: ChannelHandlerContext, _ code: ErrorCode, _ message: String) {
-        guard !closing else { return }
+    package func fail(_ code: ErrorCode, _ message: String) {
+        guard !closing, let outlet else { return }
         closing = true
         if let suppressed = registry.closeLog.admit() {
             var meta: Logger.Metadata = ["code": "\(code)", "reason": "\(message)"]
             if suppressed > 0 { meta["suppressed"] = "\(suppressed)" }
             logger.info("closing client", metadata: meta)
         }
-        let frame = WireMessage.error(code: code.rawValue, message: message).frame(allocator: context.channel.allocator)
         // Refusals at the door (the connection cap, a drain) close at once, so they never hold
-        // descriptors. A session that broke a rule gets a lingering close: its output is shut
-        // (FIN after the Error), what it still sends is dropped for `lingerSeconds`, then the
-        // socket closes; closing at once over unread input would send a reset, and the client
-        // could lose the Error before reading it.
+        // descriptors. A session that broke a rule gets a lingering close (SessionOutlet.end).
         let linger = code != .tooManyConnections && code != .serverShuttingDown
-        context.writeAndFlush(NIOAny(frame)).assumeIsolated().whenComplete { _ in
-            guard linger else { context.close(promise: nil); return }
-            let halfClosed = context.eventLoop.makePromise(of: Void.self)
-            context.close(mode: .output, promise: halfClosed)
-            halfClosed.futureResult.assumeIsolated().whenComplete { result in
-                if case .failure = result { context.close(promise: nil); return }
-                context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(Self.lingerSeconds * 1e9))) { context.close(promise: nil) }
-            }
-        }
+        outlet.end(code, message, linger: linger ? Self.lingerSeconds : nil)
     }
 
     /// Seconds a closing session's input is drained before its socket closes.
     static let lingerSeconds = 2.0
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .truncated(let what)? = error as? WireError, what.hasPrefix("frame:") {
             // The client went away mid-frame: counted and logged (rate limited), nothing to answer.
             registry.metrics.framesTruncated.increment()
@@ -123,31 +134,31 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             closing = true
             context.close(promise: nil)
         } else if let e = error as? WireError {
-            fail(context, e.code, e.description)
+            fail(e.code, e.description)
         } else if let e = error as? ByteToMessageDecoderError {
-            fail(context, .malformedFrame, "\(e)")
+            fail(.malformedFrame, "\(e)")
         } else {
             logger.debug("connection error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    /// One message from the client, on the channel's event loop.
+    package func receive(_ message: WireMessage) {
         guard !closing, let outlet else { return }
-        let message = unwrapInboundIn(data)
-        resetIdleTimer(context)
-        if let exceeded = buckets.admit(message, now: context.eventLoop.now, limits: configuration.requestLimits) {
+        resetIdleTimer()
+        if let exceeded = buckets.admit(message, now: outlet.channel.eventLoop.now, limits: configuration.requestLimits) {
             registry.metrics.requestsLimited.increment()
-            fail(context, .rateLimited, exceeded)
+            fail(.rateLimited, exceeded)
             return
         }
         guard ready else {
             guard case .hello(let minV, let maxV, let client) = message else {
-                fail(context, .unexpectedMessage, "the first message must be Hello, got \(message.type)")
+                fail(.unexpectedMessage, "the first message must be Hello, got \(message.type)")
                 return
             }
             guard minV <= WireProtocol.version, maxV >= WireProtocol.minimumVersion, minV <= maxV else {
-                fail(context, .versionUnsupported, "this server speaks protocol \(WireProtocol.minimumVersion)...\(WireProtocol.version); the client asked for \(minV)...\(maxV)")
+                fail(.versionUnsupported, "this server speaks protocol \(WireProtocol.minimumVersion)...\(WireProtocol.version); the client asked for \(minV)...\(maxV)")
                 return
             }
             ready = true
@@ -155,67 +166,67 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
             handshakeTimer?.cancel()
             logger[metadataKey: "clientName"] = "\(LogText.safe(client))"
             logger.debug("client connected")
-            send(context, .welcome(version: version, maxFrameBytes: UInt32(clamping: registry.maxServerFrameBytes),
+            send(.welcome(version: version, maxFrameBytes: UInt32(clamping: registry.maxServerFrameBytes),
                                    serverTimeMicros: ServerClock.micros(), server: configuration.serverName))
             return
         }
         // Messages of another version than the session's: version 2 moves areas with a request
         // id (MoveAreaRequest); version 1 has no MoveAreaRequest.
         guard message.type.since <= version, message.type.until >= version else {
-            fail(context, .unexpectedMessage, "\(message.type) is not part of protocol version \(version), which this session speaks")
+            fail(.unexpectedMessage, "\(message.type) is not part of protocol version \(version), which this session speaks")
             return
         }
         switch message {
         case .listScenes:
-            send(context, .sceneList(registry.runners.map {
+            send(.sceneList(registry.runners.map {
                 SceneSummary(name: $0.name, scenario: $0.scenario.rawValue, entities: UInt32($0.entities), tickRate: UInt16($0.tickRate))
             }))
         case .subscribe(let id, let scene, let area):
             guard let runner = registry.runners.first(where: { $0.name == scene }) else {
-                fail(context, .unknownScene, "no scene named '\(LogText.safe(scene))'; scenes: \(registry.runners.map(\.name).joined(separator: ", "))")
+                fail(.unknownScene, "no scene named '\(LogText.safe(scene))'; scenes: \(registry.runners.map(\.name).joined(separator: ", "))")
                 return
             }
-            guard subscriptions[id] == nil else { fail(context, .unexpectedMessage, "subscription \(id) is already in use"); return }
+            guard subscriptions[id] == nil else { fail(.unexpectedMessage, "subscription \(id) is already in use"); return }
             guard subscriptions.count < configuration.maxSubscriptionsPerClient else {
-                fail(context, .tooManySubscriptions, "at most \(configuration.maxSubscriptionsPerClient) subscriptions per client")
+                fail(.tooManySubscriptions, "at most \(configuration.maxSubscriptionsPerClient) subscriptions per client")
                 return
             }
             subscriptions[id] = runner
-            send(context, runner.info.message(subscription: id, version: version))
+            send(runner.info.message(subscription: id, version: version))
             runner.enqueue(.subscribe(outlet, id, area, version: version))
         case .unsubscribe(let id):
-            guard let runner = subscriptions.removeValue(forKey: id) else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
+            guard let runner = subscriptions.removeValue(forKey: id) else { fail(.unknownSubscription, "no subscription \(id)"); return }
             runner.enqueue(.unsubscribe(outlet, id))
         case .moveArea(let id, let area):
-            guard let runner = subscriptions[id] else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
+            guard let runner = subscriptions[id] else { fail(.unknownSubscription, "no subscription \(id)"); return }
             runner.enqueue(.moveArea(outlet, id, area, request: nil))
         case .moveAreaRequest(let id, let request, let area):
-            guard let runner = subscriptions[id] else { fail(context, .unknownSubscription, "no subscription \(id)"); return }
+            guard let runner = subscriptions[id] else { fail(.unknownSubscription, "no subscription \(id)"); return }
             runner.enqueue(.moveArea(outlet, id, area, request: request))
         case .control(let token, let scene, let command):
             guard let expected = configuration.adminToken else {
-                fail(context, .unauthorized, "control is disabled: the server has no admin token")
+                fail(.unauthorized, "control is disabled: the server has no admin token")
                 return
             }
             if let wait = registry.auth.wait(for: outlet.address) {
                 registry.metrics.authFailures.increment()
-                fail(context, .unauthorized, "too many wrong admin tokens from \(outlet.address); control is refused for \(wait) s more")
+                fail(.unauthorized, "too many wrong admin tokens from \(outlet.address); control is refused for \(wait) s more")
                 return
             }
             guard ConstantTime.equal(token, expected) else {
                 registry.auth.recordFailure(outlet.address)
                 registry.metrics.authFailures.increment()
-                fail(context, .unauthorized, "wrong admin token")
+                fail(.unauthorized, "wrong admin token")
                 return
             }
             registry.auth.recordSuccess(outlet.address)
             if case .listClients = command {
                 let lines = registry.outlets.map { "\($0.remote) queued \($0.queued) B sent \($0.sent) B skipped \($0.skipped)" }
-                send(context, .controlResult(ok: true, message: lines.joined(separator: "\n")))
+                send(.controlResult(ok: true, message: lines.joined(separator: "\n")))
                 return
             }
             guard let runner = registry.runners.first(where: { $0.name == scene }) else {
-                send(context, .controlResult(ok: false, message: "no scene named '\(LogText.safe(scene))'"))
+                send(.controlResult(ok: false, message: "no scene named '\(LogText.safe(scene))'"))
                 return
             }
             logger.notice("control", metadata: ["scene": "\(LogText.safe(scene))", "command": "\(Self.describe(command))"])
@@ -224,13 +235,13 @@ final class ClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 outlet.send(WireMessageBox(buffer: WireMessage.controlResult(ok: ok, message: text).frame()))
             }))
         case .ping(let nonce, let time):
-            send(context, .pong(nonce: nonce, echoedMicros: time, serverTimeMicros: ServerClock.micros()))
+            send(.pong(nonce: nonce, echoedMicros: time, serverTimeMicros: ServerClock.micros()))
         case .pong:
             break
         case .hello:
-            fail(context, .unexpectedMessage, "Hello was already received")
+            fail(.unexpectedMessage, "Hello was already received")
         default:
-            fail(context, .unexpectedMessage, "\(message.type) is a server-to-client message")
+            fail(.unexpectedMessage, "\(message.type) is a server-to-client message")
         }
     }
 }

@@ -151,8 +151,7 @@ public final class SceneServer: Service, Sendable {
     package func drain() -> Bool {
         guard registry.transition(from: .running, to: .draining) || registry.transition(from: .starting, to: .draining) else { return false }
         for outlet in registry.outlets {
-            let frame = WireMessage.goodbye(reason: "server shutting down").frame()
-            outlet.channel.writeAndFlush(frame).whenComplete { _ in outlet.channel.close(promise: nil) }
+            outlet.sendAndClose(.goodbye(reason: "server shutting down"))
         }
         return true
     }

@@ -1,8 +1,16 @@
 import CoreMetrics
 import Dispatch
 import NIOCore
+import NIOWebSocket
 import SceneWire
 import Synchronization
+
+/// How frames travel on a connection: as the TCP byte stream, or each in one binary WebSocket
+/// message (docs/PROTOCOL.md, "WebSocket").
+package enum OutletFraming: Sendable, Equatable {
+    case stream
+    case webSocket
+}
 
 /// The part of a client connection that scene runners use from their own threads:
 /// its channel, its queued-bytes account and its counters.
@@ -23,10 +31,13 @@ public final class SessionOutlet: Sendable {
     /// The peer's IP address alone (the key of per-address limits).
     public let address: String
 
-    init(channel: any Channel, id: Int, metrics: ServerMetrics) {
+    let framing: OutletFraming
+
+    init(channel: any Channel, id: Int, metrics: ServerMetrics, framing: OutletFraming = .stream) {
         self.channel = channel
         self.id = id
         self.metrics = metrics
+        self.framing = framing
         self.remote = channel.remoteAddress?.description ?? "unknown"
         self.address = channel.remoteAddress?.ipAddress ?? "unknown"
     }
@@ -47,7 +58,15 @@ public final class SessionOutlet: Sendable {
 
     /// Sends a message, accounting its bytes until the socket has taken them.
     func send(_ message: WireMessageBox) {
-        channel.writeAndFlush(message.buffer, promise: accounted(message.size))
+        write(message.buffer, promise: accounted(message.size))
+    }
+
+    /// Writes one whole frame, as this connection carries frames.
+    private func write(_ frame: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        switch framing {
+        case .stream: channel.writeAndFlush(frame, promise: promise)
+        case .webSocket: channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .binary, data: frame), promise: promise)
+        }
     }
 
     /// Counts `size` bytes as queued; the promise returned releases them once written.
@@ -76,23 +95,70 @@ public final class SessionOutlet: Sendable {
         let head = frame.head(subscription: subscription)
         let tail = frame.tail
         let promise = accounted(head.readableBytes + tail.readableBytes)
-        let channel = self.channel
-        if channel.eventLoop.inEventLoop {
-            channel.write(head, promise: nil)
-            channel.writeAndFlush(tail, promise: promise)
-        } else {
-            channel.eventLoop.execute {
+        let channel = self.channel, framing = self.framing
+        // On a WebSocket the two halves are one binary message in two fragments.
+        let write = { @Sendable in
+            switch framing {
+            case .stream:
                 channel.write(head, promise: nil)
                 channel.writeAndFlush(tail, promise: promise)
+            case .webSocket:
+                channel.write(WebSocketFrame(fin: false, opcode: .binary, data: head), promise: nil)
+                channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .continuation, data: tail), promise: promise)
             }
         }
+        if channel.eventLoop.inEventLoop { write() } else { channel.eventLoop.execute(write) }
     }
 
-    /// Sends an Error and closes the connection (from a runner's thread); once only.
+    /// Sends an Error and closes the connection at once (from a runner's thread); once only.
     func closeWithError(_ code: ErrorCode, _ text: String) {
+        end(code, text, linger: nil)
+    }
+
+    /// Sends a last message (Goodbye) and closes.
+    func sendAndClose(_ message: WireMessage) {
         guard closing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
-        let channel = self.channel
-        channel.writeAndFlush(WireMessage.error(code: code.rawValue, message: text).frame()).whenComplete { _ in channel.close(promise: nil) }
+        let channel = self.channel, framing = self.framing
+        finish(message.frame(), framing: framing, closeCode: .normalClosure, reason: "", channel: channel, linger: nil)
+    }
+
+    /// The one way the server ends a connection after an Error; once only, from any thread.
+    ///
+    /// `linger` nil closes once the Error is written (refusals at the door, runners' closes).
+    /// Otherwise the output is shut after the Error (FIN; on a WebSocket, a Close frame with
+    /// code 4000 + the error code), what the client still sends is dropped for `linger`
+    /// seconds, then the connection closes: closing at once over unread input would send a
+    /// reset, and the client could lose the Error before reading it.
+    func end(_ code: ErrorCode, _ text: String, linger: Double?) {
+        guard closing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        let frame = WireMessage.error(code: code.rawValue, message: text).frame()
+        finish(frame, framing: framing, closeCode: .unknown(4000 + code.rawValue), reason: text, channel: channel, linger: linger)
+    }
+
+    private func finish(_ frame: ByteBuffer, framing: OutletFraming, closeCode: WebSocketErrorCode, reason: String,
+                        channel: any Channel, linger: Double?) {
+        let lingerClose: @Sendable () -> Void = {
+            guard let linger else { channel.close(promise: nil); return }
+            channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(linger * 1e9))) { channel.close(promise: nil) }
+        }
+        switch framing {
+        case .stream:
+            channel.writeAndFlush(frame).whenComplete { _ in
+                guard linger != nil else { channel.close(promise: nil); return }
+                channel.close(mode: .output).whenComplete { result in
+                    if case .failure = result { channel.close(promise: nil) } else { lingerClose() }
+                }
+            }
+        case .webSocket:
+            channel.write(WebSocketFrame(fin: true, opcode: .binary, data: frame), promise: nil)
+            var data = channel.allocator.buffer(capacity: 2 + 123)
+            data.write(webSocketErrorCode: closeCode)
+            // A Close frame's reason is at most 123 bytes; cut at a character boundary.
+            var cut = Substring(reason)
+            while cut.utf8.count > 123 { cut = cut.dropLast() }
+            data.writeString(String(cut))
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in lingerClose() }
+        }
     }
 }
 

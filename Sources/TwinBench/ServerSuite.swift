@@ -49,7 +49,7 @@ package enum ServerSuite {
         let port = Int.random(in: 20_000...32_000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        server.arguments = ["serve", "--scene", "\(dir)/load.scene.json", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)",
+        server.arguments = ["serve", "--scene", "\(dir)/load.scene.json", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--no-http",
                             "--log-level", "warning"]
         server.standardError = FileHandle.nullDevice
         try server.run()

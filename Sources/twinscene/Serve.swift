@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Scenarios
 import SceneServer
+import SceneWeb
 import ServiceLifecycle
 import UnixSignals
 
@@ -23,6 +24,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between status lines.") var statusInterval = 5.0
     @Option(help: "Port for the Prometheus metrics endpoint (GET /metrics); none by default.") var metricsPort: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "HTTP port for the viewer, /api/scenes and the WebSocket at /ws (0: the system chooses).") var httpPort = 7421
+    @Flag(help: "Serve no HTTP (no viewer, no WebSocket).") var noHttp = false
+    @Option(name: .customLong("allow-origin"), help: "A web origin (like https://example.org) whose pages may open the WebSocket, besides the server's own. Repeatable.")
+    var allowedOrigins: [String] = []
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -56,8 +61,21 @@ struct Serve: AsyncParsableCommand {
         try await server.start()
         // The scene runners come first: a graceful shutdown stops services in reverse order,
         // so the server drains its clients before the scenes stop.
-        let services = server.runners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-            + [.init(service: StartedServer(server: server))]
+        // The web front sits between them: the server drains its WebSocket sessions too before
+        // the front stops listening.
+        var services = server.runners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        if !noHttp {
+            var web = WebFront.Configuration()
+            web.host = host
+            web.port = httpPort
+            web.allowedOrigins = allowedOrigins
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            let front = try WebFront(server: server, configuration: web, logger: logger) { port in
+                FileHandle.standardOutput.write(Data("open http://\(shownHost):\(port)/ to see the twin (viewer, /api/scenes, WebSocket at /ws)\n".utf8))
+            }
+            services.append(.init(service: front))
+        }
+        services.append(.init(service: StartedServer(server: server)))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

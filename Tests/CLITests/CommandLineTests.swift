@@ -144,10 +144,25 @@ import Testing
         let serve = Process()
         serve.executableURL = Self.binary
         serve.currentDirectoryURL = Self.root
-        serve.arguments = ["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--scene", "district"]
+        serve.arguments = ["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--http-port", "0", "--scene", "district"]
         serve.standardError = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: "\(dir)/out.txt", contents: nil)
+        serve.standardOutput = FileHandle(forWritingAtPath: "\(dir)/out.txt")
         try serve.run()
         defer { serve.terminate(); serve.waitUntilExit() }
+        // The viewer's address, printed once the HTTP side listens, and the page behind it.
+        var printed = ""
+        for _ in 0..<300 where !printed.contains("open http://") {
+            usleep(100_000)
+            printed = (try? String(contentsOfFile: "\(dir)/out.txt", encoding: .utf8)) ?? ""
+        }
+        let address = printed.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") }
+        let httpPort = address.flatMap { Int($0.dropFirst("http://127.0.0.1:".count).dropLast()) }
+        #expect(printed.hasPrefix("open http://127.0.0.1:") && httpPort != nil, "\(printed)")
+        if let httpPort {
+            let page = DescriptorLimitTests.get(port: httpPort, path: "/")
+            #expect(page.hasPrefix("HTTP/1.1 200") && page.contains("<html"), "\(page.prefix(200))")
+        }
         var r = Run(status: -1, out: "", err: "")
         for _ in 0..<100 {
             r = try Self.run(["watch", "--port", "\(port)", "--json", "--frames", "5"])

@@ -17,7 +17,7 @@ import Testing
         serve.currentDirectoryURL = CommandLineTests.root
         // 200 descriptors: 64 kept back, 8 for metrics, 128 for clients.
         serve.arguments = ["--nofile=200:200", CommandLineTests.binary.path, "serve", "--catalog", "\(dir)/c.sqlite",
-                           "--port", "\(port)", "--scene", "district"]
+                           "--port", "\(port)", "--no-http", "--scene", "district"]
         let log = Pipe()
         serve.standardError = log
         try serve.run()
@@ -56,6 +56,23 @@ import Testing
         }
         #expect(r.status == 0, "\(r.err)")
         #expect(serve.isRunning)
+    }
+
+    /// GET over a blocking socket, everything until the server closes (10 s at most).
+    static func get(port: Int, path: String) -> String {
+        guard let fd = connect(port: port) else { return "" }
+        defer { close(fd) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let start = Date()
+        while Date().timeIntervalSince(start) < 10 {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func connect(port: Int) -> Int32? {

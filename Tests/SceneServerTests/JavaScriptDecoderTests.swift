@@ -8,7 +8,7 @@ import SceneServer
 import SceneWire
 import Testing
 
-/// The browser's decoder (viewer/wire.js) against the protocol document and the Swift
+/// The browser's decoder (Sources/SceneWeb/Viewer/wire.js) against the protocol document and the Swift
 /// client: its own tests are PROTOCOL.md's worked examples, and a recorded stream decodes to
 /// the same states in both.
 @Suite struct JavaScriptDecoderTests {
@@ -35,7 +35,7 @@ import Testing
 
     @Test(.enabled(if: node != nil, "node is not installed (.ci/run installs Debian's nodejs)"))
     func theJavaScriptDecodersTestsPass() throws {
-        let r = try Self.run(["--test", "viewer/test"])
+        let r = try Self.run(["--test", "Tests/ViewerJS"])
         #expect(r.status == 0, "\(r.out.suffix(3000))")
         #expect(r.out.contains("# fail 0"))
     }
@@ -67,7 +67,7 @@ import Testing
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString).bin").path
         try Data(recording).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let r = try Self.run(["viewer/decode-stream.mjs", path])
+        let r = try Self.run(["Tests/ViewerJS/decode-stream.mjs", path])
         #expect(r.status == 0, "\(r.out.prefix(2000))")
         let got = r.out.split(separator: "\n").map(String.init)
         #expect(got.count == expected.count)

@@ -21,7 +21,7 @@ package enum HostileSuite {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         server.arguments = ["serve", "--scene", "\(dir)/district.scene.json", "--scene", "\(dir)/marathon.scene.json",
-                            "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--metrics-port", "\(metricsPort)", "--log-level", "info"]
+                            "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--no-http", "--metrics-port", "\(metricsPort)", "--log-level", "info"]
         var env = ProcessInfo.processInfo.environment
         env["TWINSCENE_ADMIN_TOKEN"] = token
         server.environment = env

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { FrameReader, decode, encode, SceneState, heightsOf, WireError } from '../wire.js';
+import { FrameReader, decode, encode, SceneState, heightsOf, WireError } from '../../Sources/SceneWeb/Viewer/wire.js';
 
 const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 const examples = {};

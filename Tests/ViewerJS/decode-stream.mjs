@@ -4,7 +4,7 @@
 // Used by the Swift test suite to cross-check this decoder against the Swift client.
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { FrameReader, decode, SceneState, heightsOf } from './wire.js';
+import { FrameReader, decode, SceneState, heightsOf } from '../../Sources/SceneWeb/Viewer/wire.js';
 
 const inflateRaw = (b) => new Uint8Array(inflateRawSync(b));
 const frames = new FrameReader().push(new Uint8Array(readFileSync(process.argv[2])));

@@ -1,0 +1,157 @@
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOWebSocket
+import SceneClient
+import SceneServer
+import SceneWire
+import Synchronization
+import Testing
+
+/// What a test client sends over the WebSocket.
+enum WSOut: Sendable {
+    case message(WireMessage)
+    case raw([UInt8])
+    case text(String)
+}
+
+/// What came back: the protocol's messages, messages that did not hold exactly one frame,
+/// and the Close frame.
+struct WSResult: Sendable {
+    var messages: [WireMessage] = []
+    var notOneFrame = 0
+    var close: WebSocketCloseFrame?
+    var errorCodes: [UInt16] { messages.compactMap { if case .error(let c, _) = $0 { return c } else { return nil } } }
+}
+
+/// Opens a WebSocket to `/ws`, sends `outs`, and reads until `stop` says so, the server
+/// closes, or `seconds` pass.
+func wsRun(port: Int, path: String = "/ws", outs: [WSOut], seconds: Double = 30,
+           stop: @escaping @Sendable ([WireMessage]) -> Bool = { _ in false }) async throws -> WSResult {
+    let result = Mutex(WSResult())
+    let deadline = Date().addingTimeInterval(seconds)
+    var logger = Logger(label: "ws-test")
+    logger.logLevel = .warning
+    let close = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", logger: logger) { inbound, outbound, _ in
+        for out in outs {
+            switch out {
+            case .message(let m): try await outbound.write(.binary(m.frame()))
+            case .raw(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+            case .text(let t): try await outbound.write(.text(t))
+            }
+        }
+        for try await message in inbound.messages(maxSize: 1 << 24) {
+            guard case .binary(var buffer) = message else { continue }
+            let decoded: WireMessage?
+            if let frame = try? WireFrameDecoder(maxFrameBytes: 1 << 24).next(&buffer), buffer.readableBytes == 0 {
+                decoded = try? WireMessage.decode(type: frame.type, payload: frame.payload)
+            } else {
+                decoded = nil
+            }
+            let done = result.withLock { r -> Bool in
+                if let decoded { r.messages.append(decoded) } else { r.notOneFrame += 1 }
+                return stop(r.messages)
+            }
+            if done || Date() > deadline { break }
+        }
+    }
+    return result.withLock { r in r.close = close; return r }
+}
+
+let helloV2 = WSOut.message(.hello(minVersion: 1, maxVersion: 2, client: "ws-test"))
+
+func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 { return true } else { return false } }.count }
+
+@Suite(.serialized) struct WebSocketTests {
+    /// The same scene over TCP and over the WebSocket: for every tick both saw, the same
+    /// entities at the same positions (decoded by the same SceneView).
+    @Test func theWebSocketCarriesTheSameStreamAsTCP() async throws {
+        let t = try await WebTestServer.start(walkers: 300)
+        let tcp = try await SceneClient.connect(host: "127.0.0.1", port: t.tcpPort, name: "tcp", maxVersion: 2)
+        tcp.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        async let ws = wsRun(port: t.httpPort, outs: [helloV2, .message(.subscribe(subscription: 1, scene: "district", area: nil))]) { frames($0) >= 60 }
+        var tcpView = SceneView(subscription: 1, version: 2)
+        var tcpStates: [UInt64: [String]] = [:]
+        var n = 0
+        for try await m in tcp.messages {
+            if let u = try tcpView.apply(m) {
+                tcpStates[u.tick] = Self.state(tcpView)
+                n += 1
+                if n >= 60 { break }
+            }
+        }
+        await tcp.close()
+        let r = try await ws
+        #expect(r.notOneFrame == 0, "\(r.notOneFrame) WebSocket messages did not hold exactly one frame")
+        guard case .welcome(let version, _, _, _)? = r.messages.first else { Issue.record("no Welcome first: \(r.messages.prefix(1))"); return }
+        #expect(version == 2)
+        var wsView = SceneView(subscription: 1, version: 2)
+        var compared = 0
+        for m in r.messages {
+            if let u = try wsView.apply(m), let other = tcpStates[u.tick] {
+                #expect(Self.state(wsView) == other, "tick \(u.tick) differs")
+                compared += 1
+            }
+        }
+        #expect(compared >= 20, "only \(compared) ticks in common")
+        #expect(wsView.visible.count == 300)
+        #expect(wsView.buildings.count == tcpView.buildings.count && !wsView.buildings.isEmpty)
+        await t.stop()
+    }
+
+    static func state(_ v: SceneView) -> [String] {
+        v.entities().map { "\($0.id) \($0.kind) \($0.position.x) \($0.position.y)" }.sorted()
+    }
+
+    /// Each kind of bad WebSocket input gets its protocol Error, then a Close frame whose code
+    /// is 4000 + the error code; a watcher on another WebSocket keeps its frames throughout.
+    @Test func badWebSocketInputGetsItsErrorAndOthersDoNotNotice() async throws {
+        let t = try await WebTestServer.start(walkers: 100)
+        async let watcher = wsRun(port: t.httpPort, outs: [helloV2, .message(.subscribe(subscription: 1, scene: "district", area: nil))],
+                                  seconds: 60) { frames($0) >= 100 }
+        let subscribe = WireMessage.subscribe(subscription: 1, scene: "district", area: nil).frame()
+        let two = Array(subscribe.readableBytesView) + Array(subscribe.readableBytesView)
+        let cases: [(String, [WSOut], ErrorCode)] = [
+            ("text message", [helloV2, .text("hello")], .malformedFrame),
+            ("text before Hello", [.text("{\"hello\": 1}")], .malformedFrame),
+            ("two frames in one message", [helloV2, .raw(two)], .malformedFrame),
+            ("half a frame", [helloV2, .raw(Array(subscribe.readableBytesView.dropLast(3)))], .malformedFrame),
+            ("over the frame limit", [helloV2, .raw([0x80, 0x80, 0x08] + [UInt8](repeating: 0x22, count: 70_000))], .frameTooLarge),
+            ("unknown message type", [helloV2, .raw([0x01, 0x7f])], .unknownMessageType),
+            ("subscribe before Hello", [.message(.subscribe(subscription: 1, scene: "district", area: nil))], .unexpectedMessage),
+            ("unknown scene", [helloV2, .message(.subscribe(subscription: 1, scene: "nowhere", area: nil))], .unknownScene),
+            ("wrong admin token", [helloV2, .message(.control(token: "not-the-token", scene: "district", command: .pause))], .unauthorized),
+        ]
+        for (name, outs, code) in cases {
+            let r = try await wsRun(port: t.httpPort, outs: outs, seconds: 20) { $0.contains { if case .error = $0 { return true } else { return false } } }
+            #expect(r.errorCodes == [code.rawValue], "\(name): errors \(r.errorCodes)")
+        }
+        // The Close frame names the error too (read to the end this time).
+        let r = try await wsRun(port: t.httpPort, outs: [helloV2, .text("x")], seconds: 20)
+        #expect(r.close?.closeCode == .unknown(4000 + ErrorCode.malformedFrame.rawValue), "close \(String(describing: r.close))")
+        let w = try await watcher
+        #expect(frames(w.messages) >= 100, "the watcher got \(frames(w.messages)) frames")
+        #expect(w.errorCodes.isEmpty)
+        await t.stop()
+    }
+
+    /// The handshake timeout, the connection cap and the Goodbye on shutdown hold on the
+    /// WebSocket as on TCP.
+    @Test func limitsAndShutdownAreTheSameAsTCP() async throws {
+        let t = try await WebTestServer.start(walkers: 50) { $0.handshakeTimeout = 1; $0.maxConnections = 2 }
+        let silent = try await wsRun(port: t.httpPort, outs: [], seconds: 20)
+        #expect(silent.errorCodes == [ErrorCode.handshakeTimeout.rawValue])
+        // Two held (one TCP, one WebSocket), the third refused with Error 8.
+        let a = try await SceneClient.connect(host: "127.0.0.1", port: t.tcpPort, name: "a", maxVersion: 2)
+        async let b = wsRun(port: t.httpPort, outs: [helloV2, .message(.subscribe(subscription: 1, scene: "district", area: nil))], seconds: 30)
+        try await Task.sleep(nanoseconds: 500_000_000)
+        let third = try await wsRun(port: t.httpPort, outs: [helloV2], seconds: 10)
+        #expect(third.errorCodes == [ErrorCode.tooManyConnections.rawValue], "\(third.errorCodes)")
+        // Shutting down: the held WebSocket gets a Goodbye.
+        await t.stop()
+        let held = try await b
+        #expect(held.messages.contains { if case .goodbye = $0 { return true } else { return false } }, "no Goodbye")
+        await a.close()
+    }
+}
