@@ -19,6 +19,7 @@ const s = {
   area: null, areaTimer: null, request: 0, following: null,
   bytes: [], frames: 0, lastError: null, backoff: 500, reconnects: 0, pingNonce: 0, latencyMs: null,
   drawn: 0, frameTimeMs: 0, decodeMs: 0, entitiesInView: 0,
+  counts: new Map(),   // tick -> entities in view, the last 400 ticks (for tests)
 };
 
 // ---- connection ---------------------------------------------------------------------------
@@ -102,6 +103,8 @@ function handle(m) {
       for (const e of s.state.entities()) s.positions.set(e.id, [e.qx * q, e.qy * q, e.qz === null || e.qz === undefined ? 0.3 : e.qz * q, e.kind]);
       s.prevTick = s.tick; s.tick = s.state.tick; s.tickTime = performance.now(); s.frames += 1;
       s.entitiesInView = countInView();
+      s.counts.set(s.tick, s.entitiesInView);
+      if (s.counts.size > 400) s.counts.delete(s.counts.keys().next().value);
       panels.frame(s);
       break;
     }
@@ -293,6 +296,8 @@ window.twinscene = {
   get reconnects() { return s.reconnects; }, get lastError() { return s.lastError; }, get frames() { return s.frames; },
   get camera() { return { ...s.camera }; }, get area() { return s.area; }, get drawCalls() { return renderer.drawCalls; },
   get frameTimeMs() { return s.frameTimeMs; }, get decodeMs() { return s.decodeMs; }, get scene() { return s.scene; },
+  kindCode(name) { return s.info?.kinds.find((k) => k.name === name)?.code ?? null; },
+  countAt(tick) { return s.counts.get(tick) ?? null; },
   position(id) { return s.positions.get(id) ?? null; },
   screenOf(id) { const p = s.positions.get(id); if (!p) return null; const r = canvas.getBoundingClientRect(); const [x, y] = renderer.project(s.camera, p[0], p[1]); return [x + r.left, y + r.top]; },
   screenOfPoint(x, y) { const r = canvas.getBoundingClientRect(); const [px, py] = renderer.project(s.camera, x, y); return [px + r.left, py + r.top]; },

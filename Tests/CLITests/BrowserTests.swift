@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// The viewer in headless Chromium with Selenium (Tests/Browser/viewer_test.py) against a
+/// real `twinscene serve`: entity counts against `watch`, building pixels against the tile's
+/// footprints, zoom, follow, reconnect, console. `.ci/run` installs Chromium, its driver and
+/// Selenium and sets TWINSCENE_REQUIRE_BROWSER=1, so there the test cannot skip; elsewhere it
+/// runs where they are installed.
+@Suite(.serialized) struct BrowserTests {
+    static var browserAvailable: Bool {
+        let fm = FileManager.default
+        guard fm.isExecutableFile(atPath: "/usr/bin/chromium"), fm.isExecutableFile(atPath: "/usr/bin/chromedriver") else { return false }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import selenium"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    static var required: Bool { ProcessInfo.processInfo.environment["TWINSCENE_REQUIRE_BROWSER"] == "1" }
+
+    @Test func theViewerWorksInARealBrowser() throws {
+        guard Self.browserAvailable else {
+            if Self.required { Issue.record("TWINSCENE_REQUIRE_BROWSER=1 but chromium, chromedriver or selenium is missing") }
+            return
+        }
+        let out = CommandLineTests.root.appendingPathComponent(".build/screenshots").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "Tests/Browser/viewer_test.py", "--binary", CommandLineTests.binary.path, "--out", out]
+        p.currentDirectoryURL = CommandLineTests.root
+        let log = CommandLineTests.root.appendingPathComponent(".build/browser-test.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        // Bounded: the script's own waits add up to well under this.
+        let deadline = Date().addingTimeInterval(300)
+        while p.isRunning && Date() < deadline { usleep(200_000) }
+        if p.isRunning { p.terminate(); Issue.record("the browser test ran past 300 s") }
+        p.waitUntilExit()
+        try handle.close()
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(p.terminationStatus == 0, "\(text.split(separator: "\n").filter { !$0.hasPrefix("ok ") }.suffix(30).joined(separator: "\n"))")
+        #expect(text.contains("0 failed"))
+    }
+}
