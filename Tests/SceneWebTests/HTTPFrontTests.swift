@@ -60,7 +60,7 @@ import Testing
         let p = t.httpPort
         // The page's own origin, an allowed one, and no Origin at all (not a browser) upgrade.
         for origin in ["http://127.0.0.1:\(p)", "https://dashboard.example", nil] {
-            let r = await rawHTTP(port: p, Self.upgrade(port: p, origin: origin), seconds: 2)
+            let r = await rawHTTP(port: p, Self.upgrade(port: p, origin: origin), headOnly: true)
             #expect(statusCode(r) == 101, "\(origin ?? "no origin"): \(r.prefix(60))")
         }
         // A foreign origin: 403, with what to do about it.
@@ -87,8 +87,8 @@ import Testing
         #expect(statusCode(await rawHTTP(port: p, Array("NOT HTTP AT ALL\r\n\r\n".utf8))) == 400)
         // A connection that never finishes its request head is closed after the deadline.
         let start = Date()
-        let r = await rawHTTP(port: p, Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8), seconds: 20)
-        #expect(Date().timeIntervalSince(start) < 10, "a half-open request held its connection \(Date().timeIntervalSince(start)) s")
+        let r = await rawHTTP(port: p, Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8), seconds: 60)
+        #expect(Date().timeIntervalSince(start) < 30, "a half-open request held its connection \(Date().timeIntervalSince(start)) s")
         #expect(r.isEmpty)
         // And the front still serves.
         #expect(statusCode(await rawGet(port: p, "/api/scenes")) == 200)

@@ -145,7 +145,8 @@ func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 {
         // Two held (one TCP, one WebSocket), the third refused with Error 8.
         let a = try await SceneClient.connect(host: "127.0.0.1", port: t.tcpPort, name: "a", maxVersion: 2)
         async let b = wsRun(port: t.httpPort, outs: [helloV2, .message(.subscribe(subscription: 1, scene: "district", area: nil))], seconds: 30)
-        try await Task.sleep(nanoseconds: 500_000_000)
+        for _ in 0..<300 where t.server.clientCount < 2 { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(t.server.clientCount == 2)
         let third = try await wsRun(port: t.httpPort, outs: [helloV2], seconds: 10)
         #expect(third.errorCodes == [ErrorCode.tooManyConnections.rawValue], "\(third.errorCodes)")
         // Shutting down: the held WebSocket gets a Goodbye.
