@@ -14,6 +14,8 @@ public struct LoadConfiguration: Sendable {
     public var areas: [WireArea?] = [nil]
     /// Decode every frame fully (cell states), not just its header.
     public var decode = false
+    /// TCP, or the WebSocket on the server's HTTP port (`port` is then that port).
+    public var transport: SceneClient.Transport = .tcp
 
     public init() {}
 }
@@ -75,7 +77,7 @@ public enum LoadGenerator {
         var result = ClientResult()
         let client: SceneClient
         do {
-            client = try await SceneClient.connect(host: config.host, port: config.port, name: "load-\(k)")
+            client = try await SceneClient.connect(host: config.host, port: config.port, name: "load-\(k)", transport: config.transport)
         } catch {
             result.error = "\(error)"
             return result

@@ -17,29 +17,51 @@ public final class SceneClient: Sendable {
     /// Bytes received on the socket so far (framing and compression included).
     public var bytesReceived: Int { counter.bytes.load(ordering: .relaxed) }
 
+    /// How a client reaches the server: the TCP stream, or a WebSocket at `path` on the
+    /// server's HTTP port (the port given to `connect` is then that one).
+    public enum Transport: Sendable, Equatable {
+        case tcp
+        case webSocket(path: String = "/ws", origin: String? = nil)
+    }
+
     /// Connects and performs the handshake, offering protocol versions up to `maxVersion`.
     public static func connect(host: String, port: Int, name: String = "twinscene-client", maxVersion: UInt16 = WireProtocol.version,
+                               transport: Transport = .tcp,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> SceneClient {
         let (stream, continuation) = AsyncThrowingStream<WireMessage, any Error>.makeStream(bufferingPolicy: .unbounded)
         let counter = ByteCounter()
-        let bootstrap = ClientBootstrap(group: group)
+        let eventLoop = group.next()
+        let upgraded = eventLoop.makePromise(of: Void.self)
+        let protocolHandlers: @Sendable (any Channel) throws -> Void = { channel in
+            let ops = channel.pipeline.syncOperations
+            try ops.addHandler(ByteToMessageHandler(WireFrameDecoder()))
+            try ops.addHandler(WireMessageCodec())
+            try ops.addHandler(Inbox(continuation: continuation))
+        }
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let ops = channel.pipeline.syncOperations
-                    try ops.addHandler(counter)
-                    try ops.addHandler(ByteToMessageHandler(WireFrameDecoder()))
-                    try ops.addHandler(WireMessageCodec())
-                    try ops.addHandler(Inbox(continuation: continuation))
+                    try channel.pipeline.syncOperations.addHandler(counter)
+                    switch transport {
+                    case .tcp:
+                        try protocolHandlers(channel)
+                        upgraded.succeed(())
+                    case .webSocket(let path, let origin):
+                        try WebSocketTransport.configure(channel, host: host, port: port, path: path, origin: origin,
+                                                         upgraded: upgraded, then: protocolHandlers)
+                    }
                 }
             }
         let channel: any Channel
         do {
             channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
+            upgraded.fail(error)
             throw ClientError.cannotConnect(host: host, port: port, reason: "\(error)")
         }
+        try await upgraded.futureResult.get()
         channel.writeAndFlush(WireMessage.hello(minVersion: WireProtocol.minimumVersion, maxVersion: maxVersion, client: name).frame(),
                               promise: nil)
         var iterator = stream.makeAsyncIterator()

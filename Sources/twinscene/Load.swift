@@ -17,11 +17,14 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Scene extent for placing areas: WIDTH,HEIGHT in metres.") var extent = "576,336"
     @Flag(help: "Decode every frame fully, as a real client would.") var decode = false
     @Flag(help: "JSON output.") var json = false
+    @Flag(help: "Connect over the WebSocket at /ws on --http-port instead of TCP.") var websocket = false
+    @Option(help: "The server's HTTP port, for --websocket.") var httpPort = 7421
 
     func run() async throws {
         var config = LoadConfiguration()
         config.host = host; config.port = port; config.clients = clients; config.seconds = seconds
         config.scene = scene; config.decode = decode
+        if websocket { config.transport = .webSocket(); config.port = httpPort }
         let e = extent.split(separator: ",").compactMap { Double($0) }
         guard e.count == 2 else { throw ValidationError("--extent needs WIDTH,HEIGHT") }
         config.areas = LoadAreas.make(count: clients, side: areaSize, width: e[0], height: e[1])
