@@ -16,22 +16,29 @@ package enum ServerSuite {
         let (big, bigRSS) = try await runCase(walkers: 100_000, clients: quick ? 20 : 100, seconds: quick ? 8 : 30,
                                               areaFraction: 1, scenesDir: scenesDir, log: log)
         results += figures(big, rss: bigRSS, suffix: "_100k")
+        // 3: WebSocket clients, each with a 100 m area of the bundled 10k-runner marathon.
+        let (ws, wsRSS) = try await runCase(walkers: 0, clients: quick ? 100 : 500, seconds: quick ? 8 : 30, areaFraction: 0,
+                                            scenesDir: scenesDir, scene: "marathon", areaSide: 100, webSocket: true, log: log)
+        results += figures(ws, rss: wsRSS, prefix: "ws_", suffix: "")
         return results
     }
 
-    static func figures(_ r: LoadReport, rss: Double, suffix: String) -> [BenchResult] {
+    static func figures(_ r: LoadReport, rss: Double, prefix: String = "", suffix: String) -> [BenchResult] {
         [
-            BenchResult(name: "clients\(suffix)", unit: "clients", value: Double(r.connected)),
-            BenchResult(name: "delivered_ratio\(suffix)", unit: "ratio", value: r.deliveredRatio),
-            BenchResult(name: "latency_p50_ms\(suffix)", unit: "ms", value: r.latencyP50Ms),
-            BenchResult(name: "latency_p99_ms\(suffix)", unit: "ms", value: r.latencyP99Ms),
-            BenchResult(name: "server_rss_mb\(suffix)", unit: "MB", value: rss),
-            BenchResult(name: "skipped_ticks\(suffix)", unit: "ticks", value: Double(r.skippedTicks)),
-            BenchResult(name: "bytes_received_mb\(suffix)", unit: "MB", value: Double(r.bytes) / 1e6),
+            BenchResult(name: "\(prefix)clients\(suffix)", unit: "clients", value: Double(r.connected)),
+            BenchResult(name: "\(prefix)delivered_ratio\(suffix)", unit: "ratio", value: r.deliveredRatio),
+            BenchResult(name: "\(prefix)latency_p50_ms\(suffix)", unit: "ms", value: r.latencyP50Ms),
+            BenchResult(name: "\(prefix)latency_p99_ms\(suffix)", unit: "ms", value: r.latencyP99Ms),
+            BenchResult(name: "\(prefix)server_rss_mb\(suffix)", unit: "MB", value: rss),
+            BenchResult(name: "\(prefix)skipped_ticks\(suffix)", unit: "ticks", value: Double(r.skippedTicks)),
+            BenchResult(name: "\(prefix)bytes_received_mb\(suffix)", unit: "MB", value: Double(r.bytes) / 1e6),
         ]
     }
 
+    /// `scene`: a bundled scene by name instead of `walkers` walkers; `areaSide`: square areas
+    /// of that side instead of `areaFraction`; `webSocket`: clients on /ws instead of TCP.
     static func runCase(walkers: Int, clients: Int, seconds: Double, areaFraction: Double, scenesDir: String,
+                        scene: String? = nil, areaSide: Double? = nil, webSocket: Bool = false,
                         log: (String) -> Void) async throws -> (LoadReport, Double) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-load-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -46,12 +53,15 @@ package enum ServerSuite {
             """
         try manifest.write(toFile: "\(dir)/load.scene.json", atomically: true, encoding: .utf8)
         // Below Linux's ephemeral range (32768 and up), where the load's own client sockets live.
-        let port = Int.random(in: 20_000...32_000)
+        let port = Int.random(in: 20_000...31_000), httpPort = port + 1000
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        server.arguments = ["serve", "--scene", "\(dir)/load.scene.json", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)", "--no-http",
-                            "--log-level", "warning"]
+        let sceneArgument = scene.map { "\(scenesDir)/\($0).scene.json" } ?? "\(dir)/load.scene.json"
+        server.arguments = ["serve", "--scene", sceneArgument, "--catalog", "\(dir)/c.sqlite", "--port", "\(port)",
+                            "--log-level", "warning"] + (webSocket ? ["--http-port", "\(httpPort)"] : ["--no-http"])
         server.standardError = FileHandle.nullDevice
+        // Not this process's stdout: `--json` output must stay one JSON object.
+        server.standardOutput = FileHandle.nullDevice
         try server.run()
         defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
         // Wait for the port.
@@ -65,15 +75,27 @@ package enum ServerSuite {
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         guard up else { throw BenchError("the server did not start on port \(port)") }
-        log("\(clients) clients on \(walkers) walkers for \(Int(seconds)) s ...")
+        log("\(clients) \(webSocket ? "WebSocket" : "TCP") clients on \(scene ?? "\(walkers) walkers") for \(Int(seconds)) s ...")
         var config = LoadConfiguration()
         config.port = port
         config.clients = clients
         config.seconds = seconds
-        config.scene = "load"
-        if areaFraction < 1 {
+        config.scene = scene ?? "load"
+        if webSocket {
+            config.transport = .webSocket()
+            config.port = httpPort
+            // The page is served once the HTTP side listens (the TCP port comes up first).
+            for _ in 0..<200 {
+                if let probe = try? await SceneClient.connect(host: "127.0.0.1", port: httpPort, transport: .webSocket()) {
+                    await probe.close()
+                    break
+                }
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
+        if areaFraction < 1 || areaSide != nil {
             // Square areas holding about `areaFraction` of the walkers (the district is 576 x 336 m).
-            let side = (576.0 * 336.0 * areaFraction).squareRoot()
+            let side = areaSide ?? (576.0 * 336.0 * areaFraction).squareRoot()
             var state: UInt64 = 9
             func next() -> Double { state = state &* 6364136223846793005 &+ 1442695040888963407; return Double(state >> 11) / Double(1 << 53) }
             config.areas = (0..<clients).map { _ in
