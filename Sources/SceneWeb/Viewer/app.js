@@ -160,10 +160,12 @@ function visibleRect() {
   return { minX: c.cx - hw, minY: c.cy - hh, maxX: c.cx + hw, maxY: c.cy + hh };
 }
 
-/** After the view settles, the subscription's area becomes what is on screen. */
+/** A quarter of a second after the view changes, the subscription's area becomes what is on
+ * screen (at most four moves a second, while panning or following someone). */
 function viewChanged() {
-  clearTimeout(s.areaTimer);
+  if (s.areaTimer) return;
   s.areaTimer = setTimeout(() => {
+    s.areaTimer = null;
     if (!s.info) return;
     const b = s.info.bounds;
     let area = null;
@@ -247,22 +249,33 @@ $('scene').addEventListener('change', (e) => {
 
 // ---- drawing ------------------------------------------------------------------------------
 
-let instances = new Float32Array(0);
+let instances = new Float32Array(0), builtTick = null, builtAt = 0;
+/** Previous and current positions and colours of every entity, for the GPU: rebuilt when a
+ * tick arrives (the motion between ticks is the shader's `alpha`), or twice a second for
+ * colours that change without one. */
+function buildInstances(now) {
+  if (builtTick === s.tick && now - builtAt < 500) return;
+  builtTick = s.tick; builtAt = now;
+  const n = s.positions.size;
+  if (instances.length < n * 9) instances = new Float32Array(Math.max(n * 9, instances.length * 2));
+  let k = 0;
+  for (const [id, cur] of s.positions) {
+    const prev = s.previous.get(id) ?? cur;
+    const color = panels.colorOf(s, id, cur[3]) ?? PALETTE[cur[3] % PALETTE.length];
+    instances[k] = prev[0]; instances[k + 1] = prev[1]; instances[k + 2] = prev[2];
+    instances[k + 3] = cur[0]; instances[k + 4] = cur[1]; instances[k + 5] = cur[2];
+    instances[k + 6] = color[0]; instances[k + 7] = color[1]; instances[k + 8] = color[2];
+    k += 9;
+  }
+  renderer.setEntities(instances, n);
+}
+
 function frame() {
   const t0 = performance.now();
   if (s.info) {
     const interval = 1000 / s.info.tickRate;
     const alpha = Math.min(1, (t0 - s.tickTime) / interval);
-    const n = s.positions.size;
-    if (instances.length < n * 9) instances = new Float32Array(Math.max(n * 9, instances.length * 2));
-    let k = 0;
-    for (const [id, cur] of s.positions) {
-      const prev = s.previous.get(id) ?? cur;
-      const color = panels.colorOf(s, id, cur[3]) ?? PALETTE[cur[3] % PALETTE.length];
-      instances.set([prev[0], prev[1], prev[2], cur[0], cur[1], cur[2], color[0], color[1], color[2]], k);
-      k += 9;
-    }
-    renderer.setEntities(instances, n);
+    buildInstances(t0);
     if (s.following !== null && s.positions.has(s.following)) {
       const cur = s.positions.get(s.following), prev = s.previous.get(s.following) ?? cur;
       s.camera.cx = prev[0] + (cur[0] - prev[0]) * alpha; s.camera.cy = prev[1] + (cur[1] - prev[1]) * alpha;

@@ -120,6 +120,14 @@ export class Panels {
       const ball = [...s.positions.entries()].find(([, p]) => this.info.kinds.find((k) => k.code === p[3])?.zRange);
       if (ball) parts.push(el('div', {}, `ball height ${ball[1][2].toFixed(2)} m`));
       if (s.following !== null) parts.push(el('div', {}, `following ${this.name(s, s.following)} (${s.identities.get(s.following)?.group ?? ''})`));
+      // The teams as the scene names them: shirt numbers and names, a click follows.
+      const teams = new Map();
+      for (const [id, i] of s.identities) if (i.group && i.number) (teams.get(i.group) ?? teams.set(i.group, []).get(i.group)).push([id, i]);
+      for (const [team, players] of [...teams].sort()) {
+        const c = TEAM[/1|away|B$/i.test(team) ? 1 : 0].map((v) => Math.round(v * 255)).join(',');
+        parts.push(el('h4', { style: `color: rgb(${c})` }, team), el('div', { class: 'roster' }, ...players.sort((a, b) => a[1].number - b[1].number).map(([id, i]) =>
+          el('span', { class: 'player', onclick: () => { s.following = id; this.select(s, id); } }, `${i.number} ${i.label}`))));
+      }
     } else if (this.scenario === 'factory') {
       parts.push(el('h4', {}, 'Alarms'), el('ul', { id: 'alarms' }, ...this.alarms.map((a) =>
         el('li', {}, `${clock(a.tick / this.info.tickRate)} ${this.name(s, a.entity)}: ${a.what}`))));
