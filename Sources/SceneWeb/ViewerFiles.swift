@@ -36,6 +36,8 @@ struct ViewerFiles: Sendable {
     /// The file for a request path: `/` is index.html, `/NAME` a file by its exact name.
     func file(forPath path: String) -> File? {
         if path == "/" || path.isEmpty { return files["index.html"] }
+        // Browsers ask for /favicon.ico on pages without an icon link (the JSON endpoints).
+        if path == "/favicon.ico" { return files["favicon.svg"] }
         guard path.hasPrefix("/") else { return nil }
         let name = String(path.dropFirst())
         guard !name.contains("/") else { return nil }

@@ -49,10 +49,15 @@ def wait_for(predicate, seconds, step=0.2):
     return None
 
 
+# Every bundled scene; the replay of real tracking data where ../shared/data is present.
+SCENES = ["marathon", "football-live", "factory", "district"] + \
+    (["football-replay"] if os.path.isdir(os.path.join(ROOT, "..", "shared", "data", "tracking")) else [])
+
+
 class Server:
     def __init__(self, binary, catalog, port, http_port):
         self.args = [binary, "serve", "--catalog", catalog, "--port", str(port), "--http-port", str(http_port),
-                     "--admin-token", TOKEN, "--log-level", "warning"]
+                     "--admin-token", TOKEN, "--log-level", "warning"] + [a for s in SCENES for a in ("--scene", s)]
         self.port, self.http_port, self.proc = port, http_port, None
 
     def start(self):
@@ -211,7 +216,7 @@ def main():
         # Every bundled scene, a screenshot each; its entity count against the Swift client's.
         d.get(f"http://127.0.0.1:{server.http_port}/api/scenes")
         scenes = json.loads(d.find_element(By.TAG_NAME, "body").text)
-        check(len(scenes) >= 4, f"/api/scenes lists the bundled scenes: {[s['name'] for s in scenes]}")
+        check([s["name"] for s in scenes] == SCENES, f"/api/scenes lists the bundled scenes: {[s['name'] for s in scenes]}")
         for sc in scenes:
             name = sc["name"]
             check(bool(open_scene(d, server.http_port, name)), f"{name}: frames arrive")
@@ -244,6 +249,17 @@ def main():
         lighter = sum(1 for s in streets if s and bright(s) > 600)
         check(len(building) >= 30 and darker >= 0.9 * len(building), f"building pixels are shaded: {darker}/{len(building)} (e.g. {building[:3]})")
         check(len(streets) >= 10 and lighter >= 0.7 * len(streets), f"street pixels are ground: {lighter}/{len(streets)} (e.g. {streets[:3]})")
+
+        # The 3D view, one key away: another picture of the same scene, lit walls included.
+        d.find_element(By.TAG_NAME, "body").send_keys("v")
+        three = wait_for(lambda: js(d, "window.twinscene.camera.mode") == "3d", 5)
+        time.sleep(1.0)
+        png3 = screenshot(d, os.path.join(args.out, "district-3d.png"))
+        _, _, rows3 = png_pixels(png3)
+        changed = sum(1 for y in range(0, height, 8) for x in range(0, width, 8) if rows3[y][x] != rows[y][x])
+        total = len(range(0, height, 8)) * len(range(0, width, 8))
+        check(bool(three) and changed > 0.2 * total, f"the 3D view (key v) draws another picture: {changed}/{total} sampled pixels differ")
+        d.find_element(By.TAG_NAME, "body").send_keys("v")
 
         # Zooming into one street lowers the bytes received.
         open_scene(d, server.http_port, "marathon")

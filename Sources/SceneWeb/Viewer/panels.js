@@ -51,8 +51,8 @@ export class Panels {
   /** A colour that says more than the kind: team, machine state; null for the kind's. */
   colorOf(s, id, kind) {
     if (this.scenario.startsWith('football')) {
-      const g = s.identities.get(id)?.group;
-      if (g !== undefined && g !== '') { const t = /1|away|B$/i.test(g) ? 1 : 0; return TEAM[t]; }
+      const i = s.identities.get(id);
+      if (i && i.group !== 'ball') { const t = this.teams(s).get(i.group); return t === undefined ? [0.35, 0.35, 0.35] : TEAM[t]; }
     }
     if (this.scenario === 'factory') {
       if (this.alarmed.has(id)) return STATE_COLOR.alarm;
@@ -61,6 +61,18 @@ export class Panels {
     }
     if (id === s.following) return [1, 0.85, 0];
     return null;
+  }
+
+  /** The two teams: the first two groups (sorted) of at least five entities (referees and
+   * the ball are fewer). */
+  teams(s) {
+    if (this.teamsAt === s.identities.size && this.teamIndex) return this.teamIndex;
+    const counts = new Map();
+    for (const i of s.identities.values()) if (i.group) counts.set(i.group, (counts.get(i.group) ?? 0) + 1);
+    const groups = [...counts].filter(([, n]) => n >= 5).map(([g]) => g).sort();
+    this.teamIndex = new Map(groups.slice(0, 2).map((g, k) => [g, k]));
+    this.teamsAt = s.identities.size;
+    return this.teamIndex;
   }
 
   frame(s) {
@@ -122,11 +134,11 @@ export class Panels {
       if (s.following !== null) parts.push(el('div', {}, `following ${this.name(s, s.following)} (${s.identities.get(s.following)?.group ?? ''})`));
       // The teams as the scene names them: shirt numbers and names, a click follows.
       const teams = new Map();
-      for (const [id, i] of s.identities) if (i.group && i.number) (teams.get(i.group) ?? teams.set(i.group, []).get(i.group)).push([id, i]);
+      for (const [id, i] of s.identities) if (this.teams(s).has(i.group)) (teams.get(i.group) ?? teams.set(i.group, []).get(i.group)).push([id, i]);
       for (const [team, players] of [...teams].sort()) {
-        const c = TEAM[/1|away|B$/i.test(team) ? 1 : 0].map((v) => Math.round(v * 255)).join(',');
+        const c = (TEAM[this.teams(s).get(team)] ?? [0.35, 0.35, 0.35]).map((v) => Math.round(v * 255)).join(',');
         parts.push(el('h4', { style: `color: rgb(${c})` }, team), el('div', { class: 'roster' }, ...players.sort((a, b) => a[1].number - b[1].number).map(([id, i]) =>
-          el('span', { class: 'player', onclick: () => { s.following = id; this.select(s, id); } }, `${i.number} ${i.label}`))));
+          el('span', { class: 'player', onclick: () => { s.following = id; this.select(s, id); } }, i.number ? `${i.number} ${i.label}` : i.label))));
       }
     } else if (this.scenario === 'factory') {
       parts.push(el('h4', {}, 'Alarms'), el('ul', { id: 'alarms' }, ...this.alarms.map((a) =>
