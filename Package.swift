@@ -35,11 +35,12 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CGEOS", path: "Sources/CGEOS", pkgConfig: "geos", providers: [.apt(["libgeos-dev"])]),
         .target(name: "SceneCore", swiftSettings: strict),
         .target(name: "StrictJSON", swiftSettings: strict),
         .target(name: "Districts", dependencies: ["SceneCore"], swiftSettings: strict),
         .target(name: "CityTiles", dependencies: [
-            "StrictJSON",
+            "StrictJSON", "CGEOS",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -4,7 +4,7 @@ import Testing
 /// The viewer in headless Chromium with Selenium (Tests/Browser/viewer_test.py) against a
 /// real `twinscene serve`: entity counts against `watch`, building pixels against the tile's
 /// footprints, zoom, follow, reconnect, console. `.ci/run` installs Chromium, its driver and
-/// Selenium and sets TWINSCENE_REQUIRE_BROWSER=1, so there the test cannot skip; elsewhere it
+/// Selenium and sets TWINSCENE_REQUIRE_TOOLS=1, so there the test cannot skip; elsewhere it
 /// runs where they are installed.
 @Suite(.serialized) struct BrowserTests {
     static var browserAvailable: Bool {
@@ -20,11 +20,11 @@ import Testing
         return p.terminationStatus == 0
     }
 
-    static var required: Bool { ProcessInfo.processInfo.environment["TWINSCENE_REQUIRE_BROWSER"] == "1" }
+    static var required: Bool { ProcessInfo.processInfo.environment["TWINSCENE_REQUIRE_TOOLS"] == "1" }
 
     @Test func theViewerWorksInARealBrowser() throws {
         guard Self.browserAvailable else {
-            if Self.required { Issue.record("TWINSCENE_REQUIRE_BROWSER=1 but chromium, chromedriver or selenium is missing") }
+            if Self.required { Issue.record("TWINSCENE_REQUIRE_TOOLS=1 but chromium, chromedriver or selenium is missing") }
             return
         }
         let out = CommandLineTests.root.appendingPathComponent(".build/screenshots").path

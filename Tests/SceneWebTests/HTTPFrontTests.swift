@@ -90,8 +90,20 @@ import Testing
         let r = await rawHTTP(port: p, Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8), seconds: 60)
         #expect(Date().timeIntervalSince(start) < 30, "a half-open request held its connection \(Date().timeIntervalSince(start)) s")
         #expect(r.isEmpty)
-        // And the front still serves.
+        // Two hundred half-open requests at once: the front still answers others at once, and
+        // closes every one of them after the deadline.
+        let started = Date()
+        async let halfOpen: [String] = withTaskGroup(of: String.self) { group in
+            for _ in 0..<200 { group.addTask { await rawHTTP(port: p, Array("GET / HTTP/1.1\r\nHost: x\r\nX-Slow:".utf8), seconds: 60) } }
+            var out: [String] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        try await Task.sleep(nanoseconds: 300_000_000)
         #expect(statusCode(await rawGet(port: p, "/api/scenes")) == 200)
+        let held = await halfOpen
+        #expect(held.count == 200 && held.allSatisfy(\.isEmpty))
+        #expect(Date().timeIntervalSince(started) < 40, "the half-open requests were held \(Date().timeIntervalSince(started)) s")
         await t.stop()
     }
 }

@@ -66,13 +66,16 @@ struct CityObjectExtractor: Sendable {
 
         var footprint: [Polygon2D] = []
         var source = FootprintSource.none
-        if let lod0 = s.geometries.first(where: { $0.lod.hasPrefix("0") && $0.isSurfaceType }) {
-            footprint = s.surfaces[lod0.surfaces].map { polygon($0.rings, s) }
-            source = .lod0
-        } else if let ground = groundSurfaces(s), !ground.isEmpty {
-            footprint = ground.map { polygon($0.rings, s) }
+        // Ground surfaces wherever labelled; else every face of the lowest LoD (a LoD0
+        // footprint is its own faces), seen from above, walls falling away as lines.
+        if let ground = groundSurfaces(s) {
+            footprint = FootprintUnion.union(ground.map { polygon($0.rings, s) })
             source = .groundSurface
+        } else if let (lod, faces) = lowestFaces(s) {
+            footprint = FootprintUnion.union(faces.map { polygon($0.rings, s) })
+            source = lod.hasPrefix("0") ? .lod0 : .outline
         } else if !s.indices.isEmpty {
+            // Points or lines only: their convex outline.
             let hull = ConvexHull.of(s.indices.map(point2))
             if hull.count >= 3 { footprint = [[hull]]; source = .outline }
         }
@@ -97,20 +100,21 @@ struct CityObjectExtractor: Sendable {
             hasChildren: doc.member(node, "children") != nil)
     }
 
-    /// The ground surfaces of the lowest-LoD solid that has any: labelled GroundSurface
-    /// where semantics exist, else the surfaces lying flat at the solid's lowest z.
+    /// The surfaces labelled GroundSurface in the lowest-LoD geometry that labels any, of
+    /// whatever kind (MultiSurface and CompositeSurface as well as solids); nil when none does.
     func groundSurfaces(_ s: GeometryScratch) -> [ParsedSurface]? {
-        let solids = s.geometries.filter(\.isSolidType).sorted { $0.lod < $1.lod }
-        for solid in solids {
-            let labelled = s.surfaces[solid.surfaces].filter(\.isGround)
+        let withSurfaces = s.geometries.filter { $0.isSurfaceType || $0.isSolidType }.sorted { $0.lod < $1.lod }
+        for g in withSurfaces {
+            let labelled = s.surfaces[g.surfaces].filter(\.isGround)
             if !labelled.isEmpty { return labelled }
         }
-        guard let solid = solids.first else { return nil }
-        guard let bottom = s.indices[solid.vertices].lazy.map(z).min() else { return nil }
-        return s.surfaces[solid.surfaces].filter { surface in
-            guard let ring = s.rings[surface.rings].first else { return false }
-            return ring.count >= 3 && s.indices[ring].allSatisfy { abs(z($0) - bottom) < 0.01 }
-        }
+        return nil
+    }
+
+    /// Every face of the lowest-LoD geometry that has faces, with its LoD; nil when none has.
+    func lowestFaces(_ s: GeometryScratch) -> (String, [ParsedSurface])? {
+        guard let g = s.geometries.filter({ ($0.isSurfaceType || $0.isSolidType) && !$0.surfaces.isEmpty }).min(by: { $0.lod < $1.lod }) else { return nil }
+        return (g.lod, Array(s.surfaces[g.surfaces]))
     }
 
     func polygon(_ rings: Range<Int>, _ s: GeometryScratch) -> Polygon2D {
@@ -121,23 +125,37 @@ struct CityObjectExtractor: Sendable {
         }
     }
 
-    /// Parts under a parent: the parent carries the union of the parts' footprints when it
-    /// has none of its own, and the tallest part's height; the parts then stop being
+    /// Parts under a parent: the parent's footprint is the union of its own and its parts'
+    /// (overlaps counted once), its lowest and highest z span its parts too, and its height
+    /// is their difference wherever there is geometry with height; the parts then stop being
     /// obstacles of their own so nothing is counted twice.
     static func rollUp(_ records: [CityObjectRecord]) -> [CityObjectRecord] {
         guard records.contains(where: { $0.parent != nil }) else { return records }
         var byId: [String: Int] = [:]
         for (k, r) in records.enumerated() { byId[r.id] = k }
         var out = records
-        let hadHeight = records.map { $0.height != nil }
+        var partsOf: [Int: [Int]] = [:]
         for (k, r) in records.enumerated() {
             guard let p = r.parent, let pi = byId[p] else { continue }
-            if out[pi].footprintSource == .none || out[pi].footprintSource == .parts {
-                out[pi].footprint += r.footprint
-                if !r.footprint.isEmpty { out[pi].footprintSource = .parts }
-            }
-            if let h = r.height, !hadHeight[pi] { out[pi].height = max(out[pi].height ?? 0, h) }
+            partsOf[pi, default: []].append(k)
             if out[k].role == .obstacle && out[pi].role == .obstacle { out[k].role = .part }
+        }
+        for (pi, parts) in partsOf {
+            let partFootprints = parts.flatMap { records[$0].footprint }
+            if !partFootprints.isEmpty {
+                out[pi].footprint = FootprintUnion.union(records[pi].footprint + partFootprints)
+                if records[pi].footprintSource == .none { out[pi].footprintSource = .parts }
+            }
+            let lows = ([records[pi].minZ] + parts.map { records[$0].minZ }).compactMap { $0 }
+            let highs = ([records[pi].maxZ] + parts.map { records[$0].maxZ }).compactMap { $0 }
+            if let lo = lows.min(), let hi = highs.max() {
+                out[pi].minZ = lo
+                out[pi].maxZ = hi
+                if hi > lo { out[pi].height = hi - lo }
+                else if out[pi].height == nil { out[pi].height = parts.compactMap { records[$0].height }.max() }
+            } else if out[pi].height == nil {
+                out[pi].height = parts.compactMap { records[$0].height }.max()
+            }
         }
         return out
     }

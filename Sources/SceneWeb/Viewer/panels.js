@@ -76,10 +76,17 @@ export class Panels {
   }
 
   frame(s) {
-    if (this.selected !== null) {
-      const h = this.history.get(this.selected) ?? [];
-      const t = this.attr(s, this.selected, 'temperature');
-      if (t !== undefined) { h.push([s.tick, t]); while (h.length > 60 * (this.info?.tickRate ?? 20)) h.shift(); this.history.set(this.selected, h); }
+    // Telemetry of every machine, a sample a second for the last 60 s: a click shows it at once.
+    const rate = this.info?.tickRate ?? 20;
+    if (this.scenario === 'factory' && s.tick % rate === 0) {
+      for (const id of s.attributes.keys()) {
+        const t = this.attr(s, id, 'temperature');
+        if (t === undefined) continue;
+        const h = this.history.get(id) ?? [];
+        h.push([s.tick, t]);
+        if (h.length > 60) h.shift();
+        this.history.set(id, h);
+      }
     }
     if (s.tick % 5 === 0) this.render(s);
   }
