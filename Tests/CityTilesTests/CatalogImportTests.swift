@@ -1,6 +1,7 @@
 import Districts
 import Crypto
 import Foundation
+import GRDB
 import Testing
 @testable import CityTiles
 
@@ -124,6 +125,28 @@ import Testing
         #expect(try catalog.importTile(path: file).status == .replaced)
         #expect(try catalog.tile(named: "district")?.sha256 == expected())
         #expect(try catalog.importTile(path: file).status == .unchanged)
+    }
+
+    /// A catalog whose tiles came from a version before footprints were unions: opening it
+    /// marks them stale once, and importing the same file again replaces them.
+    @Test func tilesFromBeforeTheUnionAreReplacedOnceByTheSameFile() throws {
+        let dir = temporaryDirectory()
+        let file = dir.appendingPathComponent("gen.city.jsonl").path
+        try DistrictGenerator(buildings: 12, seed: 3).write(to: file)
+        let path = dir.appendingPathComponent("c.sqlite").path
+        do {
+            let catalog = try Catalog(path: path)
+            #expect(try catalog.importTile(path: file).status == .imported)
+            #expect(try catalog.importTile(path: file).status == .unchanged)
+        }
+        // As an older version left it: the migration not yet applied.
+        let db = try DatabaseQueue(path: path)
+        try db.write { try $0.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-footprints-by-union'") }
+        try db.close()
+        let catalog = try Catalog(path: path)
+        #expect(try catalog.importTile(path: file).status == .replaced)
+        #expect(try catalog.importTile(path: file).status == .unchanged)
+        #expect(try catalog.records(tile: "gen").count == 12)
     }
 
     @Test func generatorRoundTrips() throws {

@@ -107,6 +107,12 @@ public final class Catalog: Sendable {
         m.registerMigration("v2-drop-redundant-tile-index") { db in
             try db.execute(sql: "DROP INDEX IF EXISTS cityObject_on_tileId")
         }
+        // Footprints are unions (GEOS) and heights span parts since this version: tiles
+        // imported before are marked stale, so importing the same file again replaces them
+        // instead of answering "unchanged" (serve does so with its bundled tiles at start).
+        m.registerMigration("v3-footprints-by-union") { db in
+            try db.execute(sql: "UPDATE tile SET sha256 = ''")
+        }
         return m
     }
 
