@@ -1,4 +1,5 @@
 import Districts
+import Glibc
 import CityTiles
 import Foundation
 import Logging

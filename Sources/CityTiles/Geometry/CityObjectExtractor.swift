@@ -72,7 +72,7 @@ struct CityObjectExtractor: Sendable {
             footprint = FootprintUnion.union(ground.map { polygon($0.rings, s) })
             source = .groundSurface
         } else if let (lod, faces) = lowestFaces(s) {
-            footprint = FootprintUnion.union(faces.map { polygon($0.rings, s) })
+            footprint = FootprintUnion.union(facesToJoin(faces, s).map { polygon($0.rings, s) })
             source = lod.hasPrefix("0") ? .lod0 : .outline
         } else if !s.indices.isEmpty {
             // Points or lines only: their convex outline.
@@ -115,6 +115,39 @@ struct CityObjectExtractor: Sendable {
     func lowestFaces(_ s: GeometryScratch) -> (String, [ParsedSurface])? {
         guard let g = s.geometries.filter({ ($0.isSurfaceType || $0.isSolidType) && !$0.surfaces.isEmpty }).min(by: { $0.lod < $1.lod }) else { return nil }
         return (g.lod, Array(s.surfaces[g.surfaces]))
+    }
+
+    /// The faces whose union is the footprint. A closed shell seen from above is covered
+    /// once by its faces turned down and once by those turned up; when both halves project
+    /// to the same area (within 1%), the downward half alone is joined (half the faces, and
+    /// walls, which add only slivers, left out). Anything else (an open surface, faces
+    /// turned every which way) joins every face.
+    func facesToJoin(_ faces: [ParsedSurface], _ s: GeometryScratch) -> [ParsedSurface] {
+        var down: [ParsedSurface] = [], downArea = 0.0, upArea = 0.0
+        for f in faces {
+            let n = normal(f, s)
+            let len = (n * n).sum().squareRoot()
+            guard len > 0, abs(n.z) > 0.01 * len else { continue }   // a wall, seen edge-on
+            if n.z < 0 { down.append(f); downArea -= n.z } else { upArea += n.z }
+        }
+        let larger = max(downArea, upArea)
+        return larger > 0 && abs(downArea - upArea) <= 0.01 * larger ? down : faces
+    }
+
+    /// Twice the vector area of a face's outer ring (Newell's method): its z part is twice
+    /// the signed area seen from above.
+    func normal(_ surface: ParsedSurface, _ s: GeometryScratch) -> SIMD3<Double> {
+        guard let ring = s.rings[surface.rings].first, ring.count >= 3 else { return .zero }
+        let idx = s.indices[ring]
+        let o = point(idx[idx.startIndex])
+        var n = SIMD3<Double>.zero
+        var prev = point(idx[idx.index(before: idx.endIndex)]) - o
+        for i in idx {
+            let c = point(i) - o
+            n += SIMD3(prev.y * c.z - prev.z * c.y, prev.z * c.x - prev.x * c.z, prev.x * c.y - prev.y * c.x)
+            prev = c
+        }
+        return n
     }
 
     func polygon(_ rings: Range<Int>, _ s: GeometryScratch) -> Polygon2D {

@@ -1,7 +1,8 @@
-import CGEOS
+internal import CGEOS
+import Foundation
 
-/// Union, validity and area of footprints with GEOS (its re-entrant C API; a context per
-/// call, so any worker thread may call it). Polygons are rings of points, the first ring the
+/// Union, validity and area of footprints with GEOS (its re-entrant C API, with one context
+/// per thread, kept for the thread's life: making one costs about a millisecond). Polygons are rings of points, the first ring the
 /// outline and the rest holes; a footprint is a list of polygons.
 enum FootprintUnion {
     /// The union of `polygons`: overlaps counted once, holes and detached pieces kept, invalid
@@ -10,14 +11,14 @@ enum FootprintUnion {
     static func union(_ polygons: [Polygon2D]) -> [Polygon2D] {
         let usable = polygons.filter { ($0.first?.count ?? 0) >= 3 && abs(signedArea($0[0])) > 1e-9 }.map(oriented)
         guard usable.count > 1 else { return usable }
-        guard let h = GEOS_init_r() else { return usable }
-        defer { GEOS_finish_r(h) }
+        guard let h = GEOSThreadContext.current else { return usable }
         // Coordinates relative to a local origin: eastings of tens of millions lose precision.
         let origin = usable[0][0][0]
         var parts: [OpaquePointer?] = []
         for p in usable {
             guard let g = makePolygon(h, p, origin: origin) else { continue }
-            if GEOSisValid_r(h, g) == 1 { parts.append(g); continue }
+            // A triangle of non-zero area (most faces of triangulated models) is valid as it is.
+            if (p.count == 1 && p[0].count == 3) || GEOSisValid_r(h, g) == 1 { parts.append(g); continue }
             let valid = GEOSMakeValid_r(h, g)
             GEOSGeom_destroy_r(h, g)
             if let valid { parts.append(valid) }
@@ -28,7 +29,18 @@ enum FootprintUnion {
         }
         guard let collection else { return usable }
         defer { GEOSGeom_destroy_r(h, collection) }
-        guard let merged = GEOSUnaryUnion_r(h, collection) else { return usable }
+        // Faces of one shell meet edge to edge without overlapping (a coverage): joined
+        // along their shared edges, much faster than a general union. Where they do overlap
+        // the coverage union is wrong or fails, so its area is checked against the parts'.
+        let partsArea = parts.reduce(0.0) { sum, g in var a = 0.0; GEOSArea_r(h, g, &a); return sum + a }
+        var merged: OpaquePointer? = GEOSCoverageUnion_r(h, collection)
+        if let m = merged {
+            var a = 0.0
+            GEOSArea_r(h, m, &a)
+            if GEOSisValid_r(h, m) != 1 || abs(a - partsArea) > 1e-9 * max(1, partsArea) { GEOSGeom_destroy_r(h, m); merged = nil }
+        }
+        if merged == nil { merged = GEOSUnaryUnion_r(h, collection) }
+        guard let merged else { return usable }
         defer { GEOSGeom_destroy_r(h, merged) }
         var out: [Polygon2D] = []
         collectPolygons(h, merged, origin: origin, into: &out)
@@ -103,5 +115,26 @@ enum FootprintUnion {
             }
         }
         // Lines and points (what is left of a wall seen from above) are not footprints.
+    }
+}
+
+/// The calling thread's GEOS context, made on first use and finished with the thread.
+final class GEOSThreadContext {
+    let handle: GEOSContextHandle_t
+
+    private init?() {
+        guard let h = GEOS_init_r() else { return nil }
+        handle = h
+    }
+
+    deinit { GEOS_finish_r(handle) }
+
+    static var current: GEOSContextHandle_t? {
+        let key = "twinscene.geos-context"
+        let dictionary = Thread.current.threadDictionary
+        if let c = dictionary[key] as? GEOSThreadContext { return c.handle }
+        guard let c = GEOSThreadContext() else { return nil }
+        dictionary[key] = c
+        return c.handle
     }
 }
