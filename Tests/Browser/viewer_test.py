@@ -297,10 +297,16 @@ def main():
             ActionChains(d).move_by_offset(0, 0).perform()
             body = d.find_element(By.TAG_NAME, "body")
             ActionChains(d).move_to_element_with_offset(body, int(x - body.size["width"] / 2), int(y - body.size["height"] / 2)).click().perform()
-            time.sleep(3)
+            def at_them():
+                f = js(d, "window.twinscene.following")
+                if f is None:
+                    return None
+                cam, now = js(d, "window.twinscene.camera"), js(d, f"window.twinscene.position({f})")
+                return (f, cam, now) if now and abs(cam["cx"] - now[0]) < 5 and abs(cam["cy"] - now[1]) < 5 else None
+            found = wait_for(at_them, 15, 0.5)
             followed = js(d, "window.twinscene.following")
             cam, now = js(d, "window.twinscene.camera"), js(d, f"window.twinscene.position({followed})") if followed is not None else None
-            close = now is not None and abs(cam["cx"] - now[0]) < 5 and abs(cam["cy"] - now[1]) < 5
+            close = found is not None
             check(followed is not None and close, f"clicked near runner {i}: following {followed}, camera ({cam['cx']:.1f}, {cam['cy']:.1f}) at them {now[:2] if now else None}")
 
         # The server goes away and comes back: the page says so and reconnects by itself.

@@ -104,6 +104,9 @@ function handle(m) {
       s.prevTick = s.tick; s.tick = s.state.tick; s.tickTime = performance.now(); s.frames += 1;
       s.entitiesInView = countInView();
       s.counts.set(s.tick, s.entitiesInView);
+      // The camera follows at every tick too, however slowly frames are drawn.
+      const followed = s.following !== null ? s.positions.get(s.following) : undefined;
+      if (followed) { s.camera.cx = followed[0]; s.camera.cy = followed[1]; viewChanged(); }
       if (s.counts.size > 400) s.counts.delete(s.counts.keys().next().value);
       panels.frame(s);
       break;
