@@ -57,8 +57,9 @@ enum WebSocketBridge {
                         break reading
                     }
                     m = try WireMessage.decode(type: f.type, payload: f.payload)
-                } catch let e as WireError {
-                    fail(e.code, e.description)
+                } catch {
+                    // Both calls throw WireError only (typed throws).
+                    fail(error.code, error.description)
                     break reading
                 }
                 channel.eventLoop.execute { session.value.receive(m) }

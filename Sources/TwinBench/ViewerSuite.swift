@@ -40,7 +40,7 @@ package enum ViewerSuite {
         for _ in 0..<3 {
             var decoder = SceneStateDecoder()
             for (k, cells) in frames.enumerated() {
-                let ms = measureMilliseconds { try? decoder.apply(tick: UInt64(k), resync: k == 0, blocks: cells) }
+                let ms = measureMilliseconds { _ = try? decoder.apply(tick: UInt64(k), resync: k == 0, blocks: cells) }
                 if k > 0 { swiftMs.append(ms) }
             }
         }
