@@ -100,7 +100,7 @@ function handle(m) {
       const q = s.info.quantum;
       s.previous = s.positions;
       s.positions = new Map();
-      for (const e of s.state.entities()) s.positions.set(e.id, [e.qx * q, e.qy * q, e.qz === null || e.qz === undefined ? 0.3 : e.qz * q, e.kind]);
+      s.state.forEach((e) => s.positions.set(e.id, [e.qx * q, e.qy * q, e.qz === null || e.qz === undefined ? 0.3 : e.qz * q, e.kind]));
       s.prevTick = s.tick; s.tick = s.state.tick; s.tickTime = performance.now(); s.frames += 1;
       s.entitiesInView = countInView();
       s.counts.set(s.tick, s.entitiesInView);

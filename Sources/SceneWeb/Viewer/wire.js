@@ -290,18 +290,33 @@ function sliceBlock(r) {
 
 /** Golomb-Rice codes, most significant bit first; q >= 16 escapes to 16 ones and 40 bits. */
 class RiceReader {
-  constructor(bytes, from, k) { this.b = bytes; this.bit = from * 8; this.k = k; }
+  constructor(bytes, from, k) { this.b = bytes; this.bit = from * 8; this.k = k; this.scale = 2 ** k; this.end = bytes.length * 8; }
   readBit() {
-    const byte = this.bit >> 3;
-    if (byte >= this.b.length) throw new WireError('truncated Rice code');
-    const v = (this.b[byte] >> (7 - (this.bit & 7))) & 1; this.bit++; return v;
+    if (this.bit >= this.end) throw new WireError('truncated Rice code');
+    const v = (this.b[this.bit >> 3] >> (7 - (this.bit & 7))) & 1; this.bit++; return v;
   }
-  bits(n) { let v = 0; for (let i = 0; i < n; i++) v = v * 2 + this.readBit(); return v; }
+  /** n bits at once (n <= 40), most significant first. */
+  bits(n) {
+    if (this.bit + n > this.end) throw new WireError('truncated Rice code');
+    let v = 0, left = n;
+    while (left > 0) {
+      const byte = this.b[this.bit >> 3], offset = this.bit & 7, take = Math.min(8 - offset, left);
+      v = v * (1 << take) + ((byte >> (8 - offset - take)) & ((1 << take) - 1));
+      this.bit += take; left -= take;
+    }
+    return v;
+  }
   next() {
+    // The unary part: ones up to a zero, at most 16, counted a byte at a time where possible.
     let q = 0;
-    while (q < 16 && this.readBit() === 1) q++;
+    for (;;) {
+      if (this.bit >= this.end) throw new WireError('truncated Rice code');
+      const offset = this.bit & 7, rest = (this.b[this.bit >> 3] << offset) & 0xff;
+      if (rest === 0xff >> 0 && offset === 0 && q + 8 <= 16) { q += 8; this.bit += 8; if (q === 16) break; continue; }
+      if (this.readBit() === 1) { q++; if (q === 16) break; } else break;
+    }
     if (q === 16) return this.bits(40);
-    return q * 2 ** this.k + this.bits(this.k);
+    return q * this.scale + (this.k ? this.bits(this.k) : 0);
   }
   get bytesUsed() { return Math.ceil(this.bit / 8); }
 }
@@ -410,12 +425,16 @@ export class SceneState {
       kept.push(next);
     }
     if (left.size) throw new WireError('malformed: delta removes an entity the cell does not hold');
-    const keptIds = new Set(kept.map((e) => e.id));
-    for (const e of entered) if (keptIds.has(e.id)) throw new WireError(`malformed: delta enters entity ${e.id} that the cell already holds`);
     if (rice) { if (rice.bytesUsed !== b.payload.length) throw new WireError('malformed: bytes after the Rice-coded residuals'); }
     else if (r.remaining !== 0) throw new WireError('malformed: bytes after a delta');
+    if (entered.length === 0) return kept;   // still sorted by id, as `previous` was
+    const keptIds = new Set(kept.map((e) => e.id));
+    for (const e of entered) if (keptIds.has(e.id)) throw new WireError(`malformed: delta enters entity ${e.id} that the cell already holds`);
     return [...kept, ...entered].sort((a, c) => a.id - c.id);
   }
+
+  /** Calls `fn` with every entity held, cell by cell (no sort, no copy: for drawing). */
+  forEach(fn) { for (const list of this.cells.values()) for (const e of list) fn(e); }
 
   /** Every entity held, sorted by id. */
   entities() { return [...this.cells.values()].flat().sort((a, b) => a.id - b.id); }
