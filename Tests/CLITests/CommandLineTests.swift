@@ -206,6 +206,15 @@ import Testing
     }
 }
 
+/// Runs blocking work (a child process waited for, a pipe read to its end) on a Dispatch
+/// thread: a test blocking one of the cooperative pool's few threads for minutes stalls every
+/// async test of the process (their servers' responders included).
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        DispatchQueue.global().async { c.resume(with: Result { try body() }) }
+    }
+}
+
 /// Reads a pipe on a thread of its own while the command runs. It stops at the end of the
 /// pipe, or once the command has exited and nothing came for 100 ms: a child of another
 /// test may have inherited the pipe's write end and keep it open. The handle stays open

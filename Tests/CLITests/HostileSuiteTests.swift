@@ -5,8 +5,8 @@ import Testing
 /// docs/PROTOCOL.md's limits run against it (seeded, bounded in count and time), with a
 /// well-behaved client watching beside it.
 @Suite(.serialized) struct HostileSuiteTests {
-    @Test func everyAttackIsAnsweredAsDocumentedAndTheWatcherKeepsItsFrames() throws {
-        let r = try CommandLineTests.run(["bench", "hostile", "--quick", "--json"], timeout: 400)
+    @Test func everyAttackIsAnsweredAsDocumentedAndTheWatcherKeepsItsFrames() async throws {
+        let r = try await offThePool { try CommandLineTests.run(["bench", "hostile", "--quick", "--json"], timeout: 400) }
         #expect(r.status == 0, "\(r.err.suffix(2000))")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         let results = try #require(json["results"] as? [[String: Any]])

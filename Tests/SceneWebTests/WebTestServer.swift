@@ -62,7 +62,7 @@ struct WebTestServer {
 /// path normalisation): sends `request` as is, returns everything until the server closes,
 /// `seconds` pass, or (with `headOnly`) a whole response head has come. The generous
 /// default holds on a machine whose cores the other suites keep busy.
-func rawHTTP(port: Int, _ request: [UInt8], seconds: Int = 60, headOnly: Bool = false) async -> String {
+func rawHTTP(port: Int, _ request: [UInt8], seconds: Int = 120, headOnly: Bool = false) async -> String {
     let collector = ByteCollector(headOnly: headOnly)
     let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).channelInitializer { ch in
         ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(collector) }
