@@ -6,6 +6,7 @@ struct MarathonBehaviour: Behaviour {
     let course: Course
     let distance: Float
     let runner: MarathonColumns
+    let limits: HumanLimits
     let waveGapSeconds: Float
     let stations: [Float]
     let roadHalfWidth: Float
@@ -16,6 +17,10 @@ struct MarathonBehaviour: Behaviour {
         let lap = course.lapLength
         for i in range {
             let slot = Int(c.slot[i])
+            if c.kind[i] == MarathonScenario.participant.code {
+                steerParticipant(i, context: c, output: o, events: &events)
+                continue
+            }
             guard c.kind[i] == MarathonScenario.runner.code else {
                 o.vx[i] = 0; o.vy[i] = 0   // spectators watch
                 continue

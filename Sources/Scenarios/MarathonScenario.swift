@@ -19,10 +19,14 @@ public final class MarathonScenario: Scenario {
     /// The runner's state, in columns of its own: distance run (negative while waiting behind
     /// the line), lane (metres off the course's centre line) and start wave.
     public private(set) var columns: MarathonColumns?
+    /// Participants' display names and their last accepted position fixes, by slot.
+    var participantNames: [UInt32: String] = [:]
+    var lastFix: [UInt32: (at: SIMD2<Float>, micros: UInt64)] = [:]
 
     public static let runner = EntityKind(code: 1, name: "runner")
     public static let spectator = EntityKind(code: 3, name: "spectator")
-    public enum Attribute: Int { case bib = 0, pace, lastSplit, finishTime }
+    /// Participants have a fifth, `away` (1 while their connection is gone).
+    public enum Attribute: Int { case bib = 0, pace, lastSplit, finishTime, away }
     public enum Event {
         public static let start = SceneEvent.Kind(rawValue: 100)
         public static let split = SceneEvent.Kind(rawValue: 101)
@@ -41,7 +45,7 @@ public final class MarathonScenario: Scenario {
         self.stations = stations
     }
 
-    public var kinds: [EntityKind] { [Self.runner, Self.spectator] }
+    public var kinds: [EntityKind] { [Self.runner, Self.spectator, Self.participant] }
     public var capacity: Int { runners + spectators }
 
     /// Finish times follow a skewed spread: few elites near 2:05, most between 3:30 and 5:00,
@@ -55,11 +59,21 @@ public final class MarathonScenario: Scenario {
         let columns = MarathonColumns(
             run: world.store.addColumn("run", initial: Float(0)),
             lane: world.store.addColumn("lane", initial: Float(0)),
-            wave: world.store.addColumn("wave", initial: Int32(-1)))
+            wave: world.store.addColumn("wave", initial: Int32(-1)),
+            participant: ParticipantColumns(
+                mode: world.store.addColumn("participant.mode", initial: ParticipantMode.simulated.rawValue),
+                a: world.store.addColumn("participant.a", initial: Float(0)),
+                b: world.store.addColumn("participant.b", initial: Float(0)),
+                gait: world.store.addColumn("participant.gait", initial: Float(0)),
+                startTick: world.store.addColumn("participant.startTick", initial: Int32(0))))
         self.columns = columns
         world.attributes.declare(kind: Self.runner.code, [
             AttributeSpec("bib", .int32), AttributeSpec("pace", .float32),
             AttributeSpec("lastSplit", .float32), AttributeSpec("finishTime", .float32),
+        ])
+        world.attributes.declare(kind: Self.participant.code, [
+            AttributeSpec("bib", .int32), AttributeSpec("pace", .float32),
+            AttributeSpec("lastSplit", .float32), AttributeSpec("finishTime", .float32), AttributeSpec("away", .int32),
         ])
         var rng = SeededGenerator(seed: seed)
         // Faster runners in earlier waves and nearer the front, as real start corrals do.
@@ -97,13 +111,18 @@ public final class MarathonScenario: Scenario {
             }
             try world.spawn(kind: Self.spectator.code, x: q.x, y: q.y, speed: 0)
         }
-        return MarathonBehaviour(course: course, distance: distance, runner: columns,
+        return MarathonBehaviour(course: course, distance: distance, runner: columns, limits: limits,
                                  waveGapSeconds: waveGapSeconds, stations: stations, roadHalfWidth: roadHalfWidth)
     }
 
     /// Runners: bib, a name and their start wave; spectators by slot.
     public func identity(slot: UInt32, in world: World) -> EntityIdentity? {
         guard let d = world.store.dense(ofSlot: Int(slot)) else { return nil }
+        if world.store.kind[d] == Self.participant.code {
+            let bib = UInt32(clamping: Int(world.attributes.int(slot: slot, attribute: Attribute.bib.rawValue) ?? 0))
+            return EntityIdentity(key: "participant-\(Int(bib) - runners)", label: participantNames[slot] ?? "participant",
+                                  group: "participants", number: bib)
+        }
         guard world.store.kind[d] == Self.runner.code, let bib = world.attributes.int(slot: slot, attribute: Attribute.bib.rawValue),
               let columns else {
             return EntityIdentity(key: "spectator-\(slot)", label: "spectator", group: "spectators")
@@ -130,7 +149,7 @@ public final class MarathonScenario: Scenario {
         if world.tick % UInt64(tickRate) == 0, let run = columns?.run {
             var best: [(Float, UInt32)] = []
             let store = world.store
-            for i in 0..<store.count where store.kind[i] == Self.runner.code {
+            for i in 0..<store.count where store.kind[i] == Self.runner.code || store.kind[i] == Self.participant.code {
                 let distance = store[run, dense: i]
                 if best.count < 10 || distance > best[best.count - 1].0 {
                     best.append((distance, store.slot[i]))
@@ -153,6 +172,7 @@ public struct MarathonColumns: Sendable {
     public let run: EntityColumn<Float>
     /// Metres off the course's centre line.
     public let lane: EntityColumn<Float>
-    /// Start wave, 0 first; -1 for spectators.
+    /// Start wave, 0 first; -1 for spectators, -2 for a participant who started on the line.
     public let wave: EntityColumn<Int32>
+    public let participant: ParticipantColumns
 }

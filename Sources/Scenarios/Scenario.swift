@@ -38,6 +38,8 @@ public protocol Scenario: AnyObject {
     /// Kinds with a height, and its range in metres: their attribute `z` (float32) travels in
     /// version 2's position stream instead of as an attribute.
     var heightKinds: [UInt8: ClosedRange<Float>] { get }
+    /// The scenario's side of participants (nil: nobody can join it, whatever the manifest says).
+    var participantHost: (any ParticipantHost)? { get }
 }
 
 extension Scenario {
@@ -48,6 +50,7 @@ extension Scenario {
     public var sceneWideEvents: Set<SceneEvent.Kind> { [] }
     public var heightKinds: [UInt8: ClosedRange<Float>] { [:] }
     public var anonymous: Bool { false }
+    public var participantHost: (any ParticipantHost)? { nil }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.

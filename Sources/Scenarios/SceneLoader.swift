@@ -27,6 +27,8 @@ public final class LoadedScene {
     public let epsg: Int
     public private(set) var footprints: [Footprint]
     public private(set) var tileNames: [String]
+    /// Its participants and the log of what they changed (LoadedScene+Participants.swift).
+    public internal(set) var roster = ParticipantRoster()
 
     init(manifest: SceneManifest, world: World, scenario: any Scenario, origin: SIMD2<Double>, epsg: Int,
          footprints: [Footprint], tileNames: [String]) {
@@ -138,7 +140,9 @@ public enum SceneLoader {
                                     problem: "the leg from (\(a.x), \(a.y)) to (\(b.x), \(b.y)) passes through a building")
             }
         }
-        let world = World(bounds: bounds, capacity: scenario.capacity, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
+        // Room for the participants the manifest lets in, beside the scenario's own entities.
+        let room = manifest.participants.joinable && scenario.participantHost != nil ? manifest.participants.maxParticipants : 0
+        let world = World(bounds: bounds, capacity: scenario.capacity + room, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
                           behaviour: StandStill(), obstacles: obstacles, workers: workers)
         world.behaviour = try scenario.populate(world, seed: manifest.seed)
         // Tick 0's post-step: the state the first frame shows (a replay's first frame, the

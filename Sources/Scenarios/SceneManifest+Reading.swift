@@ -22,7 +22,7 @@ extension SceneManifest {
         func fail(_ path: String, _ problem: String) -> ManifestError { ManifestError(file: file, path: path, problem: problem) }
         guard let o = root.object else { throw fail("$", "expected an object, found \(root.typeName)") }
         let known: Set<String> = ["name", "scenario", "tiles", "catalogTiles", "seed", "tickRate", "quantum", "wireCellSize",
-                                  "bounds", "epsg", "parameters", "description", "route", "stations", "replay"]
+                                  "bounds", "epsg", "parameters", "description", "route", "stations", "replay", "participants"]
         for key in o.keys where !known.contains(key) {
             throw fail("$.\(key)", "unknown field; expected one of \(known.sorted().joined(separator: ", "))")
         }
@@ -117,6 +117,7 @@ extension SceneManifest {
             }
             m.replay = Replay(format: format, files: files.compactMap(\.string))
         }
+        if let p = o["participants"] { m.participants = try joinPolicy(p, scenario: m.scenario, file: file) }
         if m.scenario == .footballReplay && m.replay == nil {
             throw fail("$.replay", "the football replay needs {\"format\": ..., \"files\": [...]}")
         }
@@ -130,5 +131,40 @@ extension SceneManifest {
             throw fail("$.bounds", "a scene without tiles needs explicit bounds")
         }
         return m
+    }
+
+    /// `$.participants`: {"join": "closed" | "open" | "token", "token": "...", "max": N, "graceSeconds": S}.
+    static func joinPolicy(_ v: JSONValue, scenario: ScenarioKind, file: String) throws -> JoinPolicy {
+        func fail(_ path: String, _ problem: String) -> ManifestError { ManifestError(file: file, path: "$.participants" + path, problem: problem) }
+        guard let o = v.object else { throw fail("", "expected {\"join\": \"open\", \"max\": N}, found \(v.typeName)") }
+        let known: Set<String> = ["join", "token", "max", "graceSeconds"]
+        for key in o.keys where !known.contains(key) { throw fail(".\(key)", "unknown field; expected one of \(known.sorted().joined(separator: ", "))") }
+        var policy = JoinPolicy()
+        let join = o["join"]?.string ?? "closed"
+        switch join {
+        case "closed": policy.access = .closed
+        case "open": policy.access = .open
+        case "token":
+            guard let t = o["token"]?.string, t.utf8.count >= 8, t.utf8.count <= 128 else {
+                throw fail(".token", "a scene joined by token needs a token of 8 to 128 bytes")
+            }
+            policy.access = .token(t)
+        default: throw fail(".join", "expected \"closed\", \"open\" or \"token\", found \"\(join)\"")
+        }
+        if o["token"] != nil, join != "token" { throw fail(".token", "a token only applies with \"join\": \"token\"") }
+        if let m = o["max"] {
+            guard case .int(let n) = m, n >= 0, n <= 1_000_000 else { throw fail(".max", "expected a whole number of participants, 0 to 1000000") }
+            policy.maxParticipants = Int(n)
+        } else if policy.access != .closed {
+            policy.maxParticipants = 1000
+        }
+        if let g = o["graceSeconds"] {
+            guard let d = g.number, d >= 0, d <= 3600 else { throw fail(".graceSeconds", "expected 0 to 3600 seconds") }
+            policy.graceSeconds = d
+        }
+        if policy.joinable, scenario != .marathon {
+            throw fail(".join", "scenario \(scenario.rawValue) takes no participants yet; only the marathon does")
+        }
+        return policy
     }
 }

@@ -29,6 +29,8 @@ public struct SceneManifest: Sendable, Equatable {
     public var stations: [Double] = []
     /// Tracking data to replay (the football replay).
     public var replay: Replay?
+    /// Who may join as a participant (closed unless the manifest says otherwise).
+    public var participants = JoinPolicy.closed
 
     /// Tracking data to replay: its format and files, relative to the manifest (see
     /// docs/SCENES.md for the order of the files).
