@@ -28,7 +28,7 @@ public final class LoadedScene {
     public private(set) var footprints: [Footprint]
     public private(set) var tileNames: [String]
     /// Its participants and the log of what they changed (LoadedScene+Participants.swift).
-    public internal(set) var roster = ParticipantRoster()
+    public var roster = ParticipantRoster()
 
     init(manifest: SceneManifest, world: World, scenario: any Scenario, origin: SIMD2<Double>, epsg: Int,
          footprints: [Footprint], tileNames: [String]) {

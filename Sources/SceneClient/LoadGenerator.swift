@@ -16,6 +16,14 @@ public struct LoadConfiguration: Sendable {
     public var decode = false
     /// TCP, or the WebSocket on the server's HTTP port (`port` is then that port).
     public var transport: SceneClient.Transport = .tcp
+    /// Participants besides the watching clients (protocol version 3; they need `scene`):
+    /// each joins, watches a square of `participantAreaSide` metres around itself and sends
+    /// `inputRate` inputs a second.
+    public var participants = 0
+    public var participantAreaSide = 100.0
+    public var inputRate = 10.0
+    /// The scene's join token, when it is joined by token.
+    public var joinToken = ""
 
     public init() {}
 }
@@ -35,6 +43,18 @@ public struct LoadReport: Codable, Sendable {
     public var latencyMaxMs: Double
     public var bytes: Int
     public var errors: [String]
+    /// Participants asked for, and those that joined.
+    public var participants = 0
+    public var participantsJoined = 0
+    public var inputsSent = 0
+    public var inputsAcked = 0
+    /// From an input's send to its InputAck, which follows the first frame showing it.
+    public var inputToFrameP50Ms = 0.0
+    public var inputToFrameP99Ms = 0.0
+    public var inputToFrameMaxMs = 0.0
+    /// Frames participants received / ticks that passed while they were subscribed.
+    public var participantDeliveredRatio = 0.0
+    public var refusals = 0
 }
 
 /// N concurrent clients for D seconds: delivered and skipped ticks, tick-to-client latency
@@ -48,13 +68,28 @@ public enum LoadGenerator {
 
     public static func run(_ config: LoadConfiguration) async -> LoadReport {
         let deadline = Date().addingTimeInterval(config.seconds)
-        let results = await withTaskGroup(of: ClientResult.self) { group in
+        let (results, participants) = await withTaskGroup(of: (ClientResult?, ParticipantResult?).self) { group in
             for k in 0..<config.clients {
-                group.addTask { await runClient(k, config, deadline: deadline) }
+                group.addTask { (await runClient(k, config, deadline: deadline), nil) }
             }
-            var all: [ClientResult] = []
-            for await r in group { all.append(r) }
-            return all
+            if config.participants > 0 {
+                for k in 0..<config.participants {
+                    group.addTask {
+                        guard let scene = config.scene else {
+                            var r = ParticipantResult()
+                            r.frames.error = "participants need a scene to join"
+                            return (nil, r)
+                        }
+                        return (nil, await runParticipant(k, config, scene: scene, deadline: deadline))
+                    }
+                }
+            }
+            var all: [ClientResult] = [], people: [ParticipantResult] = []
+            for await (c, p) in group {
+                if let c { all.append(c) }
+                if let p { people.append(p) }
+            }
+            return (all, people)
         }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         var delivered = 0, expected = 0, resyncs = 0, bytes = 0, connected = 0
@@ -64,13 +99,33 @@ public enum LoadGenerator {
             if r.error == nil { connected += 1 } else if errors.count < 5 { errors.append(r.error!) }
             for l in r.latencies { _ = histogram.record(min(l, 60_000_000)) }
         }
-        return LoadReport(
+        var inputs = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var pDelivered = 0, pExpected = 0
+        var report = LoadReport(
             clients: config.clients, connected: connected, seconds: config.seconds,
             deliveredRatio: expected > 0 ? Double(delivered) / Double(expected) : 0,
             deliveredTicks: delivered, skippedTicks: max(0, expected - delivered), resyncs: resyncs,
             latencyP50Ms: Double(histogram.valueAtPercentile(50)) / 1000,
             latencyP99Ms: Double(histogram.valueAtPercentile(99)) / 1000,
             latencyMaxMs: Double(histogram.max) / 1000, bytes: bytes, errors: errors)
+        report.participants = config.participants
+        for p in participants {
+            if p.joined { report.participantsJoined += 1 }
+            report.inputsSent += p.inputsSent
+            report.inputsAcked += p.inputsAcked
+            report.refusals += p.refusals
+            report.bytes += p.frames.bytes
+            pDelivered += p.frames.delivered; pExpected += p.frames.expected
+            for l in p.inputLatencies { _ = inputs.record(min(l, 60_000_000)) }
+            if let e = p.frames.error, report.errors.count < 10 { report.errors.append(e) }
+        }
+        if inputs.totalCount > 0 {
+            report.inputToFrameP50Ms = Double(inputs.valueAtPercentile(50)) / 1000
+            report.inputToFrameP99Ms = Double(inputs.valueAtPercentile(99)) / 1000
+            report.inputToFrameMaxMs = Double(inputs.max) / 1000
+        }
+        report.participantDeliveredRatio = pExpected > 0 ? Double(pDelivered) / Double(pExpected) : 0
+        return report
     }
 
     static func runClient(_ k: Int, _ config: LoadConfiguration, deadline: Date) async -> ClientResult {

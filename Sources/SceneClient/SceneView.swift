@@ -124,4 +124,13 @@ public struct SceneView: Sendable {
         }
         return ids
     }
+
+    /// Where entity `id` is, in scene metres, if the view holds it.
+    public func position(of id: UInt32) -> SIMD2<Double>? {
+        let q = info?.quantum ?? 0.01
+        for cell in decoder.cells.values {
+            if let k = cell.ids.firstIndex(of: id) { return SIMD2(Double(cell.qx[k]) * q, Double(cell.qy[k]) * q) }
+        }
+        return nil
+    }
 }

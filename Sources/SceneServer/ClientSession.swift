@@ -28,12 +28,19 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
     var idleTimer: Scheduled<Void>?
     var closing = false
     var buckets: RequestBuckets
+    /// The participant this connection controls, its inputs' rate and last sequence number,
+    /// and its refusals (ClientSession+Participants.swift).
+    var seat: SessionSeat?
+    var inputBucket: TokenBucket
+    var lastSequence: UInt32?
+    var refusals = RefusalGate()
 
     init(registry: ServerRegistry, configuration: ServerConfiguration, logger: Logger) {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
         self.buckets = RequestBuckets(configuration.requestLimits)
+        self.inputBucket = TokenBucket(rate: configuration.inputsPerSecond, burst: configuration.inputBurst)
     }
 
     package func channelActive(context: ChannelHandlerContext) {
@@ -80,11 +87,12 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
         if let outlet {
             registry.remove(outlet)
             var seen = Set<ObjectIdentifier>()
-            for runner in subscriptions.values where seen.insert(ObjectIdentifier(runner)).inserted {
+            for runner in subscriptions.values + (seat.map { [$0.runner] } ?? []) where seen.insert(ObjectIdentifier(runner)).inserted {
                 runner.enqueue(.dropSession(outlet))
             }
         }
         subscriptions.removeAll()
+        seat = nil
     }
 
     func resetIdleTimer() {
@@ -238,6 +246,12 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
             send(.pong(nonce: nonce, echoedMicros: time, serverTimeMicros: ServerClock.micros()))
         case .pong:
             break
+        case .join(let request, let scene, let name, let start, let joinToken, let resumeToken):
+            join(request: request, scene: scene, name: name, start: start, joinToken: joinToken, resumeToken: resumeToken)
+        case .input(let participant, let sequence, let input):
+            self.input(participant: participant, sequence: sequence, input: input)
+        case .leave(let participant):
+            leave(participant: participant)
         case .hello:
             fail(.unexpectedMessage, "Hello was already received")
         default:

@@ -11,7 +11,12 @@ enum RunnerCommand: Sendable {
     case unsubscribe(SessionOutlet, UInt32)
     /// `request` is version 2's request id, answered by AreaMoved; nil for version 1.
     case moveArea(SessionOutlet, UInt32, WireArea?, request: UInt32?)
+    /// Drops the session's subscriptions; its participant, if any, goes away for its grace period.
     case dropSession(SessionOutlet)
+    /// Version 3's participants (ParticipantDesk).
+    case join(SessionOutlet, JoinRequest)
+    case input(SessionOutlet, participant: UInt32, sequence: UInt32, WireInput)
+    case leave(SessionOutlet, participant: UInt32)
     case control(ControlCommand, catalog: Catalog?, reply: ControlReply)
     /// A tile prepared off the tick thread, to become obstacles at the next tick boundary.
     case tileReady(Result<PreparedTile, any Error>, reply: ControlReply)

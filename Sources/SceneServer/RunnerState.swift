@@ -95,6 +95,11 @@ final class RunnerState {
     /// subscriptions cannot hold the tick.
     var resyncBytesThisTick = 0
     static let resyncBudgetPerTick = 16 << 20
+    /// Participants on the network side (joins, inputs, drops, acknowledgements).
+    var desk: ParticipantDesk
+    /// Where the input log goes (`--input-log`), and how many resets have started a new one.
+    var logWriter: InputLogWriter?
+    var logResets = 0
     /// Events dropped over the per-tick cap since the last log line about them.
     var droppedSinceLog = 0
     var lastDropLog: UInt64 = 0
@@ -103,8 +108,55 @@ final class RunnerState {
         self.runner = runner
         self.scene = scene
         self.encoder = Self.encoder(for: scene)
+        self.desk = ParticipantDesk(policy: scene.manifest.participants, tickRate: scene.manifest.tickRate, metrics: runner.metrics,
+                                    scene: scene.name)
         useHeights(of: scene)
         encode()
+        startInputLog()
+    }
+
+    /// Opens the scene's input log when the server keeps one: `DIR/NAME.inputs`, after a
+    /// reset `DIR/NAME.resetN.inputs`.
+    func startInputLog() {
+        guard let dir = runner.inputLogDirectory else { return }
+        let file = logResets == 0 ? "\(runner.name).inputs" : "\(runner.name).reset\(logResets).inputs"
+        do {
+            let w = try InputLogWriter(path: dir + "/" + file, logger: runner.logger)
+            w.write(InputLog.header)
+            logWriter = w
+            scene.roster.log = InputLog()
+        } catch {
+            runner.logger.error("no input log", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Ends the input log with the state hash of the last tick and closes it.
+    func endInputLog() {
+        guard let w = logWriter else { return }
+        scene.roster.log?.append(tick: scene.world.tick, .hash(scene.world.stateHash()))
+        w.write(scene.roster.log?.takeText() ?? "")
+        w.close()
+        logWriter = nil
+    }
+
+    /// Ticks between the state-hash checkpoints of an input log (a minute of the scene).
+    var checkpointTicks: UInt64 { UInt64(60 * runner.tickRate) }
+
+    /// Applies a tick boundary's commands: participants away too long leave first, then the
+    /// commands in the order they came, except inputs, which go last in the order of
+    /// participant and sequence number (a defined order, whatever the network's interleaving).
+    func applyBoundary(_ commands: [RunnerCommand]) {
+        if logWriter != nil, scene.world.tick > 0, scene.world.tick % checkpointTicks == 0 {
+            scene.roster.log?.append(tick: scene.world.tick, .hash(scene.world.stateHash()))
+        }
+        desk.expire(scene: scene)
+        var inputs: [(outlet: SessionOutlet, participant: UInt32, sequence: UInt32, input: WireInput)] = []
+        for c in commands {
+            if case .input(let outlet, let p, let seq, let input) = c { inputs.append((outlet, p, seq, input)) } else { apply(c) }
+        }
+        inputs.sort { ($0.participant, $0.sequence) < ($1.participant, $1.sequence) }
+        for i in inputs { desk.input(i.input, participant: i.participant, sequence: i.sequence, from: i.outlet, scene: scene) }
+        if let w = logWriter, let text = scene.roster.log?.takeText() { w.write(text) }
     }
 
     static func encoder(for scene: LoadedScene, heights: Bool = false) -> SceneStateEncoder {
@@ -135,7 +187,7 @@ final class RunnerState {
         var anchor = DispatchTime.now().uptimeNanoseconds
         var scheduled: UInt64 = 0
         while !runner.stopRequested.load(ordering: .relaxed) {
-            for c in runner.takeCommands() { apply(c) }
+            applyBoundary(runner.takeCommands())
             let advance = !paused || stepsLeft > 0
             let newPeriod = 1.0 / (Double(runner.tickRate) * speed)
             if newPeriod != period {
@@ -152,6 +204,7 @@ final class RunnerState {
                 runner.entityCounter.store(scene.world.store.count, ordering: .relaxed)
             }
             publish(advanced: advance)
+            if advance { desk.sendAcks(tick: scene.world.tick) }
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
             if advance {
                 runner.sceneMetrics.tickDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - tickStart))
@@ -176,6 +229,7 @@ final class RunnerState {
                 }
             }
         }
+        endInputLog()
         for s in subscriptions { s.outlet.send(WireMessageBox(buffer: WireMessage.goodbye(reason: "scene \(runner.name) stopped").frame())) }
         subscriptions.removeAll()
         runner.subscriberCounter.store(0, ordering: .relaxed)
@@ -199,6 +253,13 @@ final class RunnerState {
             }
         case .dropSession(let outlet):
             subscriptions.removeAll { $0.outlet === outlet }
+            desk.drop(outlet, scene: scene)
+        case .join(let outlet, let request):
+            desk.join(request, outlet: outlet, scene: scene)
+        case .input(let outlet, let p, let seq, let input):
+            desk.input(input, participant: p, sequence: seq, from: outlet, scene: scene)
+        case .leave(let outlet, let p):
+            desk.leave(participant: p, from: outlet, scene: scene)
         case .control(let command, let catalog, let reply):
             control(command, catalog: catalog, reply: reply)
         case .tileReady(let result, let reply):
@@ -217,7 +278,11 @@ final class RunnerState {
             switch pending.take() {
             case .success(let fresh)?:
                 fresh.world.workers = scene.world.workers
+                endInputLog()
+                desk.sceneReplaced()
                 scene = fresh
+                logResets += 1
+                startInputLog()
                 geometryFrames.removeAll()
                 aliveGeneration.removeAll()
                 identityCache.removeAll()

@@ -31,6 +31,11 @@ public final class SceneRunner: Service, Sendable {
     /// The largest frame this runner sends: the configured limit, raised to what the scene
     /// can make (every entity in keyframes, four times its whole static geometry).
     let maxFrameBytes: Int
+    /// Where the scene's input log is written (`--input-log`); nil keeps none.
+    let inputLogDirectory: String?
+    /// Who may join, and the participants' limits (nil: nobody can join).
+    public let joinPolicy: JoinPolicy
+    public let participantLimits: HumanLimits?
 
     private let handoff: Mutex<LoadedScene?>
     private let commands = Mutex<[RunnerCommand]>([])
@@ -48,7 +53,11 @@ public final class SceneRunner: Service, Sendable {
     }
 
     public init(scene: sending LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, drainTimeout: Double = 10,
-                maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes, metrics: ServerMetrics = ServerMetrics()) {
+                maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes, metrics: ServerMetrics = ServerMetrics(),
+                inputLogDirectory: String? = nil) {
+        self.inputLogDirectory = inputLogDirectory
+        self.joinPolicy = scene.joinable ? scene.manifest.participants : .closed
+        self.participantLimits = scene.joinable ? scene.scenario.participantHost?.limits : nil
         self.metrics = metrics
         self.drainTimeout = drainTimeout
         self.sceneMetrics = metrics.scene(scene.manifest.name)

@@ -43,12 +43,13 @@ public final class SceneServer: Service, Sendable {
             scene.world.workers = configuration.workers
             runners.append(SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes,
                                        drainTimeout: configuration.drainTimeout, maxFrameBytes: configuration.maxServerFrameBytes,
-                                       metrics: metrics))
+                                       metrics: metrics, inputLogDirectory: configuration.inputLogDirectory))
         }
         // Welcome announces one limit for every scene: the configured one, raised where a scene
         // can make larger frames (docs/PROTOCOL.md).
         let announced = runners.map(\.maxFrameBytes).max() ?? configuration.maxServerFrameBytes
-        self.registry = ServerRegistry(runners: runners, catalog: catalog, metrics: metrics, maxServerFrameBytes: announced)
+        self.registry = ServerRegistry(runners: runners, catalog: catalog, metrics: metrics, maxServerFrameBytes: announced,
+                                       joinRate: AddressRate(rate: configuration.joinsPerSecondPerAddress, burst: configuration.joinBurstPerAddress))
     }
 
     /// Where the server is in its life.

@@ -44,6 +44,12 @@ public struct ServerConfiguration: Sendable {
     public var serverName: String = "twinscene"
     /// Port of the Prometheus text endpoint (`GET /metrics`); nil serves none.
     public var metricsPort: Int?
+    /// A folder where each scene's input log is written (`NAME.inputs`); nil keeps none.
+    public var inputLogDirectory: String?
+    /// Joins a second per address (across its connections), and the burst allowed at once.
+    public var joinsPerSecondPerAddress: Double = 20, joinBurstPerAddress: Double = 200
+    /// Inputs a second per participant; more are dropped and counted (Refused 26).
+    public var inputsPerSecond: Double = 20, inputBurst: Double = 20
 
     public init() {}
 

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Metrics
 import Prometheus
+import SceneWire
 import Synchronization
 
 /// The server's metrics through swift-metrics, kept in its own Prometheus registry (so
@@ -25,7 +26,10 @@ public final class ServerMetrics: Sendable {
     let authFailures: CoreMetrics.Counter
     /// Clients closed for not draining their queue (Error 17).
     let slowClientsClosed: CoreMetrics.Counter
+    /// Participants' inputs applied to their entities.
+    let inputsApplied: CoreMetrics.Counter
     private let scenes = Mutex<[String: SceneMetrics]>([:])
+    private let refusals = Mutex<[UInt16: CoreMetrics.Counter]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -42,6 +46,17 @@ public final class ServerMetrics: Sendable {
         requestsLimited = CoreMetrics.Counter(label: "twinscene_requests_limited_total", factory: f)
         authFailures = CoreMetrics.Counter(label: "twinscene_auth_failures_total", factory: f)
         slowClientsClosed = CoreMetrics.Counter(label: "twinscene_slow_clients_closed_total", factory: f)
+        inputsApplied = CoreMetrics.Counter(label: "twinscene_inputs_applied_total", factory: f)
+    }
+
+    /// Participants' joins and inputs refused, by code (docs/PROTOCOL.md, "Participants").
+    func refusal(_ code: ErrorCode) -> CoreMetrics.Counter {
+        refusals.withLock { all in
+            if let c = all[code.rawValue] { return c }
+            let c = CoreMetrics.Counter(label: "twinscene_participant_refusals_total", dimensions: [("code", "\(code)")], factory: factory)
+            all[code.rawValue] = c
+            return c
+        }
     }
 
     /// The metrics of one scene, labelled with its name.

@@ -15,12 +15,18 @@ final class ServerRegistry: Sendable {
     let maxServerFrameBytes: Int
     /// Wrong admin tokens per address.
     let auth = AuthThrottle()
+    /// Wrong join and resume tokens per address (the same back-off as admin tokens).
+    let joinTokens = AuthThrottle()
+    /// Joins per address, across its connections.
+    let joinRate: AddressRate
     /// Lines about closed clients, at most 20 a second.
     let closeLog = LogLimiter(perSecond: 20)
     /// Client connections allowed, set at start from the open-files limit.
     let maxConnections: Atomic<Int>
 
-    init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics, maxServerFrameBytes: Int) {
+    init(runners: [SceneRunner], catalog: Catalog?, metrics: ServerMetrics, maxServerFrameBytes: Int,
+         joinRate: AddressRate = AddressRate(rate: 20, burst: 200)) {
+        self.joinRate = joinRate
         self.runners = runners
         self.catalog = catalog
         self.metrics = metrics

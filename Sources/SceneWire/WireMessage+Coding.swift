@@ -166,6 +166,29 @@ extension WireMessage {
             out.writeInteger(nonce); out.writeInteger(echoed); out.writeInteger(time)
         case .error(let code, let message):
             out.writeInteger(code); out.writeWireString(message)
+        case .join(let request, let scene, let name, let start, let joinToken, let resumeToken):
+            out.writeInteger(request); out.writeWireString(scene); out.writeWireString(name)
+            switch start {
+            case .line: out.writeInteger(UInt8(0))
+            case .wave(let w): out.writeInteger(w)
+            }
+            out.writeWireString(joinToken); out.writeWireString(resumeToken)
+        case .joined(let request, let participant, let tick, let x, let y, let maxSpeed, let maxAcceleration, let token):
+            out.writeInteger(request); out.writeInteger(participant); out.writeInteger(tick)
+            out.writeF32(x); out.writeF32(y); out.writeF32(maxSpeed); out.writeF32(maxAcceleration); out.writeWireString(token)
+        case .input(let participant, let sequence, let input):
+            out.writeInteger(participant); out.writeInteger(sequence)
+            switch input {
+            case .heading(let r, let v): out.writeInteger(UInt8(1)); out.writeF32(r); out.writeF32(v)
+            case .treadmill(let v): out.writeInteger(UInt8(2)); out.writeF32(v)
+            case .fix(let x, let y, let t): out.writeInteger(UInt8(3)); out.writeF32(x); out.writeF32(y); out.writeInteger(t)
+            }
+        case .inputAck(let participant, let sequence, let tick):
+            out.writeInteger(participant); out.writeInteger(sequence); out.writeInteger(tick)
+        case .leave(let participant):
+            out.writeInteger(participant)
+        case .refused(let request, let code, let count, let message):
+            out.writeInteger(request); out.writeInteger(code); out.writeInteger(count); out.writeWireString(message)
         case .goodbye(let reason):
             out.writeWireString(reason)
         }
@@ -370,6 +393,33 @@ extension WireMessage {
             message = .error(code: try p.readInt("error code"), message: try p.readWireString("error message"))
         case .goodbye:
             message = .goodbye(reason: try p.readWireString("reason"))
+        case .join:
+            let request: UInt32 = try p.readInt("request"), scene = try p.readWireString("scene"), name = try p.readWireString("name")
+            let w: UInt8 = try p.readInt("start")
+            message = .join(request: request, scene: scene, name: name, start: w == 0 ? .line : .wave(w),
+                            joinToken: try p.readWireString("join token"), resumeToken: try p.readWireString("resume token"))
+        case .joined:
+            message = .joined(request: try p.readInt("request"), participant: try p.readInt("participant"), tick: try p.readInt("tick"),
+                              x: try p.readF32("x"), y: try p.readF32("y"), maxSpeed: try p.readF32("max speed"), maxAcceleration: try p.readF32("max acceleration"),
+                              resumeToken: try p.readWireString("resume token"))
+        case .input:
+            let participant: UInt32 = try p.readInt("participant"), sequence: UInt32 = try p.readInt("sequence")
+            let mode: UInt8 = try p.readInt("input mode")
+            let input: WireInput
+            switch mode {
+            case 1: input = .heading(radians: try p.readF32("heading"), speed: try p.readF32("speed"))
+            case 2: input = .treadmill(speed: try p.readF32("speed"))
+            case 3: input = .fix(x: try p.readF32("fix x"), y: try p.readF32("fix y"), timeMicros: try p.readInt("fix time"))
+            default: throw .malformed("input mode \(mode)")
+            }
+            message = .input(participant: participant, sequence: sequence, input: input)
+        case .inputAck:
+            message = .inputAck(participant: try p.readInt("participant"), sequence: try p.readInt("sequence"), tick: try p.readInt("tick"))
+        case .leave:
+            message = .leave(participant: try p.readInt("participant"))
+        case .refused:
+            message = .refused(request: try p.readInt("request"), code: try p.readInt("refusal code"), count: try p.readInt("count"),
+                               message: try p.readWireString("refusal message"))
         }
         guard p.readableBytes == 0 else { throw .malformed("\(p.readableBytes) unexpected bytes after a \(type) message") }
         return message

@@ -155,6 +155,24 @@ public enum ControlCommand: Equatable, Sendable {
     }
 }
 
+/// Where a joining participant starts (version 3's Join).
+public enum WireStart: Equatable, Sendable {
+    /// On the start line, at once.
+    case line
+    /// In a start wave, 1 first.
+    case wave(UInt8)
+}
+
+/// What a participant wants (version 3's Input): never a position write.
+public enum WireInput: Equatable, Sendable {
+    /// Free mode: heading in radians counter-clockwise from the scene's +x (east), speed m/s.
+    case heading(radians: Float, speed: Float)
+    /// The marathon's treadmill mode: speed along the course, m/s.
+    case treadmill(speed: Float)
+    /// A position fix in scene metres with the phone's timestamp (microseconds, increasing).
+    case fix(x: Float, y: Float, timeMicros: UInt64)
+}
+
 /// Every message of the protocol. `StateFrame` carries pre-coded cell blocks, shared
 /// byte for byte between subscribers (see `CellBlock`).
 public enum WireMessage: Equatable, Sendable {
@@ -188,6 +206,21 @@ public enum WireMessage: Equatable, Sendable {
     case pong(nonce: UInt64, echoedMicros: UInt64, serverTimeMicros: UInt64)
     case error(code: UInt16, message: String)
     case goodbye(reason: String)
+    /// Version 3: take part in a scene. Empty tokens are none; a resume token takes back the
+    /// participant of an earlier connection.
+    case join(request: UInt32, scene: String, name: String, start: WireStart, joinToken: String, resumeToken: String)
+    /// Version 3: the participant's wire id (its entity), the tick it joined at, where it is
+    /// (scene metres), its kind's limits, and the token that takes it back after a drop.
+    case joined(request: UInt32, participant: UInt32, tick: UInt64, x: Float, y: Float, maxSpeed: Float, maxAcceleration: Float, resumeToken: String)
+    /// Version 3: at most 20 a second per participant, sequence numbers increasing.
+    case input(participant: UInt32, sequence: UInt32, input: WireInput)
+    /// Version 3: the last input of `participant` applied, and the tick whose frame shows it.
+    case inputAck(participant: UInt32, sequence: UInt32, tick: UInt64)
+    case leave(participant: UInt32)
+    /// Version 3: a Join (`request` its request id) or an Input (`request` its sequence
+    /// number) refused, with its code; `count` refusals with this code since the last Refused
+    /// carrying it, this one included (refusals are sent at most once a second per code).
+    case refused(request: UInt32, code: UInt16, count: UInt32, message: String)
 
     public var type: MessageType {
         switch self {
@@ -212,6 +245,12 @@ public enum WireMessage: Equatable, Sendable {
         case .pong: return .pong
         case .error: return .error
         case .goodbye: return .goodbye
+        case .join: return .join
+        case .joined: return .joined
+        case .input: return .input
+        case .inputAck: return .inputAck
+        case .leave: return .leave
+        case .refused: return .refused
         }
     }
 }

@@ -1,7 +1,7 @@
 /// Constants of the twinscene wire protocol; docs/PROTOCOL.md is the normative text.
 public enum WireProtocol {
     /// The protocol version this build speaks. A change to any byte layout bumps it.
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     /// Oldest version this build still speaks.
     public static let minimumVersion: UInt16 = 1
     /// First four bytes of the Hello payload.
@@ -33,12 +33,19 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case entityInfo = 0x13
     case moveAreaRequest = 0x14
     case areaMoved = 0x15
+    case join = 0x16
+    case joined = 0x17
+    case input = 0x18
+    case inputAck = 0x19
+    case leave = 0x1A
+    case refused = 0x1B
 
     /// The first protocol version that has this message; a session of an older version
     /// that sends it is refused (Error 4).
     public var since: UInt16 {
         switch self {
         case .entityInfo, .moveAreaRequest, .areaMoved: return 2
+        case .join, .joined, .input, .inputAck, .leave, .refused: return 3
         default: return 1
         }
     }
@@ -68,4 +75,38 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case rateLimited = 16
     /// Over its byte budget, and not draining, for longer than the server waits.
     case tooSlow = 17
+    // Refusals of version 3's participants (sent in Refused; the connection stays open).
+    /// The scene takes no participants.
+    case notJoinable = 18
+    /// The scene holds its maximum of participants.
+    case sceneFull = 19
+    /// A display name empty, over 32 bytes, or with control characters.
+    case badName = 20
+    /// The scene is joined by token and the Join's is missing or wrong.
+    case badJoinToken = 21
+    /// A resume token no participant of the scene holds (expired, or never given).
+    case badResumeToken = 22
+    /// The resume token's participant is still connected elsewhere.
+    case resumeTokenInUse = 23
+    /// An Input or Leave from a connection with no participant of that id.
+    case notJoined = 24
+    /// An Input or Leave for another participant's entity.
+    case notYourEntity = 25
+    /// More than 20 inputs a second: dropped.
+    case inputRateExceeded = 26
+    /// A sequence number not above the last one received.
+    case staleSequence = 27
+    /// NaN, an infinity, a negative speed, a heading beyond ±2π, a fix outside the scene or
+    /// not after the last one.
+    case badInputValue = 28
+    /// A speed over the kind's human limit.
+    case overHumanLimit = 29
+    /// A position fix implying a move faster than the human limit.
+    case positionJump = 30
+    /// The connection already has a participant (one per connection).
+    case alreadyJoined = 31
+    /// An input mode or start the scene does not offer.
+    case unsupportedInput = 32
+    /// Too many Joins or wrong tokens from this address: refused for a while.
+    case joinThrottled = 33
 }

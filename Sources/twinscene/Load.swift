@@ -19,12 +19,20 @@ struct Load: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
     @Flag(help: "Connect over the WebSocket at /ws on --http-port instead of TCP.") var websocket = false
     @Option(help: "The server's HTTP port, for --websocket.") var httpPort = 7421
+    @Option(help: "Participants besides the clients (protocol 3; needs --scene): each joins, watches --participant-area metres around itself and sends --input-rate inputs a second.")
+    var participants = 0
+    @Option(help: "Side of each participant's square area, metres.") var participantArea = 100.0
+    @Option(help: "Inputs a second per participant.") var inputRate = 10.0
+    @Option(help: "The scene's join token, when it is joined by token.") var joinToken = ""
 
     func run() async throws {
         var config = LoadConfiguration()
         config.host = host; config.port = port; config.clients = clients; config.seconds = seconds
         config.scene = scene; config.decode = decode
         if websocket { config.transport = .webSocket(); config.port = httpPort }
+        if participants > 0 && scene == nil { throw ValidationError("--participants needs --scene (the scene they join)") }
+        config.participants = participants; config.participantAreaSide = participantArea
+        config.inputRate = inputRate; config.joinToken = joinToken
         let e = extent.split(separator: ",").compactMap { Double($0) }
         guard e.count == 2 else { throw ValidationError("--extent needs WIDTH,HEIGHT") }
         config.areas = LoadAreas.make(count: clients, side: areaSize, width: e[0], height: e[1])
@@ -37,9 +45,14 @@ struct Load: AsyncParsableCommand {
             print(String(format: "%d/%d clients for %.0f s: delivered %.2f%% of ticks (%d skipped, %d resyncs), latency p50 %.1f ms p99 %.1f ms max %.1f ms, %.1f MB received",
                          report.connected, report.clients, report.seconds, report.deliveredRatio * 100, report.skippedTicks, report.resyncs,
                          report.latencyP50Ms, report.latencyP99Ms, report.latencyMaxMs, Double(report.bytes) / 1e6))
+            if report.participants > 0 {
+                print(String(format: "%d/%d participants joined: %d inputs sent, %d acknowledged, input to frame p50 %.1f ms p99 %.1f ms max %.1f ms, delivered %.2f%% of their ticks, %d refusals",
+                             report.participantsJoined, report.participants, report.inputsSent, report.inputsAcked, report.inputToFrameP50Ms,
+                             report.inputToFrameP99Ms, report.inputToFrameMaxMs, report.participantDeliveredRatio * 100, report.refusals))
+            }
             for e in report.errors { print("error: \(e)") }
         }
-        if report.connected == 0 { throw CommandFailure("no client could connect to \(host):\(port)") }
+        if report.connected == 0 && report.participantsJoined == 0 { throw CommandFailure("no client could connect to \(host):\(port)") }
     }
 }
 

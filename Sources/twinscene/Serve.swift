@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(help: "HTTP port for the viewer, /api/scenes and the WebSocket at /ws (0: the system chooses).") var httpPort = 7421
     @Flag(help: "Serve no HTTP (no viewer, no WebSocket).") var noHttp = false
+    @Option(help: "Folder to write each scene's input log in (NAME.inputs: every participant's join, input, drop and leave, with state-hash checkpoints; replay with `twinscene scenes replay`).")
+    var inputLog: String?
     @Option(name: .customLong("allow-origin"), help: "A web origin (like https://example.org) whose pages may open the WebSocket, besides the server's own. Repeatable.")
     var allowedOrigins: [String] = []
 
@@ -55,6 +57,13 @@ struct Serve: AsyncParsableCommand {
         config.workers = workers
         config.statusInterval = statusInterval
         config.metricsPort = metricsPort
+        if let inputLog {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: inputLog, isDirectory: &isDir), isDir.boolValue else {
+                throw CommandFailure("--input-log \(inputLog): no such folder")
+            }
+            config.inputLogDirectory = inputLog
+        }
         config.adminToken = adminToken ?? ProcessInfo.processInfo.environment["TWINSCENE_ADMIN_TOKEN"]
         let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
         // Bind before handing over to the service group so that a busy port is one clear line.

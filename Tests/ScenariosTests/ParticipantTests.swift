@@ -21,7 +21,11 @@ import Testing
     /// Speed between two ticks from positions, m/s.
     static func speed(_ a: SIMD2<Float>, _ b: SIMD2<Float>, dt: Float) -> Float { (((b - a) * (b - a)).sum()).squareRoot() / dt }
 
-    @Test func treadmillRunsTheCourseWithinTheLimitsGetsSplitsAFinishAndTheLeaderboard() throws {
+    @Test func treadmillRunsTheCourseWithinTheLimitsGetsSplitsAFinishAndTheLeaderboard() async throws {
+        try await offThePool { try Self.treadmill() }
+    }
+
+    static func treadmill() throws {
         let scene = try Self.scene(try Self.manifest(runners: 30, distance: 2_100))
         let h = try scene.join(name: "Ann Example", start: .line)
         #expect(scene.world.store.kind[scene.world.store.dense(of: h)!] == MarathonScenario.participant.code)
@@ -147,7 +151,12 @@ import Testing
     /// Hundreds of participants with seeded random inputs: the same hash for 1 and 3 workers,
     /// and the recorded log, through its text, replayed into a fresh scene gives the same hash
     /// at every checkpoint.
-    @Test func theInputLogReplaysToTheSameStateHashWhateverTheWorkers() throws {
+    @Test func theInputLogReplaysToTheSameStateHashWhateverTheWorkers() async throws {
+        // Seconds of work: on a Dispatch thread, not one of the test pool's two.
+        try await offThePool { try Self.replayTheLog() }
+    }
+
+    static func replayTheLog() throws {
         let m = try Self.manifest(runners: 400, distance: 5_000, max: 400)
         func run(workers: Int) throws -> (UInt64, InputLog) {
             let scene = try Self.scene(m, workers: workers)
@@ -228,5 +237,13 @@ import Testing
             do { _ = try parse(bad) } catch let e as ManifestError { #expect(e.path == path, "\(bad): \(e)") }
         }
         #expect(throws: ManifestError.self) { try parse(#"{"join": "open"}"#, scenario: "walkers") }
+    }
+}
+
+/// Runs CPU-bound test work on a Dispatch thread, so the cooperative pool (two threads here)
+/// stays free for the suites' async tests meanwhile.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        DispatchQueue.global().async { c.resume(with: Result { try body() }) }
     }
 }

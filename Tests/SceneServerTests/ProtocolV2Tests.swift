@@ -66,7 +66,7 @@ import Testing
 
     @Test func aVersionTwoSessionMovesAreasOnlyWithARequestId() async throws {
         let (server, port) = try await Self.marathon()
-        let client = try await SceneClient.connect(host: "127.0.0.1", port: port)
+        let client = try await SceneClient.connect(host: "127.0.0.1", port: port, maxVersion: 2)
         #expect(client.version == 2)
         client.send(.subscribe(subscription: 1, scene: "marathon", area: nil))
         client.send(.moveArea(subscription: 1, area: nil))

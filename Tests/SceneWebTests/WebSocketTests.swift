@@ -111,7 +111,7 @@ func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 {
     @Test func theSwiftClientAndTheLoadGeneratorSpeakWebSocket() async throws {
         let t = try await WebTestServer.start(walkers: 150)
         let client = try await SceneClient.connect(host: "127.0.0.1", port: t.httpPort, name: "ws-client", transport: .webSocket())
-        #expect(client.version == 2)
+        #expect(client.version == WireProtocol.version)
         client.send(.subscribe(subscription: 1, scene: "district", area: WireArea(minX: 0, minY: 0, maxX: 300, maxY: 200)))
         var view = SceneView(subscription: 1, area: WireArea(minX: 0, minY: 0, maxX: 300, maxY: 200), version: 2)
         var frames = 0

@@ -40,6 +40,10 @@ struct WebTestServer {
         // The Swift WebSocket client sends `Origin: ws://127.0.0.1` (no port): allowed as an
         // operator would with --allow-origin. Browsers' origins are checked in HTTPFrontTests.
         webConfig.allowedOrigins = ["ws://127.0.0.1"]
+        // As generous as the TCP server's in tests: under a full parallel run on two cores an
+        // answer can wait on the cooperative pool for tens of seconds, and the idle timeout
+        // (30 s) would close the connection before it. Tests of timeouts set their own.
+        webConfig.idleTimeout = 600
         web(&webConfig)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let front = try WebFront(server: server, configuration: webConfig, logger: logger) { continuation.yield($0) }

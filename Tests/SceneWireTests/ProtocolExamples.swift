@@ -75,6 +75,15 @@ enum ProtocolExamples {
                                                         kinds: [KindInfo(code: 1, name: "player"), KindInfo(code: 2, name: "ball", zRange: -1...60)],
                                                         version: 2))),
             ("stateFrameKeyframe3D", .stateFrame(subscription: 1, tick: 41, serverTimeMicros: nil, resync: true, cells: [keyframe3D()], countsCells: false)),
+            ("join", .join(request: 1, scene: "marathon", name: "Zoë", start: .wave(2), joinToken: "", resumeToken: "")),
+            ("joined", .joined(request: 1, participant: 10301, tick: 1200, x: 12.5, y: 330.25, maxSpeed: 12.5, maxAcceleration: 5,
+                               resumeToken: "5f0c2a9e71d34b68a0e1c4f29b7d3e51")),
+            ("inputTreadmill", .input(participant: 10301, sequence: 1, input: .treadmill(speed: 3.5))),
+            ("inputHeading", .input(participant: 10301, sequence: 2, input: .heading(radians: 1.5707964, speed: 2))),
+            ("inputFix", .input(participant: 10301, sequence: 3, input: .fix(x: 120.5, y: 8.25, timeMicros: 1_733_000_000_000_000))),
+            ("inputAck", .inputAck(participant: 10301, sequence: 3, tick: 1205)),
+            ("leave", .leave(participant: 10301)),
+            ("refused", .refused(request: 4, code: 29, count: 1, message: "too fast")),
         ]
     }
 

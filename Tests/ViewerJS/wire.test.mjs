@@ -37,11 +37,23 @@ test('client messages encode to the documented bytes', () => {
     moveAreaRequest: { type: 'moveAreaRequest', subscription: 1, request: 7, area: { minX: 100, minY: 0, maxX: 300, maxY: 150 } },
     control: { type: 'control', token: 's3cret', scene: 'district', command: 'step', argument: 10 },
     ping: { type: 'ping', nonce: 1, timeMicros: 1000 },
+    join: { type: 'join', request: 1, scene: 'marathon', name: 'Zoë', wave: 2, joinToken: '', resumeToken: '' },
+    inputTreadmill: { type: 'input', participant: 10301, sequence: 1, mode: 'treadmill', speed: 3.5 },
+    inputHeading: { type: 'input', participant: 10301, sequence: 2, mode: 'heading', heading: Math.fround(Math.PI / 2), speed: 2 },
+    inputFix: { type: 'input', participant: 10301, sequence: 3, mode: 'fix', x: 120.5, y: 8.25, timeMicros: 1733000000000000 },
+    leave: { type: 'leave', participant: 10301 },
   };
   for (const [name, m] of Object.entries(cases)) {
     assert.deepEqual([...encode(m)], [...examples[name]], name);
     assert.deepEqual(one(name), m, `${name} decodes back`);
   }
+});
+
+test('version 3 answers decode to the documented values', () => {
+  assert.deepEqual(one('joined'), { type: 'joined', request: 1, participant: 10301, tick: 1200, x: 12.5, y: 330.25, maxSpeed: 12.5, maxAcceleration: 5,
+                                    resumeToken: '5f0c2a9e71d34b68a0e1c4f29b7d3e51' });
+  assert.deepEqual(one('inputAck'), { type: 'inputAck', participant: 10301, sequence: 3, tick: 1205 });
+  assert.deepEqual(one('refused'), { type: 'refused', request: 4, code: 29, count: 1, message: 'too fast' });
 });
 
 test('server messages decode to the documented values', () => {

@@ -1,8 +1,8 @@
-// The twinscene wire protocol (docs/PROTOCOL.md, versions 1 and 2) in plain JavaScript:
+// The twinscene wire protocol (docs/PROTOCOL.md, versions 1 to 3) in plain JavaScript:
 // framing, every message, and the cell-state decoder. No dependencies; DEFLATE is passed in
 // (`inflateRaw(bytes) -> Uint8Array`: node's zlib.inflateRawSync, or the page's own).
 
-export const VERSION = 2;
+export const VERSION = 3;
 export const MIN_VERSION = 1;
 export const MAGIC = [0x54, 0x57, 0x53, 0x4e]; // "TWSN"
 
@@ -11,7 +11,11 @@ export const Type = Object.freeze({
   unsubscribe: 0x06, moveArea: 0x07, sceneInfo: 0x08, staticGeometry: 0x09, stateFrame: 0x0a,
   events: 0x0b, control: 0x0c, controlResult: 0x0d, ping: 0x0e, pong: 0x0f, error: 0x10,
   goodbye: 0x11, attributes: 0x12, entityInfo: 0x13, moveAreaRequest: 0x14, areaMoved: 0x15,
+  join: 0x16, joined: 0x17, input: 0x18, inputAck: 0x19, leave: 0x1a, refused: 0x1b,
 });
+
+/** Version 3's input modes (Input's `mode`). */
+export const InputMode = Object.freeze({ heading: 1, treadmill: 2, fix: 3 });
 const typeName = Object.fromEntries(Object.entries(Type).map(([k, v]) => [v, k]));
 
 export class WireError extends Error {}
@@ -132,6 +136,18 @@ export function encode(m) {
       break;
     }
     case 'ping': w.u64(m.nonce).u64(m.timeMicros); break;
+    case 'join':
+      w.u32(m.request).string(m.scene).string(m.name).u8(m.wave ?? 0).string(m.joinToken ?? '').string(m.resumeToken ?? '');
+      break;
+    case 'input': {
+      w.u32(m.participant).u32(m.sequence).u8(InputMode[m.mode]);
+      if (m.mode === 'heading') w.f32(m.heading).f32(m.speed);
+      else if (m.mode === 'treadmill') w.f32(m.speed);
+      else if (m.mode === 'fix') w.f32(m.x).f32(m.y).u64(m.timeMicros);
+      else throw new WireError(`unknown input mode ${m.mode}`);
+      break;
+    }
+    case 'leave': w.u32(m.participant); break;
     default: throw new WireError(`a client does not send ${m.type}`);
   }
   return frame(Type[m.type], w.toBytes());
@@ -214,6 +230,26 @@ export function decode(type, payload, { inflateRaw } = {}) {
     case 'pong': m = { nonce: r.u64(), echoedMicros: r.u64(), serverTimeMicros: r.u64() }; break;
     case 'error': m = { code: r.u16(), message: r.string('error message') }; break;
     case 'goodbye': m = { reason: r.string('reason') }; break;
+    case 'join':
+      m = { request: r.u32(), scene: r.string('scene'), name: r.string('name'), wave: r.u8(),
+            joinToken: r.string('join token'), resumeToken: r.string('resume token') };
+      break;
+    case 'joined':
+      m = { request: r.u32(), participant: r.u32(), tick: r.u64(), x: r.f32(), y: r.f32(), maxSpeed: r.f32(), maxAcceleration: r.f32(),
+            resumeToken: r.string('resume token') };
+      break;
+    case 'input': {
+      m = { participant: r.u32(), sequence: r.u32() };
+      const mode = r.u8();
+      if (mode === 1) Object.assign(m, { mode: 'heading', heading: r.f32(), speed: r.f32() });
+      else if (mode === 2) Object.assign(m, { mode: 'treadmill', speed: r.f32() });
+      else if (mode === 3) Object.assign(m, { mode: 'fix', x: r.f32(), y: r.f32(), timeMicros: r.u64() });
+      else throw new WireError(`malformed input mode ${mode}`);
+      break;
+    }
+    case 'inputAck': m = { participant: r.u32(), sequence: r.u32(), tick: r.u64() }; break;
+    case 'leave': m = { participant: r.u32() }; break;
+    case 'refused': m = { request: r.u32(), code: r.u16(), count: r.u32(), message: r.string('refusal message') }; break;
   }
   if (r.remaining !== 0) throw new WireError(`malformed: ${r.remaining} unexpected bytes after a ${name} message`);
   return { type: name, ...m };
