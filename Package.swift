@@ -64,7 +64,7 @@ let package = Package(
         ], swiftSettings: strict),
         // HTTP and WebSocket (Hummingbird): the viewer page, the scenes as JSON, the protocol on /ws.
         .target(name: "SceneWeb", dependencies: [
-            "SceneServer", "SceneWire",
+            "SceneServer", "SceneWire", "Scenarios",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -145,6 +145,14 @@ public final class MarathonScenario: Scenario {
             }
             if e.kind.rawValue >= 100 { out.append(e) }
         }
+        // Participants' pace from the speed they reached, once a second.
+        if world.tick % UInt64(tickRate) == 0, let gait = columns?.participant.gait {
+            for slot in participantNames.keys {
+                guard let h = world.store.handle(slot: Int(slot)), let v = world.store.value(gait, of: h) else { continue }
+                // Unchanged values are not sent again (the table keeps only changes).
+                world.attributes.set(slot: slot, attribute: Attribute.pace.rawValue, float: v > 0.05 ? 1000 / v : 0)
+            }
+        }
         // The ten furthest runners, once a second.
         if world.tick % UInt64(tickRate) == 0, let run = columns?.run {
             var best: [(Float, UInt32)] = []

@@ -19,6 +19,11 @@ extension SceneServer {
         }
     }
 
+    /// Who may join each scene (closed where its scenario takes nobody).
+    package var joinPolicies: [String: JoinPolicy] {
+        Dictionary(registry.runners.map { ($0.name, $0.joinPolicy) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// A scene's SceneInfo (version 2 layout), nil for no such scene.
     package func sceneInfo(named name: String) -> SceneInfoMessage? {
         registry.runners.first { $0.name == name }?.info.message(subscription: 0, version: WireProtocol.version).sceneInfo

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Scenarios
 import SceneWire
 
 /// `/api/scenes` and `/api/scenes/NAME`: what SceneList and SceneInfo carry, as JSON.
@@ -9,6 +10,9 @@ enum SceneJSON {
         var scenario: String
         var entities: UInt32
         var tickRate: UInt16
+        /// Who may join as a participant: "closed", "open" or "token" (protocol version 3).
+        var join: String
+        var maxParticipants: Int
     }
 
     struct Attribute: Codable, Equatable {
@@ -46,8 +50,13 @@ enum SceneJSON {
         var tick: UInt64
     }
 
-    static func summaries(_ list: [SceneSummary]) -> [Summary] {
-        list.map { Summary(name: $0.name, scenario: $0.scenario, entities: $0.entities, tickRate: $0.tickRate) }
+    static func summaries(_ list: [SceneSummary], policies: [String: JoinPolicy]) -> [Summary] {
+        list.map { s in
+            let p = policies[s.name] ?? .closed
+            let join = switch p.access { case .closed: "closed"; case .open: "open"; case .token: "token" }
+            return Summary(name: s.name, scenario: s.scenario, entities: s.entities, tickRate: s.tickRate,
+                           join: p.joinable ? join : "closed", maxParticipants: p.joinable ? p.maxParticipants : 0)
+        }
     }
 
     static func info(_ m: SceneInfoMessage, tick: UInt64) -> Info {

@@ -57,7 +57,7 @@ public struct WebFront: Service {
         let router = Router()
         let server = self.server, files = self.files
         router.get("/api/scenes") { _, _ in
-            Self.json(SceneJSON.encode(SceneJSON.summaries(server.sceneSummaries)))
+            Self.json(SceneJSON.encode(SceneJSON.summaries(server.sceneSummaries, policies: server.joinPolicies)))
         }
         router.get("/api/scenes/:name") { _, context in
             let name = context.parameters.get("name") ?? ""

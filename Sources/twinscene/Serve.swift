@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(help: "HTTP port for the viewer, /api/scenes and the WebSocket at /ws (0: the system chooses).") var httpPort = 7421
     @Flag(help: "Serve no HTTP (no viewer, no WebSocket).") var noHttp = false
+    @Option(help: "Client connections at most (fewer where the open-files limit says so).") var maxConnections = 4096
     @Option(help: "Folder to write each scene's input log in (NAME.inputs: every participant's join, input, drop and leave, with state-hash checkpoints; replay with `twinscene scenes replay`).")
     var inputLog: String?
     @Option(name: .customLong("allow-origin"), help: "A web origin (like https://example.org) whose pages may open the WebSocket, besides the server's own. Repeatable.")
@@ -57,6 +58,7 @@ struct Serve: AsyncParsableCommand {
         config.workers = workers
         config.statusInterval = statusInterval
         config.metricsPort = metricsPort
+        config.maxConnections = maxConnections
         if let inputLog {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: inputLog, isDirectory: &isDir), isDir.boolValue else {

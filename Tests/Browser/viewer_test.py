@@ -21,6 +21,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOKEN = "browser-test-token-0123456789abcdef"
@@ -309,6 +310,29 @@ def main():
             close = found is not None
             check(followed is not None and close, f"clicked near runner {i}: following {followed}, camera ({cam['cx']:.1f}, {cam['cy']:.1f}) at them {now[:2] if now else None}")
 
+        # Joining the race: a name, then the pace slider and the arrow keys; the server
+        # acknowledges the inputs, the runner moves, and the camera follows them.
+        open_scene(d, server.http_port, "marathon")
+        wait_for(lambda: js(d, "window.twinscene.connected && window.twinscene.frames > 3"), 20)
+        wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#joinbox input[name=name]"), 10)
+        d.find_element(By.CSS_SELECTOR, "#joinbox input[name=name]").send_keys("Browser Runner")
+        d.find_element(By.ID, "join").click()
+        me = wait_for(lambda: js(d, "window.twinscene.participant"), 15)
+        check(me is not None and js(d, "window.twinscene.following") == me, f"joined as participant {me}, followed by the camera")
+        if me is not None:
+            js(d, "(() => { const s = document.querySelector('#joinbox input[name=speed]'); s.value = '6'; s.dispatchEvent(new Event('input')); })()")
+            acked = wait_for(lambda: js(d, "window.twinscene.lastAck && window.twinscene.lastAck.sequence >= 1"), 10)
+            check(bool(acked), f"the pace slider's input is acknowledged: {js(d, 'window.twinscene.lastAck')}")
+            wait_for(lambda: js(d, f"window.twinscene.position({me})"), 10)
+            p0 = js(d, f"window.twinscene.position({me})")
+            time.sleep(3)
+            p1 = js(d, f"window.twinscene.position({me})")
+            moved = ((p1[0] - p0[0]) ** 2 + (p1[1] - p0[1]) ** 2) ** 0.5 if p0 and p1 else 0
+            check(moved > 5, f"the participant runs: {moved:.1f} m in 3 s at 6 m/s (after a ramp of 1.2 s)")
+            d.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_UP)
+            check(abs(js(d, "window.twinscene.speed") - 6.25) < 1e-6, f"arrow up: {js(d, 'window.twinscene.speed')} m/s")
+            screenshot(d, os.path.join(args.out, "participant.png"))
+
         # The server goes away and comes back: the page says so and reconnects by itself.
         before = js(d, "window.twinscene.frames")
         server.stop()
@@ -318,6 +342,11 @@ def main():
         back = wait_for(lambda: js(d, "window.twinscene.connected && window.twinscene.reconnects >= 1"), 30)
         frames_again = wait_for(lambda: js(d, f"window.twinscene.frames > {before} + 20"), 30)
         check(bool(back) and bool(frames_again), "after a restart the page reconnects and shows frames again")
+        # The restarted server never knew the participant: its resume token is refused (22)
+        # and the page offers a fresh join.
+        stale = wait_for(lambda: js(d, "window.twinscene.lastRefusal && window.twinscene.lastRefusal.code === 22"), 15)
+        check(bool(stale) and js(d, "window.twinscene.participant") is None and d.find_elements(By.ID, "join"),
+              f"after the restart the stale resume token is refused and the join form is back: {js(d, 'window.twinscene.lastRefusal')}")
 
         # The console: a wrong token is refused, the right one pauses the scene.
         open_scene(d, server.http_port, "district")

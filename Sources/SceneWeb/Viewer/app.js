@@ -1,15 +1,17 @@
 // The twinscene viewer: connects to /ws, speaks the protocol (wire.js), draws the scene
 // (render.js) and its panels (panels.js), follows the view with the subscription's area,
 // and reconnects by itself when the server goes away.
-import { FrameReader, decode, encode, SceneState, heightsOf } from './wire.js';
+import { FrameReader, decode, encode, SceneState, heightsOf, VERSION } from './wire.js';
 import { inflateRaw } from './inflate.js';
 import { Renderer, PALETTE } from './render.js';
 import { Panels } from './panels.js';
+import { JoinControl } from './join.js';
 
 const $ = (id) => document.getElementById(id);
 const canvas = $('map');
 const renderer = new Renderer(canvas);
 const panels = new Panels({ panel: $('panel'), legend: $('legend'), consoleBox: $('console'), send: (m) => send(m) });
+const join = new JoinControl({ root: $('joinbox'), send: (m) => send(m), follow: (id) => { s.following = id; }, status: (t, bad) => status(t, bad) });
 
 const s = {
   ws: null, connected: false, scenes: [], scene: new URLSearchParams(location.search).get('scene'),
@@ -33,6 +35,7 @@ async function loadScenes() {
   pick.replaceChildren(...s.scenes.map((sc) => new Option(`${sc.name} (${sc.scenario}, ${sc.entities})`, sc.name)));
   if (!s.scene || !s.scenes.some((sc) => sc.name === s.scene)) s.scene = s.scenes[0]?.name;
   pick.value = s.scene;
+  join.setScene(s.scene, s.scenes.find((sc) => sc.name === s.scene));
 }
 
 function connect() {
@@ -40,7 +43,7 @@ function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
   ws.binaryType = 'arraybuffer';
   s.ws = ws;
-  ws.onopen = () => send({ type: 'hello', minVersion: 1, maxVersion: 2, client: 'twinscene viewer' });
+  ws.onopen = () => send({ type: 'hello', minVersion: 1, maxVersion: VERSION, client: 'twinscene viewer' });
   ws.onmessage = (e) => receive(new Uint8Array(e.data));
   ws.onclose = (e) => {
     if (s.ws !== ws) return;
@@ -81,6 +84,7 @@ function handle(m) {
       if (s.everConnected) s.reconnects += 1;
       s.everConnected = true;
       subscribe();
+      join.connected(m.version);
       break;
     case 'sceneInfo':
       if (m.subscription !== s.sub) return;
@@ -133,7 +137,7 @@ function handle(m) {
     case 'pong': s.latencyMs = (performance.now() * 1000 - m.echoedMicros) / 1000; break;
     case 'error': s.lastError = `Error ${m.code}: ${m.message}`; status(s.lastError, true); panels.controlResult({ ok: false, message: s.lastError }); break;
     case 'goodbye': s.lastError = `goodbye: ${m.reason}`; break;
-    default: break;
+    default: join.handle(m); break;
   }
 }
 
@@ -245,7 +249,9 @@ function toggleView() {
 }
 $('scene').addEventListener('change', (e) => {
   if (s.sub) send({ type: 'unsubscribe', subscription: s.sub });
+  join.leave();
   s.scene = e.target.value; s.placed = false;
+  join.setScene(s.scene, s.scenes.find((sc) => sc.name === s.scene));
   history.replaceState(null, '', `?scene=${encodeURIComponent(s.scene)}`);
   subscribe();
 });
@@ -318,6 +324,8 @@ window.twinscene = {
   screenOf(id) { const p = s.positions.get(id); if (!p) return null; const r = canvas.getBoundingClientRect(); const [x, y] = renderer.project(s.camera, p[0], p[1]); return [x + r.left, y + r.top]; },
   screenOfPoint(x, y) { const r = canvas.getBoundingClientRect(); const [px, py] = renderer.project(s.camera, x, y); return [px + r.left, py + r.top]; },
   ids() { return [...s.positions.keys()]; },
+  get participant() { return join.participant; }, get lastAck() { return join.lastAck; },
+  get lastRefusal() { return join.lastRefusal; }, get speed() { return join.speed; }, get joinMode() { return join.mode; },
   zoomTo(x, y, scale) { s.following = null; s.camera.cx = x; s.camera.cy = y; s.camera.scale = scale; viewChanged(); },
 };
 
