@@ -37,7 +37,8 @@ extension LoadGenerator {
     static func nowMicros() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1_000_000) }
 
     /// One participant: joins the scene (the start line or a wave), watches a square of
-    /// `participantAreaSide` metres centred on itself (moved when it nears the edge), and sends
+    /// `participantAreaSide` metres centred on itself (moved when an InputAck says it nears the
+    /// edge; frames are decoded only with `decode`), and sends
     /// a treadmill speed `inputRate` times a second, changing its pace now and then.
     static func runParticipant(_ k: Int, _ config: LoadConfiguration, scene: String, deadline: Date) async -> ParticipantResult {
         var result = ParticipantResult()
@@ -64,7 +65,7 @@ extension LoadGenerator {
         var view = SceneView(subscription: 1, version: client.version)
         var me: UInt32?
         var first: UInt64?, last: UInt64 = 0
-        var lastMove = Date.distantPast
+        var lastMove = Date.distantPast, moves = 1
         let half = config.participantAreaSide / 2
         func area(around x: Double, _ y: Double) -> WireArea { WireArea(minX: x - half, minY: y - half, maxX: x + half, maxY: y + half) }
         do {
@@ -78,8 +79,20 @@ extension LoadGenerator {
                     client.send(.subscribe(subscription: 1, scene: scene, area: a))
                     view.area = a
                     sender = Task { await sendInputs(client, participant: id, rate: config.inputRate, clock: clock, seed: UInt64(k), deadline: deadline) }
-                case .inputAck(_, let seq, _):
+                case .inputAck(_, let seq, _, let x, let y):
                     if let l = clock.acknowledged(seq, at: nowMicros()) { result.inputLatencies.append(l); result.inputsAcked += 1 }
+                    // Keep the area on the participant (the ack says where it is): recentre
+                    // once it is a quarter side off, at most once a second.
+                    if Date().timeIntervalSince(lastMove) > 1, let a = view.area {
+                        let cx = (a.minX + a.maxX) / 2, cy = (a.minY + a.maxY) / 2
+                        if abs(Double(x) - cx) > half / 2 || abs(Double(y) - cy) > half / 2 {
+                            let moved = area(around: Double(x), Double(y))
+                            view.area = moved
+                            client.send(.moveAreaRequest(subscription: 1, request: UInt32(moves), area: moved))
+                            moves += 1
+                            lastMove = Date()
+                        }
+                    }
                 case .refused:
                     result.refusals += 1
                     if me == nil { result.frames.error = "join refused: \(message)" }
@@ -89,19 +102,11 @@ extension LoadGenerator {
                     last = tick
                     result.frames.delivered += 1
                     if resync { result.frames.resyncs += 1 }
-                    _ = try view.apply(message)
-                    // Keep the area on the participant: recentre once it is a quarter side off.
-                    if let me, Date().timeIntervalSince(lastMove) > 1, let at = view.position(of: me), let a = view.area {
-                        let cx = (a.minX + a.maxX) / 2, cy = (a.minY + a.maxY) / 2
-                        if abs(at.x - cx) > half / 2 || abs(at.y - cy) > half / 2 {
-                            client.send(view.move(to: area(around: at.x, at.y)))
-                            lastMove = Date()
-                        }
-                    }
+                    if config.decode { _ = try view.apply(message) }
                 case .error(let code, let text):
                     result.frames.error = "server error \(code): \(text)"
                 default:
-                    _ = try view.apply(message)
+                    if config.decode { _ = try view.apply(message) }
                 }
             }
         } catch {

@@ -186,12 +186,13 @@ final class ParticipantDesk {
     }
 
     /// After a frame: each participant whose input was applied since the last one hears the
-    /// last sequence number taken and the tick of the frame that shows it.
-    func sendAcks(tick: UInt64) {
+    /// last sequence number taken, the tick of the frame that shows it, and where it is.
+    func sendAcks(tick: UInt64, world: World) {
         for id in acksDue {
             guard let seat = seats[id], let seq = seat.ackSequence else { continue }
             seat.ackSequence = nil
-            if let outlet = seat.outlet { send(.inputAck(participant: id, sequence: seq, tick: tick), to: outlet) }
+            let at = world.store.position(of: seat.handle) ?? .zero
+            if let outlet = seat.outlet { send(.inputAck(participant: id, sequence: seq, tick: tick, x: at.x, y: at.y), to: outlet) }
         }
         acksDue.removeAll(keepingCapacity: true)
     }

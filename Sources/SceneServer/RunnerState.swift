@@ -204,7 +204,7 @@ final class RunnerState {
                 runner.entityCounter.store(scene.world.store.count, ordering: .relaxed)
             }
             publish(advanced: advance)
-            if advance { desk.sendAcks(tick: scene.world.tick) }
+            if advance { desk.sendAcks(tick: scene.world.tick, world: scene.world) }
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
             if advance {
                 runner.sceneMetrics.tickDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - tickStart))

@@ -183,8 +183,8 @@ extension WireMessage {
             case .treadmill(let v): out.writeInteger(UInt8(2)); out.writeF32(v)
             case .fix(let x, let y, let t): out.writeInteger(UInt8(3)); out.writeF32(x); out.writeF32(y); out.writeInteger(t)
             }
-        case .inputAck(let participant, let sequence, let tick):
-            out.writeInteger(participant); out.writeInteger(sequence); out.writeInteger(tick)
+        case .inputAck(let participant, let sequence, let tick, let x, let y):
+            out.writeInteger(participant); out.writeInteger(sequence); out.writeInteger(tick); out.writeF32(x); out.writeF32(y)
         case .leave(let participant):
             out.writeInteger(participant)
         case .refused(let request, let code, let count, let message):
@@ -414,7 +414,8 @@ extension WireMessage {
             }
             message = .input(participant: participant, sequence: sequence, input: input)
         case .inputAck:
-            message = .inputAck(participant: try p.readInt("participant"), sequence: try p.readInt("sequence"), tick: try p.readInt("tick"))
+            message = .inputAck(participant: try p.readInt("participant"), sequence: try p.readInt("sequence"), tick: try p.readInt("tick"),
+                                x: try p.readF32("x"), y: try p.readF32("y"))
         case .leave:
             message = .leave(participant: try p.readInt("participant"))
         case .refused:

@@ -214,8 +214,9 @@ public enum WireMessage: Equatable, Sendable {
     case joined(request: UInt32, participant: UInt32, tick: UInt64, x: Float, y: Float, maxSpeed: Float, maxAcceleration: Float, resumeToken: String)
     /// Version 3: at most 20 a second per participant, sequence numbers increasing.
     case input(participant: UInt32, sequence: UInt32, input: WireInput)
-    /// Version 3: the last input of `participant` applied, and the tick whose frame shows it.
-    case inputAck(participant: UInt32, sequence: UInt32, tick: UInt64)
+    /// Version 3: the last input of `participant` applied, the tick whose frame shows it, and
+    /// where the participant is at that tick (scene metres): the server's word, to reconcile with.
+    case inputAck(participant: UInt32, sequence: UInt32, tick: UInt64, x: Float, y: Float)
     case leave(participant: UInt32)
     /// Version 3: a Join (`request` its request id) or an Input (`request` its sequence
     /// number) refused, with its code; `count` refusals with this code since the last Refused

@@ -37,7 +37,7 @@ package enum ParticipantsSuite {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         server.arguments = ["serve", "--scene", "\(dir)/marathon.scene.json", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)",
-                            "--metrics-port", "\(metricsPort)", "--max-connections", "\(participants + 200)", "--no-http",
+                            "--metrics-port", "\(metricsPort)", "--max-connections", "\(participants + 200)", "--join-rate", "\(participants)", "--no-http",
                             "--log-level", "warning"]
         server.standardError = FileHandle.nullDevice
         server.standardOutput = FileHandle.nullDevice

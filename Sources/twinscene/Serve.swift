@@ -27,6 +27,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "HTTP port for the viewer, /api/scenes and the WebSocket at /ws (0: the system chooses).") var httpPort = 7421
     @Flag(help: "Serve no HTTP (no viewer, no WebSocket).") var noHttp = false
     @Option(help: "Client connections at most (fewer where the open-files limit says so).") var maxConnections = 4096
+    @Option(help: "Joins a second from one address across its connections (the burst allowed is ten times as many, at least 200); raise it for a load test from one machine.")
+    var joinRate = 20.0
     @Option(help: "Folder to write each scene's input log in (NAME.inputs: every participant's join, input, drop and leave, with state-hash checkpoints; replay with `twinscene scenes replay`).")
     var inputLog: String?
     @Option(name: .customLong("allow-origin"), help: "A web origin (like https://example.org) whose pages may open the WebSocket, besides the server's own. Repeatable.")
@@ -59,6 +61,9 @@ struct Serve: AsyncParsableCommand {
         config.statusInterval = statusInterval
         config.metricsPort = metricsPort
         config.maxConnections = maxConnections
+        guard joinRate > 0 else { throw CommandFailure("--join-rate must be above 0") }
+        config.joinsPerSecondPerAddress = joinRate
+        config.joinBurstPerAddress = max(200, joinRate * 10)
         if let inputLog {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: inputLog, isDirectory: &isDir), isDir.boolValue else {

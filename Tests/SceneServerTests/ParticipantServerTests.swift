@@ -73,7 +73,7 @@ import Testing
         let j = try #require(try await Self.joined(runner))
         runner.send(.input(participant: j.participant, sequence: 1, input: .treadmill(speed: 6)))
         let ack = try #require(try await Self.next(runner) { m -> (UInt32, UInt64)? in
-            if case .inputAck(let p, let seq, let tick) = m, p == j.participant { return (seq, tick) }
+            if case .inputAck(let p, let seq, let tick, _, _) = m, p == j.participant { return (seq, tick) }
             return nil
         })
         #expect(ack.0 == 1)
@@ -132,7 +132,7 @@ import Testing
         }
         // Still connected and still in control.
         c.send(.input(participant: j.participant, sequence: 7, input: .treadmill(speed: 3)))
-        let ack = try await Self.next(c) { m -> UInt32? in if case .inputAck(_, let s, _) = m { return s } else { return nil } }
+        let ack = try await Self.next(c) { m -> UInt32? in if case .inputAck(_, let s, _, _, _) = m { return s } else { return nil } }
         #expect(ack == 7)
         let text = server.metrics.exposition()
         for code in ["notJoined", "notYourEntity", "badInputValue", "overHumanLimit", "positionJump", "staleSequence", "alreadyJoined"] {
@@ -311,6 +311,27 @@ import Testing
         try await Task.sleep(nanoseconds: 1_050_000_000)
         #expect(try await Self.refusal(thief)?.code == ErrorCode.badResumeToken.rawValue)
         await thief.close(); await watcher.close()
+        await server.shutdown()
+    }
+
+    @Test func theLoadGeneratorDrivesParticipantsThatWatchTheirOwnArea() async throws {
+        let (server, port) = try await Self.serve()
+        var config = LoadConfiguration()
+        config.port = port
+        config.clients = 2
+        config.participants = 20
+        config.seconds = 4
+        config.scene = "marathon"
+        let report = await LoadGenerator.run(config)
+        #expect(report.errors.isEmpty, "\(report.errors)")
+        #expect(report.participantsJoined == 20)
+        #expect(report.inputsSent >= 20 * 10 && report.inputsAcked > report.inputsSent / 2, "sent \(report.inputsSent), acked \(report.inputsAcked)")
+        #expect(report.inputToFrameP50Ms > 0 && report.inputToFrameP99Ms >= report.inputToFrameP50Ms)
+        #expect(report.participantDeliveredRatio > 0.5)
+        #expect(report.refusals == 0)
+        // The server's own count agrees with what the clients had acknowledged.
+        let applied = server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_inputs_applied_total ") }
+        #expect(applied.flatMap { Double($0.split(separator: " ")[1]) }.map { $0 >= Double(report.inputsAcked) } == true)
         await server.shutdown()
     }
 

@@ -81,7 +81,7 @@ enum ProtocolExamples {
             ("inputTreadmill", .input(participant: 10301, sequence: 1, input: .treadmill(speed: 3.5))),
             ("inputHeading", .input(participant: 10301, sequence: 2, input: .heading(radians: 1.5707964, speed: 2))),
             ("inputFix", .input(participant: 10301, sequence: 3, input: .fix(x: 120.5, y: 8.25, timeMicros: 1_733_000_000_000_000))),
-            ("inputAck", .inputAck(participant: 10301, sequence: 3, tick: 1205)),
+            ("inputAck", .inputAck(participant: 10301, sequence: 3, tick: 1205, x: 14.25, y: 330.25)),
             ("leave", .leave(participant: 10301)),
             ("refused", .refused(request: 4, code: 29, count: 1, message: "too fast")),
         ]

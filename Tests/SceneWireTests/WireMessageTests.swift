@@ -17,7 +17,7 @@ import Testing
         .input(participant: 10_301, sequence: 1, input: .treadmill(speed: 3.5)),
         .input(participant: 10_301, sequence: 2, input: .heading(radians: -1.25, speed: 2)),
         .input(participant: 10_301, sequence: 3, input: .fix(x: 1.5, y: 2.5, timeMicros: 1 << 50)),
-        .inputAck(participant: 10_301, sequence: 3, tick: 100),
+        .inputAck(participant: 10_301, sequence: 3, tick: 100, x: 1, y: -2),
         .leave(participant: 10_301),
         .refused(request: 7, code: 26, count: 981, message: "more than 20 inputs a second; dropped"),
         .sceneList([SceneSummary(name: "district", scenario: "walkers", entities: 2000, tickRate: 20)]),

@@ -52,7 +52,7 @@ test('client messages encode to the documented bytes', () => {
 test('version 3 answers decode to the documented values', () => {
   assert.deepEqual(one('joined'), { type: 'joined', request: 1, participant: 10301, tick: 1200, x: 12.5, y: 330.25, maxSpeed: 12.5, maxAcceleration: 5,
                                     resumeToken: '5f0c2a9e71d34b68a0e1c4f29b7d3e51' });
-  assert.deepEqual(one('inputAck'), { type: 'inputAck', participant: 10301, sequence: 3, tick: 1205 });
+  assert.deepEqual(one('inputAck'), { type: 'inputAck', participant: 10301, sequence: 3, tick: 1205, x: 14.25, y: 330.25 });
   assert.deepEqual(one('refused'), { type: 'refused', request: 4, code: 29, count: 1, message: 'too fast' });
 });
 

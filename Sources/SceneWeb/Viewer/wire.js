@@ -247,7 +247,7 @@ export function decode(type, payload, { inflateRaw } = {}) {
       else throw new WireError(`malformed input mode ${mode}`);
       break;
     }
-    case 'inputAck': m = { participant: r.u32(), sequence: r.u32(), tick: r.u64() }; break;
+    case 'inputAck': m = { participant: r.u32(), sequence: r.u32(), tick: r.u64(), x: r.f32(), y: r.f32() }; break;
     case 'leave': m = { participant: r.u32() }; break;
     case 'refused': m = { request: r.u32(), code: r.u16(), count: r.u32(), message: r.string('refusal message') }; break;
   }
