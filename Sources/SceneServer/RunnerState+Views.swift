@@ -83,6 +83,15 @@ extension RunnerState {
     /// not yet told about (ever: leaving and coming back, or a resync, sends none again).
     /// Returns the slots that entered the view since the last frame (every slot in view
     /// after a resync), ascending.
+    /// The smallest quantum count n with `Double(n) * q >= v` (the client's side of a bound).
+    static func firstQuantum(atLeast v: Double, _ q: Double) -> Int64 {
+        guard v.isFinite else { return v > 0 ? Int64.max : Int64.min }
+        var n = Int64(max(-9e18, min(9e18, (v / q).rounded(.up))))
+        while Double(n - 1) * q >= v { n -= 1 }
+        while Double(n) * q < v { n += 1 }
+        return n
+    }
+
     func updateView(_ s: Subscription, resync: Bool) -> [UInt32] {
         guard let area = s.area else { return [] }
         let slots = aliveGeneration.count
@@ -93,17 +102,36 @@ extension RunnerState {
         // identities only for those the subscriber was not yet told about.
         if resync { s.previousView.reset(count: slots) }
         let q = encoder.quantum
+        // The area in whole quanta, exactly as a client's `Double(qx) * quantum` test decides
+        // (the product grows with qx, so thresholds found by that same test are exact).
+        let x0 = Self.firstQuantum(atLeast: area.minX, q), x1 = Self.firstQuantum(atLeast: area.maxX, q)
+        let y0 = Self.firstQuantum(atLeast: area.minY, q), y1 = Self.firstQuantum(atLeast: area.maxY, q)
         var entered: [UInt32] = []
         // The sets as locals: class properties in the loop would pay an exclusivity check per access.
         var now = SlotBits(), before = SlotBits()
         swap(&now, &s.inView); swap(&before, &s.previousView)
+        now.grow(count: slots)
         encoder.withCells { cells in
-            for c in s.coveredSorted {
-                let ids = cells[c].ids, qx = cells[c].qx, qy = cells[c].qy
-                for i in 0..<ids.count where area.contains(x: Double(qx[i]) * q, y: Double(qy[i]) * q) {
-                    let slot = Int(ids[i])
-                    now.insert(slot)
-                    if !before.contains(slot) { entered.append(ids[i]) }
+            // Raw buffers: the inner loop runs over every entity of every covered cell, for
+            // every area subscriber, each tick (a crowded start puts thousands in one area).
+            now.withWords { nowWords in
+                before.withWords { beforeWords in
+                    for c in s.coveredSorted {
+                        cells[c].ids.withUnsafeBufferPointer { ids in
+                            cells[c].qx.withUnsafeBufferPointer { qx in
+                                cells[c].qy.withUnsafeBufferPointer { qy in
+                                    for i in 0..<ids.count {
+                                        let x = Int64(qx[i]), y = Int64(qy[i])
+                                        guard x >= x0 && x < x1 && y >= y0 && y < y1 else { continue }
+                                        let slot = Int(ids[i]), w = slot >> 6, bit = UInt64(1) << UInt64(slot & 63)
+                                        guard w < nowWords.count else { continue }
+                                        nowWords[w] |= bit
+                                        if w >= beforeWords.count || beforeWords[w] & bit == 0 { entered.append(ids[i]) }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -30,4 +30,9 @@ struct SlotBits {
         let w = slot >> 6
         if w < words.count { words[w] &= ~(1 << UInt64(slot & 63)) }
     }
+
+    /// The words as a buffer, for inner loops (slot `s` is bit `s & 63` of word `s >> 6`).
+    mutating func withWords<R>(_ body: (UnsafeMutableBufferPointer<UInt64>) throws -> R) rethrows -> R {
+        try words.withUnsafeMutableBufferPointer { try body($0) }
+    }
 }
