@@ -38,6 +38,8 @@ public final class FactoryScenario: Scenario {
     }
     /// Telemetry of each machine, by machine number.
     var telemetry: [MachineState]
+    /// Operators' intentions and names (made in `populate`).
+    var intentions: ParticipantIntentions?
 
     public init(floor: Rect, parameters p: FactoryParameters) {
         self.floor = floor
@@ -48,7 +50,7 @@ public final class FactoryScenario: Scenario {
         telemetry = Array(repeating: MachineState(), count: p.machineRows * p.machineColumns)
     }
 
-    public var kinds: [EntityKind] { [Self.worker, Self.machine, Self.agv] }
+    public var kinds: [EntityKind] { [Self.worker, Self.machine, Self.agv, Self.operatorKind] }
     public var capacity: Int { machines + agvs + workers }
 
     /// Machine k's centre: a grid with 6 m aisles between 3 m machines.
@@ -72,6 +74,10 @@ public final class FactoryScenario: Scenario {
         let columns = FactoryColumns(machine: world.store.addColumn("machine", initial: Int32(-1)),
                                      station: world.store.addColumn("station", initial: Int32(-1)))
         self.columns = columns
+        // Operators (participants) have one attribute: away (1 while their connection is gone).
+        world.attributes.declare(kind: Self.operatorKind.code, [AttributeSpec("away", .int32)])
+        let intentions = ParticipantIntentions(world: world, limits: limits, awayAttribute: 0)
+        self.intentions = intentions
         world.attributes.declare(kind: Self.machine.code, [
             AttributeSpec("temperature", .float32), AttributeSpec("vibration", .float32),
             AttributeSpec("spindle", .float32), AttributeSpec("power", .float32), AttributeSpec("state", .int32),
@@ -93,7 +99,7 @@ public final class FactoryScenario: Scenario {
             if world.obstacles.isBlocked(p.x, p.y) { p = world.obstacles.nearestFreePoint(x: p.x, y: p.y) ?? p }
             try world.spawn(kind: Self.worker.code, x: p.x, y: p.y, speed: 1.2, key: "worker-\(k + 1)")
         }
-        return FactoryBehaviour(floor: floor, stations: stations, columns: columns)
+        return FactoryBehaviour(floor: floor, stations: stations, columns: columns, steering: intentions.steering)
     }
 
     /// The machine number of the entity in `slot`, nil when it is not a machine.
@@ -115,6 +121,8 @@ public final class FactoryScenario: Scenario {
             return EntityIdentity(key: key, label: "\(type) \(line)\(col + 1)", group: "line \(line)", number: UInt32(k + 1))
         case Self.agv.code:
             return EntityIdentity(key: key, label: "AGV \(key.dropFirst(4))", group: "AGVs", number: UInt32(key.dropFirst(4)) ?? 0)
+        case Self.operatorKind.code:
+            return EntityIdentity(key: key, label: intentions?.names[slot] ?? "operator", group: "operators", number: UInt32(key.dropFirst(9)) ?? 0)
         default:
             return EntityIdentity(key: key, label: "worker \(key.dropFirst(7))", group: "workers", number: UInt32(key.dropFirst(7)) ?? 0)
         }
@@ -184,11 +192,13 @@ public struct FactoryColumns: Sendable {
 }
 
 /// Machines stand; AGVs drive to a station along the aisles (x first, then y), stopping for
-/// anything within 2 m ahead; workers walk like the crowd.
+/// anything within 2 m ahead (people always have the right of way); workers walk like the
+/// crowd; operators (participants) walk where their inputs say.
 struct FactoryBehaviour: Behaviour {
     let floor: Rect
     let stations: [SIMD2<Float>]
     let columns: FactoryColumns
+    let steering: IntentionSteering
 
     func steer(range: Range<Int>, context c: StepContext, output o: SteerOutput, events: inout EventBuffer) {
         let crowd = CrowdBehaviour(personalSpace: 0.8, maxNeighbours: 6, goalPatience: 30)
@@ -196,6 +206,7 @@ struct FactoryBehaviour: Behaviour {
         for i in range {
             let slot = Int(c.slot[i])
             if c.kind[i] == FactoryScenario.machine.code { o.vx[i] = 0; o.vy[i] = 0; continue }
+            if c.kind[i] == FactoryScenario.operatorKind.code { steerOperator(i, context: c, output: o); continue }
             if c.kind[i] == FactoryScenario.worker.code {
                 crowd.steer(range: i..<(i + 1), context: c, output: o, events: &events)
                 continue

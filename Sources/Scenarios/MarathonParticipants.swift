@@ -39,7 +39,6 @@ extension MarathonScenario: ParticipantHost {
 
     public func spawnParticipant(_ world: World, start: ParticipantStart, name: String, number: Int) throws(ParticipationRefusal) -> EntityHandle {
         guard let columns else { throw .unsupported("the marathon is not populated") }
-        let p = columns.participant
         let wave: Int, behind: Float, startTick: Int32
         switch start {
         case .wave(let w):
@@ -65,59 +64,18 @@ extension MarathonScenario: ParticipantHost {
         try? world.store.set(columns.run, of: h, to: -behind)
         try? world.store.set(columns.lane, of: h, to: lane)
         try? world.store.set(columns.wave, of: h, to: Int32(wave))
-        try? world.store.set(p.mode, of: h, to: ParticipantMode.standing.rawValue)
-        try? world.store.set(p.startTick, of: h, to: startTick)
-        participantNames[h.index] = name
+        intentions?.seat(h, name: name, startTick: startTick, in: world)
         return h
     }
 
     public func apply(_ input: ParticipantInput, to h: EntityHandle, in world: World) throws(ParticipationRefusal) {
-        guard let p = columns?.participant, let mode = world.store.value(p.mode, of: h) else { throw .badValue("not a participant") }
-        let away = mode & ParticipantMode.awayFlag
-        let set: (ParticipantMode, Float, Float)
-        switch input {
-        case .treadmill(let speed): set = (.treadmill, speed, 0)
-        case .heading(let radians, let speed): set = (.free, radians, speed)
-        case .fix(let x, let y, let t):
-            let b = world.bounds
-            guard x >= b.minX && x < b.maxX && y >= b.minY && y < b.maxY else {
-                throw .badValue("fix (\(x), \(y)) lies outside the scene (0, 0)-(\(b.maxX), \(b.maxY))")
-            }
-            let here = SIMD2(x, y)
-            if let last = lastFix[h.index] {
-                guard t > last.micros else { throw .badValue("fix timestamp \(t) is not after the last one (\(last.micros))") }
-                let seconds = Float(Double(t - last.micros) / 1e6)
-                let d = ((here - last.at) * (here - last.at)).sum().squareRoot()
-                guard d <= limits.maxSpeed * seconds + limits.fixTolerance else {
-                    throw .jump("a fix \(Int(d)) m from the last one \(seconds) s earlier implies more than \(limits.maxSpeed) m/s")
-                }
-            } else if let now = world.store.position(of: h) {
-                let d = ((here - now) * (here - now)).sum().squareRoot()
-                guard d <= limits.fixTolerance else {
-                    throw .jump("a first fix \(Int(d)) m from the participant; it must be within \(Int(limits.fixTolerance)) m")
-                }
-            }
-            lastFix[h.index] = (here, t)
-            set = (.fix, x, y)
-        }
-        try? world.store.set(p.mode, of: h, to: set.0.rawValue | away)
-        try? world.store.set(p.a, of: h, to: set.1)
-        try? world.store.set(p.b, of: h, to: set.2)
+        guard let intentions else { throw .badValue("not a participant") }
+        try intentions.apply(input, to: h, in: world)
     }
 
-    public func setAway(_ away: Bool, handle h: EntityHandle, in world: World) {
-        guard let p = columns?.participant, let mode = world.store.value(p.mode, of: h) else { return }
-        let next = away ? mode | ParticipantMode.awayFlag : mode & ~ParticipantMode.awayFlag
-        try? world.store.set(p.mode, of: h, to: next)
-        if away { try? world.store.set(p.gait, of: h, to: 0) }
-        world.attributes.set(slot: h.index, attribute: Attribute.away.rawValue, int: away ? 1 : 0)
-    }
+    public func setAway(_ away: Bool, handle h: EntityHandle, in world: World) { intentions?.setAway(away, handle: h, in: world) }
 
-    public func remove(_ h: EntityHandle, from world: World) {
-        participantNames[h.index] = nil
-        lastFix[h.index] = nil
-        try? world.despawn(h)
-    }
+    public func remove(_ h: EntityHandle, from world: World) { intentions?.remove(h, from: world) }
 }
 
 extension MarathonBehaviour {
@@ -138,33 +96,22 @@ extension MarathonBehaviour {
             o.vx[i] = 0; o.vy[i] = 0; o.columns[p.gait, i] = 0
             return
         }
-        let step = limits.maxAcceleration * c.dt
-        func approach(_ gait: Float, _ wanted: Float) -> Float { min(limits.maxSpeed, max(0, gait + min(step, max(-step, wanted - gait)))) }
+        let steering = IntentionSteering(columns: p, limits: limits)
         var gait = o.columns[p.gait, i]
         var v = SIMD2<Float>(0, 0)
         let before = run
         switch m {
-        case .simulated, .standing:
-            gait = approach(gait, 0)
         case .treadmill:
-            gait = approach(gait, o.columns[p.a, i])
+            gait = steering.approach(gait, o.columns[p.a, i], dt: c.dt)
             run = min(distance, max(run, 0) + gait * c.dt)
             let (target, dir) = course.locate(run)
             let goal = target + SIMD2(-dir.y, dir.x) * o.columns[runner.lane, i]
             v = (goal - pos) / c.dt
-        case .free:
-            let heading = o.columns[p.a, i]
-            gait = approach(gait, o.columns[p.b, i])
-            v = SIMD2(cos(heading), sin(heading)) * gait
-        case .fix:
-            let to = SIMD2(o.columns[p.a, i], o.columns[p.b, i]) - pos
-            let d = (to * to).sum().squareRoot()
-            // As fast as the limits allow while still able to stop at the fix.
-            gait = approach(gait, min(limits.maxSpeed, (2 * limits.maxAcceleration * d).squareRoot()))
-            if d > 1e-3 { v = to / d * min(gait, d / c.dt) }
+            let len = (v * v).sum().squareRoot()
+            if len > limits.maxSpeed { v *= limits.maxSpeed / len }
+        default:
+            (v, gait) = steering.freeOrFix(i, mode: m, context: c, output: o)
         }
-        let len = (v * v).sum().squareRoot()
-        if len > limits.maxSpeed { v *= limits.maxSpeed / len }
         if m == .free || m == .fix {
             // Off the treadmill the distance run is where the course passes closest, never
             // more than the step allows (no short cuts across the loop).

@@ -19,9 +19,8 @@ public final class MarathonScenario: Scenario {
     /// The runner's state, in columns of its own: distance run (negative while waiting behind
     /// the line), lane (metres off the course's centre line) and start wave.
     public private(set) var columns: MarathonColumns?
-    /// Participants' display names and their last accepted position fixes, by slot.
-    var participantNames: [UInt32: String] = [:]
-    var lastFix: [UInt32: (at: SIMD2<Float>, micros: UInt64)] = [:]
+    /// Participants' intentions, names and fixes (made in `populate`).
+    var intentions: ParticipantIntentions?
 
     public static let runner = EntityKind(code: 1, name: "runner")
     public static let spectator = EntityKind(code: 3, name: "spectator")
@@ -56,16 +55,13 @@ public final class MarathonScenario: Scenario {
     }
 
     public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
+        let intentions = ParticipantIntentions(world: world, limits: limits, awayAttribute: Attribute.away.rawValue)
+        self.intentions = intentions
         let columns = MarathonColumns(
             run: world.store.addColumn("run", initial: Float(0)),
             lane: world.store.addColumn("lane", initial: Float(0)),
             wave: world.store.addColumn("wave", initial: Int32(-1)),
-            participant: ParticipantColumns(
-                mode: world.store.addColumn("participant.mode", initial: ParticipantMode.simulated.rawValue),
-                a: world.store.addColumn("participant.a", initial: Float(0)),
-                b: world.store.addColumn("participant.b", initial: Float(0)),
-                gait: world.store.addColumn("participant.gait", initial: Float(0)),
-                startTick: world.store.addColumn("participant.startTick", initial: Int32(0))))
+            participant: intentions.columns)
         self.columns = columns
         world.attributes.declare(kind: Self.runner.code, [
             AttributeSpec("bib", .int32), AttributeSpec("pace", .float32),
@@ -120,7 +116,7 @@ public final class MarathonScenario: Scenario {
         guard let d = world.store.dense(ofSlot: Int(slot)) else { return nil }
         if world.store.kind[d] == Self.participant.code {
             let bib = UInt32(clamping: Int(world.attributes.int(slot: slot, attribute: Attribute.bib.rawValue) ?? 0))
-            return EntityIdentity(key: "participant-\(Int(bib) - runners)", label: participantNames[slot] ?? "participant",
+            return EntityIdentity(key: "participant-\(Int(bib) - runners)", label: intentions?.names[slot] ?? "participant",
                                   group: "participants", number: bib)
         }
         guard world.store.kind[d] == Self.runner.code, let bib = world.attributes.int(slot: slot, attribute: Attribute.bib.rawValue),
@@ -147,7 +143,7 @@ public final class MarathonScenario: Scenario {
         }
         // Participants' pace from the speed they reached, once a second.
         if world.tick % UInt64(tickRate) == 0, let gait = columns?.participant.gait {
-            for slot in participantNames.keys {
+            for slot in intentions?.names.keys ?? [:].keys {
                 guard let h = world.store.handle(slot: Int(slot)), let v = world.store.value(gait, of: h) else { continue }
                 // Unchanged values are not sent again (the table keeps only changes).
                 world.attributes.set(slot: slot, attribute: Attribute.pace.rawValue, float: v > 0.05 ? 1000 / v : 0)

@@ -162,8 +162,8 @@ extension SceneManifest {
             guard let d = g.number, d >= 0, d <= 3600 else { throw fail(".graceSeconds", "expected 0 to 3600 seconds") }
             policy.graceSeconds = d
         }
-        if policy.joinable, scenario != .marathon {
-            throw fail(".join", "scenario \(scenario.rawValue) takes no participants yet; only the marathon does")
+        if policy.joinable, scenario != .marathon && scenario != .factory {
+            throw fail(".join", "scenario \(scenario.rawValue) takes no participants yet; the marathon and the factory do")
         }
         return policy
     }

@@ -205,6 +205,52 @@ import Testing
         #expect(throws: ReplayMismatch.self) { try other.replay(try InputLog.parse(text)) }
     }
 
+    /// An operator walks the factory floor by position fixes: within a person's limits, never
+    /// inside a machine, and the AGVs give way to it.
+    @Test func anOperatorWalksTheFloorAndAGVsGiveWay() async throws {
+        try await offThePool { try Self.factoryOperator() }
+    }
+
+    static func factoryOperator() throws {
+        var m = try SceneManifest.load(path: MarathonTests.root.appendingPathComponent("Scenes/factory.scene.json").path)
+        m.participants = JoinPolicy(access: .open, maxParticipants: 5)
+        let scene = try SceneLoader.load(m, catalog: try Catalog(), workers: 2)
+        let factory = try #require(scene.scenario as? FactoryScenario)
+        #expect(throws: ParticipationRefusal.self) { try scene.join(name: "late wave", start: .wave(0)) }
+        let h = try scene.join(name: "Olga", start: .line)
+        #expect(scene.scenario.identity(slot: h.index, in: scene.world)?.group == "operators")
+        #expect(throws: ParticipationRefusal.self) { try scene.input(.treadmill(speed: 1), to: h) }
+        #expect(throws: ParticipationRefusal.self) { try scene.input(.heading(radians: 0, speed: 3), to: h) }   // over 2.5 m/s
+        // To the aisle of station 0, where AGVs load, by two fixes.
+        let station = factory.stations[0]
+        let start = scene.world.store.position(of: h)!
+        let mid = (start + station) / 2
+        try scene.input(.fix(x: mid.x, y: mid.y, timeMicros: 1_000_000), to: h)
+        try scene.input(.fix(x: station.x, y: station.y, timeMicros: 4_000_000), to: h)
+        let dt = scene.world.dt
+        var last = start, fastest: Float = 0
+        var nearest = Float.infinity
+        for k in 0..<2_400 {
+            _ = scene.tick()
+            let now = scene.world.store.position(of: h)!
+            fastest = max(fastest, ((now - last) * (now - last)).sum().squareRoot() / dt)
+            last = now
+            #expect(!scene.footprints.contains { $0.contains(x: now.x, y: now.y) }, "the operator inside a machine at \(now)")
+            if k > 200 {
+                let store = scene.world.store
+                for i in 0..<store.count where store.kind[i] == FactoryScenario.agv.code {
+                    let d = SIMD2(store.x[i], store.y[i]) - now
+                    nearest = min(nearest, (d * d).sum().squareRoot())
+                }
+            }
+        }
+        let end = scene.world.store.position(of: h)!
+        #expect(((end - station) * (end - station)).sum().squareRoot() < 0.5, "reached the station aisle: \(end) for \(station)")
+        #expect(fastest <= 2.5 * 1.001, "walked at most 2.5 m/s: \(fastest)")
+        #expect(nearest > 0.9, "AGVs keep off a person standing in their aisle: nearest \(nearest) m")
+        #expect(nearest < 4, "an AGV did come to the station (the test means something): nearest \(nearest) m")
+    }
+
     @Test func badLogLinesAreNamed() {
         #expect(throws: InputLogError(line: 1, problem: "expected the header \"twinscene-inputs 1\"")) { try InputLog.parse("hello\n") }
         for (text, line) in [("0 join x line a", 2), ("0 input 1 treadmill", 2), ("0 input 1 fly 3", 2), ("5 leave 1\n4 leave 2", 3),

@@ -21,6 +21,9 @@ export class JoinControl {
   setScene(scene, summary) {
     this.scene = scene;
     this.policy = summary?.join ?? 'closed';
+    // The marathon runs on a treadmill along the course; elsewhere people walk where they steer.
+    this.treadmill = summary?.scenario === 'marathon';
+    this.mode = this.treadmill ? 'treadmill' : 'free';
     if (this.participant === null) this.draw();
   }
 
@@ -122,9 +125,12 @@ export class JoinControl {
     if (this.participant === null) {
       r.append(el('input', { name: 'name', placeholder: 'your name', maxLength: 32, 'aria-label': 'your name' }));
       if (this.policy === 'token') r.append(el('input', { name: 'token', placeholder: 'join token', 'aria-label': 'join token' }));
-      const wave = el('select', { name: 'wave', 'aria-label': 'start' });
-      wave.append(new Option('start line', '0'), ...[1, 2, 3, 4].map((w) => new Option(`wave ${w}`, String(w))));
-      r.append(wave, el('button', { type: 'submit', id: 'join' }, this.pending ? 'joining…' : 'Join'));
+      if (this.treadmill) {
+        const wave = el('select', { name: 'wave', 'aria-label': 'start' });
+        wave.append(new Option('start line', '0'), ...[1, 2, 3, 4].map((w) => new Option(`wave ${w}`, String(w))));
+        r.append(wave);
+      }
+      r.append(el('button', { type: 'submit', id: 'join' }, this.pending ? 'joining…' : 'Join'));
       return;
     }
     const slider = el('input', { type: 'range', name: 'speed', min: '0', max: String(this.limits?.maxSpeed ?? 12.5), step: '0.05',
@@ -135,8 +141,9 @@ export class JoinControl {
     free.addEventListener('change', () => { this.mode = free.checked ? 'free' : 'treadmill'; this.input(); });
     const leave = el('button', { type: 'button', id: 'leave' }, 'Leave');
     leave.addEventListener('click', () => this.leave());
-    r.append(el('span', {}, `#${this.participant}`), slider, el('output', {}, pace(this.speed)),
-             el('label', {}, free, ' free'), leave);
+    r.append(el('span', {}, `#${this.participant}`), slider, el('output', {}, pace(this.speed)));
+    if (this.treadmill) r.append(el('label', {}, free, ' free'));
+    r.append(leave);
   }
 }
 
