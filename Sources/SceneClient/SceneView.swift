@@ -16,7 +16,8 @@ public struct SceneView: Sendable {
     public private(set) var visible: Set<UInt32> = []
     public private(set) var events: [WireEvent] = []
     /// Attribute values by entity and attribute index (raw 32 bits; see the kind's schema).
-    /// In version 2 with an area, only of entities in view.
+    /// In version 2 with an area, only of entities in view; in version 3, of the entities in
+    /// the covered cells (`heldIds`).
     public private(set) var attributes: [UInt32: [UInt8: UInt32]] = [:]
     /// Version 2: who each entity is, by wire id.
     public private(set) var identities: [UInt32: WireEntityInfo] = [:]
@@ -85,8 +86,13 @@ public struct SceneView: Sendable {
             if let time { serverTimeMicros = time }
             if let (from, a) = scheduled, tick >= from { area = a; scheduled = nil }
             let now = visibleIds()
-            if version >= 2 && area != nil {
-                // The server sends attributes of entities in view only: forget those that left.
+            if version >= 3 && area != nil {
+                // Version 3 scopes attributes to the covered cells, the entities this view
+                // holds positions of: forget those no cell holds any more.
+                let held = heldIds()
+                for id in attributes.keys where !held.contains(id) { attributes[id] = nil }
+            } else if version >= 2 && area != nil {
+                // Version 2 sends attributes of entities in the area only: forget those that left.
                 for id in visible.subtracting(now) { attributes[id] = nil }
             }
             let update = Update(tick: tick, entered: now.subtracting(visible), left: visible.subtracting(now), resync: resync)
@@ -114,6 +120,13 @@ public struct SceneView: Sendable {
             if area?.contains(x: p.x, y: p.y) ?? true { out.append((id, kind, p, qz.map { Double($0) * q })) }
         }
         return out.sorted { $0.0 < $1.0 }
+    }
+
+    /// Every entity the view holds a position of (all of its covered cells), in its area or not.
+    public func heldIds() -> Set<UInt32> {
+        var ids = Set<UInt32>()
+        decoder.forEach { id, _, _, _ in ids.insert(id) }
+        return ids
     }
 
     func visibleIds() -> Set<UInt32> {

@@ -94,6 +94,7 @@ extension RunnerState {
 
     func updateView(_ s: Subscription, resync: Bool) -> [UInt32] {
         guard let area = s.area else { return [] }
+        if s.version >= 3 { return updateCellView(s, resync: resync) }
         let slots = aliveGeneration.count
         swap(&s.inView, &s.previousView)
         s.inView.reset(count: slots)
@@ -176,5 +177,98 @@ extension RunnerState {
         let mine = pendingEvents.filter { wide.contains($0.kind) || s.inView.contains(Int($0.entity)) }
             .map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
         for part in Self.parts(mine, of: eventsPerMessage) { send(WireMessage.events(subscription: s.id, tick: tick, events: part).frame(), to: s) }
+    }
+
+    /// Version 3: the view is every entity in the covered cells (the cells whose blocks the
+    /// subscriber gets), so it follows the cells' comings and goings: a subscriber costs its
+    /// cells and the changes in them, not the entities in them. Rebuilt after a resync or
+    /// when the covered cells change. Returns the slots that entered the view, and sends the
+    /// identities the subscriber was not yet told about.
+    func updateCellView(_ s: Subscription, resync: Bool) -> [UInt32] {
+        let slots = aliveGeneration.count
+        s.told.grow(count: slots)
+        s.inView.grow(count: slots)
+        var entered: [UInt32] = []
+        if resync || s.viewCells != s.coveredSorted {
+            swap(&s.inView, &s.previousView)
+            s.inView.reset(count: slots)
+            if resync { s.previousView.reset(count: slots) }
+            var now = SlotBits(), before = SlotBits()
+            swap(&now, &s.inView); swap(&before, &s.previousView)
+            encoder.withCells { cells in
+                for c in s.coveredSorted {
+                    for id in cells[c].ids {
+                        now.insert(Int(id))
+                        if !before.contains(Int(id)) { entered.append(id) }
+                    }
+                }
+            }
+            swap(&now, &s.inView); swap(&before, &s.previousView)
+            s.viewCells = s.coveredSorted
+        } else {
+            var removed = Set<UInt32>()
+            for c in s.coveredSorted {
+                for id in cellDiff(c).left where s.inView.contains(Int(id)) { s.inView.remove(Int(id)); removed.insert(id) }
+            }
+            for c in s.coveredSorted {
+                for id in cellDiff(c).entered where !s.inView.contains(Int(id)) {
+                    s.inView.insert(Int(id))
+                    // Moving from one covered cell to another is not entering the view.
+                    if !removed.contains(id) { entered.append(id) }
+                }
+            }
+            // A slot whose entity is new this tick holds someone else now: in view, it entered
+            // (even where the old entity was in the same cell and no cell saw a change).
+            if !newSlots.isEmpty {
+                let already = Set(entered)
+                for slot in newSlots where s.inView.contains(Int(slot)) && !already.contains(slot) { entered.append(slot) }
+            }
+        }
+        entered.sort()
+        let unknown = entered.filter { !s.told.contains(Int($0)) }
+        for slot in unknown { s.told.insert(Int(slot)) }
+        for m in identityMessages(unknown, subscription: s.id) {
+            let frame = m.frame()
+            if resync { resyncBytesThisTick += frame.readableBytes }
+            send(frame, to: s)
+        }
+        return entered
+    }
+
+    /// Who entered and left cell `c` at the last encode, computed once a tick.
+    func cellDiff(_ c: Int) -> CellDiff {
+        if let d = cellDiffs[c] { return d }
+        let before = c < previousCellIds.count ? previousCellIds[c] : []
+        let now = encoder.withCells { c < $0.count ? $0[c].ids : [] }
+        let d = CellDiff(before: before, now: now)
+        cellDiffs[c] = d
+        return d
+    }
+}
+
+/// Ids that entered and left a cell between two encodes.
+struct CellDiff {
+    var entered: [UInt32] = []
+    var left: [UInt32] = []
+
+    init(before: [UInt32], now: [UInt32]) {
+        // Cells list their ids ascending (the encoder fills them in slot order): one merge.
+        guard Self.ascending(before), Self.ascending(now) else {
+            let a = Set(before), b = Set(now)
+            entered = now.filter { !a.contains($0) }; left = before.filter { !b.contains($0) }
+            return
+        }
+        var i = 0, j = 0
+        while i < before.count || j < now.count {
+            if j == now.count || (i < before.count && before[i] < now[j]) { left.append(before[i]); i += 1 }
+            else if i == before.count || now[j] < before[i] { entered.append(now[j]); j += 1 }
+            else { i += 1; j += 1 }
+        }
+    }
+
+    static func ascending(_ a: [UInt32]) -> Bool {
+        guard a.count > 1 else { return true }
+        for k in 1..<a.count where a[k] <= a[k - 1] { return false }
+        return true
     }
 }

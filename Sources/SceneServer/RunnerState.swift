@@ -27,6 +27,9 @@ final class Subscription {
     /// Version 2 with an area: the slots inside the area at the last frame and at the one
     /// before, and the slots whose identity this subscriber was sent.
     var inView = SlotBits(), previousView = SlotBits(), told = SlotBits()
+    /// Version 3 with an area: the covered cells its view was last rebuilt for (views are of
+    /// the covered cells there, kept up to date by the cells' comings and goings).
+    var viewCells: [Int]?
 
     init(outlet: SessionOutlet, id: UInt32, area: WireArea?, version: UInt16) {
         self.outlet = outlet; self.id = id; self.area = area; self.version = version
@@ -100,6 +103,10 @@ final class RunnerState {
     /// Where the input log goes (`--input-log`), and how many resets have started a new one.
     var logWriter: InputLogWriter?
     var logResets = 0
+    /// Each cell's ids at the encode before the last, and, computed on first use each tick,
+    /// who entered and left each cell since (version 3's area views follow these).
+    var previousCellIds: [[UInt32]] = []
+    var cellDiffs: [Int: CellDiff] = [:]
     /// Events dropped over the per-tick cap since the last log line about them.
     var droppedSinceLog = 0
     var lastDropLog: UInt64 = 0
@@ -384,6 +391,9 @@ final class RunnerState {
             let g = store.generation[s] &+ 1
             if aliveGeneration[s] != g { aliveGeneration[s] = g; newSlots.append(UInt32(s)) }
         }
+        // The cells' ids before this encode (by reference: the encoder's next writes copy them).
+        previousCellIds = encoder.withCells { $0.map(\.ids) }
+        cellDiffs.removeAll(keepingCapacity: true)
         lastBlocks = encoder.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys)
         keyframes.removeAll(keepingCapacity: true)
         if let encoder3 {

@@ -84,18 +84,24 @@ import Testing
         var attributes: [UInt32: [UInt8: UInt32]] = [:]
         var events: [WireEvent] = []
         var snapshot = false
+        /// Every entity the view holds (its covered cells).
+        var held: Set<UInt32> = []
     }
 
-    @Test func anAreaGetsIdentitiesAttributesAndEventsOfItsEntitiesOnly() async throws {
+    /// Version 2 scopes an area's identities, attributes and events to the entities inside
+    /// the area; version 3 to those in its covered cells (the entities it gets positions of).
+    @Test(arguments: [UInt16(2), 3])
+    func anAreaGetsIdentitiesAttributesAndEventsOfItsEntitiesOnly(version: UInt16) async throws {
         let (server, port) = try await Self.marathon()
-        let client = try await SceneClient.connect(host: "127.0.0.1", port: port)
+        let client = try await SceneClient.connect(host: "127.0.0.1", port: port, maxVersion: version)
+        #expect(client.version == version)
         // The start area, where the runners are at the beginning of the race.
-        var whole = SceneView(subscription: 1, version: 2)
+        var whole = SceneView(subscription: 1, version: version)
         client.send(.subscribe(subscription: 1, scene: "marathon", area: nil))
         _ = try await collect(client, view: &whole, frames: 1)
         let start = try #require(whole.entities().first { $0.kind == 1 }).position
         let area = WireArea(minX: start.x - 60, minY: start.y - 60, maxX: start.x + 60, maxY: start.y + 60)
-        var part = SceneView(subscription: 2, area: area, version: 2)
+        var part = SceneView(subscription: 2, area: area, version: version)
         client.send(.subscribe(subscription: 2, scene: "marathon", area: area))
         var ticks: [UInt32: [UInt64: Tick]] = [1: [:], 2: [:]]
         var infoCount: [UInt32: [UInt32: Int]] = [1: [:], 2: [:]]
@@ -124,8 +130,10 @@ import Testing
                 guard let update = result else { continue }
                 var t = Tick()
                 for e in view.entities() where view.visible.contains(e.id) { t.visible[e.id] = e.position }
+                t.held = view.heldIds()
                 // Who an entity is arrives before (or with) the frame in which it first shows.
                 identityLate += update.entered.filter { view.identities[$0] == nil }.count
+                if version >= 3 && s == 2 { identityLate += t.held.filter { view.identities[$0] == nil }.count }
                 ticks[s]![update.tick] = t
                 pending[s] = t
                 lastTick[s] = update.tick
@@ -154,18 +162,23 @@ import Testing
             compared += 1
             let inside = Set(all.visible.filter { area.contains(x: $0.value.x, y: $0.value.y) }.keys)
             #expect(Set(mine.visible.keys) == inside, "tick \(t): visible")
+            // What the area's identities, attributes and events are about: version 2, the
+            // entities inside it; version 3, every entity of its covered cells.
+            let scope = version >= 3 ? mine.held : inside
+            let scopeBefore = version >= 3 ? before.held : Set(before.visible.keys)
+            #expect(inside.isSubset(of: mine.held))
             // Attributes: nothing of entities outside; an entity entering brings all its values;
             // the others in view get exactly the whole scene's changes.
-            #expect(Set(mine.attributes.keys).isSubset(of: inside), "tick \(t): attributes of entities outside the area")
-            for id in inside {
-                if before.visible[id] == nil {
+            #expect(Set(mine.attributes.keys).isSubset(of: scope), "tick \(t): attributes of entities outside the scope")
+            for id in scope {
+                if !scopeBefore.contains(id) {
                     if whole.attributes[id] != nil { #expect(mine.attributes[id]?.count == 4, "tick \(t): entering \(id)"); enteredWithValues += 1 }
                 } else {
                     #expect(mine.attributes[id] == all.attributes[id], "tick \(t): changes of \(id)")
                 }
             }
             // Events: those of entities in view, and the scene-wide leaderboard, exactly.
-            let expected = all.events.filter { wide.contains($0.kind) || inside.contains($0.entity) }
+            let expected = all.events.filter { wide.contains($0.kind) || scope.contains($0.entity) }
             #expect(mine.events == expected, "tick \(t): events")
         }
         #expect(compared > 80)
