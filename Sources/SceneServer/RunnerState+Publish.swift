@@ -38,9 +38,16 @@ extension RunnerState {
                 s.movedRequest = nil
             }
             if s.needsStatic {
-                let geometry = staticGeometry(area: s.area)
-                resyncBytesThisTick += geometry.tail.readableBytes
-                send(geometry, to: s)
+                // Buildings of the area rounded out to the geometry grid: areas that move a
+                // little (a participant's, a panning viewer's) share one coded message, and get
+                // none again while the rounded area stays the same.
+                let rounded = Self.geometryArea(s.area)
+                if s.geometrySent != .some(rounded) {
+                    let geometry = staticGeometry(area: rounded)
+                    resyncBytesThisTick += geometry.tail.readableBytes
+                    send(geometry, to: s)
+                    s.geometrySent = .some(rounded)
+                }
                 s.needsStatic = false
             }
             var blocks: [ByteBuffer] = []
@@ -138,6 +145,17 @@ extension RunnerState {
     /// A list cut into consecutive parts of at most `size` (none for an empty list).
     static func parts<T>(_ list: [T], of size: Int) -> [[T]] {
         stride(from: 0, to: list.count, by: size).map { Array(list[$0..<min(list.count, $0 + size)]) }
+    }
+
+    /// Side of the grid static geometry's areas are rounded out to, metres.
+    static let geometryGrid = 64.0
+
+    /// An area rounded out to the geometry grid (nil, the whole scene, stays nil).
+    static func geometryArea(_ area: WireArea?) -> WireArea? {
+        guard let a = area else { return nil }
+        let g = geometryGrid
+        return WireArea(minX: (a.minX / g).rounded(.down) * g, minY: (a.minY / g).rounded(.down) * g,
+                        maxX: (a.maxX / g).rounded(.up) * g, maxY: (a.maxY / g).rounded(.up) * g)
     }
 
     /// The static geometry of an area, coded once per area until the obstacles change.

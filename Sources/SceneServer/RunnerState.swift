@@ -21,6 +21,8 @@ final class Subscription {
     var sentCells: Set<Int> = []
     var needsResync = true
     var needsStatic = true
+    /// The (rounded) area whose static geometry this subscriber was sent last; nil before any.
+    var geometrySent: WireArea??
     /// Version 2: the last MoveAreaRequest applied since the last frame; AreaMoved answers it
     /// before the frame from which its area applies.
     var movedRequest: UInt32?
@@ -275,7 +277,7 @@ final class RunnerState {
             case .success(let tile):
                 let moved = scene.apply(tile)
                 geometryFrames.removeAll()
-                for s in subscriptions { s.needsStatic = true }
+                for s in subscriptions { s.needsStatic = true; s.geometrySent = nil }
                 reply(true, "tile \(tile.name) loaded at tick \(scene.world.tick): \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
             case .failure(let error):
                 reply(false, "\(error)")
@@ -297,7 +299,7 @@ final class RunnerState {
                 encoder = Self.encoder(for: fresh)
                 useHeights(of: fresh)
                 encode()
-                for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.sentCells = [] }
+                for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.geometrySent = nil; s.sentCells = [] }
                 runner.tickCounter.store(0, ordering: .relaxed)
                 reply(true, "reset with seed \(seed): tick 0, \(fresh.world.store.count) entities")
             case .failure(let error)?:
