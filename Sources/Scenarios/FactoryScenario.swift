@@ -39,7 +39,7 @@ public final class FactoryScenario: Scenario {
     /// Telemetry of each machine, by machine number.
     var telemetry: [MachineState]
     /// Operators' intentions and names (made in `populate`).
-    var intentions: ParticipantIntentions?
+    public private(set) var intentions: ParticipantIntentions?
 
     public init(floor: Rect, parameters p: FactoryParameters) {
         self.floor = floor

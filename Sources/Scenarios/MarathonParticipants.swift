@@ -67,15 +67,6 @@ extension MarathonScenario: ParticipantHost {
         intentions?.seat(h, name: name, startTick: startTick, in: world)
         return h
     }
-
-    public func apply(_ input: ParticipantInput, to h: EntityHandle, in world: World) throws(ParticipationRefusal) {
-        guard let intentions else { throw .badValue("not a participant") }
-        try intentions.apply(input, to: h, in: world)
-    }
-
-    public func setAway(_ away: Bool, handle h: EntityHandle, in world: World) { intentions?.setAway(away, handle: h, in: world) }
-
-    public func remove(_ h: EntityHandle, from world: World) { intentions?.remove(h, from: world) }
 }
 
 extension MarathonBehaviour {

@@ -20,7 +20,7 @@ public final class MarathonScenario: Scenario {
     /// the line), lane (metres off the course's centre line) and start wave.
     public private(set) var columns: MarathonColumns?
     /// Participants' intentions, names and fixes (made in `populate`).
-    var intentions: ParticipantIntentions?
+    public private(set) var intentions: ParticipantIntentions?
 
     public static let runner = EntityKind(code: 1, name: "runner")
     public static let spectator = EntityKind(code: 3, name: "spectator")

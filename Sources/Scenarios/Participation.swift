@@ -98,10 +98,20 @@ public protocol ParticipantHost: AnyObject {
     var limits: HumanLimits { get }
     /// Spawns a participant's entity; `number` is its participant number (1 first).
     func spawnParticipant(_ world: World, start: ParticipantStart, name: String, number: Int) throws(ParticipationRefusal) -> EntityHandle
+    /// Its participants' intentions, names and fixes (made when the scenario populates).
+    var intentions: ParticipantIntentions? { get }
+}
+
+extension ParticipantHost {
     /// Applies an input already checked for finite values and limits.
-    func apply(_ input: ParticipantInput, to handle: EntityHandle, in world: World) throws(ParticipationRefusal)
+    func apply(_ input: ParticipantInput, to h: EntityHandle, in world: World) throws(ParticipationRefusal) {
+        guard let intentions else { throw .badValue("not a participant") }
+        try intentions.apply(input, to: h, in: world)
+    }
+
     /// Away: the entity stands still until it is back.
-    func setAway(_ away: Bool, handle: EntityHandle, in world: World)
+    func setAway(_ away: Bool, handle h: EntityHandle, in world: World) { intentions?.setAway(away, handle: h, in: world) }
+
     /// The participant left: its entity is removed and forgotten.
-    func remove(_ handle: EntityHandle, from world: World)
+    func remove(_ h: EntityHandle, from world: World) { intentions?.remove(h, from: world) }
 }

@@ -138,13 +138,7 @@ extension RunnerState {
         }
         swap(&now, &s.inView); swap(&before, &s.previousView)
         entered.sort()
-        let unknown = entered.filter { !s.told.contains(Int($0)) }
-        for slot in unknown { s.told.insert(Int(slot)) }
-        for m in identityMessages(unknown, subscription: s.id) {
-            let frame = m.frame()
-            if resync { resyncBytesThisTick += frame.readableBytes }
-            send(frame, to: s)
-        }
+        sendIdentities(of: entered, to: s, resync: resync)
         return entered
     }
 
@@ -225,6 +219,12 @@ extension RunnerState {
             }
         }
         entered.sort()
+        sendIdentities(of: entered, to: s, resync: resync)
+        return entered
+    }
+
+    /// The identities of the entered slots a subscriber was never told about.
+    func sendIdentities(of entered: [UInt32], to s: Subscription, resync: Bool) {
         let unknown = entered.filter { !s.told.contains(Int($0)) }
         for slot in unknown { s.told.insert(Int(slot)) }
         for m in identityMessages(unknown, subscription: s.id) {
@@ -232,7 +232,6 @@ extension RunnerState {
             if resync { resyncBytesThisTick += frame.readableBytes }
             send(frame, to: s)
         }
-        return entered
     }
 
     /// Who entered and left cell `c` at the last encode, computed once a tick.

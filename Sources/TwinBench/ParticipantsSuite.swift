@@ -33,29 +33,14 @@ package enum ParticipantsSuite {
         manifest["participants"] = ["join": "open", "max": participants + 100, "graceSeconds": 30]
         manifest["tiles"] = (manifest["tiles"] as? [String] ?? []).map { source.deletingLastPathComponent().appendingPathComponent($0).path }
         try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: "\(dir)/marathon.scene.json"))
-        let port = Int.random(in: 20_000...30_000), metricsPort = port + 1000
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        server.arguments = ["serve", "--scene", "\(dir)/marathon.scene.json", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)",
-                            "--metrics-port", "\(metricsPort)", "--max-connections", "\(participants + 200)", "--join-rate", "\(participants)", "--no-http",
-                            "--log-level", "warning"]
-        server.standardError = FileHandle.nullDevice
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
-        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
-        var up = false
-        for _ in 0..<600 {
-            if let probe = try? await SceneClient.connect(host: "127.0.0.1", port: port) {
-                await probe.close()
-                up = true
-                break
-            }
-            try await Task.sleep(nanoseconds: 100_000_000)
-        }
-        guard up else { throw BenchError("the server did not start on port \(port)") }
+        let port = ServedChild.randomPort(), metricsPort = port + 1000
+        let server = try await ServedChild(port: port, arguments: [
+            "--scene", "\(dir)/marathon.scene.json", "--catalog", "\(dir)/c.sqlite", "--metrics-port", "\(metricsPort)",
+            "--max-connections", "\(participants + 200)", "--join-rate", "\(participants)", "--no-http"], waitSeconds: 60)
+        defer { server.stop() }
         log("\(participants) participants on the marathon with \(runners) runners for \(Int(seconds)) s ...")
         let before = try await Self.metrics(port: metricsPort)
-        let serverCPU0 = cpuSeconds(pid: server.processIdentifier), ownCPU0 = cpuSeconds(pid: getpid())
+        let serverCPU0 = cpuSeconds(pid: server.pid), ownCPU0 = cpuSeconds(pid: getpid())
         var config = LoadConfiguration()
         config.port = port
         config.clients = 0
@@ -67,9 +52,9 @@ package enum ParticipantsSuite {
         let started = Date()
         let report = await LoadGenerator.run(config)
         let elapsed = Date().timeIntervalSince(started)
-        let rss = ServerSuite.residentMegabytes(pid: server.processIdentifier)
+        let rss = ServerSuite.residentMegabytes(pid: server.pid)
         let after = try await Self.metrics(port: metricsPort)
-        let serverCPU = cpuSeconds(pid: server.processIdentifier) - serverCPU0, ownCPU = cpuSeconds(pid: getpid()) - ownCPU0
+        let serverCPU = cpuSeconds(pid: server.pid) - serverCPU0, ownCPU = cpuSeconds(pid: getpid()) - ownCPU0
         func delta(_ name: String) -> Double { (after[name] ?? 0) - (before[name] ?? 0) }
         let ticks = delta("twinscene_ticks_total{scene=\"marathon\"}")
         let tickSeconds = delta("twinscene_tick_duration_seconds_sum{scene=\"marathon\"}")

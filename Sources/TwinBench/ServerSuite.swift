@@ -52,29 +52,11 @@ package enum ServerSuite {
              "seed":5,"tickRate":20,"wireCellSize":32,"parameters":{"walkers":\(walkers)}}
             """
         try manifest.write(toFile: "\(dir)/load.scene.json", atomically: true, encoding: .utf8)
-        // Below Linux's ephemeral range (32768 and up), where the load's own client sockets live.
-        let port = Int.random(in: 20_000...31_000), httpPort = port + 1000
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        let port = ServedChild.randomPort(), httpPort = port + 1000
         let sceneArgument = scene.map { "\(scenesDir)/\($0).scene.json" } ?? "\(dir)/load.scene.json"
-        server.arguments = ["serve", "--scene", sceneArgument, "--catalog", "\(dir)/c.sqlite", "--port", "\(port)",
-                            "--log-level", "warning"] + (webSocket ? ["--http-port", "\(httpPort)"] : ["--no-http"])
-        server.standardError = FileHandle.nullDevice
-        // Not this process's stdout: `--json` output must stay one JSON object.
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
-        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
-        // Wait for the port.
-        var up = false
-        for _ in 0..<200 {
-            if let probe = try? await SceneClient.connect(host: "127.0.0.1", port: port) {
-                await probe.close()
-                up = true
-                break
-            }
-            try await Task.sleep(nanoseconds: 100_000_000)
-        }
-        guard up else { throw BenchError("the server did not start on port \(port)") }
+        let server = try await ServedChild(port: port, arguments: ["--scene", sceneArgument, "--catalog", "\(dir)/c.sqlite"]
+                                           + (webSocket ? ["--http-port", "\(httpPort)"] : ["--no-http"]))
+        defer { server.stop() }
         log("\(clients) \(webSocket ? "WebSocket" : "TCP") clients on \(scene ?? "\(walkers) walkers") for \(Int(seconds)) s ...")
         var config = LoadConfiguration()
         config.port = port
@@ -104,7 +86,7 @@ package enum ServerSuite {
             }
         }
         let report = await LoadGenerator.run(config)
-        let rss = residentMegabytes(pid: server.processIdentifier)
+        let rss = residentMegabytes(pid: server.pid)
         log(String(format: "delivered %.4f, p99 %.1f ms, server %.0f MB", report.deliveredRatio, report.latencyP99Ms, rss))
         return (report, rss)
     }
