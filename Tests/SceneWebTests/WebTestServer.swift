@@ -65,8 +65,10 @@ struct WebTestServer {
 /// Raw HTTP over a plain NIO TCP connection (independent of Hummingbird and of any client's
 /// path normalisation): sends `request` as is, returns everything until the server closes,
 /// `seconds` pass, or (with `headOnly`) a whole response head has come. The generous
-/// default holds on a machine whose cores the other suites keep busy.
-func rawHTTP(port: Int, _ request: [UInt8], seconds: Int = 120, headOnly: Bool = false) async -> String {
+/// default holds on a machine whose cores the other suites keep busy: Hummingbird answers
+/// from the cooperative pool, which a full run's synchronous tests can hold for minutes
+/// (seen in CI: no answer within 120 s at the start of a run).
+func rawHTTP(port: Int, _ request: [UInt8], seconds: Int = 400, headOnly: Bool = false) async -> String {
     let collector = ByteCollector(headOnly: headOnly)
     let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).channelInitializer { ch in
         ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(collector) }
