@@ -52,6 +52,8 @@ final class ParticipantDesk {
     private var byOutlet: [ObjectIdentifier: UInt32] = [:]
     /// Seats with an input applied since the last frame.
     private var acksDue: [UInt32] = []
+    /// Seats whose connection dropped, waiting out their grace period.
+    private var away = Set<UInt32>()
 
     init(policy: JoinPolicy, tickRate: Int, metrics: ServerMetrics, scene: String) {
         self.policy = policy; self.tickRate = tickRate; self.metrics = metrics
@@ -83,6 +85,7 @@ final class ParticipantDesk {
             seat.outlet = outlet
             seat.release = r.settle
             seat.leavesAtTick = nil
+            away.remove(id)
             seat.refusals = RefusalGate()
             byOutlet[ObjectIdentifier(outlet)] = id
             scene.setAway(false, seat.handle)
@@ -160,6 +163,7 @@ final class ParticipantDesk {
     private func remove(_ seat: Seat, scene: LoadedScene) {
         scene.leave(seat.handle)
         seats[seat.participant] = nil
+        away.remove(seat.participant)
         byToken[seat.token] = nil
         if let o = seat.outlet { byOutlet[ObjectIdentifier(o)] = nil }
         participantsGauge.record(seats.count)
@@ -172,14 +176,16 @@ final class ParticipantDesk {
         seat.release = nil
         seat.ackSequence = nil
         seat.leavesAtTick = scene.world.tick + UInt64((policy.graceSeconds * Double(tickRate)).rounded())
+        away.insert(id)
         scene.setAway(true, seat.handle)
     }
 
     /// At a tick boundary: participants away past their grace period leave.
     func expire(scene: LoadedScene) {
         let now = scene.world.tick
-        // Seats by participant id, so the order (and the input log) does not depend on a hash.
-        for id in seats.keys.sorted() {
+        guard !away.isEmpty else { return }
+        // By participant id, so the order (and the input log) does not depend on a hash.
+        for id in away.sorted() {
             guard let seat = seats[id], let at = seat.leavesAtTick, at <= now else { continue }
             remove(seat, scene: scene)
         }
@@ -206,7 +212,7 @@ final class ParticipantDesk {
             }
             seat.release?(nil)
         }
-        seats.removeAll(); byToken.removeAll(); byOutlet.removeAll(); acksDue.removeAll()
+        seats.removeAll(); byToken.removeAll(); byOutlet.removeAll(); acksDue.removeAll(); away.removeAll()
         participantsGauge.record(0)
     }
 

@@ -92,7 +92,14 @@ import Testing
     /// the area; version 3 to those in its covered cells (the entities it gets positions of).
     @Test(arguments: [UInt16(2), 3])
     func anAreaGetsIdentitiesAttributesAndEventsOfItsEntitiesOnly(version: UInt16) async throws {
-        let (server, port) = try await Self.marathon()
+        // The first wave runs at once; the other three wait in the corral for five minutes, so
+        // the start area still holds runners however late a starved test gets to subscribe
+        // (in CI this test once subscribed after the whole field had left).
+        let (server, port) = try await Self.serve("marathon.scene.json") {
+            $0.parameters["runners"] = 600
+            $0.parameters["spectators"] = 40
+            $0.parameters["waveGapSeconds"] = 300
+        }
         let client = try await SceneClient.connect(host: "127.0.0.1", port: port, maxVersion: version)
         #expect(client.version == version)
         // The start area, where the runners are at the beginning of the race.

@@ -25,7 +25,9 @@ import Testing
         // Under AddressSanitizer freed memory sits in quarantine, so RSS says nothing there;
         // LeakSanitizer checks the same code for leaks instead (README).
         if ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil {
-            #expect(growth < 20 << 20, "RSS grew by \(growth >> 20) MB over 1,000 StaticGeometry messages")
+            // A leak holds some 250 MB; the rest of a parallel run can grow this process by
+            // tens of MB meanwhile (30 MB seen in CI), so the bound sits between the two.
+            #expect(growth < 120 << 20, "RSS grew by \(growth >> 20) MB over 1,000 StaticGeometry messages")
         }
         // And the bytes still decode to the same buildings.
         var buffer = message.frame()
