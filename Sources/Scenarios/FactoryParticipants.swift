@@ -9,6 +9,7 @@ extension FactoryScenario: ParticipantHost {
     /// A person walking: 2.5 m/s at most, 2 m/s², fixes within 10 m of noise.
     public var limits: HumanLimits { HumanLimits(maxSpeed: 2.5, maxAcceleration: 2, fixTolerance: 10) }
     public var participantHost: (any ParticipantHost)? { self }
+    public var offersTreadmill: Bool { false }
 
     public func spawnParticipant(_ world: World, start: ParticipantStart, name: String, number: Int) throws(ParticipationRefusal) -> EntityHandle {
         guard let intentions else { throw .unsupported("the factory is not populated") }

@@ -47,7 +47,7 @@ extension LoadedScene {
         }
         switch input {
         case .treadmill(let v):
-            guard manifest.scenario == .marathon else { throw .unsupported("treadmill mode is the marathon's") }
+            guard host.offersTreadmill else { throw .unsupported("this scene has no course: treadmill mode is the marathon's") }
             try speed(v)
         case .heading(let radians, let v):
             guard radians.isFinite, abs(radians) <= 2 * .pi + 1e-3 else { throw .badValue("heading \(radians) is not within ±2π radians") }

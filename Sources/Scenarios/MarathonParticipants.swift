@@ -32,6 +32,7 @@ extension MarathonScenario: ParticipantHost {
     public static let participant = EntityKind(code: 4, name: "participant")
     public var participantKind: EntityKind { Self.participant }
     public var participantHost: (any ParticipantHost)? { self }
+    public var offersTreadmill: Bool { true }
     public var limits: HumanLimits { .runner }
 
     /// Bib numbers of participants follow the simulated field's.

@@ -100,6 +100,8 @@ public protocol ParticipantHost: AnyObject {
     func spawnParticipant(_ world: World, start: ParticipantStart, name: String, number: Int) throws(ParticipationRefusal) -> EntityHandle
     /// Its participants' intentions, names and fixes (made when the scenario populates).
     var intentions: ParticipantIntentions? { get }
+    /// Whether it has a course to run in treadmill mode.
+    var offersTreadmill: Bool { get }
 }
 
 extension ParticipantHost {

@@ -393,8 +393,14 @@ final class RunnerState {
             let g = store.generation[s] &+ 1
             if aliveGeneration[s] != g { aliveGeneration[s] = g; newSlots.append(UInt32(s)) }
         }
-        // The cells' ids before this encode (by reference: the encoder's next writes copy them).
-        previousCellIds = encoder.withCells { $0.map(\.ids) }
+        // The cells' ids before this encode (by reference: the encoder's next writes copy them),
+        // kept only while a version 3 area view follows them. A view's first update rebuilds
+        // it from the cells, so ticks without one need nothing kept.
+        if subscriptions.contains(where: { $0.version >= 3 && $0.area != nil }) {
+            previousCellIds = encoder.withCells { $0.map(\.ids) }
+        } else if !previousCellIds.isEmpty {
+            previousCellIds = []
+        }
         cellDiffs.removeAll(keepingCapacity: true)
         lastBlocks = encoder.encode(tick: scene.world.tick, ids: ids, kinds: kinds, x: xs, y: ys)
         keyframes.removeAll(keepingCapacity: true)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SceneCore
 import SceneWire
 import Testing
 @testable import SceneServer
@@ -88,26 +89,14 @@ import Testing
 /// `Double(qx) * quantum` comparison does, bounds landing on and between quanta included.
 @Suite struct AreaQuantaTests {
     @Test func thresholdsInQuantaAgreeWithTheClientsTest() {
-        var seeded = SplitMixTestRandom(seed: 2026)
+        var seeded = SeededGenerator(seed: 2026)
         for q in [0.01, 0.001, 0.05, 0.1, 0.3] {
             for _ in 0..<2_000 {
                 // Bounds on exact multiples of the quantum (the hard case) and anywhere.
-                let v = seeded.unit() < 0.5 ? Double(Int(seeded.unit() * 100_000) - 20_000) * q : (seeded.unit() - 0.2) * 3_000
+                let v = Double.random(in: 0..<1, using: &seeded) < 0.5 ? Double(Int(Double.random(in: 0..<1, using: &seeded) * 100_000) - 20_000) * q : (Double.random(in: 0..<1, using: &seeded) - 0.2) * 3_000
                 let n = RunnerState.firstQuantum(atLeast: v, q)
                 #expect(Double(n) * q >= v && Double(n - 1) * q < v, "q \(q), bound \(v): \(n)")
             }
         }
-    }
-}
-
-struct SplitMixTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func unit() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
     }
 }
