@@ -122,7 +122,6 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "SceneWebTests", dependencies: [
             "SceneWeb", "SceneServer", "SceneClient", "Scenarios", "CityTiles", "SceneWire",
-            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),

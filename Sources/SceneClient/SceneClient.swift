@@ -50,7 +50,10 @@ public final class SceneClient: Sendable {
                         upgraded.succeed(())
                     case .webSocket(let path, let origin):
                         try WebSocketTransport.configure(channel, host: host, port: port, path: path, origin: origin,
-                                                         upgraded: upgraded, then: protocolHandlers)
+                                                         upgraded: upgraded) { upgradedChannel in
+                            try upgradedChannel.pipeline.syncOperations.addHandler(MessagesToStream())
+                            try protocolHandlers(upgradedChannel)
+                        }
                     }
                 }
             }

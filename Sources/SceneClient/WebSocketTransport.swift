@@ -6,16 +6,16 @@ import NIOWebSocket
 /// NIO's own WebSocket client: independent of the server's (Hummingbird's). After the
 /// upgrade, binary messages are turned back into the byte stream the TCP pipeline reads, and
 /// each frame the client writes goes out as one masked binary message.
-enum WebSocketTransport {
-    /// Adds the HTTP upgrade to `channel`; once upgraded, `then` adds the protocol handlers.
-    static func configure(_ channel: any Channel, host: String, port: Int, path: String, origin: String?,
+package enum WebSocketTransport {
+    /// Adds the HTTP upgrade to `channel`; once upgraded, `then` adds the handlers of
+    /// WebSocket frames (`MessagesToStream` and the protocol's, for the client).
+    package static func configure(_ channel: any Channel, host: String, port: Int, path: String, origin: String?,
                           upgraded: EventLoopPromise<Void>, then: @escaping @Sendable (any Channel) throws -> Void) throws {
         let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 25, automaticErrorHandling: true) { channel, _ in
             channel.eventLoop.makeCompletedFuture {
                 let ops = channel.pipeline.syncOperations
                 // The request is answered: from now on the stream carries WebSocket frames.
                 ops.removeHandler(try ops.handler(type: UpgradeRequest.self), promise: nil)
-                try ops.addHandler(MessagesToStream())
                 try then(channel)
                 upgraded.succeed(())
             }

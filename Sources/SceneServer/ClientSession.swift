@@ -61,7 +61,8 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
     /// The connection is open: counted against the cap, its handshake and idle timers armed.
     /// On the channel's event loop.
     package func start(channel: any Channel, framing: OutletFraming) {
-        let outlet = SessionOutlet(channel: channel, id: registry.nextSessionId(), metrics: registry.metrics, framing: framing)
+        let outlet = SessionOutlet(channel: channel, id: registry.nextSessionId(), metrics: registry.metrics, framing: framing,
+                                   closeGrace: configuration.closeGrace, goodbyeGrace: configuration.goodbyeGrace)
         self.outlet = outlet
         logger[metadataKey: "client"] = "\(outlet.remote)"
         if framing == .webSocket { logger[metadataKey: "transport"] = "websocket" }

@@ -37,6 +37,12 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a client may stay over its byte budget without draining before it is closed
     /// with Error 17.
     public var drainTimeout: Double = 10
+    /// Seconds a connection closed with an Error has to take it (the Error waits behind what
+    /// was queued before it) before it is closed regardless.
+    public var closeGrace: Double = 60
+    /// Seconds a client has to take its Goodbye when the server shuts down before it is
+    /// closed regardless: a client that never reads cannot hold the shutdown.
+    public var goodbyeGrace: Double = 5
     /// Worker threads of each scene's parallel step.
     public var workers: Int = 2
     /// Seconds between status log lines.

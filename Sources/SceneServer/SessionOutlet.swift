@@ -33,7 +33,15 @@ public final class SessionOutlet: Sendable {
 
     let framing: OutletFraming
 
-    init(channel: any Channel, id: Int, metrics: ServerMetrics, framing: OutletFraming = .stream) {
+    /// Seconds a closing connection waits for the client to take its last message (an Error,
+    /// after its linger; a Goodbye) before it is closed regardless: a client that never reads
+    /// cannot hold its descriptor, its queued bytes or a draining server's shutdown.
+    let closeGrace: Double, goodbyeGrace: Double
+
+    init(channel: any Channel, id: Int, metrics: ServerMetrics, framing: OutletFraming = .stream,
+         closeGrace: Double = 60, goodbyeGrace: Double = 5) {
+        self.closeGrace = closeGrace
+        self.goodbyeGrace = goodbyeGrace
         self.channel = channel
         self.id = id
         self.metrics = metrics
@@ -119,7 +127,7 @@ public final class SessionOutlet: Sendable {
     func sendAndClose(_ message: WireMessage) {
         guard closing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         let channel = self.channel, framing = self.framing
-        finish(message.frame(), framing: framing, closeCode: .normalClosure, reason: "", channel: channel, linger: nil)
+        finish(message.frame(), framing: framing, closeCode: .normalClosure, reason: "", channel: channel, linger: nil, grace: goodbyeGrace)
     }
 
     /// The one way the server ends a connection after an Error; once only, from any thread.
@@ -132,11 +140,15 @@ public final class SessionOutlet: Sendable {
     func end(_ code: ErrorCode, _ text: String, linger: Double?) {
         guard closing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         let frame = WireMessage.error(code: code.rawValue, message: text).frame()
-        finish(frame, framing: framing, closeCode: .unknown(4000 + code.rawValue), reason: text, channel: channel, linger: linger)
+        finish(frame, framing: framing, closeCode: .unknown(4000 + code.rawValue), reason: text, channel: channel, linger: linger, grace: closeGrace)
     }
 
     private func finish(_ frame: ByteBuffer, framing: OutletFraming, closeCode: WebSocketErrorCode, reason: String,
-                        channel: any Channel, linger: Double?) {
+                        channel: any Channel, linger: Double?, grace: Double) {
+        let force = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(((linger ?? 0) + grace) * 1e9))) {
+            channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in force.cancel() }
         let lingerClose: @Sendable () -> Void = {
             guard let linger else { channel.close(promise: nil); return }
             channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(linger * 1e9))) { channel.close(promise: nil) }

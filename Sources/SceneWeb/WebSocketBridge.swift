@@ -27,8 +27,12 @@ enum WebSocketBridge {
         } catch {
             return
         }
-        let fail: @Sendable (ErrorCode, String) -> Void = { code, text in
-            channel.eventLoop.execute { session.value.fail(code, text) }
+        // The session's Error and its Close (4000 + code) go out first, and the handler returns
+        // only once the connection is closed: WSCore, left to finish, would send its own
+        // Close (1000) and could get it ahead of the session's.
+        let fail: @Sendable (ErrorCode, String) async -> Void = { code, text in
+            try? await channel.eventLoop.submit { session.value.fail(code, text) }.get()
+            try? await channel.closeFuture.get()
         }
         var message = ByteBuffer()
         var isText = false
@@ -40,26 +44,26 @@ enum WebSocketBridge {
                     isText = frame.opcode == .text
                 }
                 guard message.readableBytes + frame.data.readableBytes <= maxMessage else {
-                    fail(.frameTooLarge, "a WebSocket message over \(maxMessage) bytes (one frame of at most \(maxFrame) bytes)")
+                    await fail(.frameTooLarge, "a WebSocket message over \(maxMessage) bytes (one frame of at most \(maxFrame) bytes)")
                     break reading
                 }
                 var data = frame.data
                 message.writeBuffer(&data)
                 guard frame.fin else { continue }
                 if isText {
-                    fail(.malformedFrame, "a text WebSocket message; the protocol's messages are binary")
+                    await fail(.malformedFrame, "a text WebSocket message; the protocol's messages are binary")
                     break reading
                 }
                 let m: WireMessage
                 do {
                     guard let f = try decoder.next(&message), message.readableBytes == 0 else {
-                        fail(.malformedFrame, "a WebSocket message must hold exactly one whole frame")
+                        await fail(.malformedFrame, "a WebSocket message must hold exactly one whole frame")
                         break reading
                     }
                     m = try WireMessage.decode(type: f.type, payload: f.payload)
                 } catch {
                     // Both calls throw WireError only (typed throws).
-                    fail(error.code, error.description)
+                    await fail(error.code, error.description)
                     break reading
                 }
                 channel.eventLoop.execute { session.value.receive(m) }
@@ -69,8 +73,7 @@ enum WebSocketBridge {
             // session goes when the channel does.
             logger.debug("WebSocket ended", metadata: ["error": "\(error)"])
         }
-        // Returning lets WSCore finish the close; a failure's Error and Close frames were
-        // queued on the event loop before it.
+        // Returning lets WSCore finish the close (after a failure, the connection is closed).
         channel.eventLoop.execute { session.value.stop() }
     }
 }

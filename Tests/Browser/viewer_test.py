@@ -162,7 +162,7 @@ def browser():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
 
 
-def retrying(call, attempts=4):
+def retrying(call, attempts=8):
     """A WebDriver call, tried again when the renderer was too busy to answer (a loaded
     machine rendering in software)."""
     from selenium.common.exceptions import TimeoutException

@@ -170,6 +170,39 @@ import Testing
         #expect(closedCount()?.hasSuffix(" 1") == true, "\(closedCount() ?? "no metric")")
         await t.server.shutdown()
     }
+
+    /// A client that never reads at all, not even its Error: the server closes it anyway (its
+    /// descriptor and queued bytes are not held); and one that never reads its Goodbye does
+    /// not hold a shutdown (which would otherwise wait for its close forever).
+    @Test func aClientThatNeverReadsItsLastMessageIsClosedRegardless() async throws {
+        let t = try await TestServer.start(walkers: 8000) {
+            $0.outboundBudgetBytes = 16 << 10; $0.socketSendBufferBytes = 8192; $0.drainTimeout = 1; $0.closeGrace = 2
+        }
+        func metric(_ name: String) -> String? {
+            t.server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
+        }
+        let deaf = try await t.connect("deaf")
+        try await deaf.channel.setOption(ChannelOptions.autoRead, value: false).get()
+        deaf.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        for _ in 0..<600 where metric("twinscene_slow_clients_closed_total") != "1" { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(metric("twinscene_slow_clients_closed_total") == "1")
+        // Its Error stays unread; after the close grace (2 s here; polled up to 60) it is gone.
+        for _ in 0..<600 where !t.server.registry.outlets.isEmpty { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(t.server.registry.outlets.isEmpty, "the server still holds \(t.server.registry.outlets.count) connection(s)")
+
+        // A second one, stalled and never reading, when the server shuts down (its Goodbye's
+        // grace is the default 5 s).
+        let other = try await t.connect("deaf-at-shutdown")
+        try await other.channel.setOption(ChannelOptions.autoRead, value: false).get()
+        other.send(.subscribe(subscription: 1, scene: "district", area: nil))
+        for _ in 0..<100 where (t.server.registry.outlets.first?.queued ?? 0) < 8192 { try await Task.sleep(nanoseconds: 100_000_000) }
+        let server = t.server
+        Task { await server.shutdown() }
+        for _ in 0..<600 where server.state != .stopped { try await Task.sleep(nanoseconds: 100_000_000) }
+        #expect(server.state == .stopped, "shutdown still waits for a client that does not read its Goodbye")
+        await deaf.close()
+        await other.close()
+    }
 }
 
 @Suite(.serialized) struct TimeControlTests {

@@ -372,10 +372,14 @@ import Testing
         let log = try InputLog.parse(text)
         let joins = log.entries.filter { if case .join = $0.op { true } else { false } }.count
         let inputs = log.entries.filter { if case .input = $0.op { true } else { false } }.count
-        let aways = log.entries.filter { if case .away(_, true) = $0.op { true } else { false } }.count
+        let aways = log.entries.compactMap { if case .away(let slot, true) = $0.op { slot } else { nil } }
         #expect(joins == 100)
         #expect(inputs > 1_500, "inputs logged: \(inputs)")
-        #expect(aways == 10)
+        // The ten that dropped are away; the others may be too, if their connections closed
+        // after the shutdown's Goodbye before the scene's last tick.
+        let dropped = Set(clients.prefix(10).map(\.1))
+        #expect(dropped.isSubset(of: Set(aways)), "dropped \(dropped.sorted()), away \(aways)")
+        #expect(Set(aways).count == aways.count && aways.count <= 100)
         guard case .hash = log.entries.last?.op else { Issue.record("no final hash"); return }
         let scene = try SceneLoader.load(try #require(manifest), catalog: try Catalog(), workers: 3)
         #expect(try scene.replay(log) >= 1)

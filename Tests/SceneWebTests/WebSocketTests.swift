@@ -1,5 +1,4 @@
 import Foundation
-import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -8,56 +7,6 @@ import SceneServer
 import SceneWire
 import Synchronization
 import Testing
-
-/// What a test client sends over the WebSocket.
-enum WSOut: Sendable {
-    case message(WireMessage)
-    case raw([UInt8])
-    case text(String)
-}
-
-/// What came back: the protocol's messages, messages that did not hold exactly one frame,
-/// and the Close frame.
-struct WSResult: Sendable {
-    var messages: [WireMessage] = []
-    var notOneFrame = 0
-    var close: WebSocketCloseFrame?
-    var errorCodes: [UInt16] { messages.compactMap { if case .error(let c, _) = $0 { return c } else { return nil } } }
-}
-
-/// Opens a WebSocket to `/ws`, sends `outs`, and reads until `stop` says so, the server
-/// closes, or `seconds` pass.
-func wsRun(port: Int, path: String = "/ws", outs: [WSOut], seconds: Double = 30,
-           stop: @escaping @Sendable ([WireMessage]) -> Bool = { _ in false }) async throws -> WSResult {
-    let result = Mutex(WSResult())
-    let deadline = Date().addingTimeInterval(seconds)
-    var logger = Logger(label: "ws-test")
-    logger.logLevel = .warning
-    let close = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)\(path)", logger: logger) { inbound, outbound, _ in
-        for out in outs {
-            switch out {
-            case .message(let m): try await outbound.write(.binary(m.frame()))
-            case .raw(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
-            case .text(let t): try await outbound.write(.text(t))
-            }
-        }
-        for try await message in inbound.messages(maxSize: 1 << 24) {
-            guard case .binary(var buffer) = message else { continue }
-            let decoded: WireMessage?
-            if let frame = try? WireFrameDecoder(maxFrameBytes: 1 << 24).next(&buffer), buffer.readableBytes == 0 {
-                decoded = try? WireMessage.decode(type: frame.type, payload: frame.payload)
-            } else {
-                decoded = nil
-            }
-            let done = result.withLock { r -> Bool in
-                if let decoded { r.messages.append(decoded) } else { r.notOneFrame += 1 }
-                return stop(r.messages)
-            }
-            if done || Date() > deadline { break }
-        }
-    }
-    return result.withLock { r in r.close = close; return r }
-}
 
 let helloV2 = WSOut.message(.hello(minVersion: 1, maxVersion: 2, client: "ws-test"))
 

@@ -44,6 +44,9 @@ struct WebTestServer {
         // answer can wait on the cooperative pool for tens of seconds, and the idle timeout
         // (30 s) would close the connection before it. Tests of timeouts set their own.
         webConfig.idleTimeout = 600
+        // Likewise the request head's deadline: a connection's bytes are read only once
+        // Hummingbird's task for it runs on that pool (seen: 150 s at the start of a run).
+        webConfig.requestHeadTimeout = 600
         web(&webConfig)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let front = try WebFront(server: server, configuration: webConfig, logger: logger) { continuation.yield($0) }
