@@ -46,6 +46,11 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles", "StrictJSON"], swiftSettings: strict),
+        // The NATS core client protocol on SwiftNIO (docs/NATS.md): no Swift NATS client is in the mirror.
+        .target(name: "NATSClient", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
         .target(name: "SceneWire", dependencies: [
             "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -117,6 +122,11 @@ let package = Package(
         ], swiftSettings: strict),
         .testTarget(name: "SceneServerTests", dependencies: [
             "SceneServer", "SceneClient", "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
+        .testTarget(name: "NATSClientTests", dependencies: [
+            "NATSClient", "SceneCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),

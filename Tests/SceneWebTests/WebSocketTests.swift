@@ -20,20 +20,24 @@ func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 {
         let tcp = try await SceneClient.connect(host: "127.0.0.1", port: t.tcpPort, name: "tcp", maxVersion: 2)
         tcp.send(.subscribe(subscription: 1, scene: "district", area: nil))
         // The TCP client reads until the WebSocket one has its 60 frames (the WebSocket starts
-        // later, so every tick it saw is among the TCP client's), at most 1,200 frames.
+        // later, so every tick it saw is among the TCP client's latest), keeping the last 600
+        // ticks; at most 400 s (a starved run can hold the WebSocket's upgrade for a minute).
         let wsDone = Flag()
         let ws = Task {
             defer { wsDone.set() }
-            return try await wsRun(port: t.httpPort, outs: [helloV2, .message(.subscribe(subscription: 1, scene: "district", area: nil))]) { frames($0) >= 60 }
+            return try await wsRun(port: t.httpPort, outs: [helloV2, .message(.subscribe(subscription: 1, scene: "district", area: nil))],
+                                   seconds: 400) { frames($0) >= 60 }
         }
         var tcpView = SceneView(subscription: 1, version: 2)
         var tcpStates: [UInt64: [String]] = [:]
         var n = 0
+        let started = Date()
         for try await m in tcp.messages {
             if let u = try tcpView.apply(m) {
                 tcpStates[u.tick] = Self.state(tcpView)
+                if u.tick >= 600 { tcpStates[u.tick - 600] = nil }
                 n += 1
-                if (wsDone.isSet && n >= 60) || n >= 1200 { break }
+                if (wsDone.isSet && n >= 60) || Date().timeIntervalSince(started) > 400 { break }
             }
         }
         await tcp.close()
