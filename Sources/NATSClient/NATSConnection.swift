@@ -281,7 +281,6 @@ public final class NATSConnection: Sendable {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
             channel.eventLoop.execute { [self] in register(channel, generation: generation, info: info, connect: connect, handshake: c) }
         }
-        state.withLock { s in s.established = true; s.everEstablished = true }
     }
 
     /// The CONNECT, the subscriptions, what was kept while reconnecting and the PING whose
@@ -343,6 +342,10 @@ public final class NATSConnection: Sendable {
         case .pong:
             let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
                 s.pingsOut = 0
+                // The first PONG of a connection answers the handshake: from here on, a loss
+                // is a disconnection to reconnect from. (Marked here, on the event loop, not
+                // once `open` resumes: the connection may be lost in between.)
+                if !s.established { s.established = true; s.everEstablished = true }
                 return s.pongWaiters.isEmpty ? nil : s.pongWaiters.removeFirst()?.waiter
             }
             waiter?.resume()

@@ -65,8 +65,10 @@ final class ParticipantDesk {
     /// Refuses a Join: counted, answered, and the session told.
     private func refuse(_ r: JoinRequest, _ code: ErrorCode, _ message: String, outlet: SessionOutlet) {
         metrics.refusal(code).increment()
-        send(.refused(request: r.request, code: code.rawValue, count: 1, message: message), to: outlet)
+        // The session hears first (both go through its event loop, in order): a client that
+        // answers the Refused at once with another Join finds the first one settled.
         r.settle(nil)
+        send(.refused(request: r.request, code: code.rawValue, count: 1, message: message), to: outlet)
     }
 
     func join(_ r: JoinRequest, outlet: SessionOutlet, scene: LoadedScene) {
@@ -121,9 +123,12 @@ final class ParticipantDesk {
     private func joined(_ r: JoinRequest, _ seat: Seat, scene: LoadedScene, outlet: SessionOutlet) {
         let limits = scene.scenario.participantHost?.limits ?? .runner
         let at = scene.world.store.position(of: seat.handle) ?? .zero
+        // The session learns its participant before the client can: an Input sent the moment
+        // Joined arrives must not meet a session that still thinks the Join is in flight
+        // (Refused 24; seen in CI with the tick thread preempted between the two).
+        r.settle(seat.participant)
         send(.joined(request: r.request, participant: seat.participant, tick: scene.world.tick, x: at.x, y: at.y, maxSpeed: limits.maxSpeed,
                      maxAcceleration: limits.maxAcceleration, resumeToken: seat.token), to: outlet)
-        r.settle(seat.participant)
     }
 
     /// A refusal of an input, through the seat's gate.

@@ -20,7 +20,13 @@ import Testing
 
     struct Run { var status: Int32; var out: String; var err: String }
 
-    static func run(_ args: [String], timeout: Double = 60) throws -> Run {
+    /// Runs the executable off the cooperative pool (a test blocking one of its two threads
+    /// for the command's length stalls every async test of the process).
+    static func run(_ args: [String], timeout: Double = 60) async throws -> Run {
+        try await offThePool { try runBlocking(args, timeout: timeout) }
+    }
+
+    static func runBlocking(_ args: [String], timeout: Double = 60) throws -> Run {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -52,26 +58,26 @@ import Testing
         #expect(!r.err.contains("Fatal error") && !r.err.contains("backtrace"), sourceLocation: sourceLocation)
     }
 
-    @Test func helpOnEverySubcommand() throws {
+    @Test func helpOnEverySubcommand() async throws {
         for args in [["--help"], ["serve", "--help"], ["watch", "--help"], ["bench", "--help"], ["tiles", "import", "--help"],
                      ["tiles", "list", "--help"], ["tiles", "generate", "--help"], ["scenes", "validate", "--help"]] {
-            let r = try Self.run(args)
+            let r = try await Self.run(args)
             #expect(r.status == 0, "\(args)")
             #expect(r.out.contains("USAGE"), "\(args)")
         }
     }
 
-    @Test func serveRefusesAMissingSceneAndAnUnusableCatalog() throws {
+    @Test func serveRefusesAMissingSceneAndAnUnusableCatalog() async throws {
         let dir = Self.temp()
-        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "nowhere", "--port", "0"]), mentions: "no scene named 'nowhere'")
-        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "\(dir)/missing.scene.json", "--port", "0"]),
+        expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "nowhere", "--port", "0"]), mentions: "no scene named 'nowhere'")
+        expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "\(dir)/missing.scene.json", "--port", "0"]),
                            mentions: "no scene file at")
-        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/no/such/dir/c.sqlite", "--port", "0"]), mentions: "cannot open the catalog")
+        expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/no/such/dir/c.sqlite", "--port", "0"]), mentions: "cannot open the catalog")
         try "not a database at all, just text".write(toFile: "\(dir)/bad.sqlite", atomically: true, encoding: .utf8)
-        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/bad.sqlite", "--port", "0"]), mentions: "cannot open the catalog")
+        expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/bad.sqlite", "--port", "0"]), mentions: "cannot open the catalog")
     }
 
-    @Test func serveRefusesAPortInUse() throws {
+    @Test func serveRefusesAPortInUse() async throws {
         // Hold a port with a plain listening socket.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -85,60 +91,60 @@ import Testing
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         let port = Int(UInt16(bigEndian: addr.sin_port))
         let dir = Self.temp()
-        expectOneLineError(try Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)"]), mentions: "already in use")
+        expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)"]), mentions: "already in use")
     }
 
-    @Test func watchAgainstNothingListening() throws {
-        expectOneLineError(try Self.run(["watch", "--port", "1"]), mentions: "cannot connect to 127.0.0.1:1")
+    @Test func watchAgainstNothingListening() async throws {
+        expectOneLineError(try await Self.run(["watch", "--port", "1"]), mentions: "cannot connect to 127.0.0.1:1")
     }
 
-    @Test func tilesImportListAndRefuse() throws {
+    @Test func tilesImportListAndRefuse() async throws {
         let dir = Self.temp()
         let cat = "\(dir)/c.sqlite"
-        let gen = try Self.run(["tiles", "generate", "--buildings", "30", "--seed", "4", "-o", "\(dir)/g.city.jsonl"])
+        let gen = try await Self.run(["tiles", "generate", "--buildings", "30", "--seed", "4", "-o", "\(dir)/g.city.jsonl"])
         #expect(gen.status == 0)
-        let imp = try Self.run(["tiles", "import", "\(dir)/g.city.jsonl", "--catalog", cat])
+        let imp = try await Self.run(["tiles", "import", "\(dir)/g.city.jsonl", "--catalog", cat])
         #expect(imp.status == 0)
         #expect(imp.out.contains("imported g: 30 objects"))
-        let again = try Self.run(["tiles", "import", "\(dir)/g.city.jsonl", "--catalog", cat])
+        let again = try await Self.run(["tiles", "import", "\(dir)/g.city.jsonl", "--catalog", cat])
         #expect(again.out.contains("unchanged g"))
         try "{\"type\":\"CityJSON\",".write(toFile: "\(dir)/broken.city.json", atomically: true, encoding: .utf8)
-        expectOneLineError(try Self.run(["tiles", "import", "\(dir)/broken.city.json", "--catalog", cat]), mentions: "broken.city.json")
-        let list = try Self.run(["tiles", "list", "--json", "--catalog", cat])
+        expectOneLineError(try await Self.run(["tiles", "import", "\(dir)/broken.city.json", "--catalog", cat]), mentions: "broken.city.json")
+        let list = try await Self.run(["tiles", "list", "--json", "--catalog", cat])
         let tiles = try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]]
         #expect(tiles?.map { $0["name"] as? String } == ["g"])
-        let query = try Self.run(["tiles", "query", "--bbox", "85000,446000,85100,446100", "--json", "--catalog", cat])
+        let query = try await Self.run(["tiles", "query", "--bbox", "85000,446000,85100,446100", "--json", "--catalog", cat])
         #expect(query.status == 0)
         #expect(((try JSONSerialization.jsonObject(with: Data(query.out.utf8))) as? [Any])?.isEmpty == false)
     }
 
-    @Test func aFolderImportRefusesTwoFilesClaimingOneTileAndSumsUp() throws {
+    @Test func aFolderImportRefusesTwoFilesClaimingOneTileAndSumsUp() async throws {
         let dir = Self.temp()
         let tiles = "\(dir)/tiles"
         try FileManager.default.createDirectory(atPath: tiles, withIntermediateDirectories: true)
-        _ = try Self.run(["tiles", "generate", "--buildings", "8", "--seed", "1", "-o", "\(tiles)/a.city.jsonl"])
-        _ = try Self.run(["tiles", "generate", "--buildings", "9", "--seed", "2", "-o", "\(tiles)/a.city.json"])
-        _ = try Self.run(["tiles", "generate", "--buildings", "10", "--seed", "3", "-o", "\(tiles)/b.city.jsonl"])
-        let r = try Self.run(["tiles", "import", tiles, "--catalog", "\(dir)/c.sqlite"])
+        _ = try await Self.run(["tiles", "generate", "--buildings", "8", "--seed", "1", "-o", "\(tiles)/a.city.jsonl"])
+        _ = try await Self.run(["tiles", "generate", "--buildings", "9", "--seed", "2", "-o", "\(tiles)/a.city.json"])
+        _ = try await Self.run(["tiles", "generate", "--buildings", "10", "--seed", "3", "-o", "\(tiles)/b.city.jsonl"])
+        let r = try await Self.run(["tiles", "import", tiles, "--catalog", "\(dir)/c.sqlite"])
         #expect(r.status == 1)
         // Files are taken in name order: a.city.json first, then a.city.jsonl is refused.
         #expect(r.err.contains("refused \(tiles)/a.city.jsonl: it would be tile 'a', which \(tiles)/a.city.json is in this import"), "\(r.err)")
         #expect(r.out.contains("3 files: 2 imported, 0 replaced, 0 unchanged, 1 refused; 19 objects"), "\(r.out)")
-        let list = try Self.run(["tiles", "list", "--json", "--catalog", "\(dir)/c.sqlite"])
+        let list = try await Self.run(["tiles", "list", "--json", "--catalog", "\(dir)/c.sqlite"])
         let names = (try JSONSerialization.jsonObject(with: Data(list.out.utf8)) as? [[String: Any]])?.compactMap { $0["name"] as? String }
         #expect(names == ["a", "b"])
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: root.deletingLastPathComponent().appendingPathComponent("shared/data").path)))
-    func tilesImportTheSharedDelftSubset() throws {
+    func tilesImportTheSharedDelftSubset() async throws {
         let dir = Self.temp()
-        let r = try Self.run(["tiles", "import", "../shared/data/cityjson/3dbag_delft_subset.city.jsonl", "--catalog", "\(dir)/c.sqlite"])
+        let r = try await Self.run(["tiles", "import", "../shared/data/cityjson/3dbag_delft_subset.city.jsonl", "--catalog", "\(dir)/c.sqlite"])
         #expect(r.status == 0, "\(r.err)")
-        let list = try Self.run(["tiles", "list", "--catalog", "\(dir)/c.sqlite"])
+        let list = try await Self.run(["tiles", "list", "--catalog", "\(dir)/c.sqlite"])
         #expect(list.out.contains("3dbag_delft_subset  20 objects  EPSG:7415"))
     }
 
-    @Test func serveThenWatchJSONExitsAfterNFrames() throws {
+    @Test func serveThenWatchJSONExitsAfterNFrames() async throws {
         let dir = Self.temp()
         let port = Int.random(in: 20_000...32_000)
         let serve = Process()
@@ -153,7 +159,7 @@ import Testing
         // The viewer's address, printed once the HTTP side listens, and the page behind it.
         var printed = ""
         for _ in 0..<300 where !printed.contains("open http://") {
-            usleep(100_000)
+            try await Task.sleep(nanoseconds: 100_000_000)
             printed = (try? String(contentsOfFile: "\(dir)/out.txt", encoding: .utf8)) ?? ""
         }
         let address = printed.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") }
@@ -165,9 +171,9 @@ import Testing
         }
         var r = Run(status: -1, out: "", err: "")
         for _ in 0..<100 {
-            r = try Self.run(["watch", "--port", "\(port)", "--json", "--frames", "5"])
+            r = try await Self.run(["watch", "--port", "\(port)", "--json", "--frames", "5"])
             if r.status == 0 { break }
-            usleep(200_000)
+            try await Task.sleep(nanoseconds: 200_000_000)
         }
         #expect(r.status == 0, "\(r.err)")
         let lines = r.out.split(separator: "\n")
@@ -178,11 +184,11 @@ import Testing
         let ticks = objects.compactMap { $0["tick"] as? Int }
         #expect(zip(ticks, ticks.dropFirst()).allSatisfy { $1 == $0 + 1 })
         // A line per second, and a last one when --frames ends the watch before a second passed.
-        let line = try Self.run(["watch", "--port", "\(port)", "--frames", "3"])
+        let line = try await Self.run(["watch", "--port", "\(port)", "--frames", "3"])
         #expect(line.status == 0, "\(line.err)")
         #expect(line.out.hasPrefix("district tick ") && line.out.contains("entities 2000") && line.out.contains("B/entity/tick"), "\(line.out)")
         // Positions: every entity of every frame with who it is (version 2) and where.
-        let pos = try Self.run(["watch", "--port", "\(port)", "--positions", "--json", "--frames", "2"])
+        let pos = try await Self.run(["watch", "--port", "\(port)", "--positions", "--json", "--frames", "2"])
         #expect(pos.status == 0, "\(pos.err)")
         let frames = pos.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(frames.count == 2)
@@ -196,7 +202,7 @@ import Testing
                     && e["z"] is NSNull
             })
         }
-        let table = try Self.run(["watch", "--port", "\(port)", "--positions", "--frames", "1"])
+        let table = try await Self.run(["watch", "--port", "\(port)", "--positions", "--frames", "1"])
         let rows = table.out.split(separator: "\n")
         #expect(rows.first?.hasPrefix("tick ") == true && rows.first?.hasSuffix("entities 2000") == true, "\(rows.first ?? "")")
         #expect(rows.count == 2002 && rows.dropFirst(2).allSatisfy { $0.contains(" pedestrian ") })
@@ -253,13 +259,13 @@ final class PipeReader: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct KilledImportTests {
-    @Test func anImportKilledHalfWayLeavesTheCatalogAsBefore() throws {
+    @Test func anImportKilledHalfWayLeavesTheCatalogAsBefore() async throws {
         let dir = CommandLineTests.temp()
         let cat = "\(dir)/c.sqlite"
-        _ = try CommandLineTests.run(["tiles", "generate", "--buildings", "20", "--seed", "1", "-o", "\(dir)/small.city.jsonl"])
-        #expect(try CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).status == 0)
-        let before = try CommandLineTests.run(["tiles", "list", "--json", "--catalog", cat]).out
-        _ = try CommandLineTests.run(["tiles", "generate", "--buildings", "60000", "--seed", "2", "-o", "\(dir)/big.city.jsonl"])
+        _ = try await CommandLineTests.run(["tiles", "generate", "--buildings", "20", "--seed", "1", "-o", "\(dir)/small.city.jsonl"])
+        #expect(try await CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).status == 0)
+        let before = try await CommandLineTests.run(["tiles", "list", "--json", "--catalog", cat]).out
+        _ = try await CommandLineTests.run(["tiles", "generate", "--buildings", "60000", "--seed", "2", "-o", "\(dir)/big.city.jsonl"])
         // Start a long import and kill it (SIGKILL: no clean-up of any kind) while it runs.
         let p = Process()
         p.executableURL = CommandLineTests.binary
@@ -267,22 +273,22 @@ final class PipeReader: @unchecked Sendable {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        usleep(700_000)
+        try await Task.sleep(nanoseconds: 700_000_000)
         let stillRunning = p.isRunning
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         #expect(stillRunning, "the import should still have been running when killed")
-        let after = try CommandLineTests.run(["tiles", "list", "--json", "--catalog", cat])
+        let after = try await CommandLineTests.run(["tiles", "list", "--json", "--catalog", cat])
         #expect(after.status == 0)
         #expect(after.out == before, "the killed import left nothing behind")
         // And the catalog still takes imports.
-        #expect(try CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).out.contains("unchanged small"))
+        #expect(try await CommandLineTests.run(["tiles", "import", "\(dir)/small.city.jsonl", "--catalog", cat]).out.contains("unchanged small"))
     }
 }
 
 @Suite struct ScenesCommandTests {
-    @Test func validateLoadsTheSceneAndNamesTheJSONPathOfAProblem() throws {
-        let ok = try CommandLineTests.run(["scenes", "validate", "Scenes/marathon.scene.json"])
+    @Test func validateLoadsTheSceneAndNamesTheJSONPathOfAProblem() async throws {
+        let ok = try await CommandLineTests.run(["scenes", "validate", "Scenes/marathon.scene.json"])
         #expect(ok.status == 0)
         #expect(ok.out.contains("valid (marathon"))
         let dir = CommandLineTests.temp()
@@ -292,35 +298,35 @@ final class PipeReader: @unchecked Sendable {
         m["route"] = route
         m["tiles"] = [CommandLineTests.root.appendingPathComponent("Scenes/tiles/district.city.jsonl").path]
         try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: "\(dir)/bad.scene.json"))
-        let bad = try CommandLineTests.run(["scenes", "validate", "\(dir)/bad.scene.json"])
+        let bad = try await CommandLineTests.run(["scenes", "validate", "\(dir)/bad.scene.json"])
         #expect(bad.status != 0)
         #expect(bad.err.contains("$.route[1]") && bad.err.contains("passes through a building"))
         try #"{"name":"x","scenario":"rugby","bounds":[0,0,1,1]}"#.write(toFile: "\(dir)/unknown.scene.json", atomically: true, encoding: .utf8)
-        let unknown = try CommandLineTests.run(["scenes", "validate", "\(dir)/unknown.scene.json"])
+        let unknown = try await CommandLineTests.run(["scenes", "validate", "\(dir)/unknown.scene.json"])
         #expect(unknown.err.contains("$.scenario") && unknown.err.contains("unknown scenario \"rugby\""))
-        let list = try CommandLineTests.run(["scenes", "list"])
+        let list = try await CommandLineTests.run(["scenes", "list"])
         #expect(list.out.contains("marathon") && list.out.contains("factory") && list.out.contains("football-live"))
     }
 }
 
 @Suite struct ReadOnlyCatalogTests {
     @Test(arguments: [["tiles", "list"], ["tiles", "show", "district"], ["tiles", "query", "--bbox", "0,0,1,1"]])
-    func readingCommandsNeverCreateACatalog(command: [String]) throws {
+    func readingCommandsNeverCreateACatalog(command: [String]) async throws {
         let dir = CommandLineTests.temp()
         let typo = "\(dir)/catalgo.sqlite"
-        let r = try CommandLineTests.run(command + ["--catalog", typo])
+        let r = try await CommandLineTests.run(command + ["--catalog", typo])
         #expect(r.status != 0)
         #expect(r.err.contains(typo) && r.err.contains("there is no catalog there"), "\(r.err)")
         #expect(!FileManager.default.fileExists(atPath: typo), "\(command) created \(typo)")
     }
 
-    @Test func anExistingCatalogIsReadWithoutChangingIt() throws {
+    @Test func anExistingCatalogIsReadWithoutChangingIt() async throws {
         let dir = CommandLineTests.temp()
         let cat = "\(dir)/c.sqlite"
-        let imported = try CommandLineTests.run(["tiles", "import", "Scenes/tiles/district.city.jsonl", "--catalog", cat])
+        let imported = try await CommandLineTests.run(["tiles", "import", "Scenes/tiles/district.city.jsonl", "--catalog", cat])
         #expect(imported.status == 0, "\(imported.err)")
         let before = try FileManager.default.attributesOfItem(atPath: cat)[.modificationDate] as? Date
-        let list = try CommandLineTests.run(["tiles", "list", "--catalog", cat])
+        let list = try await CommandLineTests.run(["tiles", "list", "--catalog", cat])
         #expect(list.status == 0 && list.out.contains("district"), "\(list.err)")
         let after = try FileManager.default.attributesOfItem(atPath: cat)[.modificationDate] as? Date
         #expect(before == after, "listing wrote to the catalog")
@@ -328,26 +334,26 @@ final class PipeReader: @unchecked Sendable {
 }
 
 @Suite struct FolderImportTests {
-    @Test func foldersRecurseOnRequestMatchSuffixesInAnyCaseAndAnEmptyOneIsAnError() throws {
+    @Test func foldersRecurseOnRequestMatchSuffixesInAnyCaseAndAnEmptyOneIsAnError() async throws {
         let dir = CommandLineTests.temp()
         let cat = "\(dir)/c.sqlite"
         let empty = "\(dir)/empty"
         try FileManager.default.createDirectory(atPath: "\(empty)/deeper", withIntermediateDirectories: true)
-        let none = try CommandLineTests.run(["tiles", "import", empty, "--catalog", cat])
+        let none = try await CommandLineTests.run(["tiles", "import", empty, "--catalog", cat])
         #expect(none.status != 0 && none.err.contains("holds no .city.json or .city.jsonl files") && none.err.contains("--recursive"), "\(none.err)")
         #expect(!FileManager.default.fileExists(atPath: cat), "a refused folder created the catalog")
         // One tile at the top (upper-case suffix), one in a subfolder.
         let tiles = "\(dir)/tiles"
         try FileManager.default.createDirectory(atPath: "\(tiles)/north", withIntermediateDirectories: true)
-        #expect(try CommandLineTests.run(["tiles", "generate", "--buildings", "6", "--seed", "1", "-o", "\(tiles)/a.city.jsonl"]).status == 0)
+        #expect(try await CommandLineTests.run(["tiles", "generate", "--buildings", "6", "--seed", "1", "-o", "\(tiles)/a.city.jsonl"]).status == 0)
         try FileManager.default.moveItem(atPath: "\(tiles)/a.city.jsonl", toPath: "\(tiles)/a.CITY.JSONL")
-        #expect(try CommandLineTests.run(["tiles", "generate", "--buildings", "6", "--seed", "2", "-o", "\(tiles)/north/b.city.jsonl"]).status == 0)
-        let flat = try CommandLineTests.run(["tiles", "import", tiles, "--catalog", cat, "--json"])
+        #expect(try await CommandLineTests.run(["tiles", "generate", "--buildings", "6", "--seed", "2", "-o", "\(tiles)/north/b.city.jsonl"]).status == 0)
+        let flat = try await CommandLineTests.run(["tiles", "import", tiles, "--catalog", cat, "--json"])
         #expect(flat.status == 0, "\(flat.err)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(flat.out.utf8)) as? [String: Any])
         #expect(summary["imported"] as? Int == 1 && summary["refused"] as? Int == 0, "\(flat.out)")
         #expect((summary["files"] as? [[String: Any]])?.first?["file"] as? String == "\(tiles)/a.CITY.JSONL")
-        let deep = try CommandLineTests.run(["tiles", "import", tiles, "--recursive", "--catalog", cat, "--json"])
+        let deep = try await CommandLineTests.run(["tiles", "import", tiles, "--recursive", "--catalog", cat, "--json"])
         let again = try #require(try JSONSerialization.jsonObject(with: Data(deep.out.utf8)) as? [String: Any])
         #expect(again["imported"] as? Int == 1 && again["unchanged"] as? Int == 1, "\(deep.out)")
         #expect(again["objects"] as? Int == 12)

@@ -51,7 +51,7 @@ import Testing
         // A client afterwards is served as usual.
         var r = CommandLineTests.Run(status: -1, out: "", err: "")
         for _ in 0..<50 where r.status != 0 {
-            r = try CommandLineTests.run(["watch", "--port", "\(port)", "--json", "--frames", "3"])
+            r = try CommandLineTests.runBlocking(["watch", "--port", "\(port)", "--json", "--frames", "3"])
             if r.status != 0 { usleep(200_000) }
         }
         #expect(r.status == 0, "\(r.err)")

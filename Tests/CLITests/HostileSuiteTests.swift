@@ -6,7 +6,7 @@ import Testing
 /// well-behaved client watching beside it.
 @Suite(.serialized) struct HostileSuiteTests {
     @Test func everyAttackIsAnsweredAsDocumentedAndTheWatcherKeepsItsFrames() async throws {
-        let r = try await offThePool { try CommandLineTests.run(["bench", "hostile", "--quick", "--json"], timeout: 400) }
+        let r = try await offThePool { try CommandLineTests.runBlocking(["bench", "hostile", "--quick", "--json"], timeout: 400) }
         #expect(r.status == 0, "\(r.err.suffix(2000))")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         let results = try #require(json["results"] as? [[String: Any]])

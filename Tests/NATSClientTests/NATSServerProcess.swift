@@ -135,7 +135,7 @@ func httpGet(port: Int, path: String) async -> String {
 }
 
 /// Waits (polling, bounded) until `condition` holds; returns whether it did.
-func eventually(seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+func eventually(seconds: Double = 120, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return true }

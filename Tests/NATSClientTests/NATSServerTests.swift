@@ -39,7 +39,7 @@ struct NATSServerTests {
 
     /// The next `n` messages of a subscription. If they do not come within `seconds`, the
     /// subscription is ended (so no reader is left waiting on it) and what came is returned.
-    static func take(_ sub: NATSSubscription, _ n: Int, seconds: Double = 60) async -> [NATSMessage] {
+    static func take(_ sub: NATSSubscription, _ n: Int, seconds: Double = 120) async -> [NATSMessage] {
         let got = Collected()
         Task {
             var k = 0
@@ -192,7 +192,7 @@ struct NATSServerTests {
         #expect(throws: NATSError.closed) { try g.publish("x", bytes: [1]) }
 
         try server.restart()
-        #expect(await eventually(seconds: 60) { log.count(isReconnected) == 1 && c.isConnected })
+        #expect(await eventually(seconds: 120) { log.count(isReconnected) == 1 && c.isConnected })
         let kept = await Self.take(sub, 10)
         #expect(kept.map(\.subject) == (1...10).map { "r.kept.\($0)" })
         try c.publish("r.after", bytes: [11])

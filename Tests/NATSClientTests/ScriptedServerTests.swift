@@ -90,9 +90,9 @@ final class ScriptedServer: Sendable {
         o.maxPingsOut = 2
         let c = try await NATSConnection.connect(o)
         let log = EventLog(c)
-        #expect(await eventually(seconds: 30) { log.events.contains { if case .disconnected(let why) = $0 { why.contains("stale") } else { false } } },
+        #expect(await eventually(seconds: 120) { log.events.contains { if case .disconnected(let why) = $0 { why.contains("stale") } else { false } } },
                 "\(log.events)")
-        #expect(await eventually(seconds: 30) { s.accepted >= 2 }, "it reconnects")
+        #expect(await eventually(seconds: 120) { s.accepted >= 2 }, "it reconnects")
         await c.close()
         await s.stop()
     }
@@ -103,9 +103,9 @@ final class ScriptedServer: Sendable {
         let s = try await ScriptedServer(.sendsGarbage)
         let c = try await NATSConnection.connect(Self.options(s))
         let log = EventLog(c)
-        #expect(await eventually(seconds: 30) { log.events.contains { if case .disconnected(let why) = $0 { why.contains("unknown operation") } else { false } } },
+        #expect(await eventually(seconds: 120) { log.events.contains { if case .disconnected(let why) = $0 { why.contains("unknown operation") } else { false } } },
                 "\(log.events)")
-        #expect(await eventually(seconds: 30) { s.accepted >= 2 })
+        #expect(await eventually(seconds: 120) { s.accepted >= 2 })
         await c.close()
         await s.stop()
     }
