@@ -324,11 +324,15 @@ def main():
             acked = wait_for(lambda: js(d, "window.twinscene.lastAck && window.twinscene.lastAck.sequence >= 1"), 10)
             check(bool(acked), f"the pace slider's input is acknowledged: {js(d, 'window.twinscene.lastAck')}")
             wait_for(lambda: js(d, f"window.twinscene.position({me})"), 10)
-            p0 = js(d, f"window.twinscene.position({me})")
-            time.sleep(3)
-            p1 = js(d, f"window.twinscene.position({me})")
+            # Measured over three seconds of scene time (ticks), not of wall time: a starved
+            # machine runs fewer ticks a second, and the runner covers ground per tick.
+            t0, p0, rate = js(d, f"[window.twinscene.tick, window.twinscene.position({me}), window.twinscene.tickRate]")
+            wait_for(lambda: js(d, "window.twinscene.tick") >= t0 + 3 * rate, 30, 0.1)
+            t1, p1 = js(d, f"[window.twinscene.tick, window.twinscene.position({me})]")
             moved = ((p1[0] - p0[0]) ** 2 + (p1[1] - p0[1]) ** 2) ** 0.5 if p0 and p1 else 0
-            check(moved > 5, f"the participant runs: {moved:.1f} m in 3 s at 6 m/s (after a ramp of 1.2 s)")
+            seconds = (t1 - t0) / rate
+            check(seconds >= 3 and moved > 5 * seconds / 3,
+                  f"the participant runs: {moved:.1f} m in {seconds:.2f} s of scene time at 6 m/s (after a ramp of 1.2 s)")
             d.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_UP)
             check(abs(js(d, "window.twinscene.speed") - 6.25) < 1e-6, f"arrow up: {js(d, 'window.twinscene.speed')} m/s")
             screenshot(d, os.path.join(args.out, "participant.png"))

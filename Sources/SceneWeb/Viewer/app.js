@@ -318,6 +318,7 @@ window.twinscene = {
   get reconnects() { return s.reconnects; }, get lastError() { return s.lastError; }, get frames() { return s.frames; },
   get camera() { return { ...s.camera }; }, get area() { return s.area; }, get drawCalls() { return renderer.drawCalls; },
   get frameTimeMs() { return s.frameTimeMs; }, get decodeMs() { return s.decodeMs; }, get scene() { return s.scene; },
+  get tickRate() { return s.info?.tickRate ?? null; },
   kindCode(name) { return s.info?.kinds.find((k) => k.name === name)?.code ?? null; },
   countAt(tick) { return s.counts.get(tick) ?? null; },
   position(id) { return s.positions.get(id) ?? null; },
