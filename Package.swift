@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: strict),
         .target(name: "SceneServer", dependencies: [
-            "SceneCore", "Scenarios", "CityTiles", "SceneWire",
+            "SceneCore", "Scenarios", "CityTiles", "SceneWire", "NATSClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -92,7 +92,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "twinscene", dependencies: [
-            "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire", "SceneServer", "SceneWeb", "SceneClient", "TwinBench",
+            "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire", "SceneServer", "SceneWeb", "SceneClient", "TwinBench", "NATSClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -95,6 +95,20 @@ public final class NATSConnection: Sendable {
     /// (each message goes to one member of the group); ended by the server after `max`
     /// messages if given.
     public func subscribe(_ subject: String, queue: String? = nil, max: Int? = nil) throws(NATSError) -> NATSSubscription {
+        try subscribe(subject, queue: queue, max: max, sink: nil)
+    }
+
+    /// Subscribes to `subject` with its messages delivered into `sink`'s sequence, so that
+    /// the messages of several subscriptions are taken in the order the server sent them
+    /// (one consumer, one bound: `sink`'s). Unsubscribing the returned subscription stops its
+    /// subject only; `sink` goes on. `sink` must be a subscription of this connection
+    /// without a maximum.
+    public func subscribe(_ subject: String, queue: String? = nil, into sink: NATSSubscription) throws(NATSError) -> NATSSubscription {
+        precondition(sink.maxMessages == nil && sink.sink == nil && sink.connection === self, "a sink is a plain subscription of this connection")
+        return try subscribe(subject, queue: queue, max: nil, sink: sink)
+    }
+
+    private func subscribe(_ subject: String, queue: String?, max: Int?, sink: NATSSubscription?) throws(NATSError) -> NATSSubscription {
         try NATSClientOp.checkSubscribeSubject(subject)
         if let queue { try NATSClientOp.checkQueue(queue) }
         // Registered and sent under one lock: a reconnect in between would send it twice.
@@ -102,7 +116,7 @@ public final class NATSConnection: Sendable {
             let sid = s.nextSid
             s.nextSid += 1
             let sub = NATSSubscription(sid: sid, subject: subject, queue: queue, maxMessages: max,
-                                       limits: (options.pendingMessages, options.pendingBytes), connection: self)
+                                       limits: (options.pendingMessages, options.pendingBytes), connection: self, sink: sink)
             var ops = [NATSClientOp.subscribe(subject: subject, queue: queue, sid: sid)]
             if let max { ops.append(.unsubscribe(sid: sid, max: max)) }
             if let error = write(Self.encode(ops), in: &s, keep: false) { return .failure(error) }
@@ -394,7 +408,8 @@ public final class NATSConnection: Sendable {
             _ = state.withLock { $0.subscriptions.removeValue(forKey: sub.sid) }
         case .dropped(let episodeBegins):
             droppedTotal.add(1, ordering: .relaxed)
-            if episodeBegins { eventSink.yield(.slowConsumer(sid: sub.sid, subject: sub.subject)) }
+            let reported = sub.sink ?? sub
+            if episodeBegins { eventSink.yield(.slowConsumer(sid: reported.sid, subject: reported.subject)) }
         }
     }
 

@@ -28,6 +28,25 @@ public struct NATSOptions: Sendable {
     public var pendingMessages = 65_536
     public var pendingBytes = 64 << 20
 
+    /// Options for a server given as `nats://HOST:PORT`, `HOST:PORT` or `HOST` (port 4222).
+    public init(url: String, name: String = "twinscene") throws(NATSError) {
+        var rest = Substring(url)
+        if rest.hasPrefix("nats://") { rest = rest.dropFirst(7) }
+        var host = rest, port = 4222
+        if let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
+            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
+                throw .cannotConnect("'\(url)' is not nats://HOST:PORT (a port from 1 to 65535)")
+            }
+            host = rest[..<colon]
+            port = p
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard !host.isEmpty, !host.contains("/"), !host.contains("@") else {
+            throw .cannotConnect("'\(url)' is not nats://HOST:PORT (no user, no path)")
+        }
+        self.init(host: String(host), port: port, name: name)
+    }
+
     public init(host: String = "127.0.0.1", port: Int = 4222, name: String = "twinscene") {
         self.host = host
         self.port = port

@@ -24,9 +24,13 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     /// Messages after which the server ends the subscription (UNSUB with a maximum); nil: none.
     let maxMessages: Int?
     weak let connection: NATSConnection?
+    /// Where this subscription's messages go when it shares another's sequence (`subscribe(_:into:)`).
+    let sink: NATSSubscription?
 
-    init(sid: UInt64, subject: String, queue: String?, maxMessages: Int?, limits: (messages: Int, bytes: Int), connection: NATSConnection?) {
+    init(sid: UInt64, subject: String, queue: String?, maxMessages: Int?, limits: (messages: Int, bytes: Int), connection: NATSConnection?,
+         sink: NATSSubscription? = nil) {
         self.connection = connection
+        self.sink = sink
         self.sid = sid
         self.subject = subject
         self.queue = queue
@@ -57,6 +61,7 @@ public final class NATSSubscription: AsyncSequence, Sendable {
 
     /// Queues a message for the consumer, or drops it when the consumer is behind.
     func deliver(_ message: NATSMessage) -> Delivery {
+        if let sink { return sink.deliver(message) }
         let size = message.payload.readableBytes
         if pendingMessages.load(ordering: .relaxed) >= limits.messages || pendingBytes.load(ordering: .relaxed) + size > limits.bytes {
             droppedCount.add(1, ordering: .relaxed)
@@ -76,7 +81,7 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     /// Messages still to come before the server ends it by itself (for a resubscription).
     var remaining: Int? { maxMessages.map { Swift.max(0, $0 - delivered - dropped) } }
 
-    func finish() { continuation.finish() }
+    func finish() { if sink == nil { continuation.finish() } }
 
     private func taken(_ message: NATSMessage) {
         pendingMessages.subtract(1, ordering: .relaxed)

@@ -166,12 +166,13 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
                 fail(.unexpectedMessage, "the first message must be Hello, got \(message.type)")
                 return
             }
-            guard minV <= WireProtocol.version, maxV >= WireProtocol.minimumVersion, minV <= maxV else {
-                fail(.versionUnsupported, "this server speaks protocol \(WireProtocol.minimumVersion)...\(WireProtocol.version); the client asked for \(minV)...\(maxV)")
+            let highest = min(configuration.maxProtocolVersion, WireProtocol.version)
+            guard minV <= highest, maxV >= WireProtocol.minimumVersion, minV <= maxV else {
+                fail(.versionUnsupported, "this server speaks protocol \(WireProtocol.minimumVersion)...\(highest); the client asked for \(minV)...\(maxV)")
                 return
             }
             ready = true
-            version = min(maxV, WireProtocol.version)
+            version = min(maxV, highest)
             handshakeTimer?.cancel()
             logger[metadataKey: "clientName"] = "\(LogText.safe(client))"
             logger.debug("client connected")

@@ -22,6 +22,10 @@ enum RunnerCommand: Sendable {
     case tileReady(Result<PreparedTile, any Error>, reply: ControlReply)
     /// A scene rebuilt off the tick thread for a reset, to replace the running one.
     case sceneReady(PendingScene, seed: UInt64, reply: ControlReply)
+    /// The feed (docs/SCALEOUT.md): a gateway's key request, answered after the next tick.
+    case feedKeys(FeedKeyRequest, reply: String)
+    /// A gateway's relay: the feed broke (NATS away, a slow consumer's drops); every subscriber resyncs.
+    case feedBroken(String)
 }
 
 /// How a control command's result goes back to the operator's connection.

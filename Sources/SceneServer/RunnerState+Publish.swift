@@ -115,31 +115,51 @@ extension RunnerState {
     /// goes as several messages of the same tick (a snapshot's first one says snapshot, the
     /// rest add to it).
     func sendEvents(to s: Subscription, advanced: Bool, resync: Bool = false) {
-        let tick = scene.world.tick
         // Version 2 with heights in the stream is not sent them again as attributes.
         let strip = usesHeights(s)
         if resync {
-            if snapshotFrames[strip] == nil {
-                let values = strip ? withoutHeights(attributeSnapshot()) : attributeSnapshot()
-                snapshotFrames[strip] = Self.parts(values, of: attributesPerMessage).enumerated().compactMap { k, part in
-                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0, values: part))
-                }
-            }
-            for f in snapshotFrames[strip]! { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
-        } else if advanced && !pendingAttributes.isEmpty {
-            if changeFrames[strip] == nil {
-                changeFrames[strip] = Self.parts(strip ? withoutHeights(pendingAttributes) : pendingAttributes, of: attributesPerMessage).compactMap { part in
-                    SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: false, values: part))
-                }
-            }
-            for f in changeFrames[strip]! { send(f, to: s) }
+            for f in snapshot(strip: strip) { resyncBytesThisTick += f.tail.readableBytes; send(f, to: s) }
+        } else if advanced {
+            for f in attributeChanges(strip: strip) { send(f, to: s) }
         }
-        guard advanced, !pendingEvents.isEmpty else { return }
-        if eventFrames == nil {
-            let events = pendingEvents.map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
-            eventFrames = Self.parts(events, of: eventsPerMessage).compactMap { SharedFrame(.events(subscription: 0, tick: tick, events: $0)) }
+        guard advanced else { return }
+        for f in tickEvents() { send(f, to: s) }
+    }
+
+    /// Every attribute value, coded once per tick (with or without the heights a version 2
+    /// stream carries).
+    func snapshot(strip: Bool) -> [SharedFrame] {
+        if let frames = snapshotFrames[strip] { return frames }
+        let tick = scene.world.tick
+        let values = strip ? withoutHeights(attributeSnapshot()) : attributeSnapshot()
+        let frames = Self.parts(values, of: attributesPerMessage).enumerated().compactMap { k, part in
+            SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0, values: part))
         }
-        for f in eventFrames! { send(f, to: s) }
+        snapshotFrames[strip] = frames
+        return frames
+    }
+
+    /// The tick's attribute changes, coded once per tick.
+    func attributeChanges(strip: Bool) -> [SharedFrame] {
+        guard !pendingAttributes.isEmpty else { return [] }
+        if let frames = changeFrames[strip] { return frames }
+        let tick = scene.world.tick
+        let frames = Self.parts(strip ? withoutHeights(pendingAttributes) : pendingAttributes, of: attributesPerMessage).compactMap { part in
+            SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: false, values: part))
+        }
+        changeFrames[strip] = frames
+        return frames
+    }
+
+    /// The tick's scenario events, coded once per tick.
+    func tickEvents() -> [SharedFrame] {
+        guard !pendingEvents.isEmpty else { return [] }
+        if let frames = eventFrames { return frames }
+        let tick = scene.world.tick
+        let events = pendingEvents.map { WireEvent(entity: $0.entity, kind: $0.kind.rawValue, value: $0.value) }
+        let frames = Self.parts(events, of: eventsPerMessage).compactMap { SharedFrame(.events(subscription: 0, tick: tick, events: $0)) }
+        eventFrames = frames
+        return frames
     }
 
     /// A list cut into consecutive parts of at most `size` (none for an empty list).

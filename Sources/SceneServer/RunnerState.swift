@@ -111,6 +111,8 @@ final class RunnerState {
     var cellDiffs: [Int: CellDiff] = [:]
     /// Events dropped over the per-tick cap since the last log line about them.
     var droppedSinceLog = 0
+    /// The scene's feed on NATS, when the server has one (Feed/ScenePublisher.swift).
+    var feed: ScenePublisher?
     var lastDropLog: UInt64 = 0
 
     init(scene: LoadedScene, runner: SceneRunner) {
@@ -122,6 +124,9 @@ final class RunnerState {
         useHeights(of: scene)
         encode()
         startInputLog()
+        if let connection = runner.feedConnection {
+            feed = ScenePublisher(connection: connection, scene: scene.name, columns: encoder.columns, rows: encoder.rows, metrics: runner.metrics)
+        }
     }
 
     /// Opens the scene's input log when the server keeps one: `DIR/NAME.inputs`, after a
@@ -213,6 +218,7 @@ final class RunnerState {
                 runner.entityCounter.store(scene.world.store.count, ordering: .relaxed)
             }
             publish(advanced: advance)
+            publishFeed(advanced: advance)
             if advance { desk.sendAcks(tick: scene.world.tick, world: scene.world) }
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
             if advance {
@@ -277,6 +283,7 @@ final class RunnerState {
             case .success(let tile):
                 let moved = scene.apply(tile)
                 geometryFrames.removeAll()
+                feed?.geometryChanged = true
                 for s in subscriptions { s.needsStatic = true; s.geometrySent = nil }
                 reply(true, "tile \(tile.name) loaded at tick \(scene.world.tick): \(scene.footprints.count) obstacles, \(moved) entities moved out of new buildings")
             case .failure(let error):
@@ -300,6 +307,7 @@ final class RunnerState {
                 useHeights(of: fresh)
                 encode()
                 for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.geometrySent = nil; s.sentCells = [] }
+                feed?.reset = true
                 runner.tickCounter.store(0, ordering: .relaxed)
                 reply(true, "reset with seed \(seed): tick 0, \(fresh.world.store.count) entities")
             case .failure(let error)?:
@@ -307,6 +315,10 @@ final class RunnerState {
             case nil:
                 reply(false, "reset failed: the new scene was already taken")
             }
+        case .feedKeys(let request, let reply):
+            feed?.pendingKeys.append((request, reply))
+        case .feedBroken:
+            break
         }
     }
 

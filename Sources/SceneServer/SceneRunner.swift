@@ -1,6 +1,8 @@
 import CoreMetrics
+import Dispatch
 import Foundation
 import Logging
+import NATSClient
 import NIOCore
 import Scenarios
 import SceneCore
@@ -38,6 +40,11 @@ public final class SceneRunner: Service, Sendable {
     public let participantLimits: HumanLimits?
 
     private let handoff: Mutex<LoadedScene?>
+    /// The feed on NATS: where a scene's process publishes (set before `start`), or where a
+    /// gateway's relay reads (Feed/RelayState.swift).
+    private let feed = Mutex<NATSConnection?>(nil)
+    /// A gateway's relay of a scene served elsewhere; nil for a scene of this process.
+    let relay: FeedScene?
     private let commands = Mutex<[RunnerCommand]>([])
     private let lifecycle = Mutex<Lifecycle>(.notStarted)
     let stopRequested = Atomic<Bool>(false)
@@ -89,7 +96,37 @@ public final class SceneRunner: Service, Sendable {
         self.logger = logger
         entityCounter.store(scene.world.store.count, ordering: .relaxed)
         self.handoff = Mutex(scene)
+        self.relay = nil
     }
+
+    /// A gateway's relay of a scene another process runs (docs/SCALEOUT.md): its info from
+    /// the feed, its state frames made of the feed's blocks. Takes no participants.
+    package init(relay: FeedScene, connection: NATSConnection, logger: Logger, outboundBudget: Int = 1 << 20, drainTimeout: Double = 10,
+                 metrics: ServerMetrics) throws {
+        guard let scenario = ScenarioKind(rawValue: relay.scenario) else { throw FeedError.unknownScenario(relay.scenario) }
+        self.relay = relay
+        self.inputLogDirectory = nil
+        self.joinPolicy = .closed
+        self.participantLimits = nil
+        self.metrics = metrics
+        self.drainTimeout = drainTimeout
+        self.sceneMetrics = metrics.scene(relay.name)
+        self.outboundBudget = outboundBudget
+        self.name = relay.name
+        self.scenario = scenario
+        self.tickRate = Int(relay.info.tickRate)
+        self.info = relay.info
+        self.maxFrameBytes = relay.maxFrameBytes
+        self.logger = logger
+        self.handoff = Mutex(nil)
+        self.feed.withLock { $0 = connection }
+        entityCounter.store(Int(relay.entities), ordering: .relaxed)
+    }
+
+    /// The scene's process publishes its feed on `connection` (before `start`).
+    func attachFeed(_ connection: NATSConnection) { feed.withLock { $0 = connection } }
+
+    var feedConnection: NATSConnection? { feed.withLock { $0 } }
 
     /// Ticks done so far.
     public var tick: UInt64 { tickCounter.load(ordering: .relaxed) }
@@ -98,7 +135,13 @@ public final class SceneRunner: Service, Sendable {
     public var subscribers: Int { subscriberCounter.load(ordering: .relaxed) }
 
     /// Hands a command to the tick thread; it is applied at the next tick boundary.
-    func enqueue(_ c: RunnerCommand) { commands.withLock { $0.append(c) } }
+    func enqueue(_ c: RunnerCommand) {
+        commands.withLock { $0.append(c) }
+        if relay != nil { wake.signal() }
+    }
+
+    /// Wakes a relay's thread: a command or a feed message is waiting.
+    let wake = DispatchSemaphore(value: 0)
 
     /// The commands queued since the last call (the tick thread's side of `enqueue`).
     func takeCommands() -> [RunnerCommand] {
@@ -128,7 +171,9 @@ public final class SceneRunner: Service, Sendable {
         }
         guard starting else { return }
         let thread = Thread { [self] in
-            if let scene = handoff.withLock({ s -> sending LoadedScene? in let v = s; s = nil; return v }) {
+            if let relay, let connection = feedConnection {
+                RelayState(runner: self, scene: relay, connection: connection).run()
+            } else if let scene = handoff.withLock({ s -> sending LoadedScene? in let v = s; s = nil; return v }) {
                 RunnerState(scene: scene, runner: self).run()
             }
             let waiters = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in

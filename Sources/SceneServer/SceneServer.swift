@@ -1,6 +1,7 @@
 import CityTiles
 import Foundation
 import Logging
+import NATSClient
 import NIOCore
 import NIOPosix
 import Scenarios
@@ -26,6 +27,9 @@ public final class SceneServer: Service, Sendable {
     public let metrics: ServerMetrics
     private let listener = Mutex<(any Channel)?>(nil)
     private let metricsListener = Mutex<(any Channel)?>(nil)
+    /// The feed on NATS (docs/SCALEOUT.md): a scene process's connection and its answering
+    /// tasks, or a gateway's connection and its events' watcher.
+    private let feed = Mutex<(connection: NATSConnection, tasks: [Task<Void, Never>])?>(nil)
 
     /// Takes the scenes over: each goes to its runner's tick thread and is used there alone.
     public init(configuration: ServerConfiguration, scenes: sending [LoadedScene], catalog: Catalog?, logger: Logger,
@@ -53,6 +57,71 @@ public final class SceneServer: Service, Sendable {
     }
 
     /// Where the server is in its life.
+    /// A gateway (docs/SCALEOUT.md): the same sessions, limits and transports as a server,
+    /// for scenes that other processes run and publish on NATS. Asks NATS for the scenes
+    /// (waiting up to `wait` seconds for a scene's process to answer) and relays each.
+    public static func gateway(configuration: ServerConfiguration, nats: NATSOptions, wait: Double = 30, logger: Logger,
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> SceneServer {
+        let connection = try await NATSConnection.connect(nats)
+        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+        var scenes: [FeedScene] = []
+        while true {
+            do {
+                scenes = try FeedScene.decode(try await connection.request(FeedSubjects.scenes, payload: ByteBuffer(), timeout: 2).payload)
+                if !scenes.isEmpty { break }
+            } catch {
+                if ContinuousClock.now >= deadline { await connection.close(); throw FeedError.noScenes("\(error)") }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let metrics = ServerMetrics()
+        var configuration = configuration
+        configuration.maxProtocolVersion = 1
+        var runners: [SceneRunner] = []
+        for scene in scenes {
+            var l = logger
+            l[metadataKey: "scene"] = "\(scene.name)"
+            runners.append(try SceneRunner(relay: scene, connection: connection, logger: l, outboundBudget: configuration.outboundBudgetBytes,
+                                           drainTimeout: configuration.drainTimeout, metrics: metrics))
+        }
+        let server = SceneServer(configuration: configuration, runners: runners, metrics: metrics, logger: logger, group: group)
+        server.feed.withLock { $0 = (connection, [Self.watch(connection, runners: runners, logger: logger)]) }
+        logger.info("gateway", metadata: ["nats": "\(nats.host):\(nats.port)", "scenes": "\(scenes.map(\.name).joined(separator: ","))"])
+        return server
+    }
+
+    /// Relays' scenes: a server made of runners already built.
+    init(configuration: ServerConfiguration, runners: [SceneRunner], metrics: ServerMetrics, logger: Logger, group: any EventLoopGroup) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = group
+        self.metrics = metrics
+        let announced = runners.map(\.maxFrameBytes).max() ?? configuration.maxServerFrameBytes
+        self.registry = ServerRegistry(runners: runners, catalog: nil, metrics: metrics, maxServerFrameBytes: announced,
+                                       joinRate: AddressRate(rate: configuration.joinsPerSecondPerAddress, burst: configuration.joinBurstPerAddress))
+    }
+
+    /// The connection's events, logged; a gateway's relays resync when NATS comes back or
+    /// dropped messages for a slow consumer.
+    static func watch(_ connection: NATSConnection, runners: [SceneRunner], logger: Logger) -> Task<Void, Never> {
+        Task.detached {
+            for await e in connection.events {
+                switch e {
+                case .disconnected(let why):
+                    logger.warning("NATS connection lost", metadata: ["reason": "\(why)"])
+                case .reconnected:
+                    logger.notice("NATS connection back")
+                    for r in runners { r.enqueue(.feedBroken("NATS reconnected")) }
+                case .slowConsumer(_, let subject):
+                    logger.warning("NATS messages dropped: this process is behind", metadata: ["subject": "\(subject)"])
+                    for r in runners { r.enqueue(.feedBroken("messages dropped on \(subject)")) }
+                default:
+                    logger.info("NATS", metadata: ["event": "\(e)"])
+                }
+            }
+        }
+    }
+
     public var state: ServerState { registry.state }
     /// The largest frame the server sends, as Welcome announces it.
     public var maxServerFrameBytes: Int { registry.maxServerFrameBytes }
@@ -116,6 +185,18 @@ public final class SceneServer: Service, Sendable {
                 throw ServerError.cannotListen(host: configuration.host, port: port, reason: "metrics endpoint: \(error)")
             }
         }
+        if let nats = configuration.nats, registry.runners.allSatisfy({ $0.relay == nil }) {
+            do {
+                let connection = try await NATSConnection.connect(nats)
+                for r in registry.runners { r.attachFeed(connection) }
+                let tasks = try FeedResponder(connection: connection, runners: registry.runners, catalog: registry.catalog, logger: logger).start()
+                feed.withLock { $0 = (connection, tasks + [Self.watch(connection, runners: [], logger: logger)]) }
+                logger.info("feed", metadata: ["nats": "\(nats.host):\(nats.port)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
+            } catch {
+                try? await channel.close()
+                throw ServerError.cannotListen(host: nats.host, port: nats.port, reason: "NATS: \(error)")
+            }
+        }
         for r in registry.runners { r.start() }
         _ = registry.transition(from: .starting, to: .running)
         let address = channel.localAddress!
@@ -137,6 +218,10 @@ public final class SceneServer: Service, Sendable {
         let m = metricsListener.withLock { c -> (any Channel)? in defer { c = nil }; return c }
         try? await m?.close()
         for outlet in registry.outlets { try? await outlet.channel.closeFuture.get() }
+        if let (connection, tasks) = feed.withLock({ f -> (NATSConnection, [Task<Void, Never>])? in defer { f = nil }; return f }) {
+            await connection.close()
+            for t in tasks { t.cancel() }
+        }
         _ = registry.transition(from: .draining, to: .stopped)
         logger.info("stopped")
     }

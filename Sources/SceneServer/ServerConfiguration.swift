@@ -1,3 +1,6 @@
+import NATSClient
+import SceneWire
+
 /// Everything a server operator can set, with documented defaults.
 public struct ServerConfiguration: Sendable {
     /// Address to listen on; loopback unless asked otherwise.
@@ -56,6 +59,11 @@ public struct ServerConfiguration: Sendable {
     public var joinsPerSecondPerAddress: Double = 20, joinBurstPerAddress: Double = 200
     /// Inputs a second per participant; more are dropped and counted (Refused 26).
     public var inputsPerSecond: Double = 20, inputBurst: Double = 20
+
+    /// Publish every scene's feed on this NATS server (docs/SCALEOUT.md), for gateways.
+    public var nats: NATSOptions?
+    /// Highest protocol version sessions are offered (a gateway offers 1).
+    public var maxProtocolVersion: UInt16 = WireProtocol.version
 
     public init() {}
 

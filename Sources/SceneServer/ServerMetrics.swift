@@ -28,6 +28,15 @@ public final class ServerMetrics: Sendable {
     let slowClientsClosed: CoreMetrics.Counter
     /// Participants' inputs applied to their entities.
     let inputsApplied: CoreMetrics.Counter
+    /// The scene feed on NATS (docs/SCALEOUT.md): messages and bytes published by a scene's
+    /// process; messages NATS refused (too large, or the connection away with its buffer full).
+    let feedMessagesOut: CoreMetrics.Counter
+    let feedBytesOut: CoreMetrics.Counter
+    let feedRefused: CoreMetrics.Counter
+    /// A gateway's side: feed messages taken in, and resyncs of its subscribers because the
+    /// feed broke (a gap in ticks, NATS away, a slow consumer's drops, a bad message).
+    let feedMessagesIn: CoreMetrics.Counter
+    let feedResyncs: CoreMetrics.Counter
     private let scenes = Mutex<[String: SceneMetrics]>([:])
     private let refusals = Mutex<[UInt16: CoreMetrics.Counter]>([:])
 
@@ -47,6 +56,11 @@ public final class ServerMetrics: Sendable {
         authFailures = CoreMetrics.Counter(label: "twinscene_auth_failures_total", factory: f)
         slowClientsClosed = CoreMetrics.Counter(label: "twinscene_slow_clients_closed_total", factory: f)
         inputsApplied = CoreMetrics.Counter(label: "twinscene_inputs_applied_total", factory: f)
+        feedMessagesOut = CoreMetrics.Counter(label: "twinscene_feed_messages_out_total", factory: f)
+        feedBytesOut = CoreMetrics.Counter(label: "twinscene_feed_bytes_out_total", factory: f)
+        feedRefused = CoreMetrics.Counter(label: "twinscene_feed_refused_total", factory: f)
+        feedMessagesIn = CoreMetrics.Counter(label: "twinscene_feed_messages_in_total", factory: f)
+        feedResyncs = CoreMetrics.Counter(label: "twinscene_feed_resyncs_total", factory: f)
     }
 
     /// Participants' joins and inputs refused, by code (docs/PROTOCOL.md, "Participants").

@@ -30,6 +30,18 @@ public struct SharedFrame: Sendable {
         tail = payload
     }
 
+    /// A shared message from its type and tail, as `tail` gave them (a gateway forwarding a
+    /// shard's messages). Nil for a type that does not start with its subscription.
+    public init?(type: MessageType, tail: ByteBuffer) {
+        switch type {
+        case .staticGeometry, .events: varintSubscription = false
+        case .attributes, .entityInfo: varintSubscription = true
+        default: return nil
+        }
+        self.type = type
+        self.tail = tail
+    }
+
     /// Bytes of the frame for a subscription that its length counts: type byte and payload.
     public func payloadBytes(subscription: UInt32) -> Int { 1 + subscriptionBytes(subscription) + tail.readableBytes }
 

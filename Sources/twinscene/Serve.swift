@@ -2,6 +2,7 @@ import ArgumentParser
 import CityTiles
 import Foundation
 import Logging
+import NATSClient
 import Scenarios
 import SceneServer
 import SceneWeb
@@ -31,6 +32,7 @@ struct Serve: AsyncParsableCommand {
     var joinRate = 20.0
     @Option(help: "Folder to write each scene's input log in (NAME.inputs: every participant's join, input, drop and leave, with state-hash checkpoints; replay with `twinscene scenes replay`).")
     var inputLog: String?
+    @Option(help: "Publish every scene's feed on this NATS server (nats://HOST:PORT), for `twinscene gateway`.") var nats: String?
     @Option(name: .customLong("allow-origin"), help: "A web origin (like https://example.org) whose pages may open the WebSocket, besides the server's own. Repeatable.")
     var allowedOrigins: [String] = []
 
@@ -72,6 +74,9 @@ struct Serve: AsyncParsableCommand {
             config.inputLogDirectory = inputLog
         }
         config.adminToken = adminToken ?? ProcessInfo.processInfo.environment["TWINSCENE_ADMIN_TOKEN"]
+        if let nats {
+            do { config.nats = try NATSOptions(url: nats, name: "twinscene serve") } catch { throw CommandFailure("--nats: \(error)") }
+        }
         let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
         // Bind before handing over to the service group so that a busy port is one clear line.
         try await server.start()

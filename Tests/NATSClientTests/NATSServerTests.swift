@@ -103,6 +103,46 @@ struct NATSServerTests {
         for x in [a, b, c] { await x.close() }
     }
 
+    /// Several subjects into one sequence: taken in the order the server sent them, across
+    /// subjects; one unsubscribed stops its subject only.
+    @Test func subscriptionsIntoOneSinkKeepTheServersOrder() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let server = try NATSServerProcess()
+        let a = try await NATSConnection.connect(Self.options(server, "publisher"))
+        let b = try await NATSConnection.connect(Self.options(server, "subscriber"))
+        let sink = try b.subscribe("tick")
+        let cells = try (0..<4).map { k in try b.subscribe("cell.\(k)", into: sink) }
+        try await b.flush()
+        var sent: [String] = []
+        // Seeded order of subjects, the tick marker after each round.
+        var rng = UInt64(0x5eed)
+        for round in 0..<50 {
+            for _ in 0..<3 {
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                let k = Int(rng >> 62)
+                try a.publish("cell.\(k)", bytes: Array("\(round)".utf8))
+                sent.append("cell.\(k) \(round)")
+            }
+            try a.publish("tick", bytes: Array("\(round)".utf8))
+            sent.append("tick \(round)")
+        }
+        try await a.flush()
+        let got = await Self.take(sink, sent.count)
+        #expect(got.map { "\($0.subject) \(String(decoding: $0.bytes, as: UTF8.self))" } == sent)
+        cells[2].unsubscribe()
+        try await b.flush()
+        try a.publish("cell.2", bytes: [2])
+        try a.publish("cell.1", bytes: [1])
+        try a.publish("tick", bytes: [9])
+        try await a.flush()
+        let after = await Self.take(sink, 2)
+        #expect(after.map(\.subject) == ["cell.1", "tick"])
+        let connz = try await server.monitor("connz?subs=1")
+        let subs = (connz["connections"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "subscriber" }?["subscriptions_list"] as? [String] ?? []
+        #expect(Set(subs) == ["tick", "cell.0", "cell.1", "cell.3"], "\(subs)")
+        for x in [a, b] { await x.close() }
+    }
+
     @Test func requestsAreAnsweredRefusedWithoutRespondersAndTimedOut() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let server = try NATSServerProcess()

@@ -1,0 +1,322 @@
+import NIOCore
+import SceneWire
+
+// The payloads of a scene's feed on NATS (docs/SCALEOUT.md). Integers are varints; coded
+// state travels as the very bytes a client is sent (cell blocks, shared frames' tails).
+
+/// A wire cell's delta block of one tick: `varint tick`, then the block.
+package struct FeedCell: Equatable, Sendable {
+    package var tick: UInt64
+    package var block: ByteBuffer
+
+    package init(tick: UInt64, block: ByteBuffer) { self.tick = tick; self.block = block }
+
+    package func encoded() -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: block.readableBytes + 10)
+        out.writeVarint(tick)
+        out.writeImmutableBuffer(block)
+        return out
+    }
+
+    package static func decode(_ payload: ByteBuffer) throws(WireError) -> FeedCell {
+        var b = payload
+        let tick = try b.readVarint()
+        return FeedCell(tick: tick, block: b)
+    }
+}
+
+/// The end of a tick on the feed: `varint tick`, `varint serverTimeMicros`, `varint
+/// entities`, `u8 flags` (1 advanced, 2 the state was reset, 4 the static geometry changed).
+package struct FeedTick: Equatable, Sendable {
+    package var tick: UInt64
+    package var serverTimeMicros: UInt64
+    package var entities: UInt32
+    /// False for a loop of a paused scene that answered key requests only.
+    package var advanced: Bool
+    /// The scene was reset: every subscriber needs a resync.
+    package var reset: Bool
+    /// A tile was loaded: every subscriber needs its static geometry again.
+    package var geometryChanged: Bool
+
+    package init(tick: UInt64, serverTimeMicros: UInt64, entities: UInt32, advanced: Bool, reset: Bool = false, geometryChanged: Bool = false) {
+        self.tick = tick; self.serverTimeMicros = serverTimeMicros; self.entities = entities
+        self.advanced = advanced; self.reset = reset; self.geometryChanged = geometryChanged
+    }
+
+    package func encoded() -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: 24)
+        out.writeVarint(tick)
+        out.writeVarint(serverTimeMicros)
+        out.writeVarint(UInt64(entities))
+        out.writeInteger(UInt8((advanced ? 1 : 0) | (reset ? 2 : 0) | (geometryChanged ? 4 : 0)))
+        return out
+    }
+
+    package static func decode(_ payload: ByteBuffer) throws(WireError) -> FeedTick {
+        var b = payload
+        let tick = try b.readVarint(), time = try b.readVarint(), entities = try b.readVarint()
+        let flags: UInt8 = try b.readInt("tick flags")
+        guard entities <= UInt64(UInt32.max), flags & ~7 == 0, b.readableBytes == 0 else { throw .malformed("feed tick") }
+        return FeedTick(tick: tick, serverTimeMicros: time, entities: UInt32(entities), advanced: flags & 1 != 0,
+                        reset: flags & 2 != 0, geometryChanged: flags & 4 != 0)
+    }
+}
+
+/// Shared frames (their type and the tail after the subscription field), as a list:
+/// `varint count`, then per frame `u8 type`, `varint length`, the tail.
+package enum FeedFrames {
+    package static func write(_ frames: [SharedFrame], into out: inout ByteBuffer) {
+        out.writeVarint(UInt64(frames.count))
+        for f in frames {
+            out.writeInteger(f.type.rawValue)
+            out.writeVarint(UInt64(f.tail.readableBytes))
+            out.writeImmutableBuffer(f.tail)
+        }
+    }
+
+    package static func read(from b: inout ByteBuffer) throws(WireError) -> [SharedFrame] {
+        let n = try b.readCount(limit: b.readableBytes, "frames")
+        var out: [SharedFrame] = []
+        for _ in 0..<n {
+            let raw: UInt8 = try b.readInt("frame type")
+            let length = try b.readCount(limit: b.readableBytes, "frame length")
+            guard let type = MessageType(rawValue: raw), let tail = b.readSlice(length: length),
+                  let frame = SharedFrame(type: type, tail: tail) else { throw .malformed("feed frame of type \(raw)") }
+            out.append(frame)
+        }
+        return out
+    }
+}
+
+/// A tick's attribute changes and events: `varint tick`, then `FeedFrames`.
+package struct FeedExtras: Sendable {
+    package var tick: UInt64
+    package var frames: [SharedFrame]
+
+    package init(tick: UInt64, frames: [SharedFrame]) { self.tick = tick; self.frames = frames }
+
+    package func encoded() -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: 64 + frames.reduce(0) { $0 + $1.tail.readableBytes })
+        out.writeVarint(tick)
+        FeedFrames.write(frames, into: &out)
+        return out
+    }
+
+    package static func decode(_ payload: ByteBuffer) throws(WireError) -> FeedExtras {
+        var b = payload
+        let tick = try b.readVarint()
+        let frames = try FeedFrames.read(from: &b)
+        guard b.readableBytes == 0 else { throw .malformed("feed extras: bytes after the frames") }
+        return FeedExtras(tick: tick, frames: frames)
+    }
+}
+
+/// A gateway asks for the keyframes of cells (after the next tick), optionally an attribute
+/// snapshot and the static geometry of an area: `varint request`, `u8 flags` (1 snapshot,
+/// 2 geometry), the area when geometry is asked (`u8 0` whole scene, or `u8 1` and four
+/// f64), `varint count`, the cells.
+package struct FeedKeyRequest: Equatable, Sendable {
+    package var request: UInt32
+    package var cells: [Int]
+    package var snapshot: Bool
+    /// nil: no geometry; .some(nil): the whole scene's; .some(area): buildings touching the area.
+    package var geometry: WireArea??
+
+    package init(request: UInt32, cells: [Int], snapshot: Bool, geometry: WireArea??) {
+        self.request = request; self.cells = cells; self.snapshot = snapshot; self.geometry = geometry
+    }
+
+    /// Most cells one request may name (a scene's grid is at most 65,535 a side, but a
+    /// gateway's request names at most what one subscriber covers).
+    package static let maxCells = 1 << 20
+
+    package func encoded() -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: 48 + cells.count * 3)
+        out.writeVarint(UInt64(request))
+        out.writeInteger(UInt8((snapshot ? 1 : 0) | (geometry != nil ? 2 : 0)))
+        if case .some(let area) = geometry {
+            if let a = area {
+                out.writeInteger(UInt8(1))
+                for v in [a.minX, a.minY, a.maxX, a.maxY] { out.writeF64(v) }
+            } else {
+                out.writeInteger(UInt8(0))
+            }
+        }
+        out.writeVarint(UInt64(cells.count))
+        for c in cells { out.writeVarint(UInt64(c)) }
+        return out
+    }
+
+    package static func decode(_ payload: ByteBuffer) throws(WireError) -> FeedKeyRequest {
+        var b = payload
+        let request = try b.readVarint()
+        let flags: UInt8 = try b.readInt("key request flags")
+        guard request <= UInt64(UInt32.max), flags & ~3 == 0 else { throw .malformed("feed key request") }
+        var geometry: WireArea?? = nil
+        if flags & 2 != 0 {
+            let has: UInt8 = try b.readInt("geometry area")
+            switch has {
+            case 0: geometry = .some(nil)
+            case 1:
+                let a = WireArea(minX: try b.readF64("minX"), minY: try b.readF64("minY"), maxX: try b.readF64("maxX"), maxY: try b.readF64("maxY"))
+                guard [a.minX, a.minY, a.maxX, a.maxY].allSatisfy(\.isFinite) else { throw .malformed("feed key request: area not finite") }
+                geometry = .some(a)
+            default: throw .malformed("feed key request: area flag \(has)")
+            }
+        }
+        let n = try b.readCount(limit: min(maxCells, b.readableBytes), "cells")
+        var cells: [Int] = []
+        cells.reserveCapacity(n)
+        for _ in 0..<n {
+            let c = try b.readVarint()
+            guard c < UInt64(maxCells) * 4096 else { throw .malformed("feed key request: cell \(c)") }
+            cells.append(Int(c))
+        }
+        guard b.readableBytes == 0 else { throw .malformed("feed key request: bytes after the cells") }
+        return FeedKeyRequest(request: UInt32(request), cells: cells, snapshot: flags & 1 != 0, geometry: geometry)
+    }
+}
+
+/// One part of the answer to a key request: `varint request`, `varint tick`, `u8 last`,
+/// `varint count` keyframe blocks (each `varint length`, the block), then `FeedFrames` (the
+/// geometry first, then the snapshot). An answer too large for one NATS message is cut into
+/// parts, all published before the tick's `FeedTick`.
+package struct FeedKeyReply: Sendable {
+    package var request: UInt32
+    package var tick: UInt64
+    package var last: Bool
+    package var keyframes: [ByteBuffer]
+    package var frames: [SharedFrame]
+
+    package init(request: UInt32, tick: UInt64, last: Bool, keyframes: [ByteBuffer], frames: [SharedFrame]) {
+        self.request = request; self.tick = tick; self.last = last; self.keyframes = keyframes; self.frames = frames
+    }
+
+    package var size: Int { 32 + keyframes.reduce(0) { $0 + $1.readableBytes + 5 } + frames.reduce(0) { $0 + $1.tail.readableBytes + 6 } }
+
+    package func encoded() -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: size)
+        out.writeVarint(UInt64(request))
+        out.writeVarint(tick)
+        out.writeInteger(UInt8(last ? 1 : 0))
+        out.writeVarint(UInt64(keyframes.count))
+        for k in keyframes {
+            out.writeVarint(UInt64(k.readableBytes))
+            out.writeImmutableBuffer(k)
+        }
+        FeedFrames.write(frames, into: &out)
+        return out
+    }
+
+    package static func decode(_ payload: ByteBuffer) throws(WireError) -> FeedKeyReply {
+        var b = payload
+        let request = try b.readVarint(), tick = try b.readVarint()
+        let last: UInt8 = try b.readInt("last")
+        guard request <= UInt64(UInt32.max), last <= 1 else { throw .malformed("feed key reply") }
+        let n = try b.readCount(limit: b.readableBytes, "keyframes")
+        var keyframes: [ByteBuffer] = []
+        for _ in 0..<n {
+            let length = try b.readCount(limit: b.readableBytes, "keyframe length")
+            guard let k = b.readSlice(length: length) else { throw .truncated("keyframe") }
+            keyframes.append(k)
+        }
+        let frames = try FeedFrames.read(from: &b)
+        guard b.readableBytes == 0 else { throw .malformed("feed key reply: bytes after the frames") }
+        return FeedKeyReply(request: UInt32(request), tick: tick, last: last == 1, keyframes: keyframes, frames: frames)
+    }
+
+    /// The answer cut into parts of at most `limit` bytes each (one part at least; a single
+    /// keyframe or frame over the limit goes alone in its part, and the publisher counts it
+    /// when NATS refuses it).
+    package static func parts(request: UInt32, tick: UInt64, keyframes: [ByteBuffer], frames: [SharedFrame], limit: Int) -> [FeedKeyReply] {
+        var out: [FeedKeyReply] = []
+        var current = FeedKeyReply(request: request, tick: tick, last: false, keyframes: [], frames: [])
+        var size = 32
+        func flushIfOver(_ extra: Int) {
+            if size + extra > limit && (!current.keyframes.isEmpty || !current.frames.isEmpty) {
+                out.append(current)
+                current = FeedKeyReply(request: request, tick: tick, last: false, keyframes: [], frames: [])
+                size = 32
+            }
+        }
+        for k in keyframes { flushIfOver(k.readableBytes + 5); current.keyframes.append(k); size += k.readableBytes + 5 }
+        for f in frames { flushIfOver(f.tail.readableBytes + 6); current.frames.append(f); size += f.tail.readableBytes + 6 }
+        current.last = true
+        out.append(current)
+        return out
+    }
+}
+
+/// The scenes a process serves, for a gateway: `varint count`, then per scene its name and
+/// scenario (wire strings), `varint maxFrameBytes`, `varint entities`, `varint length` and
+/// the scene's SceneInfo frame (subscription 0, version 1).
+package struct FeedScene: Sendable {
+    package var name: String
+    package var scenario: String
+    package var maxFrameBytes: Int
+    package var entities: UInt32
+    package var info: SceneInfoMessage
+
+    package init(name: String, scenario: String, maxFrameBytes: Int, entities: UInt32, info: SceneInfoMessage) {
+        self.name = name; self.scenario = scenario; self.maxFrameBytes = maxFrameBytes; self.entities = entities; self.info = info
+    }
+
+    package static func encode(_ scenes: [FeedScene]) -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: 1024)
+        out.writeVarint(UInt64(scenes.count))
+        for s in scenes {
+            out.writeWireString(s.name)
+            out.writeWireString(s.scenario)
+            out.writeVarint(UInt64(s.maxFrameBytes))
+            out.writeVarint(UInt64(s.entities))
+            var frame = WireMessage.sceneInfo(s.info).frame()
+            out.writeVarint(UInt64(frame.readableBytes))
+            out.writeBuffer(&frame)
+        }
+        return out
+    }
+
+    package static func decode(_ payload: ByteBuffer) throws(WireError) -> [FeedScene] {
+        var b = payload
+        let n = try b.readCount(limit: min(4096, b.readableBytes), "scenes")
+        var out: [FeedScene] = []
+        for _ in 0..<n {
+            let name = try b.readWireString("name"), scenario = try b.readWireString("scenario")
+            let maxFrame = try b.readVarint(), entities = try b.readVarint()
+            let length = try b.readCount(limit: b.readableBytes, "info length")
+            guard maxFrame <= UInt64(UInt32.max), entities <= UInt64(UInt32.max), let frame = b.readSlice(length: length) else {
+                throw .malformed("feed scene \(name)")
+            }
+            guard case .sceneInfo(let info) = try FeedWire.message(frame, maxFrameBytes: length + 16) else {
+                throw .malformed("feed scene \(name): no SceneInfo")
+            }
+            out.append(FeedScene(name: name, scenario: scenario, maxFrameBytes: Int(maxFrame), entities: UInt32(entities), info: info))
+        }
+        guard b.readableBytes == 0 else { throw .malformed("feed scenes: bytes after the list") }
+        return out
+    }
+}
+
+/// One protocol frame carried whole in a feed message (a Control request, its ControlResult).
+package enum FeedWire {
+    package static func message(_ payload: ByteBuffer, maxFrameBytes: Int = 1 << 20) throws(WireError) -> WireMessage {
+        var b = payload
+        guard let frame = try WireFrameDecoder(maxFrameBytes: maxFrameBytes).next(&b), b.readableBytes == 0 else {
+            throw .malformed("feed: not one whole frame")
+        }
+        return try WireMessage.decode(type: frame.type, payload: frame.payload, maxFrameBytes: maxFrameBytes)
+    }
+}
+
+/// What goes wrong between a gateway and the scenes' processes.
+package enum FeedError: Error, CustomStringConvertible, Equatable {
+    case unknownScenario(String)
+    case noScenes(String)
+
+    package var description: String {
+        switch self {
+        case .unknownScenario(let s): return "a scene's process runs scenario '\(s)', which this gateway does not know (another version?)"
+        case .noScenes(let why): return "no scene's process answered on NATS (\(FeedSubjects.scenes)): \(why)"
+        }
+    }
+}

@@ -1,0 +1,370 @@
+import CoreMetrics
+import Dispatch
+import Foundation
+import Logging
+import NATSClient
+import NIOCore
+import SceneWire
+import Synchronization
+
+/// Feed messages in the order NATS delivered them, from the consumer task to the relay's thread.
+final class FeedInbox: Sendable {
+    private let queue = Mutex<[NATSMessage]>([])
+    func add(_ m: NATSMessage) { queue.withLock { $0.append(m) } }
+    func take() -> [NATSMessage] { queue.withLock { q in defer { q.removeAll(keepingCapacity: true) }; return q } }
+}
+
+/// What one subscriber asked the scene's process for and waits for.
+struct RelayAsk {
+    var request: UInt32
+    var cells: Set<Int>
+    /// A whole resync (keyframes of every covered cell and an attribute snapshot), or only
+    /// the cells new to the subscriber.
+    var resync: Bool
+    var geometry: WireArea??
+    /// The last tick seen when it was asked (an answer not come within two seconds is asked again).
+    var askedAt: UInt64
+}
+
+/// An answer to a key request, as its parts arrive.
+struct RelayAnswer {
+    var tick: UInt64
+    var keyframes: [Int: ByteBuffer] = [:]
+    var frames: [SharedFrame] = []
+    var complete = false
+}
+
+/// A gateway's side of one scene (docs/SCALEOUT.md): the scene runs in another process; this
+/// relay, on the scene runner's thread, subscribes on NATS to the cells its subscribers'
+/// areas cover, and at each tick's end sends each subscriber the same frame a server would,
+/// made of the feed's blocks as they came (never decoded, never coded again). Keyframes for
+/// a new subscriber, a moved area or a resync come from the scene's process by request.
+/// Speaks version 1 of the protocol (the gateway's sessions are capped there).
+final class RelayState {
+    let runner: SceneRunner
+    let scene: FeedScene
+    let connection: NATSConnection
+    /// Cell arithmetic only: which cells an area covers (no state is coded here).
+    let grid: SceneStateEncoder
+    let inbox = FeedInbox()
+    let tickSubject: String, extrasSubject: String, keysSubject: String
+    let inboxSubject: String
+    var sink: NATSSubscription?
+    var consumer: Task<Void, Never>?
+    var subscriptions: [Subscription] = []
+    var asks: [ObjectIdentifier: RelayAsk] = [:]
+    var answers: [UInt32: RelayAnswer] = [:]
+    var nextRequest: UInt32 = 0
+    /// The cells subscribed on NATS, with how many subscribers cover each.
+    var cellInterest: [Int: (count: Int, sub: NATSSubscription)] = [:]
+    var cellOfSubject: [String: Int] = [:]
+    /// This tick's blocks and extras, until its end arrives.
+    var tickCells: [Int: (tick: UInt64, block: ByteBuffer)] = [:]
+    var tickChanges: [SharedFrame] = [], tickEvents: [SharedFrame] = []
+    var lastTick: UInt64?
+    var lastAdvanced = true
+    /// Something was lost: every subscriber resyncs at the next tick's end.
+    var broken: String?
+    var badMessages = 0
+
+    init(runner: SceneRunner, scene: FeedScene, connection: NATSConnection) {
+        self.runner = runner
+        self.scene = scene
+        self.connection = connection
+        let i = scene.info
+        grid = SceneStateEncoder(bounds: i.bounds, quantum: i.quantum, cellSize: i.cellSize)
+        tickSubject = FeedSubjects.tick(scene.name)
+        extrasSubject = FeedSubjects.extras(scene.name)
+        keysSubject = FeedSubjects.keys(scene.name)
+        inboxSubject = "_GW.\(UUID().uuidString.replacingOccurrences(of: "-", with: "")).\(FeedSubjects.token(scene.name))"
+    }
+
+    func run() {
+        do {
+            let sink = try connection.subscribe(tickSubject)
+            _ = try connection.subscribe(extrasSubject, into: sink)
+            _ = try connection.subscribe(inboxSubject, into: sink)
+            self.sink = sink
+            let inbox = self.inbox, wake = runner.wake
+            consumer = Task.detached {
+                for await m in sink { inbox.add(m); wake.signal() }
+            }
+        } catch {
+            runner.logger.error("the gateway cannot subscribe to the scene's feed", metadata: ["error": "\(error)"])
+        }
+        while !runner.stopRequested.load(ordering: .relaxed) {
+            _ = runner.wake.wait(timeout: .now() + .milliseconds(50))
+            for c in runner.takeCommands() { apply(c) }
+            for m in inbox.take() { handle(m) }
+            askWhatIsMissing()
+            runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
+        }
+        for s in subscriptions { s.outlet.send(WireMessageBox(buffer: WireMessage.goodbye(reason: "scene \(runner.name) stopped").frame())) }
+        subscriptions.removeAll()
+        for (_, interest) in cellInterest { interest.sub.unsubscribe() }
+        cellInterest.removeAll()
+        sink?.unsubscribe()
+        consumer?.cancel()
+        runner.subscriberCounter.store(0, ordering: .relaxed)
+    }
+
+    // MARK: sessions' commands
+
+    func apply(_ command: RunnerCommand) {
+        switch command {
+        case .subscribe(let outlet, let id, let area, let version):
+            let s = Subscription(outlet: outlet, id: id, area: area, version: version)
+            setCovered(s, Set(grid.cells(covering: area)))
+            subscriptions.append(s)
+        case .unsubscribe(let outlet, let id):
+            for s in subscriptions where s.outlet === outlet && s.id == id { remove(s) }
+        case .moveArea(let outlet, let id, let area, _):
+            for s in subscriptions where s.outlet === outlet && s.id == id {
+                s.area = area
+                setCovered(s, Set(grid.cells(covering: area)))
+                s.needsStatic = true
+            }
+        case .dropSession(let outlet):
+            for s in subscriptions where s.outlet === outlet { remove(s) }
+        case .control(let command, _, let reply):
+            forward(command, reply: reply)
+        case .feedBroken(let why):
+            resyncAll(because: why)
+        case .join, .input, .leave, .tileReady, .sceneReady, .feedKeys:
+            // Not reachable through a gateway: its sessions speak version 1 (no participants),
+            // and catalog work and key requests belong to the scene's process.
+            break
+        }
+    }
+
+    func remove(_ s: Subscription) {
+        setCovered(s, [])
+        asks[ObjectIdentifier(s)] = nil
+        subscriptions.removeAll { $0 === s }
+    }
+
+    /// A subscriber's covered cells, with the NATS subscriptions of the cells following them.
+    func setCovered(_ s: Subscription, _ cells: Set<Int>) {
+        for c in cells.subtracting(s.covered) {
+            if let interest = cellInterest[c] {
+                cellInterest[c] = (interest.count + 1, interest.sub)
+            } else if let sink {
+                let subject = FeedSubjects.cell(scene.name, column: c % grid.columns, row: c / grid.columns)
+                do {
+                    cellInterest[c] = (1, try connection.subscribe(subject, into: sink))
+                    cellOfSubject[subject] = c
+                } catch {
+                    runner.logger.error("cannot subscribe to a cell of the feed", metadata: ["subject": "\(subject)", "error": "\(error)"])
+                }
+            }
+        }
+        for c in s.covered.subtracting(cells) {
+            guard let interest = cellInterest[c] else { continue }
+            if interest.count > 1 {
+                cellInterest[c] = (interest.count - 1, interest.sub)
+            } else {
+                interest.sub.unsubscribe()
+                cellInterest[c] = nil
+                cellOfSubject[interest.sub.subject] = nil
+            }
+        }
+        s.covered = cells
+    }
+
+    /// Control goes to the scene's process (NATS request) and its answer back to the operator.
+    func forward(_ command: ControlCommand, reply: @escaping ControlReply) {
+        let connection = self.connection, subject = FeedSubjects.control(scene.name)
+        let payload = WireMessage.control(token: "", scene: scene.name, command: command).frame()
+        Task.detached {
+            do {
+                let m = try await connection.request(subject, payload: payload, timeout: 10)
+                if case .controlResult(let ok, let text) = try FeedWire.message(m.payload) { reply(ok, text) } else { reply(false, "the scene's process answered with something else than a ControlResult") }
+            } catch {
+                reply(false, "the scene's process did not answer the control command: \(error)")
+            }
+        }
+    }
+
+    // MARK: asking for keyframes
+
+    /// Asks the scene's process for what subscribers lack: a resync's keyframes and
+    /// snapshot, the keyframes of cells new to a moved area, static geometry.
+    func askWhatIsMissing() {
+        guard sink != nil else { return }
+        for s in subscriptions where asks[ObjectIdentifier(s)] == nil {
+            let rounded = RunnerState.geometryArea(s.area)
+            let geometry: WireArea?? = s.needsStatic && s.geometrySent != .some(rounded) ? .some(rounded) : nil
+            if s.needsStatic && geometry == nil { s.needsStatic = false }
+            // A paused scene's frames are all resyncs (the tick does not advance).
+            let resync = s.needsResync || (!lastAdvanced && s.covered != s.sentCells)
+            let cells = resync ? s.covered : s.covered.subtracting(s.sentCells)
+            guard resync || !cells.isEmpty || geometry != nil else { continue }
+            nextRequest &+= 1
+            let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync, geometry: geometry)
+            do {
+                try connection.publish(keysSubject, payload: request.encoded(), reply: inboxSubject)
+                asks[ObjectIdentifier(s)] = RelayAsk(request: nextRequest, cells: cells, resync: resync, geometry: geometry, askedAt: lastTick ?? 0)
+                answers[nextRequest] = nil
+            } catch {
+                // NATS is away with its buffer full: asked again on the next turn.
+                return
+            }
+        }
+    }
+
+    func resyncAll(because why: String) {
+        runner.metrics.feedResyncs.increment()
+        runner.logger.notice("the feed broke: every subscriber resyncs", metadata: ["reason": "\(why)"])
+        for s in subscriptions { s.needsResync = true }
+        asks.removeAll()
+        answers.removeAll()
+        tickCells.removeAll()
+        tickChanges = []
+        tickEvents = []
+        lastTick = nil
+    }
+
+    // MARK: the feed
+
+    func handle(_ m: NATSMessage) {
+        runner.metrics.feedMessagesIn.increment()
+        do {
+            if m.subject == tickSubject {
+                end(try FeedTick.decode(m.payload))
+            } else if m.subject == extrasSubject {
+                let e = try FeedExtras.decode(m.payload)
+                for f in e.frames { if f.type == .events { tickEvents.append(f) } else { tickChanges.append(f) } }
+            } else if m.subject == inboxSubject {
+                let part = try FeedKeyReply.decode(m.payload)
+                var answer = answers[part.request] ?? RelayAnswer(tick: part.tick)
+                guard answer.tick == part.tick, !answer.complete else { throw WireError.malformed("parts of answer \(part.request) of different ticks") }
+                for k in part.keyframes {
+                    var b = k
+                    answer.keyframes[Int(try b.readVarint())] = k
+                }
+                answer.frames += part.frames
+                answer.complete = part.last
+                answers[part.request] = answer
+            } else if let c = cellOfSubject[m.subject] {
+                let cell = try FeedCell.decode(m.payload)
+                tickCells[c] = (cell.tick, cell.block)
+            }
+        } catch {
+            badMessages += 1
+            if badMessages == 1 || badMessages % 1000 == 0 {
+                runner.logger.error("a bad message on the feed", metadata: ["subject": "\(m.subject)", "error": "\(error)", "count": "\(badMessages)"])
+            }
+            broken = "a bad message on \(m.subject): \(error)"
+        }
+    }
+
+    /// A tick's end: every subscriber's frame of it.
+    func end(_ t: FeedTick) {
+        if t.advanced, !t.reset, let last = lastTick, t.tick != last &+ 1 { broken = broken ?? "ticks \(last) to \(t.tick): a gap" }
+        if let stale = tickCells.first(where: { $0.value.tick != t.tick }) { broken = broken ?? "cell \(stale.key) of tick \(stale.value.tick) at the end of \(t.tick)" }
+        if t.reset {
+            for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.geometrySent = nil; s.sentCells = [] }
+            asks.removeAll()
+            answers.removeAll()
+        }
+        if t.geometryChanged { for s in subscriptions { s.needsStatic = true; s.geometrySent = nil } }
+        if let why = broken {
+            broken = nil
+            resyncAll(because: why)
+            lastTick = t.tick
+            lastAdvanced = t.advanced
+            return
+        }
+        lastTick = t.tick
+        lastAdvanced = t.advanced
+        runner.tickCounter.store(t.tick, ordering: .relaxed)
+        runner.entityCounter.store(Int(t.entities), ordering: .relaxed)
+        for s in subscriptions { frame(for: s, at: t) }
+        tickCells.removeAll(keepingCapacity: true)
+        tickChanges = []
+        tickEvents = []
+        answers = answers.filter { !$0.value.complete && $0.value.tick >= t.tick }
+    }
+
+    /// One subscriber's frame of a tick, as `RunnerState.publish` makes it for version 1.
+    func frame(for s: Subscription, at t: FeedTick) {
+        let key = ObjectIdentifier(s)
+        if s.outlet.stalled(budget: runner.outboundBudget, timeout: runner.drainTimeout) {
+            if !s.outlet.closing.load(ordering: .relaxed) { runner.metrics.slowClientsClosed.increment() }
+            s.outlet.closeWithError(.tooSlow, "over \(runner.outboundBudget) queued bytes for more than \(runner.drainTimeout) s without reading")
+            return
+        }
+        if s.outlet.queued > runner.outboundBudget {
+            s.needsResync = true
+            asks[key] = nil
+            s.outlet.ticksSkipped.add(1, ordering: .relaxed)
+            runner.metrics.framesSkipped.increment()
+            return
+        }
+        var answered: (ask: RelayAsk, answer: RelayAnswer)?
+        if let ask = asks[key] {
+            if let answer = answers[ask.request], answer.complete, answer.tick == t.tick {
+                answered = (ask, answer)
+                asks[key] = nil
+            } else if answers[ask.request]?.complete == true || t.tick > ask.askedAt + UInt64(2 * max(1, runner.tickRate)) {
+                asks[key] = nil   // answered for another tick, or lost: asked again
+            }
+        }
+        if answered == nil && (s.needsResync || !t.advanced) { return }
+        if let (ask, answer) = answered, !t.advanced, !ask.resync {
+            // New cells while paused: the frame must be a resync, asked for next.
+            s.needsResync = true
+            _ = answer
+            return
+        }
+        if let (ask, answer) = answered, case .some(let area) = ask.geometry {
+            if let g = answer.frames.first(where: { $0.type == .staticGeometry }) { send(g, to: s) }
+            s.geometrySent = .some(area)
+            s.needsStatic = false
+        }
+        let resync = answered?.ask.resync == true
+        var blocks: [ByteBuffer] = []
+        if resync {
+            for c in s.coveredSorted { if let k = answered!.answer.keyframes[c] { blocks.append(k) } }
+            s.sentCells = s.covered
+            s.needsResync = false
+        } else {
+            for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
+            var sent = s.sentCells.intersection(s.covered)
+            for c in s.coveredSorted {
+                if s.sentCells.contains(c) {
+                    if let b = tickCells[c] { blocks.append(b.block) }
+                } else if let (ask, answer) = answered, ask.cells.contains(c) {
+                    if let k = answer.keyframes[c] { blocks.append(k) }
+                    sent.insert(c)
+                }
+            }
+            s.sentCells = sent
+        }
+        let stamp = resync || t.tick % UInt64(max(1, runner.tickRate)) == 0
+        let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? t.tick : nil, serverTimeMicros: stamp ? t.serverTimeMicros : nil,
+                                                 resync: resync, cells: blocks, countsCells: true)
+        send(frame, to: s)
+        if resync {
+            for f in answered!.answer.frames where f.type == .attributes { send(f, to: s) }
+        } else if t.advanced {
+            for f in tickChanges { send(f, to: s) }
+        }
+        if t.advanced { for f in tickEvents { send(f, to: s) } }
+    }
+
+    func send(_ frame: ByteBuffer, to s: Subscription) {
+        guard frame.readableBytes - RunnerState.prefixLength(frame) <= runner.maxFrameBytes else { return oversized(frame.readableBytes, s) }
+        s.outlet.send(WireMessageBox(buffer: frame))
+    }
+
+    func send(_ frame: SharedFrame, to s: Subscription) {
+        guard frame.payloadBytes(subscription: s.id) <= runner.maxFrameBytes else { return oversized(frame.payloadBytes(subscription: s.id), s) }
+        s.outlet.send(frame, subscription: s.id)
+    }
+
+    func oversized(_ bytes: Int, _ s: Subscription) {
+        runner.metrics.framesOversized.increment()
+        s.outlet.closeWithError(.internalError, "the gateway made a frame of \(bytes) bytes, over its announced limit of \(runner.maxFrameBytes)")
+    }
+}

@@ -1,0 +1,105 @@
+import CoreMetrics
+import NATSClient
+import NIOCore
+import Scenarios
+import SceneCore
+import SceneWire
+
+/// A scene's feed on NATS, published from the scene's tick thread (docs/SCALEOUT.md). After
+/// each tick's fan-out: the delta block of every cell that changed (`scene.S.cell.X.Y`), the
+/// tick's attribute changes and events (`scene.S.extras`), the answers to the key requests
+/// that came since the last tick, then the tick's end (`scene.S.tick`). One connection
+/// publishes them in this order, and NATS keeps a publisher's order for each subscriber, so
+/// a gateway has the whole tick when its end arrives. Owned by `RunnerState`.
+final class ScenePublisher {
+    let connection: NATSConnection
+    let metrics: ServerMetrics
+    private let cellSubjects: [String]
+    private let tickSubject: String
+    private let extrasSubject: String
+    /// Key requests to answer after the next tick, in arrival order.
+    var pendingKeys: [(request: FeedKeyRequest, reply: String)] = []
+    /// Said once in the next tick's end.
+    var reset = false
+    var geometryChanged = false
+
+    init(connection: NATSConnection, scene: String, columns: Int, rows: Int, metrics: ServerMetrics) {
+        self.connection = connection
+        self.metrics = metrics
+        var subjects: [String] = []
+        subjects.reserveCapacity(columns * rows)
+        for r in 0..<rows { for c in 0..<columns { subjects.append(FeedSubjects.cell(scene, column: c, row: r)) } }
+        cellSubjects = subjects
+        tickSubject = FeedSubjects.tick(scene)
+        extrasSubject = FeedSubjects.extras(scene)
+    }
+
+    /// Largest payload the NATS server takes (its INFO), less room for the protocol line.
+    var payloadLimit: Int { max(4096, (connection.serverInfo?.maxPayload ?? (1 << 20)) - 256) }
+
+    func publish(_ subject: String, _ payload: ByteBuffer) {
+        do {
+            try connection.publish(subject, payload: payload)
+            metrics.feedMessagesOut.increment()
+            metrics.feedBytesOut.increment(by: Int64(payload.readableBytes))
+        } catch {
+            metrics.feedRefused.increment()
+        }
+    }
+
+    func publishCells(tick: UInt64, blocks: TickBlocks) {
+        for c in blocks.keys where c < cellSubjects.count {
+            publish(cellSubjects[c], FeedCell(tick: tick, block: blocks[c]!).encoded())
+        }
+    }
+
+    func publishExtras(tick: UInt64, frames: [SharedFrame]) {
+        guard !frames.isEmpty else { return }
+        // Parts under the payload limit (a frame over it alone is refused and counted).
+        var part: [SharedFrame] = [], size = 16
+        for f in frames {
+            if size + f.tail.readableBytes + 6 > payloadLimit && !part.isEmpty {
+                publish(extrasSubject, FeedExtras(tick: tick, frames: part).encoded())
+                part = []; size = 16
+            }
+            part.append(f); size += f.tail.readableBytes + 6
+        }
+        publish(extrasSubject, FeedExtras(tick: tick, frames: part).encoded())
+    }
+
+    func publishEnd(_ end: FeedTick) {
+        var e = end
+        e.reset = reset
+        e.geometryChanged = geometryChanged
+        reset = false
+        geometryChanged = false
+        publish(tickSubject, e.encoded())
+    }
+}
+
+extension RunnerState {
+    /// The tick on the feed, when the scene has one: after `publish(advanced:)`, on the tick thread.
+    func publishFeed(advanced: Bool) {
+        guard let feed else { return }
+        let tick = scene.world.tick
+        if advanced {
+            feed.publishCells(tick: tick, blocks: lastBlocks)
+            // Version 1's extras: heights stay attributes.
+            feed.publishExtras(tick: tick, frames: attributeChanges(strip: false) + tickEvents())
+        }
+        let answered = !feed.pendingKeys.isEmpty
+        for (request, reply) in feed.pendingKeys {
+            let keyframes = request.cells.filter { $0 >= 0 && $0 < encoder.columns * encoder.rows }.compactMap { keyframe($0) }
+            var frames: [SharedFrame] = []
+            if case .some(let area) = request.geometry { frames.append(staticGeometry(area: area)) }
+            if request.snapshot { frames += snapshot(strip: false) }
+            for part in FeedKeyReply.parts(request: request.request, tick: tick, keyframes: keyframes, frames: frames, limit: feed.payloadLimit) {
+                feed.publish(reply, part.encoded())
+            }
+        }
+        feed.pendingKeys.removeAll(keepingCapacity: true)
+        if advanced || answered || feed.reset || feed.geometryChanged {
+            feed.publishEnd(FeedTick(tick: tick, serverTimeMicros: tickTimeMicros, entities: UInt32(scene.world.store.count), advanced: advanced))
+        }
+    }
+}
