@@ -125,8 +125,18 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
+        // A real nats-server for the tests that need one (NATSClientTests, ScaleOutTests).
+        .target(name: "NATSTestSupport", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Tests/NATSTestSupport", swiftSettings: strict),
+        .testTarget(name: "ScaleOutTests", dependencies: [
+            "NATSTestSupport", "NATSClient", "SceneServer", "SceneClient", "SceneWire", "Scenarios", "CityTiles",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: strict),
         .testTarget(name: "NATSClientTests", dependencies: [
-            "NATSClient", "SceneCore",
+            "NATSTestSupport", "NATSClient", "SceneCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),

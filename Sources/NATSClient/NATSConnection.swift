@@ -31,6 +31,10 @@ public final class NATSConnection: Sendable {
         var subscriptions: [UInt64: NATSSubscription] = [:]
         /// Bytes written while not connected, sent after the next CONNECT.
         var pending = ByteBuffer()
+        /// Bytes for the connected channel, from any thread, written and flushed together by
+        /// one task on its event loop (a write from another thread is a task of its own, which
+        /// a flush scheduled before it would miss).
+        var outbound = ByteBuffer()
         var flushScheduled = false
         /// Who waits for the next PONGs, in order (nil: a keep-alive PING, or a flush that
         /// timed out), each with its number.
@@ -175,7 +179,8 @@ public final class NATSConnection: Sendable {
                 guard s.phase == .connected, s.established, let channel = s.channel else { return nil }
                 s.nextWaiter += 1
                 s.pongWaiters.append((s.nextWaiter, c))
-                channel.writeAndFlush(Self.encode([.ping]), promise: nil)
+                _ = channel
+                _ = write(Self.encode([.ping]), in: &s, keep: false)
                 return s.nextWaiter
             }
             guard let id else { c.resume(throwing: NATSError.closed); return }
@@ -234,14 +239,9 @@ public final class NATSConnection: Sendable {
             return .closed
         case .connected:
             guard let channel = s.channel else { return .closed }
-            channel.write(bytes, promise: nil)
-            if !s.flushScheduled {
-                s.flushScheduled = true
-                channel.eventLoop.execute { [self] in
-                    state.withLock { $0.flushScheduled = false }
-                    channel.flush()
-                }
-            }
+            var b = bytes
+            s.outbound.writeBuffer(&b)
+            scheduleFlush(channel, in: &s)
         case .connecting, .reconnecting:
             guard keep else { return nil }
             guard s.pending.readableBytes + bytes.readableBytes <= options.reconnectBufferBytes else {
@@ -251,6 +251,24 @@ public final class NATSConnection: Sendable {
             s.pending.writeBuffer(&b)
         }
         return nil
+    }
+
+    /// One task on the channel's loop writes and flushes what is in `outbound` by then.
+    private func scheduleFlush(_ channel: any Channel, in s: inout State) {
+        guard !s.flushScheduled else { return }
+        s.flushScheduled = true
+        channel.eventLoop.execute { [self] in
+            let (out, next) = state.withLock { s -> (ByteBuffer?, (any Channel)?) in
+                s.flushScheduled = false
+                guard s.outbound.readableBytes > 0 else { return (nil, nil) }
+                // The connection was replaced meanwhile: the new one's loop sends them.
+                guard s.channel === channel else { return (nil, s.channel) }
+                defer { s.outbound = ByteBuffer() }
+                return (s.outbound, nil)
+            }
+            if let out { channel.writeAndFlush(out, promise: nil) }
+            if let next { state.withLock { s in if s.channel === next { scheduleFlush(next, in: &s) } } }
+        }
     }
 
     // MARK: connecting
@@ -308,6 +326,7 @@ public final class NATSConnection: Sendable {
                 }
                 s.info = info
                 s.channel = channel
+                s.outbound = ByteBuffer()
                 s.phase = .connected
                 s.pingsOut = 0
                 var out = Self.encode([.connect(connect)])
@@ -339,7 +358,8 @@ public final class NATSConnection: Sendable {
             if s.pingsOut >= options.maxPingsOut { return true }
             s.pingsOut += 1
             s.pongWaiters.append(nil)
-            channel.writeAndFlush(Self.encode([.ping]), promise: nil)
+            // Behind what is queued, so PONGs answer PINGs in the order flush waiters expect.
+            _ = write(Self.encode([.ping]), in: &s, keep: false)
             return false
         }
         if stale { lost(channel, reason: "stale connection: \(options.maxPingsOut) PINGs unanswered") }

@@ -1,4 +1,5 @@
 import Foundation
+import NATSTestSupport
 import NIOCore
 import Synchronization
 import Testing
@@ -140,6 +141,29 @@ struct NATSServerTests {
         let connz = try await server.monitor("connz?subs=1")
         let subs = (connz["connections"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "subscriber" }?["subscriptions_list"] as? [String] ?? []
         #expect(Set(subs) == ["tick", "cell.0", "cell.1", "cell.3"], "\(subs)")
+        for x in [a, b] { await x.close() }
+    }
+
+    /// Publications from a thread that is not the connection's event loop, back to back, go
+    /// out without any later write to push them (a flush scheduled before the second write
+    /// once missed it, and it waited for the next publication: a gateway's key request sat
+    /// two seconds).
+    @Test func publicationsFromAnotherThreadGoOutWithoutAnotherWrite() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let server = try NATSServerProcess()
+        let a = try await NATSConnection.connect(Self.options(server, "publisher"))
+        let b = try await NATSConnection.connect(Self.options(server, "subscriber"))
+        let sub = try b.subscribe("t")
+        try await b.flush()
+        for round in 0..<60 {
+            let thread = Thread {
+                for k in 0..<(1 + round % 3) { try? a.publish("t", bytes: [UInt8(round), UInt8(k)]) }
+            }
+            thread.start()
+            let got = await Self.take(sub, 1 + round % 3, seconds: 10)
+            #expect(got.map(\.bytes) == (0..<(1 + round % 3)).map { [UInt8(round), UInt8($0)] }, "round \(round)")
+            if got.count != 1 + round % 3 { break }
+        }
         for x in [a, b] { await x.close() }
     }
 

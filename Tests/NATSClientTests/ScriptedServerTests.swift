@@ -1,4 +1,5 @@
 import Foundation
+import NATSTestSupport
 import NIOCore
 import NIOPosix
 import Synchronization

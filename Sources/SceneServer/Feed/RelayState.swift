@@ -22,7 +22,7 @@ struct RelayAsk {
     /// the cells new to the subscriber.
     var resync: Bool
     var geometry: WireArea??
-    /// The last tick seen when it was asked (an answer not come within two seconds is asked again).
+    /// When it was asked (uptime ns): an answer not come within a second is asked again.
     var askedAt: UInt64
 }
 
@@ -53,6 +53,8 @@ final class RelayState {
     var consumer: Task<Void, Never>?
     var subscriptions: [Subscription] = []
     var asks: [ObjectIdentifier: RelayAsk] = [:]
+    /// Subscribers whose ask found no responder (the scene's process away): not asked again before then.
+    var retryAt: [ObjectIdentifier: UInt64] = [:]
     var answers: [UInt32: RelayAnswer] = [:]
     var nextRequest: UInt32 = 0
     /// The cells subscribed on NATS, with how many subscribers cover each.
@@ -83,7 +85,7 @@ final class RelayState {
         do {
             let sink = try connection.subscribe(tickSubject)
             _ = try connection.subscribe(extrasSubject, into: sink)
-            _ = try connection.subscribe(inboxSubject, into: sink)
+            _ = try connection.subscribe(inboxSubject + ".*", into: sink)
             self.sink = sink
             let inbox = self.inbox, wake = runner.wake
             consumer = Task.detached {
@@ -140,6 +142,7 @@ final class RelayState {
     func remove(_ s: Subscription) {
         setCovered(s, [])
         asks[ObjectIdentifier(s)] = nil
+        retryAt[ObjectIdentifier(s)] = nil
         subscriptions.removeAll { $0 === s }
     }
 
@@ -191,7 +194,9 @@ final class RelayState {
     /// snapshot, the keyframes of cells new to a moved area, static geometry.
     func askWhatIsMissing() {
         guard sink != nil else { return }
-        for s in subscriptions where asks[ObjectIdentifier(s)] == nil {
+        let now = DispatchTime.now().uptimeNanoseconds
+        for s in subscriptions where asks[ObjectIdentifier(s)] == nil && retryAt[ObjectIdentifier(s)].map({ now >= $0 }) != false {
+            retryAt[ObjectIdentifier(s)] = nil
             let rounded = RunnerState.geometryArea(s.area)
             let geometry: WireArea?? = s.needsStatic && s.geometrySent != .some(rounded) ? .some(rounded) : nil
             if s.needsStatic && geometry == nil { s.needsStatic = false }
@@ -202,8 +207,8 @@ final class RelayState {
             nextRequest &+= 1
             let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync, geometry: geometry)
             do {
-                try connection.publish(keysSubject, payload: request.encoded(), reply: inboxSubject)
-                asks[ObjectIdentifier(s)] = RelayAsk(request: nextRequest, cells: cells, resync: resync, geometry: geometry, askedAt: lastTick ?? 0)
+                try connection.publish(keysSubject, payload: request.encoded(), reply: "\(inboxSubject).\(nextRequest)")
+                asks[ObjectIdentifier(s)] = RelayAsk(request: nextRequest, cells: cells, resync: resync, geometry: geometry, askedAt: now)
                 answers[nextRequest] = nil
             } catch {
                 // NATS is away with its buffer full: asked again on the next turn.
@@ -211,6 +216,9 @@ final class RelayState {
             }
         }
     }
+
+    /// How long an answer may take before it is asked again (nanoseconds).
+    static let answerTimeout: UInt64 = 1_000_000_000
 
     func resyncAll(because why: String) {
         runner.metrics.feedResyncs.increment()
@@ -234,7 +242,15 @@ final class RelayState {
             } else if m.subject == extrasSubject {
                 let e = try FeedExtras.decode(m.payload)
                 for f in e.frames { if f.type == .events { tickEvents.append(f) } else { tickChanges.append(f) } }
-            } else if m.subject == inboxSubject {
+            } else if m.subject.hasPrefix(inboxSubject + ".") {
+                if m.headers?.status == 503 {
+                    // No responder: the scene's process is away. Asked again in a second.
+                    if let (key, _) = asks.first(where: { "\(inboxSubject).\($0.value.request)" == m.subject }) {
+                        asks[key] = nil
+                        retryAt[key] = DispatchTime.now().uptimeNanoseconds + 1_000_000_000
+                    }
+                    return
+                }
                 let part = try FeedKeyReply.decode(m.payload)
                 var answer = answers[part.request] ?? RelayAnswer(tick: part.tick)
                 guard answer.tick == part.tick, !answer.complete else { throw WireError.malformed("parts of answer \(part.request) of different ticks") }
@@ -306,7 +322,7 @@ final class RelayState {
             if let answer = answers[ask.request], answer.complete, answer.tick == t.tick {
                 answered = (ask, answer)
                 asks[key] = nil
-            } else if answers[ask.request]?.complete == true || t.tick > ask.askedAt + UInt64(2 * max(1, runner.tickRate)) {
+            } else if answers[ask.request]?.complete == true || DispatchTime.now().uptimeNanoseconds > ask.askedAt + Self.answerTimeout {
                 asks[key] = nil   // answered for another tick, or lost: asked again
             }
         }

@@ -2,26 +2,25 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
-import Testing
 
 /// A real `nats-server` (Debian's 2.9) on 127.0.0.1, on a port of its own, for one test:
 /// started, stopped and started again on the same port (the reconnect tests), with its
 /// monitoring endpoint for what the server itself says. `.ci/run` installs it and sets
 /// TWINSCENE_REQUIRE_TOOLS=1, so there the tests cannot skip.
-final class NATSServerProcess: @unchecked Sendable {
-    static let binary: String? = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
+public final class NATSServerProcess: @unchecked Sendable {
+    public static let binary: String? = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
-    static var available: Bool { binary != nil }
-    static var required: Bool { ProcessInfo.processInfo.environment["TWINSCENE_REQUIRE_TOOLS"] == "1" }
+    public static var available: Bool { binary != nil }
+    public static var required: Bool { ProcessInfo.processInfo.environment["TWINSCENE_REQUIRE_TOOLS"] == "1" }
 
-    let port: Int
-    let monitorPort: Int
-    let config: String?
+    public let port: Int
+    public let monitorPort: Int
+    public let config: String?
     private var process: Process?
     private let dir: String
 
     /// Starts a server; `config` is a configuration file's text (max_payload ...).
-    init(config: String? = nil) throws {
+    public init(config: String? = nil) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("nats-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.config = config
@@ -62,7 +61,7 @@ final class NATSServerProcess: @unchecked Sendable {
         return nil
     }
 
-    static func canConnect(port: Int) -> Bool {
+    public static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -74,7 +73,7 @@ final class NATSServerProcess: @unchecked Sendable {
     }
 
     /// Stops the server (SIGKILL: as a crash, no goodbye to its clients).
-    func kill() {
+    public func kill() {
         guard let p = process, p.isRunning else { return }
         Foundation.kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
@@ -82,7 +81,7 @@ final class NATSServerProcess: @unchecked Sendable {
     }
 
     /// Starts it again on the same ports.
-    func restart() throws {
+    public func restart() throws {
         kill()
         for _ in 0..<40 {
             if let p = try Self.start(binary: Self.binary!, port: port, monitor: monitorPort, config: config, dir: dir) { process = p; return }
@@ -92,7 +91,7 @@ final class NATSServerProcess: @unchecked Sendable {
     }
 
     /// A monitoring endpoint's JSON (`varz`, `connz?subs=1` ...), read over a plain socket.
-    func monitor(_ path: String) async throws -> [String: Any] {
+    public func monitor(_ path: String) async throws -> [String: Any] {
         let text = await httpGet(port: monitorPort, path: "/" + path)
         guard let start = text.range(of: "\r\n\r\n"),
               let json = try JSONSerialization.jsonObject(with: Data(text[start.upperBound...].utf8)) as? [String: Any] else {
@@ -107,13 +106,13 @@ final class NATSServerProcess: @unchecked Sendable {
     }
 }
 
-struct NATSTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct NATSTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
 
 /// An HTTP GET over a NIO connection, everything until the server closes (at most 30 s).
-func httpGet(port: Int, path: String) async -> String {
+public func httpGet(port: Int, path: String) async -> String {
     final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         let bytes = Mutex<[UInt8]>([])
@@ -135,7 +134,7 @@ func httpGet(port: Int, path: String) async -> String {
 }
 
 /// Waits (polling, bounded) until `condition` holds; returns whether it did.
-func eventually(seconds: Double = 120, _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(seconds: Double = 120, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return true }

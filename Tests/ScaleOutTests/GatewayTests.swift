@@ -1,0 +1,217 @@
+import CityTiles
+import Foundation
+import Logging
+import NATSClient
+import NATSTestSupport
+import NIOCore
+import Scenarios
+import SceneClient
+import SceneServer
+import SceneWire
+import Synchronization
+import Testing
+
+/// A scene process publishing on a real nats-server and a gateway relaying it, both in this
+/// process on 127.0.0.1. The independent check is a client of the scene's own server: what a
+/// gateway's client decodes must be, tick by tick, what it decodes.
+struct FeedRig {
+    let nats: NATSServerProcess
+    let scenes: SceneServer
+    let gateway: SceneServer
+    let scenesPort: Int
+    let gatewayPort: Int
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func config() -> ServerConfiguration {
+        var c = ServerConfiguration()
+        c.port = 0
+        c.handshakeTimeout = 600
+        c.idleTimeout = 1200
+        c.adminToken = "a-long-enough-admin-token-for-tests"
+        return c
+    }
+
+    static func start(nats: NATSServerProcess? = nil) async throws -> FeedRig {
+        let nats = try nats ?? NATSServerProcess()
+        var district = try SceneManifest.load(path: root.appendingPathComponent("Scenes/district.scene.json").path)
+        district.parameters["walkers"] = 300
+        let factory = try SceneManifest.load(path: root.appendingPathComponent("Scenes/factory.scene.json").path)
+        let catalog = try Catalog()
+        let loaded = [try SceneLoader.load(district, catalog: catalog, workers: 2), try SceneLoader.load(factory, catalog: catalog, workers: 2)]
+        var logger = Logger(label: "feed-test")
+        logger.logLevel = .warning
+        var c = config()
+        var options = NATSOptions(port: nats.port, name: "scenes")
+        options.connectTimeout = 30
+        c.nats = options
+        let scenes = SceneServer(configuration: c, scenes: loaded, catalog: nil, logger: logger)
+        let scenesPort = try await scenes.start().port!
+        var g = NATSOptions(port: nats.port, name: "gateway")
+        g.connectTimeout = 30
+        let gateway = try await SceneServer.gateway(configuration: config(), nats: g, wait: 60, logger: logger)
+        let gatewayPort = try await gateway.start().port!
+        return FeedRig(nats: nats, scenes: scenes, gateway: gateway, scenesPort: scenesPort, gatewayPort: gatewayPort)
+    }
+
+    func stop() async {
+        await gateway.shutdown()
+        await scenes.shutdown()
+    }
+}
+
+/// What a client holds after each state frame: its entities' positions (and, in `withAttributes`,
+/// the attribute values of its entities as of the frame before), one line per entity.
+func record(port: Int, scene: String, area: WireArea? = nil, frames: Int, version: UInt16 = 1, limit: Double = 120,
+            withAttributes: Bool = false, after: (@Sendable (UInt64) -> WireArea??)? = nil) async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64]) {
+    let client = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "feed-test", maxVersion: version)
+    client.send(.subscribe(subscription: 1, scene: scene, area: area))
+    var view = SceneView(subscription: 1, area: area, version: client.version)
+    var states: [UInt64: [String]] = [:]
+    var resyncs: [UInt64] = []
+    let deadline = Date().addingTimeInterval(limit)
+    let watchdog = Task { try await Task.sleep(nanoseconds: UInt64(limit * 1e9)); await client.close() }
+    defer { watchdog.cancel() }
+    for try await m in client.messages {
+        if case .error(let code, let text) = m { Issue.record("error \(code): \(text)"); break }
+        guard let u = try view.apply(m) else { continue }
+        if u.resync { resyncs.append(u.tick) }
+        var lines = view.entities().map { e in "\(e.id) \(e.kind) \(e.position.x) \(e.position.y)" }
+        if withAttributes {
+            for id in view.visible { for (a, bits) in view.attributes[id] ?? [:] { lines.append("\(id).\(a)=\(bits)") } }
+        }
+        states[u.tick] = lines.sorted()
+        if case .some(let area)? = after?(u.tick) { client.send(view.move(to: area)) }
+        if states.count >= frames || Date() > deadline { break }
+    }
+    await client.close()
+    return (client.version, states, resyncs)
+}
+
+/// Ticks both recorded, and those of them whose states differ.
+func compare(_ a: [UInt64: [String]], _ b: [UInt64: [String]], skipFirst: Int = 0) -> (common: [UInt64], differing: [UInt64]) {
+    let firstA = a.keys.sorted().dropFirst(skipFirst).first ?? 0, firstB = b.keys.sorted().dropFirst(skipFirst).first ?? 0
+    let common = Set(a.keys).intersection(b.keys).filter { $0 >= max(firstA, firstB) }.sorted()
+    return (common, common.filter { a[$0] != b[$0] })
+}
+
+/// Moves two clients' areas at the same tick: 20 after the later of their first frames.
+final class Mover: Sendable {
+    let area: WireArea
+    private let firsts = Mutex<[Int: UInt64]>([:])
+    init(to area: WireArea) { self.area = area }
+    var tick: UInt64? { firsts.withLock { $0.count == 2 ? $0.values.max()! + 20 : nil } }
+    func at(_ tick: UInt64, who: Int) -> WireArea?? {
+        let target = firsts.withLock { f -> UInt64? in
+            if f[who] == nil { f[who] = tick }
+            return f.count == 2 ? f.values.max()! + 20 : nil
+        }
+        return tick == target ? .some(area) : nil
+    }
+}
+
+@Suite(.serialized, .enabled(if: NATSServerProcess.available || NATSServerProcess.required, "nats-server is not installed (.ci/run installs Debian's)"))
+struct GatewayTests {
+    @Test func aGatewaysClientsDecodeWhatTheScenesOwnClientsDecode() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        // The whole district, an area of it, and the factory with its telemetry attributes.
+        let area = WireArea(minX: -200, minY: -150, maxX: 100, maxY: 120)
+        // The scene's own clients record longer: the gateway's first frame comes a round trip later.
+        async let directWhole = record(port: rig.scenesPort, scene: "district", frames: 120)
+        async let gatewayWhole = record(port: rig.gatewayPort, scene: "district", frames: 80)
+        async let directArea = record(port: rig.scenesPort, scene: "district", area: area, frames: 120)
+        async let gatewayArea = record(port: rig.gatewayPort, scene: "district", area: area, frames: 80)
+        async let directFactory = record(port: rig.scenesPort, scene: "factory", frames: 120, withAttributes: true)
+        async let gatewayFactory = record(port: rig.gatewayPort, scene: "factory", frames: 80, version: 3, withAttributes: true)
+        let (dw, gw, da, ga, df, gf) = try await (directWhole, gatewayWhole, directArea, gatewayArea, directFactory, gatewayFactory)
+        #expect(gf.version == 1, "a gateway's sessions speak version 1")
+        for (name, d, g, skip) in [("whole district", dw, gw, 0), ("district area", da, ga, 0), ("factory with attributes", df, gf, 2)] {
+            let (common, differing) = compare(d.states, g.states, skipFirst: skip)
+            #expect(common.count >= 60, "\(name): \(common.count) ticks in common")
+            #expect(differing.isEmpty, "\(name): states differ at ticks \(differing.prefix(5)) of \(common.count)")
+            #expect(g.states.values.contains { !$0.isEmpty }, "\(name): the gateway's client saw entities")
+        }
+        #expect(gw.resyncs.count == 1 && ga.resyncs.count == 1, "one resync each: \(gw.resyncs) \(ga.resyncs)")
+        await rig.stop()
+    }
+
+    /// A late joiner on the gateway, an area moved there and on the scene's server alike: a
+    /// moved area's new cells come one round trip later through the gateway, then the two agree.
+    @Test func aMovedAreaThroughTheGatewaySettlesOnTheScenesState() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        try await Task.sleep(nanoseconds: 500_000_000)
+        // The district's west half, then its east half.
+        let b = rig.scenes.runners.first { $0.name == "district" }!.info.bounds
+        let midX = (b.minX + b.maxX) / 2
+        let first = WireArea(minX: b.minX, minY: b.minY, maxX: midX - 1, maxY: b.maxY), second = WireArea(minX: midX + 1, minY: b.minY, maxX: b.maxX, maxY: b.maxY)
+        // The move is sent at the same tick T by both clients, once both see frames: by the
+        // direct client when it sees T, and by the gateway's client when it sees T.
+        let mover = Mover(to: second)
+        async let direct = record(port: rig.scenesPort, scene: "district", area: first, frames: 160, after: { mover.at($0, who: 0) })
+        async let gateway = record(port: rig.gatewayPort, scene: "district", area: first, frames: 120, after: { mover.at($0, who: 1) })
+        let (d, g) = try await (direct, gateway)
+        let moved = try #require(mover.tick)
+        let (common, differing) = compare(d.states, g.states)
+        #expect(common.count >= 60, "\(common.count) ticks in common")
+        // Before the move equal; after it, equal again once the keyframes came (a few ticks).
+        let before = differing.filter { $0 <= moved }, after = differing.filter { $0 > moved + 10 }
+        #expect(before.isEmpty && after.isEmpty, "differing before the move \(before.prefix(5)), well after it \(after.prefix(5)) (moved at \(moved))")
+        #expect(common.contains { $0 < moved && !(g.states[$0] ?? []).isEmpty }, "the first area holds entities")
+        #expect(common.contains { $0 > moved + 10 && !(g.states[$0] ?? []).isEmpty }, "the moved area holds entities")
+        await rig.stop()
+    }
+
+    /// Control passes through the gateway once its token is checked there; a wrong token is
+    /// the gateway's Error 11 as on a server.
+    @Test func controlThroughTheGatewayReachesTheScenesProcess() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        let client = try await SceneClient.connect(host: "127.0.0.1", port: rig.gatewayPort, name: "operator", maxVersion: 1)
+        client.send(.control(token: FeedRig.config().adminToken!, scene: "factory", command: .pause))
+        var result: (Bool, String)?
+        for try await m in client.messages { if case .controlResult(let ok, let text) = m { result = (ok, text); break } }
+        #expect(result?.0 == true, "\(String(describing: result))")
+        let pausedAt = rig.scenes.runners.first { $0.name == "factory" }!.tick
+        try await Task.sleep(nanoseconds: 500_000_000)
+        #expect(rig.scenes.runners.first { $0.name == "factory" }!.tick <= pausedAt + 1, "the scene's process paused")
+        // A subscriber of the paused scene through the gateway still gets its resync.
+        let paused = try await record(port: rig.gatewayPort, scene: "factory", frames: 1, limit: 60)
+        #expect(paused.states.count == 1 && paused.resyncs.count == 1 && paused.states.values.first?.count == 50)
+        client.send(.control(token: "wrong-token", scene: "factory", command: .resume))
+        var code: UInt16?
+        for try await m in client.messages { if case .error(let c, _) = m { code = c; break } }
+        #expect(code == ErrorCode.unauthorized.rawValue)
+        await client.close()
+        await rig.stop()
+    }
+
+    /// NATS stopped for a few seconds and started again: the gateway's client is resynced and
+    /// agrees with the scene's own client again; the gateway counts the resync.
+    @Test func natsAwayAndBackResyncsTheGatewaysClients() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        let kicked = Mutex(false)
+        let nats = rig.nats
+        let outage: @Sendable (UInt64) -> WireArea?? = { _ in
+            let go = kicked.withLock { k -> Bool in defer { k = true }; return !k }
+            guard go else { return nil }
+            Task.detached {
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+                nats.kill()
+                try await Task.sleep(nanoseconds: 2_000_000_000)
+                try nats.restart()
+            }
+            return nil
+        }
+        async let direct = record(port: rig.scenesPort, scene: "district", frames: 400, limit: 150)
+        async let gateway = record(port: rig.gatewayPort, scene: "district", frames: 400, limit: 150, after: outage)
+        let (d, g) = try await (direct, gateway)
+        #expect(g.resyncs.count >= 2, "resynced after NATS came back: \(g.resyncs)")
+        let last = try #require(g.resyncs.last)
+        let (common, differing) = compare(d.states.filter { $0.key >= last }, g.states.filter { $0.key >= last })
+        #expect(common.count >= 20 && differing.isEmpty, "after the resync at \(last): \(common.count) common, differing \(differing.prefix(5))")
+        await rig.stop()
+    }
+}
