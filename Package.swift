@@ -131,7 +131,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Tests/NATSTestSupport", swiftSettings: strict),
         .testTarget(name: "ScaleOutTests", dependencies: [
-            "NATSTestSupport", "NATSClient", "SceneServer", "SceneClient", "SceneWire", "Scenarios", "CityTiles",
+            "NATSTestSupport", "NATSClient", "SceneServer", "SceneClient", "SceneWire", "SceneCore", "Scenarios", "CityTiles",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),

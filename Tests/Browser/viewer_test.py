@@ -28,8 +28,12 @@ TOKEN = "browser-test-token-0123456789abcdef"
 failures = []
 
 
+T0 = time.time()
+
+
 def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    # Seconds since the start, so a slow run's log says where the time went.
+    print(("ok   " if ok else "FAIL ") + f"[{time.time() - T0:5.0f} s] " + what, flush=True)
     if not ok:
         failures.append(what)
 

@@ -1,0 +1,114 @@
+import NIOCore
+import SceneCore
+import Testing
+@testable import SceneServer
+@testable import SceneWire
+
+/// The feed's payloads (docs/SCALEOUT.md): what is coded comes back, cut answers stay under
+/// the limit and keep their order, and bytes that are not a payload are an error, never a crash.
+struct FeedMessagesTests {
+    @Test func subjectsAreSafeTokensForAnySceneName() {
+        #expect(FeedSubjects.cell("district", column: 3, row: 7) == "scene.district.cell.3.7")
+        #expect(FeedSubjects.token("football-live_2") == "football-live_2")
+        // A dot, a space, a wildcard or non-ASCII cannot reach a subject: hex of the UTF-8.
+        #expect(FeedSubjects.token("a.b") == "x612e62")
+        #expect(FeedSubjects.token("*") == "x2a" && FeedSubjects.token("") == "x")
+        #expect(FeedSubjects.token("zürich") == "x7ac3bc72696368")
+        for name in ["a b", ">", "a.*", "é"] { #expect(!FeedSubjects.token(name).contains { ". *>".contains($0) }) }
+    }
+
+    @Test func everyPayloadRoundTrips() throws {
+        let block = CellBlock.drop(cell: 77)
+        let cell = try FeedCell.decode(FeedCell(tick: 1 << 40, block: block).encoded())
+        #expect(cell.tick == 1 << 40 && cell.block == block)
+
+        for end in [FeedTick(tick: 9, serverTimeMicros: 1_800_000_000_000_000, entities: 10_300, advanced: true),
+                    FeedTick(tick: 0, serverTimeMicros: 0, entities: 0, advanced: false, reset: true, geometryChanged: true)] {
+            #expect(try FeedTick.decode(end.encoded()) == end)
+        }
+
+        let events = SharedFrame(.events(subscription: 0, tick: 5, events: [WireEvent(entity: 3, kind: 101, value: 2.5)]))!
+        let changes = SharedFrame(.attributes(subscription: 0, tick: 5, snapshot: false, values: [WireAttribute(entity: 3, attribute: 1, bits: 42)]))!
+        let extras = try FeedExtras.decode(FeedExtras(tick: 5, frames: [changes, events]).encoded())
+        #expect(extras.tick == 5 && extras.frames.map(\.type) == [.attributes, .events])
+        // The forwarded frame is the same bytes as the server's own for any subscription.
+        #expect(extras.frames[1].frame(subscription: 300) == WireMessage.events(subscription: 300, tick: 5, events: [WireEvent(entity: 3, kind: 101, value: 2.5)]).frame())
+        #expect(extras.frames[0].frame(subscription: 300) == WireMessage.attributes(subscription: 300, tick: 5, snapshot: false, values: [WireAttribute(entity: 3, attribute: 1, bits: 42)]).frame())
+
+        for request in [FeedKeyRequest(request: 7, cells: [0, 5, 65_534 * 3], snapshot: true, geometry: .some(nil)),
+                        FeedKeyRequest(request: .max, cells: [], snapshot: false, geometry: .some(WireArea(minX: -64, minY: 0, maxX: 128, maxY: 64))),
+                        FeedKeyRequest(request: 1, cells: [1], snapshot: false, geometry: nil)] {
+            #expect(try FeedKeyRequest.decode(request.encoded()) == request)
+        }
+
+        let info = SceneInfoMessage(subscription: 0, scene: "district", epsg: 7415, originX: 85_000, originY: 446_000, quantum: 0.01, tickRate: 20,
+                                    bounds: WireArea(minX: 0, minY: 0, maxX: 576, maxY: 336), cellSize: 32, cellColumns: 18, cellRows: 11,
+                                    kinds: [KindInfo(code: 1, name: "walker", attributes: [AttributeInfo(name: "speed", type: 1)], zRange: nil)])
+        let scenes = try FeedScene.decode(FeedScene.encode([FeedScene(name: "district", scenario: "walkers", maxFrameBytes: 16 << 20, entities: 300, info: info)]))
+        #expect(scenes.count == 1 && scenes[0].info == info && scenes[0].maxFrameBytes == 16 << 20 && scenes[0].entities == 300)
+    }
+
+    /// An answer too large for one NATS message: parts under the limit, in order, the last one
+    /// marked; put together they are the whole answer.
+    @Test func anAnswerIsCutIntoPartsUnderTheLimit() throws {
+        var rng = SeededGenerator(seed: 0xfeed)
+        let keyframes = (0..<200).map { c -> ByteBuffer in
+            var b = ByteBuffer()
+            b.writeVarint(UInt64(c))
+            b.writeBytes((0..<Int.random(in: 10...3000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            return b
+        }
+        let snapshot = (0..<3).map { k in SharedFrame(.attributes(subscription: 0, tick: 8, snapshot: k == 0, values: (0..<2000).map { WireAttribute(entity: UInt32($0), attribute: 1, bits: UInt32($0 * 7)) }))! }
+        let limit = 16 << 10
+        let parts = FeedKeyReply.parts(request: 4, tick: 8, keyframes: keyframes, frames: snapshot, limit: limit)
+        #expect(parts.count > 10)
+        #expect(parts.dropLast().allSatisfy { !$0.last } && parts.last?.last == true)
+        for p in parts { #expect(p.encoded().readableBytes <= limit || p.keyframes.count + p.frames.count == 1) }
+        let decoded = try parts.map { try FeedKeyReply.decode($0.encoded()) }
+        #expect(decoded.flatMap(\.keyframes) == keyframes)
+        #expect(decoded.flatMap(\.frames).map(\.tail) == snapshot.map(\.tail))
+        #expect(decoded.allSatisfy { $0.request == 4 && $0.tick == 8 })
+        // Nothing to send is still one (last) part.
+        let empty = FeedKeyReply.parts(request: 1, tick: 2, keyframes: [], frames: [], limit: limit)
+        #expect(empty.count == 1 && empty[0].last)
+    }
+
+    /// Seeded garbage and every truncation of good payloads: each decoder throws or decodes,
+    /// and never reads past the bytes it was given.
+    @Test func badPayloadsAreErrors() throws {
+        var rng = SeededGenerator(seed: 0xbad_feed)
+        let good: [ByteBuffer] = [
+            FeedTick(tick: 300, serverTimeMicros: 99, entities: 5, advanced: true).encoded(),
+            FeedKeyRequest(request: 3, cells: [1, 2, 3], snapshot: true, geometry: .some(WireArea(minX: 0, minY: 0, maxX: 1, maxY: 1))).encoded(),
+            FeedKeyReply(request: 3, tick: 9, last: true, keyframes: [CellBlock.drop(cell: 4)], frames: []).encoded(),
+            FeedExtras(tick: 1, frames: [SharedFrame(.events(subscription: 0, tick: 1, events: []))!]).encoded(),
+        ]
+        func tryAll(_ b: ByteBuffer) {
+            _ = try? FeedTick.decode(b)
+            _ = try? FeedKeyRequest.decode(b)
+            _ = try? FeedKeyReply.decode(b)
+            _ = try? FeedExtras.decode(b)
+            _ = try? FeedScene.decode(b)
+            _ = try? FeedCell.decode(b)
+            _ = try? FeedWire.message(b)
+        }
+        for g in good {
+            for n in 0..<g.readableBytes { tryAll(g.getSlice(at: g.readerIndex, length: n)!) }
+        }
+        for _ in 0..<2000 {
+            let n = Int.random(in: 0...64, using: &rng)
+            tryAll(ByteBuffer(bytes: (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }))
+        }
+        // Specific refusals: unknown flags, a count beyond the bytes, bytes after the end.
+        var flags = ByteBuffer(); flags.writeVarint(1); flags.writeVarint(2); flags.writeVarint(3); flags.writeInteger(UInt8(8))
+        #expect(throws: WireError.self) { try FeedTick.decode(flags) }
+        var count = ByteBuffer(); count.writeVarint(1); count.writeInteger(UInt8(0)); count.writeVarint(1_000_000)
+        #expect(throws: WireError.self) { try FeedKeyRequest.decode(count) }
+        var trailing = FeedTick(tick: 1, serverTimeMicros: 1, entities: 1, advanced: true).encoded(); trailing.writeInteger(UInt8(0))
+        #expect(throws: WireError.self) { try FeedTick.decode(trailing) }
+        var nan = ByteBuffer(); nan.writeVarint(1); nan.writeInteger(UInt8(2)); nan.writeInteger(UInt8(1))
+        for v in [Double.nan, 0, 1, 1] { nan.writeF64(v) }
+        nan.writeVarint(0)
+        #expect(throws: WireError.self) { try FeedKeyRequest.decode(nan) }
+    }
+}
