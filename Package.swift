@@ -90,6 +90,7 @@ let package = Package(
             "SceneCore", "Scenarios", "CityTiles", "StrictJSON", "Districts", "SceneWire", "SceneServer", "SceneClient", "CZlib",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .executableTarget(name: "twinscene", dependencies: [
             "SceneCore", "Scenarios", "CityTiles", "Districts", "SceneWire", "SceneServer", "SceneWeb", "SceneClient", "TwinBench", "NATSClient",

@@ -11,10 +11,10 @@ final class ServedChild {
     /// A port below Linux's ephemeral range (32768 and up), where the load's own client sockets live.
     static func randomPort() -> Int { Int.random(in: 20_000...30_000) }
 
-    init(port: Int, arguments: [String], waitSeconds: Double = 20) async throws {
+    init(port: Int, arguments: [String], waitSeconds: Double = 20, command: String = "serve") async throws {
         self.port = port
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        process.arguments = ["serve", "--port", "\(port)", "--log-level", "warning"] + arguments
+        process.arguments = [command, "--port", "\(port)", "--log-level", "warning"] + arguments
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -26,7 +26,7 @@ final class ServedChild {
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         stop()
-        throw BenchError("the server did not start on port \(port)")
+        throw BenchError("twinscene \(command) did not start on port \(port)")
     }
 
     var pid: Int32 { process.processIdentifier }

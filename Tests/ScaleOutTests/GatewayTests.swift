@@ -163,6 +163,37 @@ struct GatewayTests {
         await rig.stop()
     }
 
+    /// Subscribers that need the same keyframes at once share one request: six whole-scene
+    /// subscriptions in one read cost the scene's process one answer, and all six decode the
+    /// scene's state.
+    @Test func subscribersJoiningTogetherShareOneKeyRequest() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        func requests() -> Double {
+            rig.scenes.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_feed_key_requests_total ") }
+                .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        }
+        let before = requests()
+        let client = try await SceneClient.connect(host: "127.0.0.1", port: rig.gatewayPort, name: "six", maxVersion: 1)
+        var bytes = ByteBuffer()
+        for id in UInt32(1)...6 { WireMessage.subscribe(subscription: id, scene: "district", area: nil).writeFrame(into: &bytes) }
+        client.sendRaw(Array(bytes.readableBytesView))
+        var views = (UInt32(1)...6).map { SceneView(subscription: $0) }
+        var ticks: [UInt32: UInt64] = [:]
+        let watchdog = Task { try await Task.sleep(nanoseconds: 120_000_000_000); await client.close() }
+        for try await m in client.messages {
+            for k in views.indices { if let u = try views[k].apply(m) { ticks[views[k].subscription] = u.tick } }
+            if ticks.count == 6 { break }
+        }
+        watchdog.cancel()
+        #expect(ticks.count == 6 && Set(ticks.values).count == 1, "every subscription's first frame at one tick: \(ticks)")
+        #expect(requests() - before == 1, "key requests answered: \(requests() - before)")
+        let states = views.map { v in v.entities().map { "\($0.id) \($0.position.x) \($0.position.y)" }.sorted() }
+        #expect(states.allSatisfy { $0 == states[0] } && states[0].count == 300)
+        await client.close()
+        await rig.stop()
+    }
+
     /// Control passes through the gateway once its token is checked there; a wrong token is
     /// the gateway's Error 11 as on a server.
     @Test func controlThroughTheGatewayReachesTheScenesProcess() async throws {

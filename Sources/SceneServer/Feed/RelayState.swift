@@ -204,6 +204,14 @@ final class RelayState {
             let resync = s.needsResync || (!lastAdvanced && s.covered != s.sentCells)
             let cells = resync ? s.covered : s.covered.subtracting(s.sentCells)
             guard resync || !cells.isEmpty || geometry != nil else { continue }
+            // Subscribers that need what one request in flight asks share its answer (many
+            // joining at once cost the scene's process one answer).
+            if let shared = asks.values.first(where: { a in
+                a.resync == resync && a.geometry == geometry && a.cells.isSuperset(of: cells) && answers[a.request]?.complete != true
+            }) {
+                asks[ObjectIdentifier(s)] = RelayAsk(request: shared.request, cells: cells, resync: resync, geometry: geometry, askedAt: shared.askedAt)
+                continue
+            }
             nextRequest &+= 1
             let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync, geometry: geometry)
             do {
@@ -245,7 +253,7 @@ final class RelayState {
             } else if m.subject.hasPrefix(inboxSubject + ".") {
                 if m.headers?.status == 503 {
                     // No responder: the scene's process is away. Asked again in a second.
-                    if let (key, _) = asks.first(where: { "\(inboxSubject).\($0.value.request)" == m.subject }) {
+                    for (key, _) in asks where "\(inboxSubject).\(asks[key]!.request)" == m.subject {
                         asks[key] = nil
                         retryAt[key] = DispatchTime.now().uptimeNanoseconds + 1_000_000_000
                     }

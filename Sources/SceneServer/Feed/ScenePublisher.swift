@@ -89,6 +89,7 @@ extension RunnerState {
         }
         let answered = !feed.pendingKeys.isEmpty
         for (request, reply) in feed.pendingKeys {
+            runner.metrics.feedKeyRequests.increment()
             let keyframes = request.cells.filter { $0 >= 0 && $0 < encoder.columns * encoder.rows }.compactMap { keyframe($0) }
             var frames: [SharedFrame] = []
             if case .some(let area) = request.geometry { frames.append(staticGeometry(area: area)) }
