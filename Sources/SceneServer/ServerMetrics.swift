@@ -85,7 +85,8 @@ public final class ServerMetrics: Sendable {
                 tickDuration: Metrics.Timer(label: "twinscene_tick_duration_seconds", dimensions: dims, factory: factory),
                 overruns: CoreMetrics.Counter(label: "twinscene_tick_overruns_total", dimensions: dims, factory: factory),
                 entities: CoreMetrics.Gauge(label: "twinscene_entities", dimensions: dims, factory: factory),
-                ticks: CoreMetrics.Counter(label: "twinscene_ticks_total", dimensions: dims, factory: factory))
+                ticks: CoreMetrics.Counter(label: "twinscene_ticks_total", dimensions: dims, factory: factory),
+                feedSilent: CoreMetrics.Gauge(label: "twinscene_feed_silent", dimensions: dims, factory: factory))
             all[name] = m
             return m
         }
@@ -101,4 +102,6 @@ struct SceneMetrics: Sendable {
     let overruns: CoreMetrics.Counter
     let entities: CoreMetrics.Gauge
     let ticks: CoreMetrics.Counter
+    /// A gateway's relay: 1 while no tick has come from the scene's process for `RelayState.silentAfter`.
+    let feedSilent: CoreMetrics.Gauge
 }

@@ -285,15 +285,17 @@ def main():
         open_scene(d, server.http_port, "marathon")
         time.sleep(2)
         target = None
+        # One script call finds a runner on screen (a call per runner took minutes in a busy CI).
+        find = """const t = window.twinscene, runner = t.kindCode('runner');
+            for (const id of t.ids().slice(0, 4000)) {
+              const p = t.position(id); if (!p || p[3] !== runner) continue;
+              const xy = t.screenOf(id); if (xy && 40 < xy[0] && xy[0] < 860 && 80 < xy[1] && xy[1] < 800) return [id, xy, p];
+            }
+            return null;"""
         for _ in range(50):
-            ids = js(d, "window.twinscene.ids().filter(id => window.twinscene.position(id)[3] === window.twinscene.kindCode('runner')).slice(0, 400)")
-            for i in ids:
-                xy = js(d, f"window.twinscene.screenOf({i})")
-                before = js(d, f"window.twinscene.position({i})")
-                if xy and 40 < xy[0] < 860 and 80 < xy[1] < 800:
-                    target = (i, xy, before)
-                    break
-            if target:
+            found = retrying(lambda: d.execute_script(find))
+            if found:
+                target = (found[0], found[1], found[2])
                 break
             time.sleep(0.2)
         check(target is not None, "a runner on screen to click")

@@ -68,6 +68,12 @@ final class RelayState {
     /// Something was lost: every subscriber resyncs at the next tick's end.
     var broken: String?
     var badMessages = 0
+    /// When the last tick's end came (uptime ns), and whether the scene is taken for missing.
+    var lastEndAt = DispatchTime.now().uptimeNanoseconds
+    var silent = false
+    var silentLoggedAt: UInt64 = 0
+    /// No tick from the scene's process for this long (ns): it is said to be missing.
+    static let silentAfter: UInt64 = 2_000_000_000
 
     init(runner: SceneRunner, scene: FeedScene, connection: NATSConnection) {
         self.runner = runner
@@ -99,6 +105,7 @@ final class RelayState {
             for c in runner.takeCommands() { apply(c) }
             for m in inbox.take() { handle(m) }
             askWhatIsMissing()
+            noticeSilence()
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
         }
         for s in subscriptions { s.outlet.send(WireMessageBox(buffer: WireMessage.goodbye(reason: "scene \(runner.name) stopped").frame())) }
@@ -240,6 +247,19 @@ final class RelayState {
         lastTick = nil
     }
 
+    /// A scene whose process went quiet is said to be missing: logged (again every 30 s),
+    /// `twinscene_feed_silent{scene}` 1, until its ticks come again.
+    func noticeSilence() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now > lastEndAt + Self.silentAfter else { return }
+        if !silent || now > silentLoggedAt + 30_000_000_000 {
+            runner.logger.warning("no tick from the scene's process: the scene is missing", metadata: [
+                "seconds": "\((now - lastEndAt) / 1_000_000_000)", "lastTick": "\(lastTick.map { "\($0)" } ?? "none")", "subscribers": "\(subscriptions.count)"])
+            silentLoggedAt = now
+        }
+        if !silent { silent = true; runner.sceneMetrics.feedSilent.record(1) }
+    }
+
     // MARK: the feed
 
     func handle(_ m: NATSMessage) {
@@ -284,6 +304,16 @@ final class RelayState {
 
     /// A tick's end: every subscriber's frame of it.
     func end(_ t: FeedTick) {
+        lastEndAt = DispatchTime.now().uptimeNanoseconds
+        if silent {
+            silent = false
+            runner.sceneMetrics.feedSilent.record(0)
+            runner.logger.notice("the scene's process ticks again", metadata: ["tick": "\(t.tick)"])
+        }
+        if t.advanced {
+            runner.sceneMetrics.ticks.increment()
+            runner.sceneMetrics.entities.record(Int(t.entities))
+        }
         if t.advanced, !t.reset, let last = lastTick, t.tick != last &+ 1 { broken = broken ?? "ticks \(last) to \(t.tick): a gap" }
         if let stale = tickCells.first(where: { $0.value.tick != t.tick }) { broken = broken ?? "cell \(stale.key) of tick \(stale.value.tick) at the end of \(t.tick)" }
         if t.reset {
@@ -349,8 +379,10 @@ final class RelayState {
         let resync = answered?.ask.resync == true
         var blocks: [ByteBuffer] = []
         if resync {
-            for c in s.coveredSorted { if let k = answered!.answer.keyframes[c] { blocks.append(k) } }
-            s.sentCells = s.covered
+            // Cells covered since the ask (a move while it was in flight) are asked next.
+            let ask = answered!.ask, answer = answered!.answer
+            for c in s.coveredSorted where ask.cells.contains(c) { if let k = answer.keyframes[c] { blocks.append(k) } }
+            s.sentCells = s.covered.intersection(ask.cells)
             s.needsResync = false
         } else {
             for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
