@@ -132,7 +132,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "Tests/NATSTestSupport", swiftSettings: strict),
         .testTarget(name: "ScaleOutTests", dependencies: [
-            "NATSTestSupport", "NATSClient", "SceneServer", "SceneClient", "SceneWire", "SceneCore", "Scenarios", "CityTiles",
+            "NATSTestSupport", "NATSClient", "SceneServer", "SceneWeb", "SceneClient", "SceneWire", "SceneCore", "Scenarios", "CityTiles",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),

@@ -7,7 +7,9 @@ import NIOCore
 import Scenarios
 import SceneClient
 import SceneServer
+import SceneWeb
 import SceneWire
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -70,8 +72,8 @@ struct FeedRig {
 /// What a client holds after each state frame: its entities' positions (and, in `withAttributes`,
 /// the attribute values of its entities as of the frame before), one line per entity.
 func record(port: Int, scene: String, area: WireArea? = nil, frames: Int, version: UInt16 = 1, limit: Double = 120,
-            withAttributes: Bool = false, after: (@Sendable (UInt64) -> WireArea??)? = nil) async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64]) {
-    let client = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "feed-test", maxVersion: version)
+            transport: SceneClient.Transport = .tcp, withAttributes: Bool = false, after: (@Sendable (UInt64) -> WireArea??)? = nil) async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64]) {
+    let client = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "feed-test", maxVersion: version, transport: transport)
     client.send(.subscribe(subscription: 1, scene: scene, area: area))
     var view = SceneView(subscription: 1, area: area, version: client.version)
     var states: [UInt64: [String]] = [:]
@@ -141,6 +143,35 @@ struct GatewayTests {
         }
         #expect(gw.resyncs.count == 1 && ga.resyncs.count == 1, "one resync each: \(gw.resyncs) \(ga.resyncs)")
         await rig.stop()
+    }
+
+    /// The gateway's WebSocket (its web front, as `twinscene gateway` serves it): the same
+    /// frames as over TCP, so the same state as the scene's own clients.
+    @Test func aGatewaysWebSocketClientsDecodeTheSameState() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        var web = WebFront.Configuration()
+        web.port = 0
+        web.allowedOrigins = ["ws://127.0.0.1"]
+        web.idleTimeout = 600
+        web.requestHeadTimeout = 600
+        var logger = Logger(label: "feed-web")
+        logger.logLevel = .warning
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let front = try WebFront(server: rig.gateway, configuration: web, logger: logger) { continuation.yield($0) }
+        let group = ServiceGroup(services: [front], gracefulShutdownSignals: [], logger: logger)
+        let task = Task { try await group.run() }
+        var httpPort = 0
+        for await p in ports { httpPort = p; break }
+        async let direct = record(port: rig.scenesPort, scene: "district", frames: 120)
+        async let overWeb = record(port: httpPort, scene: "district", frames: 80, transport: .webSocket())
+        let (d, w) = try await (direct, overWeb)
+        let (common, differing) = compare(d.states, w.states)
+        #expect(common.count >= 60 && differing.isEmpty, "\(common.count) ticks in common, differing \(differing.prefix(5))")
+        #expect(w.version == 1)
+        await rig.stop()
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
     }
 
     /// A late joiner on the gateway, an area moved there and on the scene's server alike: a
