@@ -112,7 +112,16 @@ public final class NATSConnection: Sendable {
         return try subscribe(subject, queue: queue, max: nil, sink: sink)
     }
 
-    private func subscribe(_ subject: String, queue: String?, max: Int?, sink: NATSSubscription?) throws(NATSError) -> NATSSubscription {
+    /// Subscribes to `subject` with each message handed to `handler` on the connection's
+    /// event loop as it is read (no queue, no task hop): the handler must be quick, and bound
+    /// what it keeps; when it returns false the message counts as dropped and a slow
+    /// consumer is reported, as for a sequence over its bound. Its sequence stays empty.
+    public func subscribe(_ subject: String, queue: String? = nil, handler: @escaping @Sendable (NATSMessage) -> Bool) throws(NATSError) -> NATSSubscription {
+        try subscribe(subject, queue: queue, max: nil, sink: nil, handler: handler)
+    }
+
+    private func subscribe(_ subject: String, queue: String?, max: Int?, sink: NATSSubscription?,
+                           handler: (@Sendable (NATSMessage) -> Bool)? = nil) throws(NATSError) -> NATSSubscription {
         try NATSClientOp.checkSubscribeSubject(subject)
         if let queue { try NATSClientOp.checkQueue(queue) }
         // Registered and sent under one lock: a reconnect in between would send it twice.
@@ -120,7 +129,7 @@ public final class NATSConnection: Sendable {
             let sid = s.nextSid
             s.nextSid += 1
             let sub = NATSSubscription(sid: sid, subject: subject, queue: queue, maxMessages: max,
-                                       limits: (options.pendingMessages, options.pendingBytes), connection: self, sink: sink)
+                                       limits: (options.pendingMessages, options.pendingBytes), connection: self, sink: sink, handler: handler)
             var ops = [NATSClientOp.subscribe(subject: subject, queue: queue, sid: sid)]
             if let max { ops.append(.unsubscribe(sid: sid, max: max)) }
             if let error = write(Self.encode(ops), in: &s, keep: false) { return .failure(error) }

@@ -26,11 +26,15 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     weak let connection: NATSConnection?
     /// Where this subscription's messages go when it shares another's sequence (`subscribe(_:into:)`).
     let sink: NATSSubscription?
+    /// Takes each message on the connection's event loop instead of the sequence
+    /// (`subscribe(_:handler:)`); false when it cannot take one (its own bound).
+    let handler: (@Sendable (NATSMessage) -> Bool)?
 
     init(sid: UInt64, subject: String, queue: String?, maxMessages: Int?, limits: (messages: Int, bytes: Int), connection: NATSConnection?,
-         sink: NATSSubscription? = nil) {
+         sink: NATSSubscription? = nil, handler: (@Sendable (NATSMessage) -> Bool)? = nil) {
         self.connection = connection
         self.sink = sink
+        self.handler = handler
         self.sid = sid
         self.subject = subject
         self.queue = queue
@@ -62,6 +66,15 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     /// Queues a message for the consumer, or drops it when the consumer is behind.
     func deliver(_ message: NATSMessage) -> Delivery {
         if let sink { return sink.deliver(message) }
+        if let handler {
+            guard handler(message) else {
+                droppedCount.add(1, ordering: .relaxed)
+                return .dropped(episodeBegins: !slow.exchange(true, ordering: .relaxed))
+            }
+            slow.store(false, ordering: .relaxed)
+            deliveredCount.add(1, ordering: .relaxed)
+            return .queued
+        }
         let size = message.payload.readableBytes
         if pendingMessages.load(ordering: .relaxed) >= limits.messages || pendingBytes.load(ordering: .relaxed) + size > limits.bytes {
             droppedCount.add(1, ordering: .relaxed)

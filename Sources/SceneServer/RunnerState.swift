@@ -217,8 +217,9 @@ final class RunnerState {
                 runner.tickCounter.store(scene.world.tick, ordering: .relaxed)
                 runner.entityCounter.store(scene.world.store.count, ordering: .relaxed)
             }
-            publish(advanced: advance)
+            // The feed first: a gateway serves many clients from it.
             publishFeed(advanced: advance)
+            publish(advanced: advance)
             if advance { desk.sendAcks(tick: scene.world.tick, world: scene.world) }
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
             if advance {

@@ -144,6 +144,32 @@ struct NATSServerTests {
         for x in [a, b] { await x.close() }
     }
 
+    /// A handler takes messages on the event loop in order; what it refuses is dropped,
+    /// counted, and reported as a slow consumer once.
+    @Test func aHandlerTakesMessagesInOrderAndWhatItRefusesIsDropped() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let server = try NATSServerProcess()
+        let a = try await NATSConnection.connect(Self.options(server, "publisher"))
+        let b = try await NATSConnection.connect(Self.options(server, "subscriber"))
+        let log = EventLog(b)
+        let taken = Collected()
+        // Takes the first 30, refuses the rest (its own bound).
+        let sub = try b.subscribe("h") { m in
+            guard taken.items.count < 30 else { return false }
+            taken.add(m)
+            return true
+        }
+        let other = try b.subscribe("h.more", into: sub)
+        try await b.flush()
+        for k in 0..<40 { try a.publish(k % 2 == 0 ? "h" : "h.more", bytes: [UInt8(k)]) }
+        try await a.flush()
+        #expect(await eventually { sub.dropped == 10 })
+        #expect(taken.items.map(\.bytes) == (0..<30).map { [UInt8($0)] }, "in order across both subjects")
+        #expect(sub.delivered == 30 && other.dropped == 0)
+        #expect(await eventually { log.count { if case .slowConsumer(let sid, _) = $0 { sid == sub.sid } else { false } } == 1 })
+        for x in [a, b] { await x.close() }
+    }
+
     /// Publications from a thread that is not the connection's event loop, back to back, go
     /// out without any later write to push them (a flush scheduled before the second write
     /// once missed it, and it waited for the next publication: a gateway's key request sat

@@ -7,10 +7,20 @@ import NIOCore
 import SceneWire
 import Synchronization
 
-/// Feed messages in the order NATS delivered them, from the consumer task to the relay's thread.
+/// Feed messages in the order NATS delivered them, from the connection's event loop to the
+/// relay's thread. Bounded: beyond `limit` messages not yet taken, further ones are refused
+/// (NATS counts them as dropped and reports a slow consumer, and the relay resyncs).
 final class FeedInbox: Sendable {
     private let queue = Mutex<[NATSMessage]>([])
-    func add(_ m: NATSMessage) { queue.withLock { $0.append(m) } }
+    let limit: Int
+    init(limit: Int = 65_536) { self.limit = limit }
+    func add(_ m: NATSMessage) -> Bool {
+        queue.withLock { q in
+            guard q.count < limit else { return false }
+            q.append(m)
+            return true
+        }
+    }
     func take() -> [NATSMessage] { queue.withLock { q in defer { q.removeAll(keepingCapacity: true) }; return q } }
 }
 
@@ -50,7 +60,6 @@ final class RelayState {
     let tickSubject: String, extrasSubject: String, keysSubject: String
     let inboxSubject: String
     var sink: NATSSubscription?
-    var consumer: Task<Void, Never>?
     var subscriptions: [Subscription] = []
     var asks: [ObjectIdentifier: RelayAsk] = [:]
     /// Subscribers whose ask found no responder (the scene's process away): not asked again before then.
@@ -89,14 +98,17 @@ final class RelayState {
 
     func run() {
         do {
-            let sink = try connection.subscribe(tickSubject)
+            // Taken on the connection's event loop straight into the inbox: no task between
+            // NATS and this thread.
+            let inbox = self.inbox, wake = runner.wake
+            let sink = try connection.subscribe(tickSubject) { m in
+                guard inbox.add(m) else { return false }
+                wake.signal()
+                return true
+            }
             _ = try connection.subscribe(extrasSubject, into: sink)
             _ = try connection.subscribe(inboxSubject + ".*", into: sink)
             self.sink = sink
-            let inbox = self.inbox, wake = runner.wake
-            consumer = Task.detached {
-                for await m in sink { inbox.add(m); wake.signal() }
-            }
         } catch {
             runner.logger.error("the gateway cannot subscribe to the scene's feed", metadata: ["error": "\(error)"])
         }
@@ -113,7 +125,6 @@ final class RelayState {
         for (_, interest) in cellInterest { interest.sub.unsubscribe() }
         cellInterest.removeAll()
         sink?.unsubscribe()
-        consumer?.cancel()
         runner.subscriberCounter.store(0, ordering: .relaxed)
     }
 
