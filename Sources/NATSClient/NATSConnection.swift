@@ -309,18 +309,21 @@ public final class NATSConnection: Sendable {
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
-        let info: NATSServerInfo
-        do {
-            info = try await greeted.futureResult.get()
-        } catch {
-            channel.close(promise: nil)
-            throw error
-        }
         let connect = NATSConnectOptions(name: options.name)
-        // Registered on the channel's event loop, where its end is seen: a channel that
-        // closed meanwhile is not taken.
+        // CONNECT goes out on the channel's event loop the moment INFO is read (no hop through
+        // the cooperative pool, which a busy process can hold for seconds: a server closes a
+        // client that has not sent CONNECT within its authorization timeout, a second by
+        // default). There too its end is seen: a channel that closed meanwhile is not taken.
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            channel.eventLoop.execute { [self] in register(channel, generation: generation, info: info, connect: connect, handshake: c) }
+            greeted.futureResult.whenComplete { [self] result in
+                switch result {
+                case .success(let info):
+                    register(channel, generation: generation, info: info, connect: connect, handshake: c)
+                case .failure(let error):
+                    channel.close(promise: nil)
+                    c.resume(throwing: error)
+                }
+            }
         }
     }
 

@@ -39,11 +39,12 @@ public final class NATSServerProcess: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         var args = ["-a", "127.0.0.1", "-p", "\(port)", "-m", "\(monitor)"]
-        if let config {
-            let file = dir + "/nats.conf"
-            try config.write(toFile: file, atomically: true, encoding: .utf8)
-            args += ["-c", file]
-        }
+        // The server closes a client that has not sent CONNECT within its authorization
+        // timeout (about a second by default); a full test run on two cores can hold a
+        // client's event loop longer than that, so tests allow 30 s.
+        let file = dir + "/nats.conf"
+        try ("authorization {\n  timeout: 30\n}\n" + (config ?? "")).write(toFile: file, atomically: true, encoding: .utf8)
+        args += ["-c", file]
         p.arguments = args
         // Its output to a file, never a pipe of the test process (which a child could hold open).
         let log = dir + "/nats-\(port).log"
