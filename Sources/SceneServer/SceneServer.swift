@@ -194,7 +194,7 @@ public final class SceneServer: Service, Sendable {
                 logger.info("feed", metadata: ["nats": "\(nats.host):\(nats.port)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
             } catch {
                 try? await channel.close()
-                throw ServerError.cannotListen(host: nats.host, port: nats.port, reason: "NATS: \(error)")
+                throw ServerError.feedUnavailable("\(error)")
             }
         }
         for r in registry.runners { r.start() }
@@ -308,6 +308,8 @@ public final class SceneServer: Service, Sendable {
 public enum ServerError: Error, CustomStringConvertible, Equatable {
     case portInUse(host: String, port: Int)
     case cannotListen(host: String, port: Int, reason: String)
+    /// `--nats`: the NATS server the feed goes to cannot be reached.
+    case feedUnavailable(String)
     case notStartable(state: ServerState)
     case weakAdminToken(bytes: Int, minimum: Int)
 
@@ -320,6 +322,7 @@ public enum ServerError: Error, CustomStringConvertible, Equatable {
         case .notStartable(let state): return "the server cannot start: it is \(state) (a server starts once)"
         case .portInUse(let host, let port): return "port \(port) on \(host) is already in use; choose another with --port"
         case .cannotListen(let host, let port, let reason): return "cannot listen on \(host):\(port): \(reason)"
+        case .feedUnavailable(let reason): return "the scenes' feed has no NATS server: \(reason)"
         }
     }
 }

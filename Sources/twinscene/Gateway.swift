@@ -3,9 +3,6 @@ import Foundation
 import Logging
 import NATSClient
 import SceneServer
-import SceneWeb
-import ServiceLifecycle
-import UnixSignals
 
 struct Gateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,21 +53,7 @@ struct Gateway: AsyncParsableCommand {
             throw CommandFailure("\(error)")
         }
         try await server.start()
-        var services = server.runners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        if !noHttp {
-            var web = WebFront.Configuration()
-            web.host = host
-            web.port = httpPort
-            web.allowedOrigins = allowedOrigins
-            let shownHost = host.contains(":") ? "[\(host)]" : host
-            let front = try WebFront(server: server, configuration: web, logger: logger) { port in
-                FileHandle.standardOutput.write(Data("open http://\(shownHost):\(port)/ to see the twin through this gateway (viewer, /api/scenes, WebSocket at /ws)\n".utf8))
-            }
-            services.append(.init(service: front))
-        }
-        services.append(.init(service: StartedServer(server: server)))
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await StartedServer.run(server, web: noHttp ? nil : (host, httpPort, allowedOrigins), logger: logger,
+                                    banner: "to see the twin through this gateway (viewer, /api/scenes, WebSocket at /ws)")
     }
 }

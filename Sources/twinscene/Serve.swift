@@ -80,19 +80,30 @@ struct Serve: AsyncParsableCommand {
         let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
         // Bind before handing over to the service group so that a busy port is one clear line.
         try await server.start()
-        // The scene runners come first: a graceful shutdown stops services in reverse order,
-        // so the server drains its clients before the scenes stop.
-        // The web front sits between them: the server drains its WebSocket sessions too before
-        // the front stops listening.
+        try await StartedServer.run(server, web: noHttp ? nil : (host, httpPort, allowedOrigins), logger: logger,
+                                    banner: "to see the twin (viewer, /api/scenes, WebSocket at /ws)")
+    }
+}
+
+/// The server after `start()`: the service only waits, logs status, and shuts it down.
+struct StartedServer: Service {
+    let server: SceneServer
+    func run() async throws { await server.runStarted(scenesAreServices: true) }
+
+    /// A started server's services until SIGTERM or SIGINT (`serve` and `gateway`): the scene
+    /// runners first, since a graceful shutdown stops services in reverse order and the server
+    /// drains its clients before the scenes stop; the web front (unless `web` is nil) between
+    /// them, so the server drains its WebSocket sessions too before the front stops listening.
+    static func run(_ server: SceneServer, web: (host: String, port: Int, origins: [String])?, logger: Logger, banner: String) async throws {
         var services = server.runners.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-        if !noHttp {
-            var web = WebFront.Configuration()
-            web.host = host
-            web.port = httpPort
-            web.allowedOrigins = allowedOrigins
-            let shownHost = host.contains(":") ? "[\(host)]" : host
-            let front = try WebFront(server: server, configuration: web, logger: logger) { port in
-                FileHandle.standardOutput.write(Data("open http://\(shownHost):\(port)/ to see the twin (viewer, /api/scenes, WebSocket at /ws)\n".utf8))
+        if let web {
+            var config = WebFront.Configuration()
+            config.host = web.host
+            config.port = web.port
+            config.allowedOrigins = web.origins
+            let shownHost = web.host.contains(":") ? "[\(web.host)]" : web.host
+            let front = try WebFront(server: server, configuration: config, logger: logger) { port in
+                FileHandle.standardOutput.write(Data("open http://\(shownHost):\(port)/ \(banner)\n".utf8))
             }
             services.append(.init(service: front))
         }
@@ -101,12 +112,6 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
-}
-
-/// The server after `start()`: the service only waits, logs status, and shuts it down.
-struct StartedServer: Service {
-    let server: SceneServer
-    func run() async throws { await server.runStarted(scenesAreServices: true) }
 }
 
 /// Finds scene manifests by name or path.

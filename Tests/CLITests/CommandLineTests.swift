@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func helpOnEverySubcommand() async throws {
-        for args in [["--help"], ["serve", "--help"], ["watch", "--help"], ["bench", "--help"], ["tiles", "import", "--help"],
+        for args in [["--help"], ["serve", "--help"], ["gateway", "--help"], ["watch", "--help"], ["bench", "--help"], ["tiles", "import", "--help"],
                      ["tiles", "list", "--help"], ["tiles", "generate", "--help"], ["scenes", "validate", "--help"]] {
             let r = try await Self.run(args)
             #expect(r.status == 0, "\(args)")
@@ -92,6 +92,16 @@ import Testing
         let port = Int(UInt16(bigEndian: addr.sin_port))
         let dir = Self.temp()
         expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--port", "\(port)"]), mentions: "already in use")
+    }
+
+    /// The scale-out's bad input: a NATS address that is not one, a NATS server not there.
+    @Test func gatewayAndServeRefuseABadOrAbsentNATS() async throws {
+        expectOneLineError(try await Self.run(["gateway", "--nats", "nats://127.0.0.1:99999"]), mentions: "--nats: cannot connect to NATS: 'nats://127.0.0.1:99999' is not nats://HOST:PORT")
+        expectOneLineError(try await Self.run(["gateway", "--nats", "nats://user@127.0.0.1:4222"]), mentions: "no user, no path")
+        expectOneLineError(try await Self.run(["gateway", "--nats", "127.0.0.1:1", "--port", "0", "--no-http"]), mentions: "cannot connect to NATS: 127.0.0.1:1")
+        let dir = Self.temp()
+        expectOneLineError(try await Self.run(["serve", "--catalog", "\(dir)/c.sqlite", "--scene", "factory", "--port", "0", "--no-http", "--nats", "127.0.0.1:1"]),
+                           mentions: "the scenes' feed has no NATS server: cannot connect to NATS: 127.0.0.1:1")
     }
 
     @Test func watchAgainstNothingListening() async throws {
