@@ -137,7 +137,7 @@ func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 {
     /// WebSocket as on TCP.
     @Test func limitsAndShutdownAreTheSameAsTCP() async throws {
         let t = try await WebTestServer.start(walkers: 50) { $0.handshakeTimeout = 1; $0.maxConnections = 2 }
-        let silent = try await wsRun(port: t.httpPort, outs: [], seconds: 20)
+        let silent = try await upgradeRetried { try await wsRun(port: t.httpPort, outs: [], seconds: 20) }
         #expect(silent.errorCodes == [ErrorCode.handshakeTimeout.rawValue])
         // Two held (one TCP, one WebSocket), the third refused with Error 8.
         let a = try await SceneClient.connect(host: "127.0.0.1", port: t.tcpPort, name: "a", maxVersion: 2)
@@ -145,7 +145,7 @@ func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 {
         for _ in 0..<300 where t.server.clientCount < 2 { try await Task.sleep(nanoseconds: 100_000_000) }
         #expect(t.server.clientCount == 2)
         // The refusal comes at once, before any Hello (which could then meet a closed socket).
-        let third = try await wsRun(port: t.httpPort, outs: [], seconds: 10)
+        let third = try await upgradeRetried { try await wsRun(port: t.httpPort, outs: [], seconds: 10) }
         #expect(third.errorCodes == [ErrorCode.tooManyConnections.rawValue], "\(third.errorCodes)")
         // Shutting down: the held WebSocket gets a Goodbye.
         await t.stop()
@@ -157,6 +157,16 @@ func frames(_ ms: [WireMessage]) -> Int { ms.filter { if case .stateFrame = $0 {
         #expect(goodbye || held.close?.closeCode == .normalClosure, "no Goodbye and no normal Close: \(String(describing: held.close))")
         await a.close()
     }
+}
+
+/// A probe whose server closed right after its 101 (an Error, then the close) can see the
+/// close before its upgrade's end under load ("closed during the WebSocket upgrade", seen
+/// once in CI): tried again, at most twice; any other outcome is the test's to judge.
+func upgradeRetried(_ probe: () async throws -> WSResult) async throws -> WSResult {
+    for attempt in 0..<3 {
+        do { return try await probe() } catch let e as ClientError where "\(e)".contains("during the WebSocket upgrade") && attempt < 2 { continue }
+    }
+    return try await probe()
 }
 
 /// Set once, read from anywhere.
