@@ -16,17 +16,7 @@ extension RunnerState {
         forgetNewSlots()
         for s in subscriptions {
             if !advanced && !s.needsResync && s.covered == s.sentCells && !s.needsStatic { continue }
-            if s.outlet.stalled(budget: runner.outboundBudget, timeout: runner.drainTimeout) {
-                if !s.outlet.closing.load(ordering: .relaxed) { runner.metrics.slowClientsClosed.increment() }
-                s.outlet.closeWithError(.tooSlow, "over \(runner.outboundBudget) queued bytes for more than \(runner.drainTimeout) s without reading")
-                continue
-            }
-            if s.outlet.queued > runner.outboundBudget {
-                s.needsResync = true
-                s.outlet.ticksSkipped.add(1, ordering: .relaxed)
-                runner.metrics.framesSkipped.increment()
-                continue
-            }
+            guard runner.admits(s) else { continue }
             // Newcomers beyond this tick's budget for geometry and snapshots wait for the next.
             if (s.needsStatic || s.needsResync) && resyncBytesThisTick >= Self.resyncBudgetPerTick {
                 s.needsResync = true

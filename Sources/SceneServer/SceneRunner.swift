@@ -123,6 +123,24 @@ public final class SceneRunner: Service, Sendable {
         entityCounter.store(Int(relay.entities), ordering: .relaxed)
     }
 
+    /// Back-pressure, the same for a scene's runner and a gateway's relay: a subscriber over
+    /// its budget for longer than the drain timeout is closed (Error 17); one over its budget
+    /// skips this tick and gets a resync later. False when it gets no frame this tick.
+    func admits(_ s: Subscription) -> Bool {
+        if s.outlet.stalled(budget: outboundBudget, timeout: drainTimeout) {
+            if !s.outlet.closing.load(ordering: .relaxed) { metrics.slowClientsClosed.increment() }
+            s.outlet.closeWithError(.tooSlow, "over \(outboundBudget) queued bytes for more than \(drainTimeout) s without reading")
+            return false
+        }
+        if s.outlet.queued > outboundBudget {
+            s.needsResync = true
+            s.outlet.ticksSkipped.add(1, ordering: .relaxed)
+            metrics.framesSkipped.increment()
+            return false
+        }
+        return true
+    }
+
     /// The scene's process publishes its feed on `connection` (before `start`).
     func attachFeed(_ connection: NATSConnection) { feed.withLock { $0 = connection } }
 

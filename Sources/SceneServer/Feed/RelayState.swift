@@ -354,16 +354,9 @@ final class RelayState {
     /// One subscriber's frame of a tick, as `RunnerState.publish` makes it for version 1.
     func frame(for s: Subscription, at t: FeedTick) {
         let key = ObjectIdentifier(s)
-        if s.outlet.stalled(budget: runner.outboundBudget, timeout: runner.drainTimeout) {
-            if !s.outlet.closing.load(ordering: .relaxed) { runner.metrics.slowClientsClosed.increment() }
-            s.outlet.closeWithError(.tooSlow, "over \(runner.outboundBudget) queued bytes for more than \(runner.drainTimeout) s without reading")
-            return
-        }
-        if s.outlet.queued > runner.outboundBudget {
-            s.needsResync = true
+        guard runner.admits(s) else {
+            // Skipped for its queue: what it asked for no longer fits the resync it will get.
             asks[key] = nil
-            s.outlet.ticksSkipped.add(1, ordering: .relaxed)
-            runner.metrics.framesSkipped.increment()
             return
         }
         var answered: (ask: RelayAsk, answer: RelayAnswer)?
