@@ -180,8 +180,26 @@ public final class NATSConnection: Sendable {
         }
     }
 
-    /// Waits until the server has processed everything sent before (a PING answered).
+    /// Waits until the server has processed everything sent before (a PING answered). While
+    /// the connection is being re-established (publications are kept for it), it waits for the
+    /// reconnect, within the same timeout, instead of failing.
     public func flush(timeout seconds: Double = 10) async throws {
+        let deadline = ContinuousClock.now + .nanoseconds(Int64(seconds * 1e9))
+        while true {
+            let d = (deadline - ContinuousClock.now).components
+            let left = Double(d.seconds) + Double(d.attoseconds) / 1e18
+            do {
+                try await pingOnce(timeout: max(left, 0.001))
+                return
+            } catch NATSError.closed, NATSError.cannotConnect {
+                let reconnecting = state.withLock { $0.phase == .reconnecting || ($0.phase == .connected && !$0.established) }
+                guard reconnecting, ContinuousClock.now < deadline else { throw NATSError.closed }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    private func pingOnce(timeout seconds: Double) async throws {
         let loop = group.next()
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
             let id: Int? = state.withLock { s in

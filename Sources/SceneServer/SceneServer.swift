@@ -65,12 +65,15 @@ public final class SceneServer: Service, Sendable {
         let connection = try await NATSConnection.connect(nats)
         let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
         var scenes: [FeedScene] = []
+        // Each try waits longer (2, 4, then 5 s): a busy scene process answers late, not never.
+        var perTry = 2.0
         while true {
             do {
-                scenes = try FeedScene.decode(try await connection.request(FeedSubjects.scenes, payload: ByteBuffer(), timeout: 2).payload)
+                scenes = try FeedScene.decode(try await connection.request(FeedSubjects.scenes, payload: ByteBuffer(), timeout: perTry).payload)
                 if !scenes.isEmpty { break }
             } catch {
                 if ContinuousClock.now >= deadline { await connection.close(); throw FeedError.noScenes("\(error)") }
+                perTry = min(perTry * 2, 5)
                 try await Task.sleep(for: .milliseconds(200))
             }
         }

@@ -280,9 +280,13 @@ struct NATSServerTests {
         // The one that gives up after two attempts closes, and says so.
         #expect(await eventually { gLog.events.contains(.closed) })
         #expect(throws: NATSError.closed) { try g.publish("x", bytes: [1]) }
+        await #expect(throws: NATSError.closed) { try await g.flush(timeout: 1) }
+        // A flush begun while the server is away waits for the reconnect, within its timeout.
+        let flushed = Task { try await c.flush(timeout: 120) }
 
         try server.restart()
         #expect(await eventually(seconds: 120) { log.count(isReconnected) == 1 && c.isConnected })
+        try await flushed.value
         let kept = await Self.take(sub, 10)
         #expect(kept.map(\.subject) == (1...10).map { "r.kept.\($0)" })
         try c.publish("r.after", bytes: [11])
