@@ -10,6 +10,8 @@ struct Tiles: ParsableCommand {
 
     struct CatalogOption: ParsableArguments {
         @Option(help: "SQLite catalog of tiles; created on first use.") var catalog = "twinscene.sqlite"
+        @Option(help: "Seconds to wait for a catalog another process is writing before giving up (and naming it).")
+        var wait = Catalog.defaultLockWait
     }
 
     struct Import: ParsableCommand {
@@ -34,12 +36,13 @@ struct Tiles: ParsableCommand {
 
         func run() throws {
             let epsg = try crs.map { text -> Int in
-                guard let code = TileHeader.epsgCode(text) else { throw ValidationError("--crs takes EPSG:N, e.g. EPSG:7415") }
+                let system = ReferenceSystem(parsing: text)
+                guard let code = system.code else { throw ValidationError("--crs: " + (system.problem(text) ?? "takes EPSG:N, e.g. EPSG:7415")) }
                 return code
             }
             // Folders are read first, so that a wrong path creates no catalog.
             let files = try expand(paths)
-            let catalog = try Catalog(path: options.catalog)
+            let catalog = try Catalog(path: options.catalog, lockWait: max(0, options.wait))
             var failures = 0
             let terminal = isatty(STDERR_FILENO) == 1
             // Tile names come from file names: two files of one import must not claim one name.
@@ -127,11 +130,19 @@ struct Tiles: ParsableCommand {
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            let tiles = try Catalog(readingExisting: options.catalog).tiles()
-            if json { print(try JSONText.encode(tiles)); return }
+            let catalog = try Catalog(readingExisting: options.catalog)
+            let tiles = try catalog.tiles()
+            let counts = try catalog.buildingCounts()
+            let listed = tiles.map { t in
+                TileListing(tile: t.cleaned, buildings: counts[t.name]?.buildings ?? 0, parts: counts[t.name]?.parts ?? 0)
+            }
+            if json { print(try JSONText.encode(listed)); return }
             if tiles.isEmpty { print("no tiles; import some with `twinscene tiles import FILE`"); return }
-            for t in tiles {
-                print("\(t.name)  \(t.objectCount) objects  EPSG:\(t.epsg)  extent [\(t.minX), \(t.minY)] - [\(t.maxX), \(t.maxY)]  from \(t.sourcePath)")
+            for l in listed {
+                let t = l.tile
+                let others = t.objectCount - l.buildings - l.parts
+                print("\(t.name)  \(l.buildings) buildings, \(l.parts) parts, \(others) other objects  EPSG:\(t.epsg)  "
+                      + "extent \(Coordinates.text(t.minX, t.minY)) - \(Coordinates.text(t.maxX, t.maxY))  from \(t.sourcePath)")
             }
         }
     }
@@ -148,12 +159,12 @@ struct Tiles: ParsableCommand {
             let counts = try catalog.typeCounts(tile: tile)
             if json {
                 struct Out: Encodable { var tile: TileInfo; var types: [String: Int] }
-                print(try JSONText.encode(Out(tile: info, types: counts)))
+                print(try JSONText.encode(Out(tile: info.cleaned, types: counts)))
                 return
             }
             print("\(info.name): \(info.objectCount) objects, EPSG:\(info.epsg), CityJSON \(info.sourceVersion)")
             print("  source  \(info.sourcePath) (sha256 \(info.sha256.prefix(16))...)")
-            print("  extent  [\(info.minX), \(info.minY)] - [\(info.maxX), \(info.maxY)]")
+            print("  extent  \(Coordinates.text(info.minX, info.minY)) - \(Coordinates.text(info.maxX, info.maxY))")
             for (type, n) in counts.sorted(by: { $0.key < $1.key }) { print("  \(type): \(n)") }
         }
     }
@@ -164,27 +175,39 @@ struct Tiles: ParsableCommand {
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            guard try Catalog(path: options.catalog).remove(tile: tile) else { throw CatalogError.unknownTile(tile) }
+            guard try Catalog(path: options.catalog, lockWait: max(0, options.wait)).remove(tile: tile) else { throw CatalogError.unknownTile(tile) }
             print("removed \(tile)")
         }
     }
 
     struct Query: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Objects whose extent touches a box, from the R*Tree.")
+        static let configuration = CommandConfiguration(
+            abstract: "Objects whose extent touches a box (edges included): the R*Tree's candidates checked on their exact extents.")
         @Option(help: "MINX,MINY,MAXX,MAXY in the tiles' CRS.") var bbox: String
-        @Option(help: "Most objects listed.") var limit = 1000
-        @Flag(help: "JSON output.") var json = false
+        @Option(help: "Most objects listed; the output says when there were more.") var limit = 1000
+        @Flag(help: "JSON output: {objects, truncated, limit}.") var json = false
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            let v = bbox.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard v.count == 4, v[0] <= v[2], v[1] <= v[3] else { throw ValidationError("--bbox needs MINX,MINY,MAXX,MAXY with min <= max") }
-            let found = try Catalog(readingExisting: options.catalog).objects(in: Extent2D(minX: v[0], minY: v[1], maxX: v[2], maxY: v[3]), limit: limit)
-            if json { print(try JSONText.encode(found)); return }
-            for o in found {
-                print("\(o.tile)  \(o.objectId)  \(o.type)  height \(o.height.map { String(format: "%.1f", $0) } ?? "-")  [\(o.minX), \(o.minY)] - [\(o.maxX), \(o.maxY)]")
+            let v = bbox.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 4, let minX = v[0], let minY = v[1], let maxX = v[2], let maxY = v[3],
+                  [minX, minY, maxX, maxY].allSatisfy(\.isFinite), minX <= maxX, minY <= maxY else {
+                throw ValidationError("--bbox needs four finite numbers MINX,MINY,MAXX,MAXY with min <= max")
             }
-            print("\(found.count) objects")
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+            let (found, truncated) = try Catalog(readingExisting: options.catalog)
+                .query(Extent2D(minX: minX, minY: minY, maxX: maxX, maxY: maxY), limit: limit)
+            let objects = found.map(\.cleaned)
+            if json {
+                struct Out: Encodable { var objects: [ObjectSummary]; var truncated: Bool; var limit: Int }
+                print(try JSONText.encode(Out(objects: objects, truncated: truncated, limit: limit)))
+                return
+            }
+            for o in objects {
+                print("\(o.tile)  \(o.objectId)  \(o.type)  height \(o.height.map { String(format: "%.2f", $0) } ?? "-")  "
+                      + "\(Coordinates.text(o.minX, o.minY)) - \(Coordinates.text(o.maxX, o.maxY))")
+            }
+            print(truncated ? "\(objects.count) objects shown; more touch the box (raise --limit to see them)" : "\(objects.count) objects")
         }
     }
 
@@ -206,6 +229,46 @@ struct Tiles: ParsableCommand {
             let bytes = document ? try gen.writeDocument(to: output) : try gen.write(to: output)
             print("wrote \(output): \(buildings) buildings, \(String(format: "%.0f x %.0f m", gen.size.x, gen.size.y)), \(bytes) bytes")
         }
+    }
+}
+
+/// A tile as `tiles list` shows it: buildings and their parts apart from other objects.
+/// In JSON, the tile's own fields with `buildings` and `parts` beside them.
+struct TileListing: Encodable {
+    var tile: TileInfo
+    var buildings: Int
+    var parts: Int
+
+    enum Keys: String, CodingKey { case buildings, parts }
+    func encode(to encoder: any Encoder) throws {
+        try tile.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(buildings, forKey: .buildings)
+        try c.encode(parts, forKey: .parts)
+    }
+}
+
+/// CRS coordinates as people read them: rounded to the micrometre, so that what a file
+/// wrote as 85012.399 is not printed as 85012.39900000001.
+enum Coordinates {
+    static func clean(_ v: Double) -> Double { v.isFinite && abs(v) < 1e12 ? (v * 1e6).rounded() / 1e6 : v }
+    static func text(_ x: Double, _ y: Double) -> String { "[\(clean(x)), \(clean(y))]" }
+}
+
+extension TileInfo {
+    var cleaned: TileInfo {
+        var t = self
+        (t.minX, t.minY, t.maxX, t.maxY) = (Coordinates.clean(minX), Coordinates.clean(minY), Coordinates.clean(maxX), Coordinates.clean(maxY))
+        return t
+    }
+}
+
+extension ObjectSummary {
+    var cleaned: ObjectSummary {
+        var o = self
+        (o.minX, o.minY, o.maxX, o.maxY) = (Coordinates.clean(minX), Coordinates.clean(minY), Coordinates.clean(maxX), Coordinates.clean(maxY))
+        o.height = height.map { ($0 * 1e6).rounded() / 1e6 }
+        return o
     }
 }
 

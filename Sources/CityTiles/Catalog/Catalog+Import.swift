@@ -54,14 +54,16 @@ extension Catalog {
         var known: (digest: String, size: Int)?
         if let existing = try tile(named: name) {
             let (digest, size) = try Self.digest(path: path)
-            if existing.sha256 == digest {
+            // The same bytes with another --crs are a correction: imported again (and
+            // refused if the file names a system of its own that differs).
+            if existing.sha256 == digest, crsOverride == nil || crsOverride == existing.epsg {
                 return ImportSummary(tile: name, file: path, status: .unchanged, objects: existing.objectCount, bytes: size,
                                      epsg: existing.epsg, seconds: Date().timeIntervalSince(started), upgradedFrom: nil)
             }
             known = (digest, size)
         }
         let size = known?.size ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        var summary = try writer.write { db in
+        var summary = try write { db in
             var hash = SHA256()
             let replaced = try Self.deleteTile(named: name, db)
             var tile = TileInfo(id: nil, name: name, sourcePath: path, sha256: known?.digest ?? "", epsg: 0,
@@ -74,8 +76,9 @@ extension Catalog {
             var extents: [RTreeLoader.Entry] = []
             var footprintBlob: [UInt8] = []
             let objectInsert = try PreparedInsert(db, sql: """
-                INSERT INTO cityObject (tileId, objectId, type, parentId, role, height, minZ, maxZ, footprintSource, footprint, attributes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO cityObject (tileId, objectId, type, parentId, role, height, minZ, maxZ, footprintSource, footprint, attributes,
+                                        minX, minY, maxX, maxY)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             objectInsert.bind(1, tileId)
             let header = try CityJSONReader.read(path: path, crsOverride: crsOverride, workers: workers, pieceBytes: pieceBytes,
@@ -98,10 +101,15 @@ extension Catalog {
                     objectInsert.bind(9, r.footprintSource.rawValue)
                     objectInsert.bind(10, blob: footprintBlob)
                     objectInsert.bind(11, r.attributes)
+                    let e = r.extent
+                    objectInsert.bind(12, e?.minX)
+                    objectInsert.bind(13, e?.minY)
+                    objectInsert.bind(14, e?.maxX)
+                    objectInsert.bind(15, e?.maxY)
                     if try objectInsert.run(db) != nil {
                         throw TileError(file: path, object: r.id, problem: "the CityObject id appears twice in the tile")
                     }
-                    if let e = r.extent {
+                    if let e {
                         extents.append(RTreeLoader.Entry(id: db.lastInsertedRowID, e))
                         extent.add(e)
                     }

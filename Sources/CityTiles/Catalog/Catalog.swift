@@ -9,9 +9,16 @@ public final class Catalog: Sendable {
     let writer: any DatabaseWriter
     /// The file behind the catalog, nil for an in-memory one.
     public let path: String?
+    /// How long a write waits for another process's lock before it gives up.
+    public let lockWait: Double
 
-    /// Opens (creating on first use) the catalog at `path`.
-    public init(path: String) throws {
+    /// The longest wait for a lock held by another process, unless the caller says otherwise.
+    public static let defaultLockWait: Double = 5
+
+    /// Opens (creating on first use) the catalog at `path`. A write that finds the catalog
+    /// locked by another process waits up to `lockWait` seconds, then fails with
+    /// `CatalogError.locked`, which names the process.
+    public init(path: String, lockWait: Double = Catalog.defaultLockWait) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
@@ -20,7 +27,7 @@ public final class Catalog: Sendable {
         }
         do {
             var config = Configuration()
-            config.busyMode = .timeout(5)
+            config.busyMode = .timeout(max(0, lockWait))
             // A new catalog gets 16 KB pages (SQLite's default is 4 KB): an import writes
             // and checkpoints a quarter as many pages (82 MB district: 0.73 -> 0.65 s).
             // An existing file keeps the page size it was made with.
@@ -28,9 +35,21 @@ public final class Catalog: Sendable {
             writer = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(writer)
         } catch let error as DatabaseError {
+            if error.resultCode == .SQLITE_BUSY { throw CatalogError.locked(path, holder: CatalogLock.holder(of: path), seconds: lockWait) }
             throw CatalogError.unusablePath(path, error.message ?? "\(error)")
         }
         self.path = path
+        self.lockWait = lockWait
+    }
+
+    /// Runs a write transaction; a lock another process held past `lockWait` becomes
+    /// `CatalogError.locked` naming that process.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.write(body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw CatalogError.locked(path ?? ":memory:", holder: path.flatMap(CatalogLock.holder(of:)), seconds: lockWait)
+        }
     }
 
     /// Opens an existing catalog for reading only (`tiles list`, `show`, `query`): never
@@ -42,7 +61,7 @@ public final class Catalog: Sendable {
         do {
             var config = Configuration()
             config.readonly = true
-            config.busyMode = .timeout(5)
+            config.busyMode = .timeout(Self.defaultLockWait)
             writer = try DatabaseQueue(path: path, configuration: config)
             let current = try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
             guard current else {
@@ -52,6 +71,7 @@ public final class Catalog: Sendable {
             throw CatalogError.unusablePath(path, error.message ?? "\(error)")
         }
         self.path = path
+        lockWait = Self.defaultLockWait
     }
 
     /// An in-memory catalog, for tests.
@@ -59,6 +79,7 @@ public final class Catalog: Sendable {
         writer = try DatabaseQueue()
         try Self.migrator.migrate(writer)
         path = nil
+        lockWait = 0
     }
 
     /// Page size of newly created catalog files.
@@ -113,6 +134,19 @@ public final class Catalog: Sendable {
         m.registerMigration("v3-footprints-by-union") { db in
             try db.execute(sql: "UPDATE tile SET sha256 = ''")
         }
+        // Exact extents beside the R*Tree's: it stores 32-bit floats rounded outwards (at
+        // eastings near 35.5 million a box grows by up to 4 m), so it stays the prefilter
+        // and answers are checked on these. Tiles imported before have none (NULL) until
+        // imported again; they are marked stale so that the same file replaces them.
+        m.registerMigration("v4-exact-extents") { db in
+            try db.execute(sql: """
+                ALTER TABLE cityObject ADD COLUMN minX REAL;
+                ALTER TABLE cityObject ADD COLUMN minY REAL;
+                ALTER TABLE cityObject ADD COLUMN maxX REAL;
+                ALTER TABLE cityObject ADD COLUMN maxY REAL;
+                UPDATE tile SET sha256 = '';
+                """)
+        }
         return m
     }
 
@@ -151,7 +185,7 @@ public final class Catalog: Sendable {
     /// Removes a tile and its objects; false when there was no such tile.
     @discardableResult
     public func remove(tile name: String) throws -> Bool {
-        try writer.write { db in try Self.deleteTile(named: name, db) }
+        try write { db in try Self.deleteTile(named: name, db) }
     }
 
     /// Deletes a tile, its objects and their R*Tree entries; false when there was none.
@@ -161,15 +195,43 @@ public final class Catalog: Sendable {
         return try TileInfo.filter(TileInfo.Columns.name == name).deleteAll(db) > 0
     }
 
-    /// Objects whose extent touches the box, answered from the R*Tree.
-    public func objects(in box: Extent2D, limit: Int = 10_000) throws -> [ObjectSummary] {
+    /// Objects whose extent touches the box (edges included), at most `limit` of them in
+    /// tile and object order; `truncated` when more would have answered.
+    ///
+    /// The R*Tree finds the candidates (its boxes are 32-bit floats rounded outwards, so it
+    /// finds every object and a few beyond); each is then checked on its exact extent, and
+    /// the extents returned are the exact ones. Objects of tiles imported before exact
+    /// extents were stored (migration v4) are answered on the R*Tree's box until imported again.
+    public func query(_ box: Extent2D, limit: Int = 10_000) throws -> (objects: [ObjectSummary], truncated: Bool) {
         try writer.read { db in
-            try ObjectSummary.fetchAll(db, sql: """
-                SELECT t.name AS tile, o.objectId, o.type, o.role, o.height, e.minX, e.minY, e.maxX, e.maxY
+            let found = try ObjectSummary.fetchAll(db, sql: """
+                SELECT t.name AS tile, o.objectId, o.type, o.role, o.height,
+                       coalesce(o.minX, e.minX) AS minX, coalesce(o.minY, e.minY) AS minY,
+                       coalesce(o.maxX, e.maxX) AS maxX, coalesce(o.maxY, e.maxY) AS maxY
                 FROM objectExtent e JOIN cityObject o ON o.id = e.id JOIN tile t ON t.id = o.tileId
-                WHERE e.maxX >= ? AND e.minX <= ? AND e.maxY >= ? AND e.minY <= ?
-                ORDER BY t.name, o.objectId LIMIT ?
-                """, arguments: [box.minX, box.maxX, box.minY, box.maxY, limit])
+                WHERE e.maxX >= ?1 AND e.minX <= ?2 AND e.maxY >= ?3 AND e.minY <= ?4
+                  AND coalesce(o.maxX, e.maxX) >= ?1 AND coalesce(o.minX, e.minX) <= ?2
+                  AND coalesce(o.maxY, e.maxY) >= ?3 AND coalesce(o.minY, e.minY) <= ?4
+                ORDER BY t.name, o.objectId LIMIT ?5
+                """, arguments: [box.minX, box.maxX, box.minY, box.maxY, max(0, limit) + 1])
+            return (Array(found.prefix(max(0, limit))), found.count > max(0, limit))
+        }
+    }
+
+    /// The objects of `query`, without saying whether the list was cut.
+    public func objects(in box: Extent2D, limit: Int = 10_000) throws -> [ObjectSummary] {
+        try query(box, limit: limit).objects
+    }
+
+    /// Buildings and building parts of each tile, by tile name (other objects are the rest
+    /// of its `objectCount`).
+    public func buildingCounts() throws -> [String: (buildings: Int, parts: Int)] {
+        try writer.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT t.name AS name, sum(o.type = 'Building') AS buildings, sum(o.type = 'BuildingPart') AS parts
+                FROM tile t LEFT JOIN cityObject o ON o.tileId = t.id GROUP BY t.id
+                """)
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as String, (($0["buildings"] as Int?) ?? 0, ($0["parts"] as Int?) ?? 0)) })
         }
     }
 
@@ -216,9 +278,15 @@ public enum CatalogError: Error, CustomStringConvertible, Equatable {
     case unusablePath(String, String)
     case mixedCRS(tile: String, epsg: Int, expected: Int)
     case unknownTile(String)
+    /// Another process held the catalog's lock for longer than the wait: who, if known.
+    case locked(String, holder: String?, seconds: Double)
 
     public var description: String {
         switch self {
+        case .locked(let path, let holder, let seconds):
+            return "the catalog \(path) is locked by \(holder ?? "another connection") and stayed locked for "
+                + String(format: "%g", seconds) + " s; nothing was changed: try again once it is done (or wait longer with --wait)"
+
         case .unusablePath(let path, let why): return "cannot open the catalog \(path): \(why)"
         case .mixedCRS(let tile, let epsg, let expected):
             return "tile '\(tile)' is in EPSG:\(epsg) but the scene is in EPSG:\(expected); a scene cannot mix reference systems"

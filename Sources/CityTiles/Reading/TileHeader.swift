@@ -51,26 +51,32 @@ public struct TileHeader: Sendable, Equatable {
                 scale[k] = sk; translate[k] = tk
             }
         }
-        var epsg = crsOverride
-        if epsg == nil, let rs = root["metadata"]?["referenceSystem"]?.string {
-            guard let code = Self.epsgCode(rs) else {
-                throw TileError(file: file, problem: "metadata.referenceSystem \"\(rs)\" names no EPSG code; import with --crs EPSG:N")
+        // The file's own reference system wins; --crs only names one for files that name
+        // none, and a file that names another is refused rather than relabelled.
+        var epsg: Int?
+        if let rs = root["metadata"]?["referenceSystem"] {
+            guard let text = rs.string else {
+                throw TileError(file: file, problem: "metadata.referenceSystem is \(rs.typeName), a string naming an EPSG code was expected")
             }
-            epsg = code
+            let system = ReferenceSystem(parsing: text)
+            if let problem = system.problem(text) { throw TileError(file: file, problem: "metadata.referenceSystem: " + problem) }
+            epsg = system.code
+        }
+        if let crsOverride {
+            if let own = epsg, own != crsOverride {
+                throw TileError(file: file, problem: "the file names EPSG:\(own) but --crs says EPSG:\(crsOverride); --crs is only for files that name no reference system")
+            }
+            epsg = crsOverride
         }
         var header = TileHeader(version: version, scale: scale, translate: translate, epsg: epsg)
         header.hasTransform = hasTransform
         return header
     }
 
-    /// The EPSG code in an OGC CRS URL or URN ("https://www.opengis.net/def/crs/EPSG/0/7415",
-    /// "urn:ogc:def:crs:EPSG::2056") or a plain "EPSG:7415".
-    public static func epsgCode(_ text: String) -> Int? {
-        guard text.uppercased().contains("EPSG") else { return nil }
-        let digits = text.reversed().prefix { $0.isNumber }
-        guard !digits.isEmpty, let code = Int(String(digits.reversed())), code > 0 else { return nil }
-        return code
-    }
+    /// The EPSG code named by an OGC CRS URL or URN ("https://www.opengis.net/def/crs/EPSG/0/7415",
+    /// "urn:ogc:def:crs:EPSG::2056") or a plain "EPSG:7415"; nil for anything else, compound
+    /// systems written as two codes included (see `ReferenceSystem`).
+    public static func epsgCode(_ text: String) -> Int? { ReferenceSystem(parsing: text).code }
 
     /// True for a 1.x file that is upgraded on import.
     public var isUpgraded: Bool { version.hasPrefix("1.") }
