@@ -45,7 +45,8 @@ let package = Package(
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
-        .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles", "StrictJSON"], swiftSettings: strict),
+        // CZlib: tracking files may come gzip-compressed (.csv.gz).
+        .target(name: "Scenarios", dependencies: ["SceneCore", "CityTiles", "StrictJSON", "CZlib"], swiftSettings: strict),
         // The NATS core client protocol on SwiftNIO (docs/NATS.md): no Swift NATS client is in the mirror.
         .target(name: "NATSClient", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),

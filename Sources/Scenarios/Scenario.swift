@@ -87,9 +87,14 @@ public func makeScenario(_ manifest: SceneManifest, origin: SIMD2<Double>, bound
         guard let replay = manifest.replay else {
             throw ManifestError(file: file, path: "$.replay", problem: "the football replay needs {\"format\": ..., \"files\": [...]}")
         }
-        let source = try replay.format.read(files: replay.files.map(manifest.resolve), file: file)
-        return FootballReplayScenario(samples: source.samples, sourceRate: source.rate, tickRate: manifest.tickRate, centre: centre,
-                                      objects: source.objects)
+        let source = try replay.format.read(files: replay.files.map(manifest.resolve), columns: replay.columns, ball: replay.ball, file: file)
+        if replay.rate != nil, let stated = source.statedRate {
+            throw ManifestError(file: file, path: "$.replay.rate", problem: "\(stated.from) states the rate; $.replay.rate is for data of frame numbers without times")
+        }
+        return try FootballReplayScenario(files: source.files, stated: source.statedRate ?? replay.rate.map { ($0, "$.replay.rate") },
+                                          tickRate: manifest.tickRate, resampling: replay.resampling, halfTime: replay.halfTime,
+                                          centre: centre, bounds: bounds, objects: source.objects,
+                                          rowsWithoutPosition: source.rowsWithoutPosition, file: file)
     case .marathon:
         let route = manifest.route.map { SIMD2(Float($0.x - origin.x), Float($0.y - origin.y)) }
         return MarathonScenario(course: Course(points: route), parameters: try MarathonParameters(manifest.parameters, file: file),

@@ -99,24 +99,7 @@ extension SceneManifest {
                 m.stations.append(d)
             }
         }
-        if let r = o["replay"] {
-            guard let ro = r.object else { throw fail("$.replay", "expected {\"format\": ..., \"files\": [...]}") }
-            for key in ro.keys where key != "format" && key != "files" {
-                throw fail("$.replay.\(key)", "unknown field; expected format, files")
-            }
-            let formats = ReplayFormat.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-            guard let name = ro["format"]?.string, let format = ReplayFormat(rawValue: name) else {
-                throw fail("$.replay.format", "expected one of \(formats)")
-            }
-            guard let files = ro["files"]?.array, !files.isEmpty, files.allSatisfy({ $0.string != nil }) else {
-                throw fail("$.replay.files", "expected a non-empty array of file paths")
-            }
-            let need = format.files
-            guard (need.minimum...need.maximum).contains(files.count) else {
-                throw fail("$.replay.files", "\(name) needs \(need.meaning); found \(files.count) file(s)")
-            }
-            m.replay = Replay(format: format, files: files.compactMap(\.string))
-        }
+        if let r = o["replay"] { m.replay = try replay(r, file: file) }
         if let p = o["participants"] { m.participants = try joinPolicy(p, scenario: m.scenario, file: file) }
         if m.scenario == .footballReplay && m.replay == nil {
             throw fail("$.replay", "the football replay needs {\"format\": ..., \"files\": [...]}")
@@ -166,5 +149,70 @@ extension SceneManifest {
             throw fail(".join", "scenario \(scenario.rawValue) takes no participants yet; the marathon and the factory do")
         }
         return policy
+    }
+
+    /// `$.replay`: the format and files, and for long CSVs their columns; how the source is
+    /// resampled, what happens between periods, a rate for files of frame numbers alone, and
+    /// the ball's id. Unknown keys anywhere are errors with their path.
+    static func replay(_ r: JSONValue, file: String) throws -> Replay {
+        func fail(_ path: String, _ problem: String) -> ManifestError { ManifestError(file: file, path: "$.replay" + path, problem: problem) }
+        guard let ro = r.object else { throw fail("", "expected {\"format\": ..., \"files\": [...]}") }
+        let known = ["format", "files", "columns", "resample", "halfTime", "rate", "ball"]
+        for key in ro.keys where !known.contains(key) {
+            throw fail(".\(key)", "unknown field; expected \(known.joined(separator: ", "))")
+        }
+        let formats = ReplayFormat.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        guard let name = ro["format"]?.string, let format = ReplayFormat(rawValue: name) else {
+            throw fail(".format", "expected one of \(formats)")
+        }
+        guard let files = ro["files"]?.array, !files.isEmpty, files.allSatisfy({ $0.string?.isEmpty == false }) else {
+            throw fail(".files", "expected a non-empty array of file paths")
+        }
+        let need = format.files
+        guard (need.minimum...need.maximum).contains(files.count) else {
+            throw fail(".files", "\(name) needs \(need.meaning); found \(files.count) file(s)")
+        }
+        var replay = Replay(format: format, files: files.compactMap(\.string))
+        if let c = ro["columns"] {
+            guard format.takesColumns else { throw fail(".columns", "\(name) has a fixed layout; columns are named for hawkeye, broadcast and csv") }
+            guard let co = c.object else { throw fail(".columns", "expected {\"x\": \"column\", ...}") }
+            let fields = TrackingColumns.Field.allCases.map(\.rawValue)
+            for (key, value) in zip(co.keys, co.values) {
+                guard let field = TrackingColumns.Field(rawValue: key) else {
+                    throw fail(".columns.\(key)", "unknown field; expected \(fields.joined(separator: ", "))")
+                }
+                guard let column = value.string, !column.isEmpty, column.count <= 200 else {
+                    throw fail(".columns.\(key)", "expected the name of a column in the file's header")
+                }
+                replay.columns[field] = column
+            }
+        }
+        if format == .csv {
+            let c = replay.columns
+            guard c[.x] != nil, c[.y] != nil, c[.time] != nil || c[.frame] != nil, c[.id] != nil else {
+                throw fail(".columns", "a csv replay names its columns: at least x, y, id and time or frame")
+            }
+        }
+        if let v = ro["resample"] {
+            guard let text = v.string, let mode = ReplayTimeline.Resampling(rawValue: text) else {
+                throw fail(".resample", "expected \"interpolate\" (between source frames) or \"hold\" (each frame until the next)")
+            }
+            replay.resampling = mode
+        }
+        if let v = ro["halfTime"] {
+            guard let text = v.string, let mode = ReplayTimeline.HalfTime(rawValue: text) else {
+                throw fail(".halfTime", "expected \"skip\" (the break left out) or \"pause\" (the period's last frame held for it)")
+            }
+            replay.halfTime = mode
+        }
+        if let v = ro["rate"] {
+            guard let rate = v.number, rate > 0, rate <= 10_000 else { throw fail(".rate", "expected the source's frames per second, above 0") }
+            replay.rate = rate
+        }
+        if let v = ro["ball"] {
+            guard let id = v.string, !id.isEmpty, id.count <= 200 else { throw fail(".ball", "expected the id the source gives the ball") }
+            replay.ball = id
+        }
+        return replay
     }
 }

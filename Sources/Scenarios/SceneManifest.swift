@@ -37,6 +37,16 @@ public struct SceneManifest: Sendable, Equatable {
     public struct Replay: Sendable, Equatable {
         public var format: ReplayFormat
         public var files: [String]
+        /// Column names of a long CSV by field, over the format's preset (`$.replay.columns`).
+        public var columns: [TrackingColumns.Field: String] = [:]
+        /// Between source frames: interpolated (the default) or held.
+        public var resampling = ReplayTimeline.Resampling.interpolate
+        /// Between periods: skipped (the default) or shown as a pause.
+        public var halfTime = ReplayTimeline.HalfTime.skip
+        /// The source rate, for data of frame numbers without times (checked against the data otherwise).
+        public var rate: Double?
+        /// The id the source gives the ball in a long file of every object.
+        public var ball = "ball"
         public init(format: ReplayFormat, files: [String]) { self.format = format; self.files = files }
     }
 

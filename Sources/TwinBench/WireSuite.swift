@@ -33,11 +33,12 @@ package enum WireSuite {
 
     /// Frames of a single-cell whole-pitch subscription.
     static func hawkEye(shared: String) throws -> [BenchResult] {
-        let players = try TrackingCSV.read(path: "\(shared)/tracking/hawkeye_period1_min1_players.csv", rate: 50)
-        let ball = try TrackingCSV.read(path: "\(shared)/tracking/hawkeye_period1_min1_ball.csv", rate: 50, fixedId: "ball")
-        // 25 Hz: every other 50 Hz frame. Pitch coordinates (origin at the centre) shifted to positive.
+        let players = try TrackingCSV.read(path: "\(shared)/tracking/hawkeye_period1_min1_players.csv").samples
+        let ball = try TrackingCSV.read(path: "\(shared)/tracking/hawkeye_period1_min1_ball.csv", fixedId: "ball").samples
+        // 25 Hz: every other 50 Hz frame, as the replay plays it. Pitch coordinates (origin at the centre) shifted to positive.
+        let timeline = try ReplayTimeline(files: [players, ball], stated: nil, tickRate: 25, resampling: .hold, halfTime: .skip, file: "hawkeye")
         var frames: [Int: [TrackingSample]] = [:]
-        for s in players + ball where s.frame % 2 == 0 { frames[s.frame / 2, default: []].append(s) }
+        for t in 0..<timeline.loopTicks { frames[t] = timeline.samples(at: UInt64(t)) }
         var ids: [String: UInt32] = [:]
         for s in players + ball where ids[s.id] == nil { ids[s.id] = UInt32(ids.count) }
         let encoder = SceneStateEncoder(bounds: WireArea(minX: 0, minY: 0, maxX: 125, maxY: 88), quantum: 0.01, cellSize: 128)

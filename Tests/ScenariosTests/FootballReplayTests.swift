@@ -45,7 +45,7 @@ import Testing
         let home = try MetricaCSV.read(path: "\(Self.tracking)/metrica_home.csv", team: "home", includeBall: true)
         // Independently: the frame column of every data row (after the three header rows).
         let rows = try String(contentsOfFile: "\(Self.tracking)/metrica_home.csv", encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst(3)
-        #expect(Set(home.map(\.frame)) == Set(rows.compactMap { Int($0.split(separator: ",")[1]) }))
+        #expect(Set(home.compactMap(\.frame)) == Set(rows.compactMap { Int($0.split(separator: ",")[1]) }))
         #expect(home.contains { $0.id == "ball" })
         #expect(home.allSatisfy { abs($0.x) <= 52.5 + 1 && abs($0.y) <= 34 + 1 })
         let first = try #require(home.first { $0.id == "home_Player11" && $0.frame == 1 })
@@ -54,7 +54,7 @@ import Testing
         #expect(layout.frameRate == 25 && layout.players.count == 22 && layout.hasBall)
         let epts = try EPTSReader.read(tracking: "\(Self.tracking)/epts_metrica_tracking.txt", metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
         let lines = try String(contentsOfFile: "\(Self.tracking)/epts_metrica_tracking.txt", encoding: .utf8).split(whereSeparator: \.isNewline)
-        #expect(Set(epts.map(\.frame)) == Set(lines.compactMap { Int($0.split(separator: ":")[0]) }))
+        #expect(Set(epts.compactMap(\.frame)) == Set(lines.compactMap { Int($0.split(separator: ":")[0]) }))
         #expect(epts.allSatisfy { abs($0.x) <= 60 && abs($0.y) <= 40 })
     }
 
@@ -79,7 +79,7 @@ import Testing
         }
         let csv = "\(dir)/long-\(UUID().uuidString).csv"
         try "frame,id,x,y,z\n\n".write(toFile: csv, atomically: true, encoding: .utf8)
-        let e1 = refusal { _ = try TrackingCSV.read(path: csv, rate: 25) }
+        let e1 = refusal { _ = try TrackingCSV.read(path: csv) }
         #expect(e1?.file == csv && e1?.line == 1 && e1?.problem.contains("no rows") == true, "\(String(describing: e1))")
         let metrica = "\(dir)/metrica-\(UUID().uuidString).csv"
         try ",,,Home,,Ball,\n,,,1,,,\nPeriod,Frame,Time [s],Player1,,Ball,\n".write(toFile: metrica, atomically: true, encoding: .utf8)

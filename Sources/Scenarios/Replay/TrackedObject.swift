@@ -9,35 +9,11 @@ public struct TrackedObject: Equatable, Sendable {
     public init(team: String = "", jersey: UInt32 = 0, role: String = "") { self.team = team; self.jersey = jersey; self.role = role }
 }
 
-extension TrackingCSV {
-    /// The role column of a long CSV (Hawk-Eye's `role`: Outfielder, Goalkeeper, Referee),
-    /// by object id; empty when the file has no id or role column.
-    public static func objects(path: String) -> [String: TrackedObject] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
-        var out: [String: TrackedObject] = [:]
-        var idCol: Int?, roleCol: Int?
-        for (k, raw) in data.split(separator: 0x0A).enumerated() {
-            let line = String(decoding: raw.last == 0x0D ? raw.dropLast() : raw, as: UTF8.self)
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            if k == 0 {
-                let header = cells.map { $0.lowercased() }
-                idCol = idNames.lazy.compactMap { header.firstIndex(of: $0) }.first
-                roleCol = header.firstIndex(of: "role")
-                guard idCol != nil, roleCol != nil else { return [:] }
-                continue
-            }
-            guard let i = idCol, let r = roleCol, i < cells.count, r < cells.count, out[cells[i]] == nil else { continue }
-            out[cells[i]] = TrackedObject(role: cells[r])
-        }
-        return out
-    }
-}
-
 extension MetricaCSV {
     /// Team and shirt numbers from a Metrica file's first two header rows, by the ids
     /// `read` gives (`team_PlayerN`).
     public static func objects(path: String, team: String) -> [String: TrackedObject] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        guard let data = try? TrackingText.contents(path) else { return [:] }
         let lines = data.split(separator: 0x0A, maxSplits: 3).prefix(3).map {
             String(decoding: $0.last == 0x0D ? $0.dropLast() : $0, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: .whitespaces) }
@@ -56,7 +32,8 @@ extension EPTSReader {
     /// Team ids and shirt numbers from the metadata's `<Player>` elements, by the channel
     /// names `read` gives as ids (`player1`, whose `PlayerChannel` names the player).
     public static func objects(metadata path: String) -> [String: TrackedObject] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        guard let data = try? TrackingText.contents(path) else { return [:] }
+        let text = String(decoding: data, as: UTF8.self)
         func attribute(_ name: String, in tag: Substring) -> String? {
             guard let r = tag.range(of: "\(name)=\"") else { return nil }
             return tag[r.upperBound...].split(separator: "\"", maxSplits: 1).first.map(String.init)
