@@ -40,6 +40,9 @@ public protocol Scenario: AnyObject {
     var heightKinds: [UInt8: ClosedRange<Float>] { get }
     /// The scenario's side of participants (nil: nobody can join it, whatever the manifest says).
     var participantHost: (any ParticipantHost)? { get }
+    /// What an operator should know about how the scene was built from its data (a replay's
+    /// rate and resampling, samples left out): logged by `serve`, printed by `scenes validate`.
+    var notes: [String] { get }
 }
 
 extension Scenario {
@@ -51,6 +54,7 @@ extension Scenario {
     public var heightKinds: [UInt8: ClosedRange<Float>] { [:] }
     public var anonymous: Bool { false }
     public var participantHost: (any ParticipantHost)? { nil }
+    public var notes: [String] { [] }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.

@@ -40,6 +40,7 @@ struct Scenes: ParsableCommand {
             // mismatches and unreadable tracking data are found here, not at serve time.
             let scene = try SceneLoader.load(m, catalog: try Catalog(), workers: 1)
             print("\(file): valid (\(m.scenario.rawValue), \(m.tickRate) Hz, \(scene.world.store.count) entities, \(scene.footprints.count) obstacles)")
+            for note in scene.scenario.notes { print("  \(note)") }
         }
     }
 

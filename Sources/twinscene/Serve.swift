@@ -54,7 +54,9 @@ struct Serve: AsyncParsableCommand {
         var loaded: [LoadedScene] = []
         for (path, manifest) in manifests {
             logger.info("loading scene", metadata: ["scene": "\(manifest.name)", "manifest": "\(path)"])
-            loaded.append(try SceneLoader.load(manifest, catalog: catalog, workers: workers))
+            let scene = try SceneLoader.load(manifest, catalog: catalog, workers: workers)
+            for note in scene.scenario.notes { logger.notice("\(note)", metadata: ["scene": "\(manifest.name)"]) }
+            loaded.append(scene)
         }
         var config = ServerConfiguration()
         config.host = host

@@ -233,6 +233,10 @@ def main():
             check(len(same) > 0 and all(a == b for _, a, b in same),
                   f"{name}: the page's entity count equals the Swift client's at the same ticks {same[:3]}")
             check(js(d, "window.twinscene.drawCalls") <= 10, f"{name}: {js(d, 'window.twinscene.drawCalls')} draw calls a frame")
+            if name == "football-replay":
+                # The source's clock (events 113/114, once a second), not the time since the replay began.
+                shown = wait_for(lambda: js(d, "document.getElementById('source-clock')?.textContent ?? null"), 30)
+                check(bool(shown) and shown.startswith("1st half "), f"{name}: the panel shows the source's clock ({shown})")
 
         # Buildings against streets, in a screenshot of the district.
         open_scene(d, server.http_port, "district")

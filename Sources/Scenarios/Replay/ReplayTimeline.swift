@@ -195,7 +195,7 @@ public struct ReplayTimeline: Sendable {
         let ratio = rate / Double(tickRate)
         let how: String
         if abs(ratio - ratio.rounded()) < 1e-9 && ratio >= 1 {
-            how = ratio == 1 ? "frame by frame" : "every \(Int(ratio))th frame (frame-true)"
+            how = ratio == 1 ? "frame by frame" : ratio == 2 ? "every other frame (frame-true)" : "one frame in \(Int(ratio)) (frame-true)"
         } else {
             how = resampling == .interpolate ? "interpolated between frames" : "each frame held until the next"
         }

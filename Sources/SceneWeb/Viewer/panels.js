@@ -24,7 +24,7 @@ export class Panels {
   }
 
   reset() {
-    this.info = null; this.scenario = null; this.leaders = []; this.splits = new Map(); this.score = [0, 0];
+    this.info = null; this.scenario = null; this.leaders = []; this.splits = new Map(); this.score = [0, 0]; this.sourceClock = null; this.period = null;
     this.alarms = []; this.alarmed = new Set(); this.history = new Map(); this.selected = null;
     this.panel.replaceChildren();
   }
@@ -104,6 +104,11 @@ export class Panels {
         this.splits.set(e.entity, list);
       } else if (e.kind === 110) {
         this.score[e.value] = (this.score[e.value] ?? 0) + 1;
+      } else if (e.kind === 113) {
+        // A replay's source clock (seconds of match time), once a second: the panel runs it on by ticks.
+        this.sourceClock = { seconds: e.value, tick: m.tick };
+      } else if (e.kind === 114) {
+        this.period = e.value;
       } else if (e.kind === 120 || e.kind === 122) {
         this.alarmed.add(e.entity);
         this.alarms.unshift({ tick: m.tick, entity: e.entity, what: e.kind === 120 ? `temperature ${e.value.toFixed(1)} °C` : `vibration ${e.value.toFixed(1)} mm/s` });
@@ -135,7 +140,13 @@ export class Panels {
           el('div', {}, splits.length ? `splits: ${splits.map((v, k) => `${k + 1} km ${clock(v)}`).join(', ')}` : 'no split yet'));
       }
     } else if (this.scenario.startsWith('football')) {
-      parts.push(el('div', { class: 'score' }, `${this.score[0]} : ${this.score[1]}`), el('div', {}, `clock ${clock(time)}`));
+      if (this.sourceClock && s.tick !== null) {
+        const seconds = this.sourceClock.seconds + Math.max(0, s.tick - this.sourceClock.tick) / this.info.tickRate;
+        const period = ['', '1st half', '2nd half', 'extra time 1', 'extra time 2'][this.period ?? 1] ?? `period ${this.period}`;
+        parts.push(el('div', { id: 'source-clock' }, `${period} ${clock(seconds)}`));
+      } else {
+        parts.push(el('div', { class: 'score' }, `${this.score[0]} : ${this.score[1]}`), el('div', {}, `clock ${clock(time)}`));
+      }
       const ball = [...s.positions.entries()].find(([, p]) => this.info.kinds.find((k) => k.code === p[3])?.zRange);
       if (ball) parts.push(el('div', {}, `ball height ${ball[1][2].toFixed(2)} m`));
       if (s.following !== null) parts.push(el('div', {}, `following ${this.name(s, s.following)} (${s.identities.get(s.following)?.group ?? ''})`));
