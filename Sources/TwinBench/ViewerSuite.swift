@@ -48,6 +48,11 @@ package enum ViewerSuite {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(stream.readableBytesView).write(to: URL(fileURLWithPath: "\(dir)/frames.bin"))
+        // TWINSCENE_VIEWER_FRAMES=FILE keeps the recorded stream, to time the decoder outside
+        // the browser (node runs the same V8).
+        if let keep = ProcessInfo.processInfo.environment["TWINSCENE_VIEWER_FRAMES"] {
+            try Data(stream.readableBytesView).write(to: URL(fileURLWithPath: keep))
+        }
         let manifest = try String(contentsOfFile: "\(scenesDir)/marathon.scene.json", encoding: .utf8)
         let big = manifest.replacingOccurrences(of: "\"tiles/", with: "\"\(URL(fileURLWithPath: scenesDir).standardizedFileURL.path)/tiles/")
         try big.write(toFile: "\(dir)/marathon.scene.json", atomically: true, encoding: .utf8)

@@ -76,9 +76,8 @@ extension Catalog {
             var extents: [RTreeLoader.Entry] = []
             var footprintBlob: [UInt8] = []
             let objectInsert = try PreparedInsert(db, sql: """
-                INSERT INTO cityObject (tileId, objectId, type, parentId, role, height, minZ, maxZ, footprintSource, footprint, attributes,
-                                        minX, minY, maxX, maxY)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO cityObject (tileId, objectId, type, parentId, role, height, minZ, maxZ, footprintSource, footprint, attributes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             objectInsert.bind(1, tileId)
             let header = try CityJSONReader.read(path: path, crsOverride: crsOverride, workers: workers, pieceBytes: pieceBytes,
@@ -101,15 +100,10 @@ extension Catalog {
                     objectInsert.bind(9, r.footprintSource.rawValue)
                     objectInsert.bind(10, blob: footprintBlob)
                     objectInsert.bind(11, r.attributes)
-                    let e = r.extent
-                    objectInsert.bind(12, e?.minX)
-                    objectInsert.bind(13, e?.minY)
-                    objectInsert.bind(14, e?.maxX)
-                    objectInsert.bind(15, e?.maxY)
                     if try objectInsert.run(db) != nil {
                         throw TileError(file: path, object: r.id, problem: "the CityObject id appears twice in the tile")
                     }
-                    if let e {
+                    if let e = r.extent {
                         extents.append(RTreeLoader.Entry(id: db.lastInsertedRowID, e))
                         extent.add(e)
                     }

@@ -134,19 +134,6 @@ public final class Catalog: Sendable {
         m.registerMigration("v3-footprints-by-union") { db in
             try db.execute(sql: "UPDATE tile SET sha256 = ''")
         }
-        // Exact extents beside the R*Tree's: it stores 32-bit floats rounded outwards (at
-        // eastings near 35.5 million a box grows by up to 4 m), so it stays the prefilter
-        // and answers are checked on these. Tiles imported before have none (NULL) until
-        // imported again; they are marked stale so that the same file replaces them.
-        m.registerMigration("v4-exact-extents") { db in
-            try db.execute(sql: """
-                ALTER TABLE cityObject ADD COLUMN minX REAL;
-                ALTER TABLE cityObject ADD COLUMN minY REAL;
-                ALTER TABLE cityObject ADD COLUMN maxX REAL;
-                ALTER TABLE cityObject ADD COLUMN maxY REAL;
-                UPDATE tile SET sha256 = '';
-                """)
-        }
         return m
     }
 
@@ -198,23 +185,29 @@ public final class Catalog: Sendable {
     /// Objects whose extent touches the box (edges included), at most `limit` of them in
     /// tile and object order; `truncated` when more would have answered.
     ///
-    /// The R*Tree finds the candidates (its boxes are 32-bit floats rounded outwards, so it
-    /// finds every object and a few beyond); each is then checked on its exact extent, and
-    /// the extents returned are the exact ones. Objects of tiles imported before exact
-    /// extents were stored (migration v4) are answered on the R*Tree's box until imported again.
+    /// The R*Tree finds the candidates (its boxes are 32-bit floats rounded outwards: at
+    /// eastings near 35.5 million a box grows by up to 4 m, so it finds every object and a few
+    /// beyond); each is then checked on its exact extent, the bounds of its footprint's outer
+    /// rings as stored, which is also the extent returned.
     public func query(_ box: Extent2D, limit: Int = 10_000) throws -> (objects: [ObjectSummary], truncated: Bool) {
-        try writer.read { db in
-            let found = try ObjectSummary.fetchAll(db, sql: """
-                SELECT t.name AS tile, o.objectId, o.type, o.role, o.height,
-                       coalesce(o.minX, e.minX) AS minX, coalesce(o.minY, e.minY) AS minY,
-                       coalesce(o.maxX, e.maxX) AS maxX, coalesce(o.maxY, e.maxY) AS maxY
+        let limit = max(0, limit)
+        return try writer.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT t.name AS tile, o.objectId, o.type, o.role, o.height, o.footprint
                 FROM objectExtent e JOIN cityObject o ON o.id = e.id JOIN tile t ON t.id = o.tileId
-                WHERE e.maxX >= ?1 AND e.minX <= ?2 AND e.maxY >= ?3 AND e.minY <= ?4
-                  AND coalesce(o.maxX, e.maxX) >= ?1 AND coalesce(o.minX, e.minX) <= ?2
-                  AND coalesce(o.maxY, e.maxY) >= ?3 AND coalesce(o.minY, e.minY) <= ?4
-                ORDER BY t.name, o.objectId LIMIT ?5
-                """, arguments: [box.minX, box.maxX, box.minY, box.maxY, max(0, limit) + 1])
-            return (Array(found.prefix(max(0, limit))), found.count > max(0, limit))
+                WHERE e.maxX >= ? AND e.minX <= ? AND e.maxY >= ? AND e.minY <= ?
+                ORDER BY t.name, o.objectId
+                """, arguments: [box.minX, box.maxX, box.minY, box.maxY])
+            var found: [ObjectSummary] = []
+            while let row = try rows.next() {
+                let blob: Data = row["footprint"]
+                guard let e = FootprintCoding.decode([UInt8](blob)).flatMap(Extent2D.init(footprint:)),
+                      e.maxX >= box.minX, e.minX <= box.maxX, e.maxY >= box.minY, e.minY <= box.maxY else { continue }
+                if found.count == limit { return (found, true) }
+                found.append(ObjectSummary(tile: row["tile"], objectId: row["objectId"], type: row["type"], role: row["role"],
+                                           height: row["height"], minX: e.minX, minY: e.minY, maxX: e.maxX, maxY: e.maxY))
+            }
+            return (found, false)
         }
     }
 

@@ -54,11 +54,7 @@ public struct CityObjectRecord: Sendable, Equatable {
     public var hasChildren: Bool = false
 
     /// The 2D extent of the footprint, nil when there is none.
-    public var extent: Extent2D? {
-        var e = Extent2D.empty
-        for poly in footprint { for p in poly.first ?? [] { e.add(p) } }
-        return e.isEmpty ? nil : e
-    }
+    public var extent: Extent2D? { Extent2D(footprint: footprint) }
 }
 
 /// A 2D bounding box in CRS units.
@@ -70,6 +66,15 @@ public struct Extent2D: Sendable, Equatable, Codable {
 
     public init(minX: Double, minY: Double, maxX: Double, maxY: Double) {
         self.minX = minX; self.minY = minY; self.maxX = maxX; self.maxY = maxY
+    }
+
+    /// The bounds of a footprint's outer rings (the catalog's exact extent of an object);
+    /// nil for an empty footprint.
+    public init?(footprint: [Polygon2D]) {
+        var e = Extent2D.empty
+        for poly in footprint { for p in poly.first ?? [] { e.add(p) } }
+        guard !e.isEmpty else { return nil }
+        self = e
     }
 
     public mutating func add(_ p: SIMD2<Double>) {

@@ -104,7 +104,7 @@ function handle(m) {
       const q = s.info.quantum;
       s.previous = s.positions;
       s.positions = new Map();
-      s.state.forEach((e) => s.positions.set(e.id, [e.qx * q, e.qy * q, e.qz === null || e.qz === undefined ? 0.3 : e.qz * q, e.kind]));
+      s.state.forEachEntity((id, kind, qx, qy, qz) => s.positions.set(id, [qx * q, qy * q, Number.isNaN(qz) ? 0.3 : qz * q, kind]));
       s.prevTick = s.tick; s.tick = s.state.tick; s.tickTime = performance.now(); s.frames += 1;
       s.entitiesInView = countInView();
       s.counts.set(s.tick, s.entitiesInView);

@@ -324,40 +324,95 @@ function sliceBlock(r) {
   return r.b.subarray(start, r.at);
 }
 
-/** Golomb-Rice codes, most significant bit first; q >= 16 escapes to 16 ones and 40 bits. */
+/**
+ * Golomb-Rice codes, most significant bit first; q >= 16 escapes to 16 ones and 40 bits.
+ * Bits are taken from a 32-bit window refilled a byte at a time: the unary part of a short
+ * code is one count of leading ones (Math.clz32), its remainder one shift.
+ */
 class RiceReader {
-  constructor(bytes, from, k) { this.b = bytes; this.bit = from * 8; this.k = k; this.scale = 2 ** k; this.end = bytes.length * 8; }
+  constructor(bytes, from, k) {
+    this.b = bytes; this.pos = from; this.k = k; this.scale = 2 ** k;
+    this.acc = 0;    // valid bits at the top, the rest zero
+    this.avail = 0;  // how many of acc's bits are valid
+  }
+  refill() {
+    while (this.avail <= 24 && this.pos < this.b.length) {
+      this.acc = (this.acc | (this.b[this.pos++] << (24 - this.avail))) >>> 0;
+      this.avail += 8;
+    }
+  }
+  /** Drops n (< 32) bits from the window. */
+  skip(n) { this.acc = (this.acc << n) >>> 0; this.avail -= n; }
   readBit() {
-    if (this.bit >= this.end) throw new WireError('truncated Rice code');
-    const v = (this.b[this.bit >> 3] >> (7 - (this.bit & 7))) & 1; this.bit++; return v;
+    if (this.avail === 0) { this.refill(); if (this.avail === 0) throw new WireError('truncated Rice code'); }
+    const v = this.acc >>> 31; this.skip(1); return v;
   }
   /** n bits at once (n <= 40), most significant first. */
   bits(n) {
-    if (this.bit + n > this.end) throw new WireError('truncated Rice code');
     let v = 0, left = n;
     while (left > 0) {
-      const byte = this.b[this.bit >> 3], offset = this.bit & 7, take = Math.min(8 - offset, left);
-      v = v * (1 << take) + ((byte >> (8 - offset - take)) & ((1 << take) - 1));
-      this.bit += take; left -= take;
+      this.refill();
+      const take = Math.min(left, 16, this.avail);
+      if (take === 0) throw new WireError('truncated Rice code');
+      v = v * (1 << take) + (this.acc >>> (32 - take));
+      this.skip(take); left -= take;
     }
     return v;
   }
   next() {
-    // The unary part: ones up to a zero, at most 16, counted a byte at a time where possible.
-    let q = 0;
-    for (;;) {
-      if (this.bit >= this.end) throw new WireError('truncated Rice code');
-      const offset = this.bit & 7, rest = (this.b[this.bit >> 3] << offset) & 0xff;
-      if (rest === 0xff >> 0 && offset === 0 && q + 8 <= 16) { q += 8; this.bit += 8; if (q === 16) break; continue; }
-      if (this.readBit() === 1) { q++; if (q === 16) break; } else break;
+    this.refill();
+    const ones = Math.clz32(~this.acc);
+    // The common case: the zero ending the unary part and the k remainder bits are in the window.
+    if (ones < 16 && ones + 1 + this.k <= this.avail) {
+      this.skip(ones + 1);
+      if (this.k === 0) return ones;
+      const rest = this.acc >>> (32 - this.k);
+      this.skip(this.k);
+      return ones * this.scale + rest;
     }
+    // Long codes, escapes and the end of the block: bit by bit.
+    let q = 0;
+    while (q < 16 && this.readBit() === 1) q++;
     if (q === 16) return this.bits(40);
     return q * this.scale + (this.k ? this.bits(this.k) : 0);
   }
-  get bytesUsed() { return Math.ceil(this.bit / 8); }
+  /** The block bytes read so far, up to the last bit used (counted from the block's start). */
+  get bytesUsed() { return this.pos - (this.avail >> 3); }
 }
 const unzig = (u) => (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
 const INT32 = [-(2 ** 31), 2 ** 31 - 1];
+
+/** Residuals as varints (blocks not Rice-coded), zigzagged like Rice codes, behind the same call as `RiceReader`. */
+class VarintResiduals {
+  constructor(r) { this.r = r; }
+  next() { return this.r.varint(); }
+}
+
+/**
+ * One cell's entities, sorted by id, as columns: ids, kinds, quantised positions and the
+ * step since the previous tick (the velocity a delta predicts from). `qz`/`vz` exist where
+ * the scene has height kinds; an entity of another kind has qz NaN.
+ */
+class Cell {
+  constructor(n, withHeights) {
+    this.n = n;
+    this.id = new Uint32Array(n); this.kind = new Uint8Array(n);
+    this.qx = new Float64Array(n); this.qy = new Float64Array(n);
+    this.vx = new Float64Array(n); this.vy = new Float64Array(n);
+    this.qz = withHeights ? new Float64Array(n).fill(NaN) : null;
+    this.vz = withHeights ? new Float64Array(n) : null;
+  }
+  /** Copies entity i of `from` to slot j. */
+  copy(j, from, i) {
+    this.id[j] = from.id[i]; this.kind[j] = from.kind[i];
+    this.qx[j] = from.qx[i]; this.qy[j] = from.qy[i]; this.vx[j] = from.vx[i]; this.vy[j] = from.vy[i];
+    if (this.qz) { this.qz[j] = from.qz[i]; this.vz[j] = from.vz[i]; }
+  }
+  entity(i) {
+    return { id: this.id[i], kind: this.kind[i], qx: this.qx[i], qy: this.qy[i], vx: this.vx[i], vy: this.vy[i],
+      qz: this.qz && !Number.isNaN(this.qz[i]) ? this.qz[i] : null, vz: this.qz && !Number.isNaN(this.qz[i]) ? this.vz[i] : 0 };
+  }
+}
 
 /**
  * A subscriber's copy of the scene's entities, cell by cell, rebuilt from StateFrames
@@ -376,7 +431,7 @@ export class SceneState {
       if (this.tick === null) throw new WireError('out of order: the first state frame must be a resync');
       if (tick !== this.tick + 1) throw new WireError(`out of order: tick ${tick} after ${this.tick}`);
       const present = new Set(blocks.map((b) => b.cell));
-      for (const [c, s] of this.cells) if (s.length && !present.has(c)) throw new WireError(`out of order: no delta for cell ${c}`);
+      for (const [c, s] of this.cells) if (s.n && !present.has(c)) throw new WireError(`out of order: no delta for cell ${c}`);
     }
     const seen = new Set();
     for (const b of blocks) {
@@ -385,8 +440,8 @@ export class SceneState {
       if (b.kind === 0) this.cells.set(b.cell, this.keyframe(new Reader(b.payload)));
       else if (b.kind === 1) {
         if (m.resync) throw new WireError('out of order: a delta in a resync frame');
-        const next = this.delta(this.cells.get(b.cell) ?? [], b);
-        if (next.length) this.cells.set(b.cell, next); else this.cells.delete(b.cell);
+        const next = this.delta(this.cells.get(b.cell) ?? new Cell(0, this.heights !== null), b);
+        if (next.n) this.cells.set(b.cell, next); else this.cells.delete(b.cell);
       } else this.cells.delete(b.cell);
     }
     this.tick = tick;
@@ -407,23 +462,25 @@ export class SceneState {
     return { cell, kind, payload: inflateExactly(this.inflateRaw, packed, raw), riceK: null };
   }
 
+  /** n entries (a keyframe's, or a delta's enterers) as a cell. */
   entries(r, n) {
-    const out = []; let id = 0, lx = 0, ly = 0, lz = 0;
+    const out = new Cell(n, this.heights !== null);
+    let id = 0, lx = 0, ly = 0, lz = 0;
     for (let k = 0; k < n; k++) {
       const gap = r.varint();
       if (k > 0 && gap === 0) throw new WireError('malformed: entity ids must increase');
       id += gap;
       const kind = r.u8();
       lx += r.zigzag(); ly += r.zigzag();
-      const e = { id, kind, qx: lx, qy: ly, vx: r.zigzag(), vy: r.zigzag(), qz: null, vz: 0 };
+      if (id > 0xffffffff) throw new WireError('malformed: entity id beyond 32 bits');
+      out.id[k] = id; out.kind[k] = kind; out.qx[k] = lx; out.qy[k] = ly; out.vx[k] = r.zigzag(); out.vy[k] = r.zigzag();
       const range = this.heights?.[kind];
       if (range) {
         lz += r.zigzag();
         if (lz < range[0] || lz > range[1]) throw new WireError(`malformed: height ${lz} of entity ${id} outside its kind's range`);
-        e.qz = lz; e.vz = r.zigzag();
+        out.qz[k] = lz; out.vz[k] = r.zigzag();
       }
       if (lx < INT32[0] || lx > INT32[1] || ly < INT32[0] || ly > INT32[1]) throw new WireError('malformed: position beyond 32 bits');
-      out.push(e);
     }
     return out;
   }
@@ -431,49 +488,90 @@ export class SceneState {
   keyframe(r) {
     const n = r.varint();
     if (n > r.remaining / 6) throw new WireError('malformed keyframe count');
-    const list = this.entries(r, n);
+    const cell = this.entries(r, n);
     if (r.remaining !== 0) throw new WireError('malformed: bytes after a keyframe');
-    return list;
+    return cell;
   }
 
   delta(previous, b) {
     const r = new Reader(b.payload);
-    const nLeft = r.varint(); const left = new Set(); let id = 0;
-    if (nLeft > previous.length) throw new WireError('malformed delta: too many leave');
-    for (let k = 0; k < nLeft; k++) { const g = r.varint(); if (k > 0 && g === 0) throw new WireError('malformed: left ids must increase'); id += g; left.add(id); }
+    const nLeft = r.varint();
+    if (nLeft > previous.n) throw new WireError('malformed delta: too many leave');
+    const left = new Array(nLeft); let id = 0;
+    for (let k = 0; k < nLeft; k++) { const g = r.varint(); if (k > 0 && g === 0) throw new WireError('malformed: left ids must increase'); id += g; left[k] = id; }
     const nEnter = r.varint();
     if (nEnter > r.remaining / 6) throw new WireError('malformed delta enter count');
     const entered = this.entries(r, nEnter);
-    const rice = b.riceK === null ? null : new RiceReader(b.payload, r.at, b.riceK);
-    const residual = () => (rice ? unzig(rice.next()) : r.zigzag());
-    const kept = [];
-    for (const e of previous) {
-      if (left.has(e.id)) { left.delete(e.id); continue; }
-      const nx = e.qx + e.vx + residual(), ny = e.qy + e.vy + residual();
-      const next = { id: e.id, kind: e.kind, qx: nx, qy: ny, vx: nx - e.qx, vy: ny - e.qy, qz: null, vz: 0 };
-      const range = this.heights?.[e.kind];
-      if (range) {
-        const nz = e.qz + e.vz + residual();
-        if (nz < range[0] || nz > range[1]) throw new WireError(`malformed: height ${nz} of entity ${e.id} outside its kind's range`);
-        next.qz = nz; next.vz = nz - e.qz;
+    const residuals = b.riceK === null ? new VarintResiduals(r) : new RiceReader(b.payload, r.at, b.riceK);
+    // Kept entities in id order, updated where they are when nobody leaves (the common case).
+    const n = previous.n - nLeft;
+    const kept = nLeft === 0 ? previous : new Cell(n, this.heights !== null);
+    const heights = this.heights;
+    let li = 0, j = 0;
+    for (let i = 0; i < previous.n; i++) {
+      const eid = previous.id[i];
+      if (li < nLeft && left[li] <= eid) {
+        if (left[li] < eid) break;   // a leaver the cell does not hold: reported below
+        li++; continue;
+      }
+      const ox = previous.qx[i], oy = previous.qy[i];
+      let u = residuals.next();
+      const nx = ox + previous.vx[i] + (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+      u = residuals.next();
+      const ny = oy + previous.vy[i] + (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+      const kind = previous.kind[i];
+      let nz = NaN, vz = 0;
+      if (heights !== null) {
+        const range = heights[kind];
+        if (range) {
+          const oz = previous.qz[i]; u = residuals.next();
+          nz = oz + previous.vz[i] + unzig(u);
+          if (nz < range[0] || nz > range[1]) throw new WireError(`malformed: height ${nz} of entity ${eid} outside its kind's range`);
+          vz = nz - oz;
+        }
       }
       if (nx < INT32[0] || nx > INT32[1] || ny < INT32[0] || ny > INT32[1]) throw new WireError('malformed: position beyond 32 bits');
-      kept.push(next);
+      kept.id[j] = eid; kept.kind[j] = kind;
+      kept.qx[j] = nx; kept.qy[j] = ny; kept.vx[j] = nx - ox; kept.vy[j] = ny - oy;
+      if (kept.qz) { kept.qz[j] = nz; kept.vz[j] = vz; }
+      j++;
     }
-    if (left.size) throw new WireError('malformed: delta removes an entity the cell does not hold');
-    if (rice) { if (rice.bytesUsed !== b.payload.length) throw new WireError('malformed: bytes after the Rice-coded residuals'); }
+    if (li < nLeft || j !== n) throw new WireError('malformed: delta removes an entity the cell does not hold');
+    if (b.riceK !== null) { if (residuals.bytesUsed !== b.payload.length) throw new WireError('malformed: bytes after the Rice-coded residuals'); }
     else if (r.remaining !== 0) throw new WireError('malformed: bytes after a delta');
-    if (entered.length === 0) return kept;   // still sorted by id, as `previous` was
-    const keptIds = new Set(kept.map((e) => e.id));
-    for (const e of entered) if (keptIds.has(e.id)) throw new WireError(`malformed: delta enters entity ${e.id} that the cell already holds`);
-    return [...kept, ...entered].sort((a, c) => a.id - c.id);
+    if (nEnter === 0) return kept;   // still sorted by id, as `previous` was
+    // Merge the enterers (sorted by id) into the kept (sorted by id).
+    const out = new Cell(n + nEnter, this.heights !== null);
+    let a = 0, e = 0;
+    for (let k = 0; k < out.n; k++) {
+      if (e < nEnter && (a >= n || entered.id[e] < kept.id[a])) out.copy(k, entered, e++);
+      else {
+        if (e < nEnter && entered.id[e] === kept.id[a]) throw new WireError(`malformed: delta enters entity ${entered.id[e]} that the cell already holds`);
+        out.copy(k, kept, a++);
+      }
+    }
+    return out;
   }
 
-  /** Calls `fn` with every entity held, cell by cell (no sort, no copy: for drawing). */
-  forEach(fn) { for (const list of this.cells.values()) for (const e of list) fn(e); }
+  /** Calls `fn(id, kind, qx, qy, qz)` for every entity held, cell by cell (no sort, no object: for drawing); qz is NaN without a height. */
+  forEachEntity(fn) {
+    for (const c of this.cells.values()) {
+      for (let i = 0; i < c.n; i++) fn(c.id[i], c.kind[i], c.qx[i], c.qy[i], c.qz ? c.qz[i] : NaN);
+    }
+  }
+
+  /** Calls `fn` with every entity held as an object, cell by cell. */
+  forEach(fn) { for (const c of this.cells.values()) for (let i = 0; i < c.n; i++) fn(c.entity(i)); }
+
+  /** How many entities are held. */
+  get count() { let n = 0; for (const c of this.cells.values()) n += c.n; return n; }
 
   /** Every entity held, sorted by id. */
-  entities() { return [...this.cells.values()].flat().sort((a, b) => a.id - b.id); }
+  entities() {
+    const out = [];
+    for (const c of this.cells.values()) for (let i = 0; i < c.n; i++) out.push(c.entity(i));
+    return out.sort((a, b) => a.id - b.id);
+  }
 }
 
 /** Height kinds of a decoded SceneInfo, in position units: kind code -> [qzMin, qzMax]. */
