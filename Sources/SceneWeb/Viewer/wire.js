@@ -22,7 +22,9 @@ export class WireError extends Error {}
 
 /** Reads big-endian integers, varints and strings from a payload, refusing to read past it. */
 export class Reader {
-  constructor(bytes) { this.b = bytes; this.at = 0; this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength); }
+  constructor(bytes) { this.b = bytes; this.at = 0; this.dv = null; }
+  /** Made on the first fixed-width read: most readers (cell blocks) only read bytes and varints. */
+  get view() { return this.dv ?? (this.dv = new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength)); }
   get remaining() { return this.b.length - this.at; }
   need(n, what) { if (this.remaining < n) throw new WireError(`truncated ${what}`); }
   u8(what = 'u8') { this.need(1, what); return this.b[this.at++]; }
@@ -368,7 +370,7 @@ class RiceReader {
       if (this.k === 0) return ones;
       const rest = this.acc >>> (32 - this.k);
       this.skip(this.k);
-      return ones * this.scale + rest;
+      return (ones << this.k) | rest;   // under 2^28: integer arithmetic
     }
     // Long codes, escapes and the end of the block: bit by bit.
     let q = 0;
@@ -379,7 +381,39 @@ class RiceReader {
   /** The block bytes read so far, up to the last bit used (counted from the block's start). */
   get bytesUsed() { return this.pos - (this.avail >> 3); }
 }
-const unzig = (u) => (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
+/** Scratch for a block's residuals (grown as needed, reused: one decoder runs at a time). */
+let scratch = new Float64Array(4096);
+
+/**
+ * Decodes `count` Rice codes (parameter k) from bit 0 of `bytes[from]` into `scratch`, zigzag
+ * undone, in one loop on local variables; returns how many bytes they took (the last partly).
+ * A code whose unary part reaches 16 ones escapes to a 40-bit value, as `RiceReader.next`.
+ */
+function riceBlock(bytes, from, k, count) {
+  if (scratch.length < count) scratch = new Float64Array(Math.max(count, 2 * scratch.length));
+  const out = scratch, end = bytes.length;
+  let pos = from, acc = 0, avail = 0;
+  for (let c = 0; c < count; c++) {
+    while (avail <= 24 && pos < end) { acc = (acc | (bytes[pos++] << (24 - avail))) >>> 0; avail += 8; }
+    const ones = Math.clz32(~acc);
+    if (ones < 16 && ones + 1 + k <= avail) {
+      acc = (acc << (ones + 1)) >>> 0; avail -= ones + 1;
+      let u = ones;
+      if (k !== 0) { u = (ones << k) | (acc >>> (32 - k)); acc = (acc << k) >>> 0; avail -= k; }
+      out[c] = (u >>> 1) ^ -(u & 1);
+      continue;
+    }
+    // Long codes, escapes and the block's end: through the general reader, then back.
+    const slow = new RiceReader(bytes, pos, k);
+    slow.acc = acc; slow.avail = avail;
+    out[c] = unzig(slow.next());
+    pos = slow.pos; acc = slow.acc; avail = slow.avail;
+  }
+  return pos - (avail >> 3);
+}
+
+/** Zigzag back to a signed value; integer arithmetic below 2^31 (nearly always), exact above. */
+const unzig = (u) => (u <= 0x7fffffff ? (u >>> 1) ^ -(u & 1) : (u % 2 === 0 ? u / 2 : -(u + 1) / 2));
 const INT32 = [-(2 ** 31), 2 ** 31 - 1];
 
 /** Residuals as varints (blocks not Rice-coded), zigzagged like Rice codes, behind the same call as `RiceReader`. */
@@ -391,17 +425,19 @@ class VarintResiduals {
 /**
  * One cell's entities, sorted by id, as columns: ids, kinds, quantised positions and the
  * step since the previous tick (the velocity a delta predicts from). `qz`/`vz` exist where
- * the scene has height kinds; an entity of another kind has qz NaN.
+ * the scene has height kinds; an entity of another kind has qz NaN. The columns may be
+ * longer than `n` (room to grow): a delta updates a cell in place.
  */
 class Cell {
-  constructor(n, withHeights) {
-    this.n = n;
-    this.id = new Uint32Array(n); this.kind = new Uint8Array(n);
-    this.qx = new Float64Array(n); this.qy = new Float64Array(n);
-    this.vx = new Float64Array(n); this.vy = new Float64Array(n);
-    this.qz = withHeights ? new Float64Array(n).fill(NaN) : null;
-    this.vz = withHeights ? new Float64Array(n) : null;
+  constructor(capacity, withHeights) {
+    this.n = 0;
+    this.id = new Uint32Array(capacity); this.kind = new Uint8Array(capacity);
+    this.qx = new Float64Array(capacity); this.qy = new Float64Array(capacity);
+    this.vx = new Float64Array(capacity); this.vy = new Float64Array(capacity);
+    this.qz = withHeights ? new Float64Array(capacity).fill(NaN) : null;
+    this.vz = withHeights ? new Float64Array(capacity) : null;
   }
+  get capacity() { return this.id.length; }
   /** Copies entity i of `from` to slot j. */
   copy(j, from, i) {
     this.id[j] = from.id[i]; this.kind[j] = from.kind[i];
@@ -413,6 +449,7 @@ class Cell {
       qz: this.qz && !Number.isNaN(this.qz[i]) ? this.qz[i] : null, vz: this.qz && !Number.isNaN(this.qz[i]) ? this.vz[i] : 0 };
   }
 }
+const NO_ENTRIES = new Cell(0, false);
 
 /**
  * A subscriber's copy of the scene's entities, cell by cell, rebuilt from StateFrames
@@ -441,6 +478,7 @@ export class SceneState {
       else if (b.kind === 1) {
         if (m.resync) throw new WireError('out of order: a delta in a resync frame');
         const next = this.delta(this.cells.get(b.cell) ?? new Cell(0, this.heights !== null), b);
+        // A cell that empties is dropped; its columns go with it.
         if (next.n) this.cells.set(b.cell, next); else this.cells.delete(b.cell);
       } else this.cells.delete(b.cell);
     }
@@ -464,7 +502,9 @@ export class SceneState {
 
   /** n entries (a keyframe's, or a delta's enterers) as a cell. */
   entries(r, n) {
+    if (n === 0) return NO_ENTRIES;
     const out = new Cell(n, this.heights !== null);
+    out.n = n;
     let id = 0, lx = 0, ly = 0, lz = 0;
     for (let k = 0; k < n; k++) {
       const gap = r.varint();
@@ -502,10 +542,15 @@ export class SceneState {
     const nEnter = r.varint();
     if (nEnter > r.remaining / 6) throw new WireError('malformed delta enter count');
     const entered = this.entries(r, nEnter);
-    const residuals = b.riceK === null ? new VarintResiduals(r) : new RiceReader(b.payload, r.at, b.riceK);
-    // Kept entities in id order, updated where they are when nobody leaves (the common case).
+    // Without height kinds a delta holds two residuals per kept entity: a Rice block is
+    // decoded whole into the scratch array first (the loop below then only reads it).
+    const whole = b.riceK !== null && this.heights === null;
+    const used = whole ? riceBlock(b.payload, r.at, b.riceK, 2 * (previous.n - nLeft)) : 0;
+    const residuals = whole ? null : b.riceK === null ? new VarintResiduals(r) : new RiceReader(b.payload, r.at, b.riceK);
+    // Kept entities in id order, updated in place: the k-th kept entity moves to slot k,
+    // which is never after where it was, so nothing is overwritten before it is read.
     const n = previous.n - nLeft;
-    const kept = nLeft === 0 ? previous : new Cell(n, this.heights !== null);
+    const kept = previous;
     const heights = this.heights;
     let li = 0, j = 0;
     for (let i = 0; i < previous.n; i++) {
@@ -514,42 +559,45 @@ export class SceneState {
         if (left[li] < eid) break;   // a leaver the cell does not hold: reported below
         li++; continue;
       }
-      const ox = previous.qx[i], oy = previous.qy[i];
-      let u = residuals.next();
-      const nx = ox + previous.vx[i] + (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
-      u = residuals.next();
-      const ny = oy + previous.vy[i] + (u % 2 === 0 ? u / 2 : -(u + 1) / 2);
-      const kind = previous.kind[i];
-      let nz = NaN, vz = 0;
+      const ox = kept.qx[i], oy = kept.qy[i];
+      const nx = ox + kept.vx[i] + (whole ? scratch[2 * j] : unzig(residuals.next()));
+      const ny = oy + kept.vy[i] + (whole ? scratch[2 * j + 1] : unzig(residuals.next()));
+      if (nx < INT32[0] || nx > INT32[1] || ny < INT32[0] || ny > INT32[1]) throw new WireError('malformed: position beyond 32 bits');
+      const kind = kept.kind[i];
       if (heights !== null) {
         const range = heights[kind];
+        let nz = NaN, vz = 0;
         if (range) {
-          const oz = previous.qz[i]; u = residuals.next();
-          nz = oz + previous.vz[i] + unzig(u);
+          const oz = kept.qz[i];
+          nz = oz + kept.vz[i] + unzig(residuals.next());
           if (nz < range[0] || nz > range[1]) throw new WireError(`malformed: height ${nz} of entity ${eid} outside its kind's range`);
           vz = nz - oz;
         }
+        kept.qz[j] = nz; kept.vz[j] = vz;
       }
-      if (nx < INT32[0] || nx > INT32[1] || ny < INT32[0] || ny > INT32[1]) throw new WireError('malformed: position beyond 32 bits');
-      kept.id[j] = eid; kept.kind[j] = kind;
+      if (j !== i) { kept.id[j] = eid; kept.kind[j] = kind; }
       kept.qx[j] = nx; kept.qy[j] = ny; kept.vx[j] = nx - ox; kept.vy[j] = ny - oy;
-      if (kept.qz) { kept.qz[j] = nz; kept.vz[j] = vz; }
       j++;
     }
     if (li < nLeft || j !== n) throw new WireError('malformed: delta removes an entity the cell does not hold');
-    if (b.riceK !== null) { if (residuals.bytesUsed !== b.payload.length) throw new WireError('malformed: bytes after the Rice-coded residuals'); }
+    if (b.riceK !== null) { if ((whole ? used : residuals.bytesUsed) !== b.payload.length) throw new WireError('malformed: bytes after the Rice-coded residuals'); }
     else if (r.remaining !== 0) throw new WireError('malformed: bytes after a delta');
+    kept.n = n;
     if (nEnter === 0) return kept;   // still sorted by id, as `previous` was
-    // Merge the enterers (sorted by id) into the kept (sorted by id).
-    const out = new Cell(n + nEnter, this.heights !== null);
-    let a = 0, e = 0;
-    for (let k = 0; k < out.n; k++) {
-      if (e < nEnter && (a >= n || entered.id[e] < kept.id[a])) out.copy(k, entered, e++);
-      else {
-        if (e < nEnter && entered.id[e] === kept.id[a]) throw new WireError(`malformed: delta enters entity ${entered.id[e]} that the cell already holds`);
-        out.copy(k, kept, a++);
-      }
+    // Merge the enterers (sorted by id) in from the back, into room to spare or a larger cell.
+    const total = n + nEnter;
+    let out = kept;
+    if (total > kept.capacity) {
+      out = new Cell(Math.max(total, 2 * kept.capacity), this.heights !== null);
+      for (let k = 0; k < n; k++) out.copy(k, kept, k);
     }
+    let a = n - 1, e = nEnter - 1;
+    for (let k = total - 1; e >= 0; k--) {
+      if (a >= 0 && out.id[a] === entered.id[e]) throw new WireError(`malformed: delta enters entity ${entered.id[e]} that the cell already holds`);
+      if (a >= 0 && out.id[a] > entered.id[e]) out.copy(k, out, a--);
+      else out.copy(k, entered, e--);
+    }
+    out.n = total;
     return out;
   }
 
