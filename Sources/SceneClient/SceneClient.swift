@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import SceneWire
@@ -9,6 +10,8 @@ public final class SceneClient: Sendable {
     public let channel: any Channel
     /// Decoded messages from the server, in order; finishes when the connection closes.
     public let messages: AsyncThrowingStream<WireMessage, any Error>
+    /// Tick-to-arrival latencies of the frames that carry the server's time.
+    public let arrivals: FrameArrivals
     /// What the server said in Welcome.
     public let version: UInt16
     public let serverName: String
@@ -29,6 +32,7 @@ public final class SceneClient: Sendable {
                                transport: Transport = .tcp,
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> SceneClient {
         let (stream, continuation) = AsyncThrowingStream<WireMessage, any Error>.makeStream(bufferingPolicy: .unbounded)
+        let arrivals = FrameArrivals()
         let counter = ByteCounter()
         let eventLoop = group.next()
         let upgraded = eventLoop.makePromise(of: Void.self)
@@ -36,7 +40,7 @@ public final class SceneClient: Sendable {
             let ops = channel.pipeline.syncOperations
             try ops.addHandler(ByteToMessageHandler(WireFrameDecoder()))
             try ops.addHandler(WireMessageCodec())
-            try ops.addHandler(Inbox(continuation: continuation))
+            try ops.addHandler(Inbox(continuation: continuation, arrivals: arrivals))
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -73,7 +77,7 @@ public final class SceneClient: Sendable {
         }
         switch first {
         case .welcome(let version, _, _, let server):
-            return SceneClient(channel: channel, messages: stream, version: version, serverName: server, counter: counter)
+            return SceneClient(channel: channel, messages: stream, version: version, serverName: server, counter: counter, arrivals: arrivals)
         case .error(let code, let message):
             try? await channel.close()
             throw ClientError.refused(code: code, message: message)
@@ -84,7 +88,8 @@ public final class SceneClient: Sendable {
     }
 
     private init(channel: any Channel, messages: AsyncThrowingStream<WireMessage, any Error>, version: UInt16,
-                 serverName: String, counter: ByteCounter) {
+                 serverName: String, counter: ByteCounter, arrivals: FrameArrivals) {
+        self.arrivals = arrivals
         self.channel = channel
         self.messages = messages
         self.version = version
@@ -134,15 +139,37 @@ final class ByteCounter: ChannelInboundHandler, Sendable {
     }
 }
 
+/// Tick-to-arrival latencies (microseconds) of the state frames that carry the server's
+/// time, taken as each frame comes off the socket on the client's event loop: before it waits
+/// in the client's stream for whoever consumes it.
+public final class FrameArrivals: Sendable {
+    let samples = Mutex<[UInt64]>([])
+
+    /// The samples so far, and forgets them.
+    public func take() -> [UInt64] { samples.withLock { s in defer { s = [] }; return s } }
+
+    func record(_ message: WireMessage) {
+        guard case .stateFrame(_, _, let time?, _, _, _) = message else { return }
+        let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
+        samples.withLock { $0.append(now > time ? now - time : 0) }
+    }
+}
+
 /// Feeds decoded messages into the client's stream.
 final class Inbox: ChannelInboundHandler, Sendable {
     typealias InboundIn = WireMessage
     let continuation: AsyncThrowingStream<WireMessage, any Error>.Continuation
+    let arrivals: FrameArrivals
 
-    init(continuation: AsyncThrowingStream<WireMessage, any Error>.Continuation) { self.continuation = continuation }
+    init(continuation: AsyncThrowingStream<WireMessage, any Error>.Continuation, arrivals: FrameArrivals) {
+        self.continuation = continuation
+        self.arrivals = arrivals
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        continuation.yield(unwrapInboundIn(data))
+        let message = unwrapInboundIn(data)
+        arrivals.record(message)
+        continuation.yield(message)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -29,6 +29,7 @@ package enum ServerSuite {
             BenchResult(name: "\(prefix)delivered_ratio\(suffix)", unit: "ratio", value: r.deliveredRatio),
             BenchResult(name: "\(prefix)latency_p50_ms\(suffix)", unit: "ms", value: r.latencyP50Ms),
             BenchResult(name: "\(prefix)latency_p99_ms\(suffix)", unit: "ms", value: r.latencyP99Ms),
+            BenchResult(name: "\(prefix)consumed_latency_p99_ms\(suffix)", unit: "ms", value: r.consumedLatencyP99Ms),
             BenchResult(name: "\(prefix)server_rss_mb\(suffix)", unit: "MB", value: rss),
             BenchResult(name: "\(prefix)skipped_ticks\(suffix)", unit: "ticks", value: Double(r.skippedTicks)),
             BenchResult(name: "\(prefix)bytes_received_mb\(suffix)", unit: "MB", value: Double(r.bytes) / 1e6),
