@@ -8,7 +8,11 @@ public struct LoadConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 7420
     public var clients = 100
+    /// How long the run lasts; with `framesPerClient`, the most it may last.
     public var seconds = 10.0
+    /// When set, a watching client stops once it has received this many state frames (a run
+    /// measured in frames, not wall time: what a test on a busy machine wants).
+    public var framesPerClient: Int?
     public var scene: String?
     /// Areas handed out round-robin; nil entries watch the whole scene.
     public var areas: [WireArea?] = [nil]
@@ -163,7 +167,7 @@ public enum LoadGenerator {
         }
         var lastPing = Date()
         do {
-            for try await message in client.messages {
+            reading: for try await message in client.messages {
                 if Date() >= deadline { break }
                 switch message {
                 case .sceneList(let scenes):
@@ -181,6 +185,7 @@ public enum LoadGenerator {
                     result.delivered += 1
                     if resync { result.resyncs += 1 }
                     if config.decode { _ = try view.apply(message) }
+                    if let n = config.framesPerClient, result.delivered >= n { break reading }
                 case .error(let code, let text):
                     result.error = "server error \(code): \(text)"
                 default:
