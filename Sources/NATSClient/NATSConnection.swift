@@ -191,9 +191,14 @@ public final class NATSConnection: Sendable {
             do {
                 try await pingOnce(timeout: max(left, 0.001))
                 return
-            } catch NATSError.closed, NATSError.cannotConnect {
+            } catch let error as NATSError {
+                switch error {
+                case .closed, .cannotConnect: break
+                default: throw error
+                }
                 let reconnecting = state.withLock { $0.phase == .reconnecting || ($0.phase == .connected && !$0.established) }
-                guard reconnecting, ContinuousClock.now < deadline else { throw NATSError.closed }
+                // Given up (or out of time): the error that ended the last try, with its reason.
+                guard reconnecting, ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }

@@ -136,6 +136,22 @@ import Testing
         #expect(t.frameIndex(at: 2500) == 1000 && t.clock(at: 2500).period == 2 && abs(t.clock(at: 2500).seconds - 2700) < 1e-9)
     }
 
+    @Test func aSecondHalfNumberedFromZeroAgainFollowsTheFirst() throws {
+        let dir = Self.temp()
+        // As some providers number frames: from 0 again in each period.
+        let rows = Self.broadcast(seed: 5).map { r -> Row in var r = r; if r.period == 2 { r.frame -= 1000 }; return r }
+        try Self.csv(rows).write(to: dir.appendingPathComponent("b.csv"), atomically: true, encoding: .utf8)
+        let scene = try Self.scene(dir, tickRate: 25, replay: #"{"format":"broadcast","files":["b.csv"],"ball":"55"}"#)
+        let t = try #require(scene.scenario as? FootballReplayScenario).timeline
+        #expect(t.loopTicks == 1500 && t.segments.map(\.period) == [1, 2])
+        // Tick 750 is the second half's first frame, not the first half's frame 0 again.
+        let second = Set(rows.filter { $0.period == 2 && $0.frame == 0 && $0.x != nil }.map { $0.id == "55" ? "ball" : $0.id })
+        #expect(Set(t.samples(at: 750).map(\.id)) == second)
+        #expect(t.samples(at: 750).allSatisfy { $0.period == 2 })
+        #expect(t.samples(at: 0).allSatisfy { $0.period == 1 })
+        #expect(t.clock(at: 750).period == 2 && abs(t.clock(at: 750).seconds - 2700) < 1e-9)
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/gzip") || FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip")))
     func aGzippedFileReadsAsItsText() throws {
         let dir = Self.temp()

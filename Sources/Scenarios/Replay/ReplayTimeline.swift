@@ -93,11 +93,29 @@ public struct ReplayTimeline: Sendable {
         // Every sample on the grid.
         let firstFrame = byFrame ? all.lazy.map { $0.frame! }.min()! : 0
         let firstTime = all.lazy.compactMap(\.time).min() ?? 0
+        let sourceRate = rate
+        let gridIndex = { (s: TrackingSample) -> Int in byFrame ? s.frame! - firstFrame : Int(((s.time! - firstTime) * sourceRate).rounded()) }
+        // A period whose frame numbers (or times) start over is placed right after the one
+        // before it (its break's length is then unknown, so even a pause shows none).
+        var span: [Int?: ClosedRange<Int>] = [:]
+        var periodOrder: [Int?] = []
+        for s in all {
+            let k = gridIndex(s)
+            if let r = span[s.period] { span[s.period] = min(r.lowerBound, k)...max(r.upperBound, k) } else { span[s.period] = k...k; periodOrder.append(s.period) }
+        }
+        var shift: [Int?: Int] = [:]
+        var end = Int.min
+        for p in periodOrder.sorted(by: { ($0 ?? 0) < ($1 ?? 0) }) {
+            let r = span[p]!
+            let d = end != Int.min && r.lowerBound <= end ? end + 1 - r.lowerBound : 0
+            shift[p] = d
+            end = r.upperBound + d
+        }
         var frames: [Int: [TrackingSample]] = [:]
         var times: [Int: Double] = [:]
         var order: [String: Int] = [:]
         for s in all {
-            let index = byFrame ? s.frame! - firstFrame : Int(((s.time! - firstTime) * rate).rounded())
+            let index = gridIndex(s) + shift[s.period]!
             if order[s.id] == nil { order[s.id] = order.count }
             frames[index, default: []].append(s)
             if times[index] == nil { times[index] = s.time ?? Double(index) / rate + (byFrame ? Double(firstFrame) / rate : firstTime) }
