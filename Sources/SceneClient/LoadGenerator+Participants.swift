@@ -8,6 +8,8 @@ import SceneWire
 struct ParticipantResult: Sendable {
     var joined = false
     var inputsSent = 0, inputsAcked = 0, refusals = 0
+    /// The highest sequence an InputAck named.
+    var lastAcked: UInt32 = 0
     var inputLatencies: [UInt64] = []
     var frames = LoadGenerator.ClientResult()
 }
@@ -69,7 +71,7 @@ extension LoadGenerator {
         let half = config.participantAreaSide / 2
         func area(around x: Double, _ y: Double) -> WireArea { WireArea(minX: x - half, minY: y - half, maxX: x + half, maxY: y + half) }
         do {
-            for try await message in client.messages {
+            reading: for try await message in client.messages {
                 if Date() >= deadline { break }
                 switch message {
                 case .joined(_, let id, _, let x, let y, _, _, _):
@@ -78,9 +80,13 @@ extension LoadGenerator {
                     let a = area(around: Double(x), Double(y))
                     client.send(.subscribe(subscription: 1, scene: scene, area: a))
                     view.area = a
-                    sender = Task { await sendInputs(client, participant: id, rate: config.inputRate, clock: clock, seed: UInt64(k), deadline: deadline) }
+                    sender = Task { await sendInputs(client, participant: id, rate: config.inputRate, clock: clock, seed: UInt64(k),
+                                                     deadline: deadline, limit: config.inputsPerParticipant) }
                 case .inputAck(_, let seq, _, let x, let y):
                     if let l = clock.acknowledged(seq, at: nowMicros()) { result.inputLatencies.append(l); result.inputsAcked += 1 }
+                    result.lastAcked = max(result.lastAcked, seq)
+                    // A run measured in inputs ends once the last one is applied.
+                    if let n = config.inputsPerParticipant, seq >= UInt32(clamping: n) { break reading }
                     // Keep the area on the participant (the ack says where it is): recentre
                     // once it is a quarter side off, at most once a second.
                     if Date().timeIntervalSince(lastMove) > 1, let a = view.area {
@@ -121,15 +127,17 @@ extension LoadGenerator {
         return result
     }
 
-    /// Sends treadmill inputs at `rate` a second until the deadline; returns how many.
-    static func sendInputs(_ client: SceneClient, participant: UInt32, rate: Double, clock: InputClock, seed: UInt64, deadline: Date) async -> Int {
+    /// Sends treadmill inputs at `rate` a second until the deadline (or `limit` of them);
+    /// returns how many.
+    static func sendInputs(_ client: SceneClient, participant: UInt32, rate: Double, clock: InputClock, seed: UInt64, deadline: Date,
+                           limit: Int? = nil) async -> Int {
         var rng = SplitMixRandom(seed: seed)
         var speed = 2.5 + Float(rng.unit()) * 3.5
         var sequence: UInt32 = 0
         let period = UInt64(1e9 / max(rate, 0.1))
         // Spread the participants' phases over the period.
         try? await Task.sleep(nanoseconds: UInt64(rng.unit() * Double(period)))
-        while Date() < deadline && !Task.isCancelled {
+        while Date() < deadline && !Task.isCancelled && sequence < UInt32(clamping: limit ?? Int(UInt32.max)) {
             sequence += 1
             if sequence % 20 == 0 { speed = min(12, max(2, speed + Float(rng.unit() - 0.5) * 2)) }
             clock.sent(sequence, at: nowMicros())

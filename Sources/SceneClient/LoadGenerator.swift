@@ -26,6 +26,9 @@ public struct LoadConfiguration: Sendable {
     public var participants = 0
     public var participantAreaSide = 100.0
     public var inputRate = 10.0
+    /// When set, a participant sends this many inputs and leaves once the last of them is
+    /// acknowledged (`seconds` is then the most it may take): a run measured in inputs.
+    public var inputsPerParticipant: Int?
     /// The scene's join token, when it is joined by token.
     public var joinToken = ""
 
@@ -57,7 +60,10 @@ public struct LoadReport: Codable, Sendable {
     public var participants = 0
     public var participantsJoined = 0
     public var inputsSent = 0
+    /// InputAcks received: one a tick at most per participant, naming the last input applied.
     public var inputsAcked = 0
+    /// Participants whose last input was acknowledged (every input they sent was applied).
+    public var participantsFullyAcked = 0
     /// From an input's send to its InputAck, which follows the first frame showing it.
     public var inputToFrameP50Ms = 0.0
     public var inputToFrameP99Ms = 0.0
@@ -128,6 +134,7 @@ public enum LoadGenerator {
             if p.joined { report.participantsJoined += 1 }
             report.inputsSent += p.inputsSent
             report.inputsAcked += p.inputsAcked
+            if p.inputsSent > 0, Int(p.lastAcked) >= p.inputsSent { report.participantsFullyAcked += 1 }
             report.refusals += p.refusals
             report.bytes += p.frames.bytes
             pDelivered += p.frames.delivered; pExpected += p.frames.expected
