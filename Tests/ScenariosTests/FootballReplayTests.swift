@@ -6,13 +6,10 @@ import Testing
 @testable import SceneCore
 
 @Suite struct FootballReplayTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let tracking = root.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path
-    static var available: Bool { FileManager.default.fileExists(atPath: tracking) }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func hawkEyeReplayEqualsTheSourceAtEveryFrameAndGapsAreAbsences() throws {
-        let manifest = try SceneManifest.load(path: Self.root.appendingPathComponent("Scenes/football-replay.scene.json").path)
+        let manifest = try SceneManifest.load(path: SharedTracking.root.appendingPathComponent("Scenes/football-replay.scene.json").path)
         let scene = try SceneLoader.load(manifest, catalog: try Catalog(), workers: 2)
         let replay = try #require(scene.scenario as? FootballReplayScenario)
         #expect(replay.ids.count == 26)   // 22 players, 3 referees, the ball
@@ -40,20 +37,20 @@ import Testing
         _ = ballAbsent
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func metricaAndEPTSAreReadIntoPitchMetres() throws {
-        let home = try MetricaCSV.read(path: "\(Self.tracking)/metrica_home.csv", team: "home", includeBall: true)
+        let home = try MetricaCSV.read(path: "\(SharedTracking.tracking)/metrica_home.csv", team: "home", includeBall: true)
         // Independently: the frame column of every data row (after the three header rows).
-        let rows = try String(contentsOfFile: "\(Self.tracking)/metrica_home.csv", encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst(3)
+        let rows = try String(contentsOfFile: "\(SharedTracking.tracking)/metrica_home.csv", encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst(3)
         #expect(Set(home.compactMap(\.frame)) == Set(rows.compactMap { Int($0.split(separator: ",")[1]) }))
         #expect(home.contains { $0.id == "ball" })
         #expect(home.allSatisfy { abs($0.x) <= 52.5 + 1 && abs($0.y) <= 34 + 1 })
         let first = try #require(home.first { $0.id == "home_Player11" && $0.frame == 1 })
         #expect(abs(first.x - (0.00082 - 0.5) * 105) < 1e-9 && abs(first.y - (0.5 - 0.48238) * 68) < 1e-9)
-        let layout = try EPTSReader.layout(metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
+        let layout = try EPTSReader.layout(metadata: "\(SharedTracking.tracking)/epts_metrica_metadata.xml")
         #expect(layout.frameRate == 25 && layout.players.count == 22 && layout.hasBall)
-        let epts = try EPTSReader.read(tracking: "\(Self.tracking)/epts_metrica_tracking.txt", metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
-        let lines = try String(contentsOfFile: "\(Self.tracking)/epts_metrica_tracking.txt", encoding: .utf8).split(whereSeparator: \.isNewline)
+        let epts = try EPTSReader.read(tracking: "\(SharedTracking.tracking)/epts_metrica_tracking.txt", metadata: "\(SharedTracking.tracking)/epts_metrica_metadata.xml")
+        let lines = try String(contentsOfFile: "\(SharedTracking.tracking)/epts_metrica_tracking.txt", encoding: .utf8).split(whereSeparator: \.isNewline)
         #expect(Set(epts.compactMap(\.frame)) == Set(lines.compactMap { Int($0.split(separator: ":")[0]) }))
         #expect(epts.allSatisfy { abs($0.x) <= 60 && abs($0.y) <= 40 })
     }

@@ -7,12 +7,9 @@ import Testing
 /// Each scenario says who its entities are (protocol version 2's EntityInfo), from its own
 /// state or its source data, without touching the simulation.
 @Suite struct IdentityTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let tracking = root.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path
-    static var available: Bool { FileManager.default.fileExists(atPath: tracking) }
 
     static func load(_ file: String, _ edit: (inout SceneManifest) -> Void = { _ in }) throws -> LoadedScene {
-        var m = try SceneManifest.load(path: root.appendingPathComponent("Scenes/\(file)").path)
+        var m = try SceneManifest.load(path: SharedTracking.root.appendingPathComponent("Scenes/\(file)").path)
         edit(&m)
         return try SceneLoader.load(m, catalog: try Catalog(), workers: 2)
     }
@@ -80,32 +77,32 @@ import Testing
         #expect(ids.values.filter { $0.key.hasPrefix("worker-") && $0.group == "workers" }.count == factory.workers)
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func metricaAndEPTSSayTeamsAndShirtNumbers() throws {
         // Metrica: the first header row names the team, the second the shirt of each player's columns.
-        let home = MetricaCSV.objects(path: "\(Self.tracking)/metrica_home.csv", team: "home")
-        let text = try String(contentsOfFile: "\(Self.tracking)/metrica_home.csv", encoding: .utf8)
+        let home = MetricaCSV.objects(path: "\(SharedTracking.tracking)/metrica_home.csv", team: "home")
+        let text = try String(contentsOfFile: "\(SharedTracking.tracking)/metrica_home.csv", encoding: .utf8)
         let rows = text.split(whereSeparator: \.isNewline).prefix(3).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         var expected: [String: UInt32] = [:]
         for (k, name) in rows[2].enumerated() where name.hasPrefix("Player") { expected["home_\(name)"] = UInt32(rows[1][k]) }
         #expect(home.count == 14 && home.mapValues(\.jersey) == expected)
         #expect(home["home_Player11"]?.jersey == 11)
         // EPTS: channels map to players, players to a team and a shirt number.
-        let epts = EPTSReader.objects(metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
-        let layout = try EPTSReader.layout(metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
+        let epts = EPTSReader.objects(metadata: "\(SharedTracking.tracking)/epts_metrica_metadata.xml")
+        let layout = try EPTSReader.layout(metadata: "\(SharedTracking.tracking)/epts_metrica_metadata.xml")
         #expect(Set(epts.keys) == Set(layout.players))
         #expect(epts["player1"] == TrackedObject(team: "TEAM_A", jersey: 1))
         #expect(Set(epts.values.map(\.team)).count == 2)
         #expect(epts.values.allSatisfy { $0.jersey > 0 })
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func hawkEyeReplayEntitiesCarryTheSourcesIdAndRole() throws {
         let scene = try Self.load("football-replay.scene.json")
         let ids = Self.identities(scene)
         #expect(!ids.isEmpty)
         // The roles straight from the file: track_id is column 1, role column 2.
-        let text = try String(contentsOfFile: "\(Self.tracking)/hawkeye_period1_min1_players.csv", encoding: .utf8)
+        let text = try String(contentsOfFile: "\(SharedTracking.tracking)/hawkeye_period1_min1_players.csv", encoding: .utf8)
         var roles: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline).dropFirst() {
             let c = line.split(separator: ",", omittingEmptySubsequences: false)

@@ -8,12 +8,9 @@ import Testing
 /// exactly the objects of source frame T, where that frame puts them, checked against the
 /// readers' samples (not the scenario's own grouping).
 @Suite struct ReplayFrameTrueTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let tracking = root.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path
-    static var available: Bool { FileManager.default.fileExists(atPath: tracking) }
 
     static func scene(format: String, files: [String], tickRate: Int) throws -> LoadedScene {
-        let list = files.map { "\"\(tracking)/\($0)\"" }.joined(separator: ",")
+        let list = files.map { "\"\(SharedTracking.tracking)/\($0)\"" }.joined(separator: ",")
         let text = """
             {"name":"r","scenario":"football-replay","bounds":[85600,446000,85725,446088],"epsg":7415,"seed":1,
              "tickRate":\(tickRate),"wireCellSize":128,"replay":{"format":"\(format)","files":[\(list)]}}
@@ -66,32 +63,32 @@ import Testing
         #expect(compared >= atLeast, "\(compared) samples compared")
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func metricaIsFrameTrue() throws {
         let scene = try Self.scene(format: "metrica", files: ["metrica_home.csv", "metrica_away.csv"], tickRate: 25)
-        let samples = try MetricaCSV.read(path: "\(Self.tracking)/metrica_home.csv", team: "home", includeBall: true)
-            + MetricaCSV.read(path: "\(Self.tracking)/metrica_away.csv", team: "away", includeBall: false)
+        let samples = try MetricaCSV.read(path: "\(SharedTracking.tracking)/metrica_home.csv", team: "home", includeBall: true)
+            + MetricaCSV.read(path: "\(SharedTracking.tracking)/metrica_away.csv", team: "away", includeBall: false)
         // The shared file holds three frames of each half (frames 1-3 and 145004-145006): six
         // ticks a loop, not 145,006 mostly empty ones.
         #expect((scene.scenario as? FootballReplayScenario)?.timeline.loopTicks == 6)
         try Self.check(scene, samples: samples, step: 1, ticks: 300, atLeast: 1000)
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func eptsIsFrameTrue() throws {
         let scene = try Self.scene(format: "epts", files: ["epts_metrica_tracking.txt", "epts_metrica_metadata.xml"], tickRate: 25)
-        let samples = try EPTSReader.read(tracking: "\(Self.tracking)/epts_metrica_tracking.txt", metadata: "\(Self.tracking)/epts_metrica_metadata.xml")
+        let samples = try EPTSReader.read(tracking: "\(SharedTracking.tracking)/epts_metrica_tracking.txt", metadata: "\(SharedTracking.tracking)/epts_metrica_metadata.xml")
         // Frames 450-499 and 650-699, the metadata's two halves: the break between is skipped.
         #expect((scene.scenario as? FootballReplayScenario)?.timeline.loopTicks == 100)
         try Self.check(scene, samples: samples, step: 1, ticks: 300, atLeast: 2000)
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func hawkEyeAt25HzIsFrameTrueToEveryOtherFrame() throws {
         let scene = try Self.scene(format: "hawkeye", files: ["hawkeye_period1_min1_players.csv", "hawkeye_period1_min1_ball.csv"], tickRate: 25)
         // Hawk-Eye has times only: its frames are the times on the 50 Hz grid the data shows.
-        let samples = try (TrackingCSV.read(path: "\(Self.tracking)/hawkeye_period1_min1_players.csv").samples
-            + TrackingCSV.read(path: "\(Self.tracking)/hawkeye_period1_min1_ball.csv", fixedId: "ball").samples)
+        let samples = try (TrackingCSV.read(path: "\(SharedTracking.tracking)/hawkeye_period1_min1_players.csv").samples
+            + TrackingCSV.read(path: "\(SharedTracking.tracking)/hawkeye_period1_min1_ball.csv", fixedId: "ball").samples)
             .map { s in var s = s; s.frame = Int((s.time! * 50).rounded()); return s }
         try Self.check(scene, samples: samples, step: 2, ticks: 300, atLeast: 3000)
     }

@@ -9,9 +9,6 @@ import Testing
 /// gzip, samples outside the scene, and strict manifests. Expectations are computed from
 /// the written samples, not from the scenario's own grouping.
 @Suite struct ReplayTimelineTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let tracking = root.deletingLastPathComponent().appendingPathComponent("shared/data/tracking").path
-    static var available: Bool { FileManager.default.fileExists(atPath: tracking) }
 
     static func temp() -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
@@ -172,17 +169,17 @@ import Testing
         #expect(throws: TrackingError.self) { try TrackingCSV.read(path: cut.path, columns: .broadcast) }
     }
 
-    @Test(.enabled(if: available, "../shared/data is absent"))
+    @Test(.enabled(if: SharedTracking.available, "../shared/data is absent"))
     func hawkEyeAt30HzPlaysInRealTimeBetweenItsFrames() throws {
         let dir = Self.temp()
-        let files = "[\"\(Self.tracking)/hawkeye_period1_min1_players.csv\",\"\(Self.tracking)/hawkeye_period1_min1_ball.csv\"]"
+        let files = "[\"\(SharedTracking.tracking)/hawkeye_period1_min1_players.csv\",\"\(SharedTracking.tracking)/hawkeye_period1_min1_ball.csv\"]"
         let scene = try Self.scene(dir, tickRate: 30, replay: "{\"format\":\"hawkeye\",\"files\":\(files)}")
         let replay = try #require(scene.scenario as? FootballReplayScenario)
         #expect(replay.timeline.rate == 50 && replay.timeline.rateSource == "times")
         // 3001 frames of 50 Hz are 60.02 s: 1801 ticks at 30 Hz (the old reader took a tick per
         // step of 2 frames whatever the tick rate, and played it 1.2 times too fast).
         #expect(replay.timeline.loopTicks == 1801)
-        let players = try TrackingCSV.read(path: "\(Self.tracking)/hawkeye_period1_min1_players.csv").samples
+        let players = try TrackingCSV.read(path: "\(SharedTracking.tracking)/hawkeye_period1_min1_players.csv").samples
         var byFrame: [Int: [String: TrackingSample]] = [:]
         for s in players { byFrame[Int((s.time! * 50).rounded()), default: [:]][s.id] = s }
         let world = scene.world

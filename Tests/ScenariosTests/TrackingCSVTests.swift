@@ -3,9 +3,8 @@ import Testing
 @testable import Scenarios
 
 @Suite struct TrackingCSVTests {
-    static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/tracking")
-    static var available: Bool { FileManager.default.fileExists(atPath: data.path) }
+    static let data = URL(fileURLWithPath: SharedTracking.tracking)
+    static var available: Bool { SharedTracking.available }
 
     func write(_ text: String) throws -> String {
         let p = FileManager.default.temporaryDirectory.appendingPathComponent("track-\(UUID().uuidString).csv").path

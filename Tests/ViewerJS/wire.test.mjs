@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { FrameReader, decode, encode, SceneState, heightsOf, WireError } from '../../Sources/SceneWeb/Viewer/wire.js';
+import { FrameReader, decode, encode, SceneState, Writer, heightsOf, WireError } from '../../Sources/SceneWeb/Viewer/wire.js';
 
 const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 const examples = {};
@@ -121,4 +121,27 @@ test('bad input is a WireError, never a crash (seeded)', () => {
   assert.throws(() => decode(0x13, info(new Array(65).fill(0x61))), /over the limit of 64/);
   assert.throws(() => decode(0x13, info([0x61, 0xc3, 0x28])), /not UTF-8/);
   assert.throws(() => new FrameReader(100).push(Uint8Array.from([0xff, 0x01])), /exceeds the limit/);
+});
+
+test('empty cells take enterers on their own: a delta updates no cell another holds', () => {
+  // Stored (codec 0) blocks, built from PROTOCOL.md section 4: cell, kind | codec << 4, raw
+  // length, length, payload.
+  const block = (cell, kind, payload) => new Writer().varint(cell).u8(kind).varint(payload.length).varint(payload.length).bytes(payload).toBytes();
+  const zig = (v) => (v >= 0 ? 2 * v : -2 * v - 1);
+  const empty = new Writer().varint(0).toBytes();
+  // A delta: nobody leaves, one enters (id, kind, x, y, vx, vy, and z, vz for a height kind).
+  const enter = (id, kind, x, y, z) => {
+    const w = new Writer().varint(0).varint(1).varint(id).u8(kind).varint(zig(x)).varint(zig(y)).varint(0).varint(0);
+    if (z !== undefined) w.varint(zig(z)).varint(0);
+    return w.toBytes();
+  };
+  const state = new SceneState({ inflateRaw, heights: { 2: [-100, 6000] } });
+  state.apply({ resync: true, tick: 1, cells: [block(0, 0, empty), block(1, 0, empty), block(2, 0, empty)] });
+  assert.equal(state.count, 0);
+  state.apply({ resync: false, tick: 2, cells: [block(0, 1, enter(5, 2, 10, 20, 150)), block(1, 1, enter(9, 1, 30, 40)), block(2, 1, new Writer().varint(0).varint(0).toBytes())] });
+  assert.deepEqual(state.entities().map((e) => [e.id, e.kind, e.qx, e.qy, e.qz]), [[5, 2, 10, 20, 150], [9, 1, 30, 40, null]]);
+  // The next empty keyframe starts from nothing, whatever the deltas did before.
+  state.apply({ resync: true, tick: 3, cells: [block(0, 0, empty)] });
+  state.apply({ resync: false, tick: 4, cells: [block(0, 1, enter(7, 1, 1, 2))] });
+  assert.deepEqual(state.entities().map((e) => [e.id, e.qx, e.qy]), [[7, 1, 2]]);
 });

@@ -11,11 +11,12 @@ public enum EPTSReader {
         public var hasBall: Bool
         /// The periods' first and last frames, from the provider's parameters
         /// (`first_half_start` ... `second_extra_half_end`); empty when it gives none.
-        public var periods: [(period: Int, frames: ClosedRange<Int>)] = []
+        public var periods: [Period] = []
 
-        public static func == (a: Layout, b: Layout) -> Bool {
-            a.frameRate == b.frameRate && a.pitch == b.pitch && a.players == b.players && a.hasBall == b.hasBall
-                && a.periods.map(\.period) == b.periods.map(\.period) && a.periods.map(\.frames) == b.periods.map(\.frames)
+        /// A period and its frames.
+        public struct Period: Sendable, Equatable {
+            public var period: Int
+            public var frames: ClosedRange<Int>
         }
 
         /// The period holding a frame, nil outside every stated period or without any.
@@ -59,7 +60,7 @@ public enum EPTSReader {
             return Int(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
         }
         for (k, name) in ["first_half", "second_half", "first_extra_half", "second_extra_half"].enumerated() {
-            if let a = parameter(name + "_start"), let b = parameter(name + "_end"), a <= b { layout.periods.append((k + 1, a...b)) }
+            if let a = parameter(name + "_start"), let b = parameter(name + "_end"), a <= b { layout.periods.append(Layout.Period(period: k + 1, frames: a...b)) }
         }
         return layout
     }

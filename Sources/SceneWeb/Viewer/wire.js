@@ -449,6 +449,7 @@ class Cell {
       qz: this.qz && !Number.isNaN(this.qz[i]) ? this.qz[i] : null, vz: this.qz && !Number.isNaN(this.qz[i]) ? this.vz[i] : 0 };
   }
 }
+/** A delta's enterers when there are none: read only, never stored in a state. */
 const NO_ENTRIES = new Cell(0, false);
 
 /**
@@ -528,7 +529,9 @@ export class SceneState {
   keyframe(r) {
     const n = r.varint();
     if (n > r.remaining / 6) throw new WireError('malformed keyframe count');
-    const cell = this.entries(r, n);
+    // Every cell a state holds is its own (deltas update cells in place): an empty
+    // keyframe gets a new empty cell, not the shared NO_ENTRIES.
+    const cell = n === 0 ? new Cell(0, this.heights !== null) : this.entries(r, n);
     if (r.remaining !== 0) throw new WireError('malformed: bytes after a keyframe');
     return cell;
   }
@@ -607,9 +610,6 @@ export class SceneState {
       for (let i = 0; i < c.n; i++) fn(c.id[i], c.kind[i], c.qx[i], c.qy[i], c.qz ? c.qz[i] : NaN);
     }
   }
-
-  /** Calls `fn` with every entity held as an object, cell by cell. */
-  forEach(fn) { for (const c of this.cells.values()) for (let i = 0; i < c.n; i++) fn(c.entity(i)); }
 
   /** How many entities are held. */
   get count() { let n = 0; for (const c of this.cells.values()) n += c.n; return n; }
