@@ -130,7 +130,7 @@ struct Tiles: ParsableCommand {
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            let catalog = try Catalog(readingExisting: options.catalog)
+            let catalog = try Catalog(readingExisting: options.catalog, lockWait: max(0, options.wait))
             let tiles = try catalog.tiles()
             let counts = try catalog.buildingCounts()
             let listed = tiles.map { t in
@@ -154,7 +154,7 @@ struct Tiles: ParsableCommand {
         @OptionGroup var options: CatalogOption
 
         func run() throws {
-            let catalog = try Catalog(readingExisting: options.catalog)
+            let catalog = try Catalog(readingExisting: options.catalog, lockWait: max(0, options.wait))
             guard let info = try catalog.tile(named: tile) else { throw CatalogError.unknownTile(tile) }
             let counts = try catalog.typeCounts(tile: tile)
             if json {
@@ -195,7 +195,7 @@ struct Tiles: ParsableCommand {
                 throw ValidationError("--bbox needs four finite numbers MINX,MINY,MAXX,MAXY with min <= max")
             }
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
-            let (found, truncated) = try Catalog(readingExisting: options.catalog)
+            let (found, truncated) = try Catalog(readingExisting: options.catalog, lockWait: max(0, options.wait))
                 .query(Extent2D(minX: minX, minY: minY, maxX: maxX, maxY: maxY), limit: limit)
             let objects = found.map(\.cleaned)
             if json {

@@ -54,14 +54,15 @@ public final class Catalog: Sendable {
 
     /// Opens an existing catalog for reading only (`tiles list`, `show`, `query`): never
     /// creates one, so a mistyped path is an error that names it, not an empty catalog.
-    public init(readingExisting path: String) throws {
+    /// A lock held by another process is waited for up to `lockWait` seconds.
+    public init(readingExisting path: String, lockWait: Double = Catalog.defaultLockWait) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CatalogError.unusablePath(path, "there is no catalog there (tiles import or serve creates one; check --catalog)")
         }
         do {
             var config = Configuration()
             config.readonly = true
-            config.busyMode = .timeout(Self.defaultLockWait)
+            config.busyMode = .timeout(max(0, lockWait))
             writer = try DatabaseQueue(path: path, configuration: config)
             let current = try writer.read { db in try Self.migrator.hasCompletedMigrations(db) }
             guard current else {
@@ -71,7 +72,7 @@ public final class Catalog: Sendable {
             throw CatalogError.unusablePath(path, error.message ?? "\(error)")
         }
         self.path = path
-        lockWait = Self.defaultLockWait
+        self.lockWait = lockWait
     }
 
     /// An in-memory catalog, for tests.
