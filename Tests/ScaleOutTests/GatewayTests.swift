@@ -69,15 +69,28 @@ struct FeedRig {
     }
 }
 
+/// Where a reference recording stops: at the last tick the compared recording saw, however late
+/// that one started or however slowly it ran, so the two overlap by a count of frames, not by
+/// how much a few seconds delivered on a loaded machine.
+final class FinishLine: Sendable {
+    private let tick = Mutex<UInt64?>(nil)
+    func cross(at t: UInt64) { tick.withLock { $0 = max($0 ?? 0, t) } }
+    func passed(_ t: UInt64) -> Bool { tick.withLock { $0.map { t >= $0 } ?? false } }
+}
+
 /// What a client holds after each state frame: its entities' positions (and, in `withAttributes`,
-/// the attribute values of its entities as of the frame before), one line per entity.
-func record(port: Int, scene: String, area: WireArea? = nil, frames: Int, version: UInt16 = 1, limit: Double = 120,
-            transport: SceneClient.Transport = .tcp, withAttributes: Bool = false, after: (@Sendable (UInt64) -> WireArea??)? = nil) async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64]) {
+/// the attribute values of its entities as of the frame before), one line per entity. It stops
+/// after `frames` frames, or, with `until`, once that line is crossed (by a recording given it
+/// as `finish`, whenever that one ends), or after `limit` seconds, a bound for a broken run only.
+func record(port: Int, scene: String, area: WireArea? = nil, frames: Int = .max, version: UInt16 = 1, limit: Double = 120,
+            transport: SceneClient.Transport = .tcp, withAttributes: Bool = false, until: FinishLine? = nil, finish: FinishLine? = nil,
+            after: (@Sendable (UInt64) -> WireArea??)? = nil) async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64]) {
     let client = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "feed-test", maxVersion: version, transport: transport)
     client.send(.subscribe(subscription: 1, scene: scene, area: area))
     var view = SceneView(subscription: 1, area: area, version: client.version)
     var states: [UInt64: [String]] = [:]
     var resyncs: [UInt64] = []
+    defer { finish?.cross(at: states.keys.max() ?? 0) }
     let deadline = Date().addingTimeInterval(limit)
     let watchdog = Task { try await Task.sleep(nanoseconds: UInt64(limit * 1e9)); await client.close() }
     defer { watchdog.cancel() }
@@ -91,7 +104,7 @@ func record(port: Int, scene: String, area: WireArea? = nil, frames: Int, versio
         }
         states[u.tick] = lines.sorted()
         if case .some(let area)? = after?(u.tick) { client.send(view.move(to: area)) }
-        if states.count >= frames || Date() > deadline { break }
+        if states.count >= frames || until?.passed(u.tick) == true || Date() > deadline { break }
     }
     await client.close()
     return (client.version, states, resyncs)
@@ -126,13 +139,15 @@ struct GatewayTests {
         let rig = try await FeedRig.start()
         // The whole district, an area of it, and the factory with its telemetry attributes.
         let area = WireArea(minX: -200, minY: -150, maxX: 100, maxY: 120)
-        // The scene's own clients record longer: the gateway's first frame comes a round trip later.
-        async let directWhole = record(port: rig.scenesPort, scene: "district", frames: 120)
-        async let gatewayWhole = record(port: rig.gatewayPort, scene: "district", frames: 80)
-        async let directArea = record(port: rig.scenesPort, scene: "district", area: area, frames: 120)
-        async let gatewayArea = record(port: rig.gatewayPort, scene: "district", area: area, frames: 80)
-        async let directFactory = record(port: rig.scenesPort, scene: "factory", frames: 120, withAttributes: true)
-        async let gatewayFactory = record(port: rig.gatewayPort, scene: "factory", frames: 80, version: 3, withAttributes: true)
+        // The scene's own clients record until the gateway's have seen 80 frames: the gateway's
+        // first frame comes a round trip later (seconds later on a starved machine).
+        let lines = (FinishLine(), FinishLine(), FinishLine())
+        async let directWhole = record(port: rig.scenesPort, scene: "district", until: lines.0)
+        async let gatewayWhole = record(port: rig.gatewayPort, scene: "district", frames: 80, finish: lines.0)
+        async let directArea = record(port: rig.scenesPort, scene: "district", area: area, until: lines.1)
+        async let gatewayArea = record(port: rig.gatewayPort, scene: "district", area: area, frames: 80, finish: lines.1)
+        async let directFactory = record(port: rig.scenesPort, scene: "factory", withAttributes: true, until: lines.2)
+        async let gatewayFactory = record(port: rig.gatewayPort, scene: "factory", frames: 80, version: 3, withAttributes: true, finish: lines.2)
         let (dw, gw, da, ga, df, gf) = try await (directWhole, gatewayWhole, directArea, gatewayArea, directFactory, gatewayFactory)
         #expect(gf.version == 1, "a gateway's sessions speak version 1")
         for (name, d, g, skip) in [("whole district", dw, gw, 0), ("district area", da, ga, 0), ("factory with attributes", df, gf, 2)] {
@@ -163,8 +178,9 @@ struct GatewayTests {
         let task = Task { try await group.run() }
         var httpPort = 0
         for await p in ports { httpPort = p; break }
-        async let direct = record(port: rig.scenesPort, scene: "district", frames: 120)
-        async let overWeb = record(port: httpPort, scene: "district", frames: 80, transport: .webSocket())
+        let line = FinishLine()
+        async let direct = record(port: rig.scenesPort, scene: "district", until: line)
+        async let overWeb = record(port: httpPort, scene: "district", frames: 80, transport: .webSocket(), finish: line)
         let (d, w) = try await (direct, overWeb)
         let (common, differing) = compare(d.states, w.states)
         #expect(common.count >= 60 && differing.isEmpty, "\(common.count) ticks in common, differing \(differing.prefix(5))")
@@ -187,8 +203,9 @@ struct GatewayTests {
         // The move is sent at the same tick T by both clients, once both see frames: by the
         // direct client when it sees T, and by the gateway's client when it sees T.
         let mover = Mover(to: second)
-        async let direct = record(port: rig.scenesPort, scene: "district", area: first, frames: 200, after: { mover.at($0, who: 0) })
-        async let gateway = record(port: rig.gatewayPort, scene: "district", area: first, frames: 160, after: { mover.at($0, who: 1) })
+        let line = FinishLine()
+        async let direct = record(port: rig.scenesPort, scene: "district", area: first, until: line, after: { mover.at($0, who: 0) })
+        async let gateway = record(port: rig.gatewayPort, scene: "district", area: first, frames: 160, finish: line, after: { mover.at($0, who: 1) })
         let (d, g) = try await (direct, gateway)
         let moved = try #require(mover.tick)
         let (common, differing) = compare(d.states, g.states)
@@ -288,13 +305,15 @@ struct GatewayTests {
         #expect(pong, "the gateway's client is still served")
 
         let (successor, port) = try await FeedRig.scenesServer(nats: rig.nats)
-        async let direct = record(port: port, scene: "district", frames: 100)
+        let line = FinishLine()
+        async let direct = record(port: port, scene: "district", until: line)
         var states: [UInt64: [String]] = [:], resyncs: [UInt64] = []
         while states.count < 60, let m = try await messages.next() {
             guard let u = try view.apply(m) else { continue }
             if u.resync { resyncs.append(u.tick) }
             if !resyncs.isEmpty { states[u.tick] = view.entities().map { "\($0.id) \($0.kind) \($0.position.x) \($0.position.y)" }.sorted() }
         }
+        line.cross(at: states.keys.max() ?? 0)
         let d = try await direct
         #expect(resyncs.count == 1, "one resync from the successor: \(resyncs)")
         let (common, differing) = compare(d.states, states)
@@ -323,8 +342,9 @@ struct GatewayTests {
             }
             return nil
         }
-        async let direct = record(port: rig.scenesPort, scene: "district", frames: 400, limit: 150)
-        async let gateway = record(port: rig.gatewayPort, scene: "district", frames: 400, limit: 150, after: outage)
+        let line = FinishLine()
+        async let direct = record(port: rig.scenesPort, scene: "district", limit: 150, until: line)
+        async let gateway = record(port: rig.gatewayPort, scene: "district", frames: 400, limit: 150, finish: line, after: outage)
         let (d, g) = try await (direct, gateway)
         #expect(g.resyncs.count >= 2, "resynced after NATS came back: \(g.resyncs)")
         let last = try #require(g.resyncs.last)
