@@ -117,7 +117,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], swiftSettings: strict),
-        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SceneCore", "CityTiles", "StrictJSON"], swiftSettings: strict),
+        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "SceneCore", "CityTiles", "StrictJSON", "SceneWire"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [
             "twinscene", "SceneWire",
             .product(name: "NIOCore", package: "swift-nio"),

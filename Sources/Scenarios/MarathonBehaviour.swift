@@ -49,14 +49,13 @@ struct MarathonBehaviour: Behaviour {
             var blocked = false, drafting = false
             var aheadSpeed = Float.infinity
             let c0 = grid.column(x - 2.2), c1 = grid.column(x + 2.2), r0 = grid.row(y - 2.2), r1 = grid.row(y + 2.2)
-            var seen = 0
-            scan: for row in r0...r1 {
+            // Every neighbour in reach counts, whatever order the grid holds them in: the result
+            // is then the same in one process and in region shards whose stores hold the same
+            // runners in other orders (docs/SCALEOUT.md, "Region shards").
+            for row in r0...r1 {
                 for k in Int(c.cellStart[row * columns + c0])..<Int(c.cellStart[row * columns + c1 + 1]) {
                     let j = Int(c.gridEntries[k])
                     if j == i { continue }
-                    seen += 1
-                    // In a packed field a runner reacts to the first few it sees, not to everyone.
-                    if seen > 24 || (blocked && drafting) { break scan }
                     let rel = SIMD2(c.gridX[k] - x, c.gridY[k] - y)
                     let along = (rel * dir).sum(), side = abs((rel * normal).sum())
                     if along > 0.2 && along < 1.2 && side < 0.55 {

@@ -130,6 +130,10 @@ public final class MarathonScenario: Scenario {
 
     public var sceneWideEvents: Set<SceneEvent.Kind> { [Event.leaderboard] }
 
+    /// A runner reads the runners within 2.2 m ahead and 0.55 m aside (2.27 m at most) and
+    /// moves at most twice its pace, under 13 m/s, in a tick; half a metre to spare.
+    public func regionReach(dt: Float) -> Float? { 2.27 + 26 * dt + 0.5 }
+
     public func afterStep(_ world: World) -> [SceneEvent] {
         var out: [SceneEvent] = []
         let tickRate = max(1, Int((1 / world.dt).rounded()))

@@ -43,6 +43,10 @@ public protocol Scenario: AnyObject {
     /// What an operator should know about how the scene was built from its data (a replay's
     /// rate and resampling, samples left out): logged by `serve`, printed by `scenes validate`.
     var notes: [String] { get }
+    /// Metres around an entity that one tick of its behaviour reads or can move it, for a
+    /// tick of `dt` seconds: the ghost depth of region shards. nil: the scene cannot be split
+    /// into regions (its behaviour reads further, or depends on the order it sees entities in).
+    func regionReach(dt: Float) -> Float?
 }
 
 extension Scenario {
@@ -55,6 +59,7 @@ extension Scenario {
     public var anonymous: Bool { false }
     public var participantHost: (any ParticipantHost)? { nil }
     public var notes: [String] { [] }
+    public func regionReach(dt: Float) -> Float? { nil }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.

@@ -74,6 +74,19 @@ public struct AttributeTable: Sendable {
         kindOfSlot[s] = kind
     }
 
+    /// Gives an entity arriving from another region its row with the values it had there,
+    /// none marked changed (a handover is not a change: its owner sent them already).
+    public mutating func insert(slot: UInt32, kind: UInt8, bits: [UInt32]) {
+        add(slot: slot, kind: kind)
+        let s = Int(slot)
+        guard s < rowOfSlot.count, rowOfSlot[s] >= 0, var table = kinds.removeValue(forKey: kind) else { return }
+        let row = Int(rowOfSlot[s])
+        for (a, v) in bits.prefix(table.columns.count).enumerated() { table.columns[a][row] = v }
+        table.changed[row] = 0
+        table.changedRows.removeAll { $0 == Int32(row) }
+        kinds[kind] = table
+    }
+
     /// Drops an entity's row (the last row moves into its place).
     public mutating func remove(slot: UInt32) {
         let s = Int(slot)

@@ -22,6 +22,8 @@ public enum EntityStoreError: Error, Equatable, CustomStringConvertible {
     case staleHandle(EntityHandle)
     case nonFinitePosition(x: Float, y: Float)
     case duplicateKey(String)
+    case slotTaken(UInt32)
+    case columnsMismatch(expected: Int, got: Int)
 
     public var description: String {
         switch self {
@@ -29,6 +31,10 @@ public enum EntityStoreError: Error, Equatable, CustomStringConvertible {
             return "cannot spawn: the store is full (capacity \(capacity) entities)"
         case .staleHandle(let handle):
             return "entity \(handle) no longer exists (its slot was despawned or reused)"
+        case .slotTaken(let slot):
+            return "cannot take in an entity at slot \(slot): the slot is in use here"
+        case .columnsMismatch(let expected, let got):
+            return "cannot take in an entity with \(got) scenario columns: this store has \(expected)"
         case .nonFinitePosition(let x, let y):
             return "cannot spawn at non-finite position (\(x), \(y))"
         case .duplicateKey(let key):

@@ -87,6 +87,26 @@ public struct EntityStore: Sendable {
     /// every copy of it become stale.
     public mutating func despawn(_ handle: EntityHandle) throws {
         guard let d = dense(of: handle) else { throw EntityStoreError.staleHandle(handle) }
+        removeRow(d)
+        denseOfSlot[Int(handle.index)] = -1
+        generation[Int(handle.index)] &+= 1
+        freeSlots.append(handle.index)
+    }
+
+    /// Takes an entity out to hand it to another region: its values move with it, its slot
+    /// keeps its generation and is not reused here (it may come back with `adopt`).
+    public mutating func release(slot s: UInt32) -> EntityRecord? {
+        guard let d = dense(ofSlot: Int(s)) else { return nil }
+        let record = EntityRecord(slot: s, generation: generation[Int(s)], kind: kind[d], x: x[d], y: y[d], vx: vx[d], vy: vy[d],
+                                  goalX: goalX[d], goalY: goalY[d], speed: speed[d],
+                                  columns: Array(columnValues[d * columnStride ..< (d + 1) * columnStride]))
+        removeRow(d)
+        denseOfSlot[Int(s)] = -1
+        return record
+    }
+
+    /// Removes dense row `d`: the last row moves into its place.
+    private mutating func removeRow(_ d: Int) {
         let last = count - 1
         if d != last {
             x[d] = x[last]; y[d] = y[last]; vx[d] = vx[last]; vy[d] = vy[last]
@@ -98,9 +118,26 @@ public struct EntityStore: Sendable {
         columnValues.removeLast(columnStride)
         x.removeLast(); y.removeLast(); vx.removeLast(); vy.removeLast()
         goalX.removeLast(); goalY.removeLast(); speed.removeLast(); kind.removeLast(); slot.removeLast()
-        denseOfSlot[Int(handle.index)] = -1
-        generation[Int(handle.index)] &+= 1
-        freeSlots.append(handle.index)
+    }
+
+    /// Takes in an entity another region released, in its own slot with its own generation
+    /// and values. The slot must be free and must not be one this store may hand out again.
+    public mutating func adopt(_ r: EntityRecord) throws {
+        guard r.x.isFinite, r.y.isFinite else { throw EntityStoreError.nonFinitePosition(x: r.x, y: r.y) }
+        guard count < capacity else { throw EntityStoreError.capacityExceeded(capacity: capacity) }
+        guard r.columns.count == columnStride else { throw EntityStoreError.columnsMismatch(expected: columnStride, got: r.columns.count) }
+        let s = Int(r.slot)
+        if s >= denseOfSlot.count {
+            denseOfSlot.append(contentsOf: repeatElement(-1, count: s + 1 - denseOfSlot.count))
+            generation.append(contentsOf: repeatElement(0, count: s + 1 - generation.count))
+        }
+        guard denseOfSlot[s] < 0, !freeSlots.contains(r.slot) else { throw EntityStoreError.slotTaken(r.slot) }
+        denseOfSlot[s] = Int32(count)
+        generation[s] = r.generation
+        x.append(r.x); y.append(r.y); vx.append(r.vx); vy.append(r.vy)
+        goalX.append(r.goalX); goalY.append(r.goalY); speed.append(r.speed)
+        kind.append(r.kind); slot.append(r.slot)
+        columnValues.append(contentsOf: r.columns)
     }
 
     /// True when the handle names a live entity.

@@ -74,12 +74,7 @@ public final class World {
         if let key, handleOfKey[key] != nil { throw EntityStoreError.duplicateKey(key) }
         let h = try store.spawn(kind: kind, x: x, y: y, speed: speed)
         attributes.add(slot: h.index, kind: kind)
-        if let key {
-            let s = Int(h.index)
-            if keyOfSlot.count <= s { keyOfSlot.append(contentsOf: repeatElement(nil, count: s + 1 - keyOfSlot.count)) }
-            keyOfSlot[s] = key
-            handleOfKey[key] = h
-        }
+        if let key { setKey(key, slot: h.index) }
         return h
     }
 
@@ -87,11 +82,25 @@ public final class World {
     public func despawn(_ handle: EntityHandle) throws {
         try store.despawn(handle)
         attributes.remove(slot: handle.index)
-        let s = Int(handle.index)
-        if s < keyOfSlot.count, let key = keyOfSlot[s] {
-            handleOfKey[key] = nil
-            keyOfSlot[s] = nil
-        }
+        _ = dropKey(slot: handle.index)
+    }
+
+    /// Forgets a slot's key; returns it.
+    func dropKey(slot: UInt32) -> String? {
+        let s = Int(slot)
+        guard s < keyOfSlot.count, let key = keyOfSlot[s] else { return nil }
+        handleOfKey[key] = nil
+        keyOfSlot[s] = nil
+        return key
+    }
+
+    /// Gives the live entity in `slot` a key.
+    func setKey(_ key: String, slot: UInt32) {
+        let s = Int(slot)
+        guard let h = store.handle(slot: s) else { return }
+        if keyOfSlot.count <= s { keyOfSlot.append(contentsOf: repeatElement(nil, count: s + 1 - keyOfSlot.count)) }
+        keyOfSlot[s] = key
+        handleOfKey[key] = h
     }
 
     /// Puts an entity at a position between steps (a replay showing its source's frame); its

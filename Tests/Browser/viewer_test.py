@@ -44,8 +44,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Every wait is for a condition and ends as soon as it holds; its seconds are a bound for a
+# broken run, stretched by PATIENCE for a machine where the browser, a debug server and other
+# test suites share two cores (a 30 s wait for the marathon's first frames once ran out there).
+PATIENCE = 4
+
+
 def wait_for(predicate, seconds, step=0.2):
-    end = time.time() + seconds
+    end = time.time() + seconds * PATIENCE
     while time.time() < end:
         value = predicate()
         if value:

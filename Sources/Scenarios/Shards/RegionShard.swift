@@ -1,0 +1,139 @@
+import SceneCore
+
+/// What one region sends a neighbour after each tick: the entities that crossed into the
+/// neighbour's region (handovers, which it owns from now on) and copies of the entities near
+/// its border (ghosts, which it reads in its next step and codes but never sends).
+public struct BorderMessage: Equatable, Sendable {
+    public var tick: UInt64
+    public var from: Int
+    public var to: Int
+    public var handovers: [EntityRecord]
+    public var ghosts: [EntityRecord]
+    public init(tick: UInt64, from: Int, to: Int, handovers: [EntityRecord] = [], ghosts: [EntityRecord] = []) {
+        self.tick = tick; self.from = from; self.to = to; self.handovers = handovers; self.ghosts = ghosts
+    }
+}
+
+/// One region of a scene split into region shards: the scene populated whole (so every
+/// entity has the slot and generation it has in one process), then holding only the entities
+/// of its region and, as ghosts, its neighbours' entities within the ghost depth of its border.
+///
+/// A tick, in lockstep with the other regions: `tick()` steps owned entities and ghosts and
+/// keeps the events and attribute changes of owned ones; `border()` drops the ghosts,
+/// releases the entities that left the region and copies those near each neighbour;
+/// `receive(_:)` takes every neighbour's border of the same tick in (handovers become owned,
+/// ghosts are added). Then the world holds what the next step reads and what the encoder
+/// needs to code the region's cells as one process would. Owned by the scene's tick thread.
+public final class RegionShard {
+    public let scene: LoadedScene
+    public let layout: RegionLayout
+    public let index: Int
+    /// Slots held as ghosts now.
+    public private(set) var ghosts = Set<UInt32>()
+    /// Entities handed over to other regions and taken from them, since the start.
+    public private(set) var handedOut = 0
+    public private(set) var handedIn = 0
+    /// Entities that left the region for one that is not a neighbour (kept here meanwhile).
+    public private(set) var strays = 0
+    /// The tick whose borders `receive` expects next (0: none yet, the first tick's ghosts are
+    /// made from the whole scene at the start).
+    public private(set) var expecting: UInt64 = 0
+
+    /// Region `index` of the scene split into `regions` equal strips, or at `borders` (wire-cell
+    /// columns) when given.
+    public init(scene: LoadedScene, regions: Int, borders: [Int]? = nil, index: Int) throws {
+        guard let reach = scene.scenario.regionReach(dt: scene.world.dt) else {
+            throw RegionError.notSplittable(scenario: scene.manifest.scenario.rawValue)
+        }
+        let b = scene.world.bounds, cell = scene.manifest.wireCellSize
+        let layout = try borders.map { try RegionLayout(borders: $0, bounds: b, cellSize: cell, ghostDepth: reach) }
+            ?? RegionLayout(regions: regions, bounds: b, cellSize: cell, ghostDepth: reach)
+        guard index >= 0, index < layout.regions else { throw RegionError.badRegion(index, of: layout.regions) }
+        // A region narrower than the reach would need ghosts from beyond its neighbours.
+        for k in 1..<max(1, layout.regions - 1) where Double(layout.starts[k + 1] - layout.starts[k]) * cell < Double(reach) {
+            throw RegionError.narrowRegion(k, metres: Double(layout.starts[k + 1] - layout.starts[k]) * cell, reach: reach)
+        }
+        self.scene = scene
+        self.layout = layout
+        self.index = index
+        let store = scene.world.store
+        var leave: [UInt32] = []
+        for d in 0..<store.count where layout.region(x: store.x[d]) != index {
+            if layout.nearRegion(index, x: store.x[d]) { ghosts.insert(store.slot[d]) } else { leave.append(store.slot[d]) }
+        }
+        for s in leave { _ = scene.world.release(slot: s) }
+    }
+
+    /// Whether the entity at dense index `d` is this region's (not a ghost).
+    @inline(__always)
+    public func owns(dense d: Int) -> Bool { !ghosts.contains(scene.world.store.slot[d]) }
+
+    /// The entities this region owns.
+    public var owned: Int { scene.world.store.count - ghosts.count }
+
+    /// The scene's tick, keeping the events and attribute changes of owned entities only (a
+    /// ghost's are its owner's to send).
+    public func tick() -> TickOutput {
+        var out = scene.tick()
+        if !ghosts.isEmpty {
+            out.events.removeAll { ghosts.contains($0.entity) }
+            out.attributeChanges.removeAll { ghosts.contains($0.slot) }
+        }
+        return out
+    }
+
+    /// After `tick()`: drops the ghosts, releases the entities that left the region, and
+    /// returns each neighbour's border message.
+    public func border() -> [BorderMessage] {
+        let world = scene.world
+        for s in ghosts { _ = world.release(slot: s) }
+        ghosts.removeAll(keepingCapacity: true)
+        let tick = world.tick
+        var messages = layout.neighbours(index).map { BorderMessage(tick: tick, from: index, to: $0) }
+        func message(to k: Int) -> Int? { messages.firstIndex { $0.to == k } }
+        var leaving: [(UInt32, Int)] = []
+        let store = world.store
+        for d in 0..<store.count {
+            let k = layout.region(x: store.x[d])
+            if k != index { leaving.append((store.slot[d], k)) }
+        }
+        var keptAsGhosts: [EntityRecord] = []
+        for (slot, k) in leaving.sorted(by: { $0.0 < $1.0 }) {
+            guard let m = message(to: k) else { strays += 1; continue }
+            guard let r = world.release(slot: slot) else { continue }
+            messages[m].handovers.append(r)
+            handedOut += 1
+            // Still within reach of this region: a ghost here from now on. (Its new owner made
+            // its own border before it had it, so this region would not get it from there.)
+            if layout.nearRegion(index, x: r.x) { keptAsGhosts.append(r) }
+        }
+        // Ghosts, in slot order, so a border's bytes depend on the state alone.
+        var near: [[UInt32]] = Array(repeating: [], count: messages.count)
+        let staying = world.store
+        for d in 0..<staying.count {
+            for (m, message) in messages.enumerated() where layout.nearRegion(message.to, x: staying.x[d]) { near[m].append(staying.slot[d]) }
+        }
+        for m in messages.indices { messages[m].ghosts = near[m].sorted().compactMap { world.record(slot: $0) } }
+        for r in keptAsGhosts where (try? world.adopt(r)) != nil { ghosts.insert(r.slot) }
+        expecting = tick
+        return messages
+    }
+
+    /// Takes in every neighbour's border message of the tick `border()` last made: their
+    /// handovers become this region's, their ghosts are added.
+    public func receive(_ borders: [BorderMessage]) throws {
+        for b in borders where b.tick != expecting || b.to != index {
+            throw RegionError.unexpectedBorder(from: b.from, to: b.to, tick: b.tick, expected: expecting)
+        }
+        let world = scene.world
+        for b in borders.sorted(by: { $0.from < $1.from }) {
+            for r in b.handovers { try world.adopt(r); handedIn += 1 }
+        }
+        for b in borders.sorted(by: { $0.from < $1.from }) {
+            for r in b.ghosts where world.store.dense(ofSlot: Int(r.slot)) == nil {
+                try world.adopt(r)
+                ghosts.insert(r.slot)
+            }
+        }
+    }
+}
