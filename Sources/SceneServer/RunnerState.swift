@@ -113,6 +113,10 @@ final class RunnerState {
     var droppedSinceLog = 0
     /// The scene's feed on NATS, when the server has one (Feed/ScenePublisher.swift).
     var feed: ScenePublisher?
+    /// A region shard's lockstep with its neighbours (Feed/RegionLink.swift), and the cells
+    /// of its region (the ones it publishes).
+    var region: RegionLink?
+    var regionCells: Set<Int> = []
     var lastDropLog: UInt64 = 0
 
     init(scene: LoadedScene, runner: SceneRunner) {
@@ -122,6 +126,19 @@ final class RunnerState {
         self.desk = ParticipantDesk(policy: scene.manifest.participants, tickRate: scene.manifest.tickRate, metrics: runner.metrics,
                                     scene: scene.name)
         useHeights(of: scene)
+        if let assignment = runner.region, let connection = runner.feedConnection {
+            do {
+                let shard = try RegionShard(scene: scene, regions: assignment.regions, borders: assignment.borders, index: assignment.index)
+                region = RegionLink(shard: shard, connection: connection, assignment: assignment, logger: runner.logger, metrics: runner.metrics)
+                regionCells = Set(shard.layout.cells(of: assignment.index, rows: encoder.rows))
+                runner.logger.info("region shard", metadata: [
+                    "region": "\(assignment.index)", "of": "\(shard.layout.regions)", "columns": "\(shard.layout.starts[assignment.index])..<\(shard.layout.starts[assignment.index + 1])",
+                    "entities": "\(shard.owned)", "ghosts": "\(shard.ghosts.count)"])
+            } catch {
+                runner.logger.error("the scene cannot run as a region shard; it stops", metadata: ["error": "\(error)"])
+                runner.requestStop()
+            }
+        }
         encode()
         startInputLog()
         if let connection = runner.feedConnection {
@@ -212,7 +229,12 @@ final class RunnerState {
             let tickStart = DispatchTime.now().uptimeNanoseconds
             if advance {
                 if stepsLeft > 0 { stepsLeft -= 1 }
-                absorb(scene.tick())
+                if let region {
+                    absorb(region.shard.tick())
+                    region.exchange()
+                } else {
+                    absorb(scene.tick())
+                }
                 encode()
                 runner.tickCounter.store(scene.world.tick, ordering: .relaxed)
                 runner.entityCounter.store(scene.world.store.count, ordering: .relaxed)
@@ -324,6 +346,10 @@ final class RunnerState {
     }
 
     func control(_ command: ControlCommand, catalog: Catalog?, reply: @escaping ControlReply) {
+        if region != nil, command != .listClients {
+            reply(false, "this process runs one region of the scene: pause, step, speed, reset, tiles and faults are not served by region shards yet (docs/SCALEOUT.md)")
+            return
+        }
         switch command {
         case .pause:
             // Pausing also ends any steps still to run: a paused scene does not advance.

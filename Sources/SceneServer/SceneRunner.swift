@@ -59,12 +59,18 @@ public final class SceneRunner: Service, Sendable {
         case finished
     }
 
+    /// The region of the scene this runner ticks when it is split into region shards.
+    let region: RegionAssignment?
+
     public init(scene: sending LoadedScene, logger: Logger, outboundBudget: Int = 1 << 20, drainTimeout: Double = 10,
                 maxFrameBytes: Int = WireProtocol.defaultMaxFrameBytes, metrics: ServerMetrics = ServerMetrics(),
-                inputLogDirectory: String? = nil) {
+                inputLogDirectory: String? = nil, region: RegionAssignment? = nil) {
         self.inputLogDirectory = inputLogDirectory
-        self.joinPolicy = scene.joinable ? scene.manifest.participants : .closed
-        self.participantLimits = scene.joinable ? scene.scenario.participantHost?.limits : nil
+        self.region = region
+        // A region shard takes no participants (docs/SCALEOUT.md).
+        let joinable = scene.joinable && region == nil
+        self.joinPolicy = joinable ? scene.manifest.participants : .closed
+        self.participantLimits = joinable ? scene.scenario.participantHost?.limits : nil
         self.metrics = metrics
         self.drainTimeout = drainTimeout
         self.sceneMetrics = metrics.scene(scene.manifest.name)
@@ -105,6 +111,7 @@ public final class SceneRunner: Service, Sendable {
                  metrics: ServerMetrics) throws {
         guard let scenario = ScenarioKind(rawValue: relay.scenario) else { throw FeedError.unknownScenario(relay.scenario) }
         self.relay = relay
+        self.region = nil
         self.inputLogDirectory = nil
         self.joinPolicy = .closed
         self.participantLimits = nil

@@ -47,7 +47,7 @@ public final class SceneServer: Service, Sendable {
             scene.world.workers = configuration.workers
             runners.append(SceneRunner(scene: scene, logger: l, outboundBudget: configuration.outboundBudgetBytes,
                                        drainTimeout: configuration.drainTimeout, maxFrameBytes: configuration.maxServerFrameBytes,
-                                       metrics: metrics, inputLogDirectory: configuration.inputLogDirectory))
+                                       metrics: metrics, inputLogDirectory: configuration.inputLogDirectory, region: configuration.region))
         }
         // Welcome announces one limit for every scene: the configured one, raised where a scene
         // can make larger frames (docs/PROTOCOL.md).

@@ -62,6 +62,9 @@ public struct ServerConfiguration: Sendable {
 
     /// Publish every scene's feed on this NATS server (docs/SCALEOUT.md), for gateways.
     public var nats: NATSOptions?
+    /// Run each scene as one region of a scene split into region shards (docs/SCALEOUT.md),
+    /// exchanging borders with the other regions' processes on `nats`.
+    public var region: RegionAssignment?
     /// Highest protocol version sessions are offered (a gateway offers 1).
     public var maxProtocolVersion: UInt16 = WireProtocol.version
 
@@ -72,5 +75,21 @@ public struct ServerConfiguration: Sendable {
         if let token = adminToken, token.utf8.count < Self.minimumAdminTokenBytes {
             throw ServerError.weakAdminToken(bytes: token.utf8.count, minimum: Self.minimumAdminTokenBytes)
         }
+    }
+}
+
+/// Which region of a scene split into region shards a process runs (`serve --shard K/N`).
+public struct RegionAssignment: Sendable, Equatable {
+    public var index: Int
+    public var regions: Int
+    /// Region borders at these wire-cell columns instead of equal strips.
+    public var borders: [Int]?
+    /// Seconds the first tick waits for every neighbour (they start at their own pace), and
+    /// each later tick before a neighbour is said missing and the region goes on without it.
+    public var firstWait: Double = 60
+    public var tickWait: Double = 2
+
+    public init(index: Int, regions: Int, borders: [Int]? = nil) {
+        self.index = index; self.regions = regions; self.borders = borders
     }
 }

@@ -39,6 +39,12 @@ public final class ServerMetrics: Sendable {
     /// feed broke (a gap in ticks, NATS away, a slow consumer's drops, a bad message).
     let feedMessagesIn: CoreMetrics.Counter
     let feedResyncs: CoreMetrics.Counter
+    /// Region shards: entities handed over to neighbours, border bytes sent, border waits
+    /// that ran out (a neighbour missing), per-neighbour missing flags.
+    let regionHandovers: CoreMetrics.Counter
+    let regionBorderBytes: CoreMetrics.Counter
+    let regionWaitsTimedOut: CoreMetrics.Counter
+    private let regionMissing = Mutex<[Int: CoreMetrics.Gauge]>([:])
     private let scenes = Mutex<[String: SceneMetrics]>([:])
     private let refusals = Mutex<[UInt16: CoreMetrics.Counter]>([:])
 
@@ -64,6 +70,19 @@ public final class ServerMetrics: Sendable {
         feedKeyRequests = CoreMetrics.Counter(label: "twinscene_feed_key_requests_total", factory: f)
         feedMessagesIn = CoreMetrics.Counter(label: "twinscene_feed_messages_in_total", factory: f)
         feedResyncs = CoreMetrics.Counter(label: "twinscene_feed_resyncs_total", factory: f)
+        regionHandovers = CoreMetrics.Counter(label: "twinscene_region_handovers_total", factory: f)
+        regionBorderBytes = CoreMetrics.Counter(label: "twinscene_region_border_bytes_total", factory: f)
+        regionWaitsTimedOut = CoreMetrics.Counter(label: "twinscene_region_waits_timed_out_total", factory: f)
+    }
+
+    /// 1 while the shard of region `k` has sent no border for longer than the wait.
+    func regionMissing(_ k: Int) -> CoreMetrics.Gauge {
+        regionMissing.withLock { all in
+            if let g = all[k] { return g }
+            let g = CoreMetrics.Gauge(label: "twinscene_region_missing", dimensions: [("region", "\(k)")], factory: factory)
+            all[k] = g
+            return g
+        }
     }
 
     /// Participants' joins and inputs refused, by code (docs/PROTOCOL.md, "Participants").

@@ -33,6 +33,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Folder to write each scene's input log in (NAME.inputs: every participant's join, input, drop and leave, with state-hash checkpoints; replay with `twinscene scenes replay`).")
     var inputLog: String?
     @Option(help: "Publish every scene's feed on this NATS server (nats://HOST:PORT), for `twinscene gateway`.") var nats: String?
+    @Option(help: "Run one region of the scene split into region shards: K/N, region K (from 0) of N strips of the scene's wire-cell columns, west to east. Needs --nats and one --scene; each region's process is started with the same scene and seed (docs/SCALEOUT.md).")
+    var shard: String?
+    @Option(help: "With --shard: the wire-cell columns where regions meet (comma-separated, ascending), instead of equal strips.")
+    var regionBorders: String?
+    @Option(help: "With --shard: seconds a tick waits for a neighbouring region's border before saying it missing and going on without it.")
+    var regionWait = 2.0
     @Option(name: .customLong("allow-origin"), help: "A web origin (like https://example.org) whose pages may open the WebSocket, besides the server's own. Repeatable.")
     var allowedOrigins: [String] = []
 
@@ -50,11 +56,16 @@ struct Serve: AsyncParsableCommand {
             let path = try SceneFiles.resolve(name, in: scenesDir)
             manifests.append((path, try SceneManifest.load(path: path)))
         }
+        let region = try regionAssignment(scenes: manifests.count)
         let catalog = try Catalog(path: catalog)
         var loaded: [LoadedScene] = []
         for (path, manifest) in manifests {
             logger.info("loading scene", metadata: ["scene": "\(manifest.name)", "manifest": "\(path)"])
             let scene = try SceneLoader.load(manifest, catalog: catalog, workers: workers)
+            if let region {
+                do { _ = try RegionShard.layout(of: scene, regions: region.regions, borders: region.borders, index: region.index) }
+                catch { throw CommandFailure("--shard: \(error)") }
+            }
             for note in scene.scenario.notes { logger.notice("\(note)", metadata: ["scene": "\(manifest.name)"]) }
             loaded.append(scene)
         }
@@ -79,11 +90,39 @@ struct Serve: AsyncParsableCommand {
         if let nats {
             do { config.nats = try NATSOptions(url: nats, name: "twinscene serve") } catch { throw CommandFailure("--nats: \(error)") }
         }
+        config.region = region
         let server = SceneServer(configuration: config, scenes: loaded, catalog: catalog, logger: logger)
         // Bind before handing over to the service group so that a busy port is one clear line.
         try await server.start()
         try await StartedServer.run(server, web: noHttp ? nil : (host, httpPort, allowedOrigins), logger: logger,
                                     banner: "to see the twin (viewer, /api/scenes, WebSocket at /ws)")
+    }
+}
+
+extension Serve {
+    /// `--shard K/N` and its companions, checked before anything is loaded.
+    func regionAssignment(scenes: Int) throws -> RegionAssignment? {
+        guard let shard else {
+            if regionBorders != nil { throw CommandFailure("--region-borders needs --shard") }
+            return nil
+        }
+        let parts = shard.split(separator: "/")
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 0, k < n else {
+            throw CommandFailure("--shard \(shard): expected K/N, region K (0 to N-1) of N, like 0/2")
+        }
+        guard nats != nil else { throw CommandFailure("--shard needs --nats: regions trade their borders on NATS") }
+        guard scenes == 1, !self.scenes.isEmpty else { throw CommandFailure("--shard needs exactly one --scene: the scene this process runs a region of") }
+        var borders: [Int]?
+        if let regionBorders {
+            let values = regionBorders.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.allSatisfy({ $0 != nil }) else { throw CommandFailure("--region-borders \(regionBorders): expected column numbers like 6,12") }
+            borders = values.map { $0! }
+            guard borders!.count == n - 1 else { throw CommandFailure("--region-borders: \(n) regions need \(n - 1) borders, got \(borders!.count)") }
+        }
+        guard regionWait > 0, regionWait <= 600 else { throw CommandFailure("--region-wait must be above 0 and at most 600 seconds") }
+        var a = RegionAssignment(index: k, regions: n, borders: borders)
+        a.tickWait = regionWait
+        return a
     }
 }
 

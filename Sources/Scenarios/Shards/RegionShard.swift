@@ -42,6 +42,20 @@ public final class RegionShard {
     /// Region `index` of the scene split into `regions` equal strips, or at `borders` (wire-cell
     /// columns) when given.
     public init(scene: LoadedScene, regions: Int, borders: [Int]? = nil, index: Int) throws {
+        let layout = try Self.layout(of: scene, regions: regions, borders: borders, index: index)
+        self.scene = scene
+        self.layout = layout
+        self.index = index
+        let store = scene.world.store
+        var leave: [UInt32] = []
+        for d in 0..<store.count where layout.region(x: store.x[d]) != index {
+            if layout.nearRegion(index, x: store.x[d]) { ghosts.insert(store.slot[d]) } else { leave.append(store.slot[d]) }
+        }
+        for s in leave { _ = scene.world.release(slot: s) }
+    }
+
+    /// The layout region `index` of the scene would have, or why the scene cannot be split so.
+    public static func layout(of scene: LoadedScene, regions: Int, borders: [Int]? = nil, index: Int) throws -> RegionLayout {
         guard let reach = scene.scenario.regionReach(dt: scene.world.dt) else {
             throw RegionError.notSplittable(scenario: scene.manifest.scenario.rawValue)
         }
@@ -53,15 +67,7 @@ public final class RegionShard {
         for k in 1..<max(1, layout.regions - 1) where Double(layout.starts[k + 1] - layout.starts[k]) * cell < Double(reach) {
             throw RegionError.narrowRegion(k, metres: Double(layout.starts[k + 1] - layout.starts[k]) * cell, reach: reach)
         }
-        self.scene = scene
-        self.layout = layout
-        self.index = index
-        let store = scene.world.store
-        var leave: [UInt32] = []
-        for d in 0..<store.count where layout.region(x: store.x[d]) != index {
-            if layout.nearRegion(index, x: store.x[d]) { ghosts.insert(store.slot[d]) } else { leave.append(store.slot[d]) }
-        }
-        for s in leave { _ = scene.world.release(slot: s) }
+        return layout
     }
 
     /// Whether the entity at dense index `d` is this region's (not a ghost).
@@ -84,7 +90,8 @@ public final class RegionShard {
 
     /// After `tick()`: drops the ghosts, releases the entities that left the region, and
     /// returns each neighbour's border message.
-    public func border() -> [BorderMessage] {
+    /// Entities bound for a region in `absent` (its shard is missing) stay here meanwhile.
+    public func border(absent: Set<Int> = []) -> [BorderMessage] {
         let world = scene.world
         for s in ghosts { _ = world.release(slot: s) }
         ghosts.removeAll(keepingCapacity: true)
@@ -99,7 +106,7 @@ public final class RegionShard {
         }
         var keptAsGhosts: [EntityRecord] = []
         for (slot, k) in leaving.sorted(by: { $0.0 < $1.0 }) {
-            guard let m = message(to: k) else { strays += 1; continue }
+            guard let m = message(to: k), !absent.contains(k) else { strays += 1; continue }
             guard let r = world.release(slot: slot) else { continue }
             messages[m].handovers.append(r)
             handedOut += 1

@@ -27,6 +27,14 @@ package struct FeedCell: Equatable, Sendable {
 
 /// The end of a tick on the feed: `varint tick`, `varint serverTimeMicros`, `varint
 /// entities`, `u8 flags` (1 advanced, 2 the state was reset, 4 the static geometry changed).
+/// Which region of a scene split into region shards a feed message comes from.
+package struct FeedRegion: Equatable, Sendable {
+    package var index: Int
+    package var regions: Int
+    package var hash: UInt64
+    package init(index: Int, regions: Int, hash: UInt64) { self.index = index; self.regions = regions; self.hash = hash }
+}
+
 package struct FeedTick: Equatable, Sendable {
     package var tick: UInt64
     package var serverTimeMicros: UInt64
@@ -38,17 +46,27 @@ package struct FeedTick: Equatable, Sendable {
     /// A tile was loaded: every subscriber needs its static geometry again.
     package var geometryChanged: Bool
 
-    package init(tick: UInt64, serverTimeMicros: UInt64, entities: UInt32, advanced: Bool, reset: Bool = false, geometryChanged: Bool = false) {
+    /// A region shard's tick end: which region of how many, and the sum of its entities'
+    /// hashes (`World.regionHash`): the regions' sums add up to the scene's in one process.
+    package var region: FeedRegion?
+
+    package init(tick: UInt64, serverTimeMicros: UInt64, entities: UInt32, advanced: Bool, reset: Bool = false, geometryChanged: Bool = false,
+                 region: FeedRegion? = nil) {
         self.tick = tick; self.serverTimeMicros = serverTimeMicros; self.entities = entities
-        self.advanced = advanced; self.reset = reset; self.geometryChanged = geometryChanged
+        self.advanced = advanced; self.reset = reset; self.geometryChanged = geometryChanged; self.region = region
     }
 
     package func encoded() -> ByteBuffer {
-        var out = ByteBufferAllocator().buffer(capacity: 24)
+        var out = ByteBufferAllocator().buffer(capacity: 40)
         out.writeVarint(tick)
         out.writeVarint(serverTimeMicros)
         out.writeVarint(UInt64(entities))
-        out.writeInteger(UInt8((advanced ? 1 : 0) | (reset ? 2 : 0) | (geometryChanged ? 4 : 0)))
+        out.writeInteger(UInt8((advanced ? 1 : 0) | (reset ? 2 : 0) | (geometryChanged ? 4 : 0) | (region != nil ? 8 : 0)))
+        if let region {
+            out.writeVarint(UInt64(region.index))
+            out.writeVarint(UInt64(region.regions))
+            out.writeInteger(region.hash)
+        }
         return out
     }
 
@@ -56,9 +74,18 @@ package struct FeedTick: Equatable, Sendable {
         var b = payload
         let tick = try b.readVarint(), time = try b.readVarint(), entities = try b.readVarint()
         let flags: UInt8 = try b.readInt("tick flags")
-        guard entities <= UInt64(UInt32.max), flags & ~7 == 0, b.readableBytes == 0 else { throw .malformed("feed tick") }
+        guard entities <= UInt64(UInt32.max), flags & ~15 == 0 else { throw .malformed("feed tick") }
+        var region: FeedRegion?
+        if flags & 8 != 0 {
+            let index = try b.readVarint(), regions = try b.readVarint()
+            guard let hash = b.readInteger(as: UInt64.self), regions >= 1, regions <= 65_535, index < regions else {
+                throw .malformed("feed tick's region")
+            }
+            region = FeedRegion(index: Int(index), regions: Int(regions), hash: hash)
+        }
+        guard b.readableBytes == 0 else { throw .malformed("feed tick") }
         return FeedTick(tick: tick, serverTimeMicros: time, entities: UInt32(entities), advanced: flags & 1 != 0,
-                        reset: flags & 2 != 0, geometryChanged: flags & 4 != 0)
+                        reset: flags & 2 != 0, geometryChanged: flags & 4 != 0, region: region)
     }
 }
 

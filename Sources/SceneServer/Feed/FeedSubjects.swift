@@ -22,6 +22,8 @@ package enum FeedSubjects {
     package static func extras(_ scene: String) -> String { "scene.\(token(scene)).extras" }
     /// Request: keyframes (and a snapshot, and static geometry) for a gateway's subscribers (`FeedKeyRequest`).
     package static func keys(_ scene: String) -> String { "scene.\(token(scene)).keys" }
+    /// A region shard's border for region `region` (`FeedBorder`): handovers and ghosts.
+    package static func border(_ scene: String, region: Int) -> String { "scene.\(token(scene)).region.\(region).border" }
     /// Request: a control command (a Control frame; the reply a ControlResult frame).
     package static func control(_ scene: String) -> String { "scene.\(token(scene)).control" }
 }

@@ -47,8 +47,9 @@ final class ScenePublisher {
         }
     }
 
-    func publishCells(tick: UInt64, blocks: TickBlocks) {
-        for c in blocks.keys where c < cellSubjects.count {
+    /// The blocks of every cell that changed, or of those in `only` (a region shard's cells).
+    func publishCells(tick: UInt64, blocks: TickBlocks, only: Set<Int>? = nil) {
+        for c in blocks.keys where c < cellSubjects.count && only?.contains(c) != false {
             publish(cellSubjects[c], FeedCell(tick: tick, block: blocks[c]!).encoded())
         }
     }
@@ -83,7 +84,7 @@ extension RunnerState {
         guard let feed else { return }
         let tick = scene.world.tick
         if advanced {
-            feed.publishCells(tick: tick, blocks: lastBlocks)
+            feed.publishCells(tick: tick, blocks: lastBlocks, only: region == nil ? nil : regionCells)
             // Version 1's extras: heights stay attributes.
             feed.publishExtras(tick: tick, frames: attributeChanges(strip: false) + tickEvents())
         }
@@ -100,7 +101,12 @@ extension RunnerState {
         }
         feed.pendingKeys.removeAll(keepingCapacity: true)
         if advanced || answered || feed.reset || feed.geometryChanged {
-            feed.publishEnd(FeedTick(tick: tick, serverTimeMicros: tickTimeMicros, entities: UInt32(scene.world.store.count), advanced: advanced))
+            var end = FeedTick(tick: tick, serverTimeMicros: tickTimeMicros, entities: UInt32(scene.world.store.count), advanced: advanced)
+            if let shard = region?.shard {
+                end.entities = UInt32(shard.owned)
+                end.region = FeedRegion(index: shard.index, regions: shard.layout.regions, hash: scene.world.regionHash { shard.owns(dense: $0) })
+            }
+            feed.publishEnd(end)
         }
     }
 }

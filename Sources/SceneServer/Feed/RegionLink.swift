@@ -1,0 +1,135 @@
+import CoreMetrics
+import Dispatch
+import Foundation
+import Logging
+import NATSClient
+import NIOCore
+import Scenarios
+import SceneCore
+import SceneWire
+import Synchronization
+
+/// Border messages from the neighbours' shards, from the connection's event loop to the tick
+/// thread, which waits on `arrived`. Bounded: a neighbour far ahead cannot grow it.
+final class BorderInbox: Sendable {
+    private let queue = Mutex<[NATSMessage]>([])
+    let arrived = DispatchSemaphore(value: 0)
+    let limit: Int
+    init(limit: Int = 4096) { self.limit = limit }
+    func add(_ m: NATSMessage) -> Bool {
+        let taken = queue.withLock { q -> Bool in
+            guard q.count < limit else { return false }
+            q.append(m)
+            return true
+        }
+        if taken { arrived.signal() }
+        return taken
+    }
+    func take() -> [NATSMessage] { queue.withLock { q in defer { q.removeAll(keepingCapacity: true) }; return q } }
+}
+
+/// A region shard's lockstep with its neighbours on NATS (docs/SCALEOUT.md, "Region shards"):
+/// after each tick it publishes its border to each neighbour (`scene.S.region.J.border`) and
+/// waits for theirs of the same tick before coding the tick and stepping the next. The
+/// exchange is the barrier: no region steps T+1 before its neighbours stepped T. A neighbour
+/// silent for `tickWait` seconds is said missing (logged, `twinscene_region_missing`), and
+/// the region goes on without its ghosts, keeping the entities bound for it, until its borders
+/// come again. Owned by the scene's tick thread.
+final class RegionLink {
+    let shard: RegionShard
+    let connection: NATSConnection
+    let assignment: RegionAssignment
+    let logger: Logger
+    let metrics: ServerMetrics
+    private let inbox = BorderInbox()
+    private var subscription: NATSSubscription?
+    private var outSubjects: [Int: String] = [:]
+    /// Borders that came for ticks still to come, by neighbour.
+    private var early: [Int: [BorderMessage]] = [:]
+    private(set) var missing = Set<Int>()
+    private var lastMissingLog: [Int: UInt64] = [:]
+    private var first = true
+
+    init(shard: RegionShard, connection: NATSConnection, assignment: RegionAssignment, logger: Logger, metrics: ServerMetrics) {
+        self.shard = shard
+        self.connection = connection
+        self.assignment = assignment
+        self.logger = logger
+        self.metrics = metrics
+        let scene = shard.scene.name
+        for k in shard.layout.neighbours(shard.index) { outSubjects[k] = FeedSubjects.border(scene, region: k) }
+        let inbox = self.inbox
+        do {
+            subscription = try connection.subscribe(FeedSubjects.border(scene, region: shard.index)) { inbox.add($0) }
+        } catch {
+            logger.error("the region cannot subscribe to its neighbours' borders", metadata: ["error": "\(error)"])
+        }
+    }
+
+    deinit { subscription?.unsubscribe() }
+
+    /// After the shard's tick: sends its borders, waits for the neighbours' of the same tick
+    /// (or says them missing), and takes them in.
+    func exchange() {
+        let borders = shard.border(absent: missing)
+        for b in borders {
+            guard let subject = outSubjects[b.to] else { continue }
+            let payload = FeedBorder.encode(b)
+            metrics.regionHandovers.increment(by: Int64(b.handovers.count))
+            metrics.regionBorderBytes.increment(by: Int64(payload.readableBytes))
+            do { try connection.publish(subject, payload: payload) } catch { metrics.feedRefused.increment() }
+        }
+        let tick = shard.expecting
+        let wanted = Set(shard.layout.neighbours(shard.index))
+        var got: [Int: BorderMessage] = [:]
+        func sort(_ messages: [BorderMessage]) {
+            for m in messages where wanted.contains(m.from) {
+                if m.tick == tick { got[m.from] = m } else if m.tick > tick { early[m.from, default: []].append(m) }
+                // Older ones come from a neighbour that was said missing meanwhile: dropped.
+            }
+        }
+        for k in wanted { if let list = early[k] { early[k] = nil; sort(list) } }
+        let limit = first ? assignment.firstWait : assignment.tickWait
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(limit * 1e9)
+        while true {
+            sort(inbox.take().compactMap { m in
+                do { return try FeedBorder.decode(m.payload) } catch {
+                    logger.warning("a bad border message", metadata: ["subject": "\(m.subject)", "error": "\(error)"])
+                    return nil
+                }
+            })
+            // A missing neighbour is not waited for; it is back when its border of this tick came.
+            let waiting = wanted.subtracting(got.keys).subtracting(missing)
+            if waiting.isEmpty { break }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= deadline {
+                for k in waiting { declareMissing(k, tick: tick) }
+                metrics.regionWaitsTimedOut.increment()
+                break
+            }
+            _ = inbox.arrived.wait(timeout: .now() + .nanoseconds(Int(min(deadline - now, 50_000_000))))
+        }
+        first = false
+        for k in got.keys where missing.contains(k) {
+            missing.remove(k)
+            metrics.regionMissing(k).record(0)
+            logger.notice("region is back", metadata: ["region": "\(k)", "tick": "\(tick)"])
+        }
+        do {
+            try shard.receive(Array(got.values))
+        } catch {
+            logger.error("a neighbour's border could not be taken in", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func declareMissing(_ k: Int, tick: UInt64) {
+        let fresh = missing.insert(k).inserted
+        metrics.regionMissing(k).record(1)
+        let rate = UInt64(max(1, (1 / shard.scene.world.dt).rounded()))
+        if fresh || tick - (lastMissingLog[k] ?? 0) >= 30 * rate {
+            lastMissingLog[k] = tick
+            logger.warning("a neighbouring region is missing: going on without its ghosts, keeping the entities bound for it", metadata: [
+                "region": "\(k)", "tick": "\(tick)", "waited": "\(first ? assignment.firstWait : assignment.tickWait) s"])
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import CityTiles
+import Foundation
+import Logging
+import NATSClient
+import NATSTestSupport
+import Scenarios
+import SceneCore
+import SceneServer
+import Synchronization
+import Testing
+
+/// Two processes' worth of region shards (two servers in this process, each with its own NATS
+/// connection) running the marathon in lockstep over a real nats-server. The independent
+/// check: the same scene run whole in this test, tick by tick; each shard's tick end carries
+/// the hash sum of the entities it owns, and the two sums add up to the whole scene's.
+@Suite(.serialized, .enabled(if: NATSServerProcess.available || NATSServerProcess.required, "nats-server is not installed (.ci/run installs Debian's)"))
+struct RegionShardServerTests {
+    static func manifest() throws -> SceneManifest {
+        var m = try SceneManifest.load(path: FeedRig.root.appendingPathComponent("Scenes/marathon.scene.json").path)
+        m.parameters["runners"] = 1200
+        m.parameters["spectators"] = 80
+        m.parameters["waveGapSeconds"] = 0.5
+        return m
+    }
+
+    static func shard(_ k: Int, nats: NATSServerProcess, catalog: Catalog) async throws -> SceneServer {
+        var c = FeedRig.config()
+        var options = NATSOptions(port: nats.port, name: "region-\(k)")
+        options.connectTimeout = 30
+        c.nats = options
+        var a = RegionAssignment(index: k, regions: 2, borders: [1])
+        a.tickWait = 10   // a bound for a starved machine; the kill below waits it out
+        c.region = a
+        var logger = Logger(label: "region-\(k)")
+        logger.logLevel = .warning
+        let server = SceneServer(configuration: c, scenes: [try SceneLoader.load(try manifest(), catalog: catalog, workers: 2)], catalog: nil, logger: logger)
+        _ = try await server.start()
+        return server
+    }
+
+    static func figure(_ server: SceneServer, _ prefix: String) -> Double {
+        server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+    }
+
+    @Test func twoRegionShardsOnNATSAddUpToOneProcessTickByTickAndGoOnWithoutAMissingOne() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let nats = try NATSServerProcess()
+        var o = NATSOptions(port: nats.port, name: "watcher")
+        o.connectTimeout = 30
+        let watcher = try await NATSConnection.connect(o)
+        // Every region's tick end, by tick: region -> (hash, entities).
+        let ends = Mutex<[UInt64: [Int: (UInt64, UInt32)]]>([:])
+        _ = try watcher.subscribe("scene.marathon.tick") { m in
+            guard let t = try? FeedTick.decode(m.payload), let r = t.region else { return true }
+            ends.withLock { $0[t.tick, default: [:]][r.index] = (r.hash, t.entities) }
+            return true
+        }
+        try await watcher.flush()
+        let catalog = try Catalog()
+        async let a = Self.shard(0, nats: nats, catalog: catalog)
+        async let b = Self.shard(1, nats: nats, catalog: try Catalog())
+        let (s0, s1) = try await (a, b)
+
+        let ticks: UInt64 = 160
+        #expect(await eventually(seconds: 240) { ends.withLock { $0[ticks]?.count == 2 } }, "both regions reached tick \(ticks)")
+        let whole = try SceneLoader.load(try Self.manifest(), catalog: try Catalog(), workers: 1)
+        let seen = ends.withLock { $0 }
+        var compared = 0
+        for t in 1...ticks {
+            _ = whole.tick()
+            guard let both = seen[t], both.count == 2 else { continue }
+            compared += 1
+            let sum = both.values.reduce(UInt64(0)) { $0 &+ $1.0 }
+            let entities = both.values.reduce(0) { $0 + Int($1.1) }
+            #expect(entities == whole.world.store.count, "tick \(t): \(entities) entities in the regions, \(whole.world.store.count) in one process")
+            if sum != whole.world.regionHash() { Issue.record("tick \(t): the regions' hashes do not add up to one process's"); break }
+        }
+        #expect(compared >= Int(ticks) - 5, "\(compared) ticks compared")
+        let handovers = Self.figure(s0, "twinscene_region_handovers_total") + Self.figure(s1, "twinscene_region_handovers_total")
+        #expect(handovers > 300, "\(handovers) runners handed over")
+        #expect(Self.figure(s0, "twinscene_region_border_bytes_total") > 0)
+        #expect(Self.figure(s0, "twinscene_region_waits_timed_out_total") == 0)
+
+        // Region 1 gone: region 0 says so and keeps ticking, with the runners bound east.
+        await s1.shutdown()
+        #expect(await eventually(seconds: 60) { Self.figure(s0, "twinscene_region_missing{region=\"1\"}") == 1 }, "region 1 said missing")
+        let after = s0.runners[0].tick
+        #expect(await eventually(seconds: 60) { s0.runners[0].tick > after + 20 }, "region 0 keeps ticking without region 1")
+        await s0.shutdown()
+        await watcher.close()
+    }
+}
