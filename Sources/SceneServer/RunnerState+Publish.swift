@@ -88,7 +88,9 @@ extension RunnerState {
     func attributeSnapshot() -> [WireAttribute] {
         var out: [WireAttribute] = []
         let world = scene.world
-        for slot in 0..<world.store.slotCount where world.store.dense(ofSlot: slot) != nil {
+        // A region shard's snapshot holds the entities it owns (its ghosts are its neighbours').
+        let ghosts = region?.shard.ghosts ?? []
+        for slot in 0..<world.store.slotCount where world.store.dense(ofSlot: slot) != nil && !ghosts.contains(UInt32(slot)) {
             for a in world.attributes.all(slot: UInt32(slot)) { out.append(WireAttribute(entity: a.slot, attribute: a.attribute, bits: a.bits)) }
         }
         return out
@@ -123,7 +125,9 @@ extension RunnerState {
         let tick = scene.world.tick
         let values = strip ? withoutHeights(attributeSnapshot()) : attributeSnapshot()
         let frames = Self.parts(values, of: attributesPerMessage).enumerated().compactMap { k, part in
-            SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0, values: part))
+            // Only region 0's first part starts a snapshot: a gateway sends the regions' parts
+            // in region order, and each region's values add to those before.
+            SharedFrame(.attributes(subscription: 0, tick: tick, snapshot: k == 0 && (region?.shard.index ?? 0) == 0, values: part))
         }
         snapshotFrames[strip] = frames
         return frames

@@ -3,9 +3,11 @@ import Foundation
 import Logging
 import NATSClient
 import NATSTestSupport
+import NIOCore
 import Scenarios
 import SceneCore
 import SceneServer
+import SceneWire
 import Synchronization
 import Testing
 
@@ -88,5 +90,47 @@ struct RegionShardServerTests {
         #expect(await eventually(seconds: 60) { s0.runners[0].tick > after + 20 }, "region 0 keeps ticking without region 1")
         await s0.shutdown()
         await watcher.close()
+    }
+
+    /// A gateway in front of two region shards: its clients decode, tick by tick, what the
+    /// clients of one process running the same marathon decode (the whole scene with its
+    /// attributes, and an area across the regions' border), through handovers.
+    @Test func aGatewaysClientsOfTwoRegionShardsDecodeWhatOneProcessDecodes() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let nats = try NATSServerProcess()
+        async let a = Self.shard(0, nats: nats, catalog: try Catalog())
+        async let b = Self.shard(1, nats: nats, catalog: try Catalog())
+        let (s0, s1) = try await (a, b)
+        var logger = Logger(label: "gateway")
+        logger.logLevel = .warning
+        var g = NATSOptions(port: nats.port, name: "gateway")
+        g.connectTimeout = 30
+        let gateway = try await SceneServer.gateway(configuration: FeedRig.config(), nats: g, wait: 60, logger: logger)
+        let gatewayPort = try await gateway.start().port!
+        let single = SceneServer(configuration: FeedRig.config(), scenes: [try SceneLoader.load(try Self.manifest(), catalog: try Catalog(), workers: 2)],
+                                 catalog: nil, logger: logger)
+        let singlePort = try await single.start().port!
+
+        // The start is in region 0, one wire column west of the border at x = 32 m.
+        let across = WireArea(minX: 0, minY: -20, maxX: 70, maxY: 40)
+        let lines = (FinishLine(), FinishLine())
+        async let directWhole = record(port: singlePort, scene: "marathon", withAttributes: true, until: lines.0)
+        async let viaWhole = record(port: gatewayPort, scene: "marathon", frames: 200, withAttributes: true, finish: lines.0)
+        async let directArea = record(port: singlePort, scene: "marathon", area: across, until: lines.1)
+        async let viaArea = record(port: gatewayPort, scene: "marathon", area: across, frames: 200, finish: lines.1)
+        let (dw, gw, da, ga) = try await (directWhole, viaWhole, directArea, viaArea)
+        for (name, d, v) in [("whole marathon with attributes", dw, gw), ("an area across the border", da, ga)] {
+            let (common, differing) = compare(d.states, v.states, skipFirst: 1)
+            #expect(common.count >= 160, "\(name): \(common.count) ticks in common")
+            #expect(differing.isEmpty, "\(name): states differ at ticks \(differing.prefix(5)) of \(common.count)")
+            #expect(v.resyncs.count == 1, "\(name): one resync: \(v.resyncs)")
+        }
+        #expect(ga.states.values.contains { $0.count > 100 }, "the area holds runners")
+        let handovers = Self.figure(s0, "twinscene_region_handovers_total") + Self.figure(s1, "twinscene_region_handovers_total")
+        #expect(handovers > 100, "\(handovers) runners handed over meanwhile")
+        await gateway.shutdown()
+        await single.shutdown()
+        await s0.shutdown()
+        await s1.shutdown()
     }
 }

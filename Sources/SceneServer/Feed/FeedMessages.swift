@@ -149,8 +149,12 @@ package struct FeedKeyRequest: Equatable, Sendable {
     /// nil: no geometry; .some(nil): the whole scene's; .some(area): buildings touching the area.
     package var geometry: WireArea??
 
-    package init(request: UInt32, cells: [Int], snapshot: Bool, geometry: WireArea??) {
-        self.request = request; self.cells = cells; self.snapshot = snapshot; self.geometry = geometry
+    /// Answer after this tick, not the next one: region shards answer one request at the
+    /// same tick (a gateway asks a few ticks ahead of what it has seen). nil: the next tick.
+    package var at: UInt64?
+
+    package init(request: UInt32, cells: [Int], snapshot: Bool, geometry: WireArea??, at: UInt64? = nil) {
+        self.request = request; self.cells = cells; self.snapshot = snapshot; self.geometry = geometry; self.at = at
     }
 
     /// Most cells one request may name (a scene's grid is at most 65,535 a side, but a
@@ -160,7 +164,8 @@ package struct FeedKeyRequest: Equatable, Sendable {
     package func encoded() -> ByteBuffer {
         var out = ByteBufferAllocator().buffer(capacity: 48 + cells.count * 3)
         out.writeVarint(UInt64(request))
-        out.writeInteger(UInt8((snapshot ? 1 : 0) | (geometry != nil ? 2 : 0)))
+        out.writeInteger(UInt8((snapshot ? 1 : 0) | (geometry != nil ? 2 : 0) | (at != nil ? 4 : 0)))
+        if let at { out.writeVarint(at) }
         if case .some(let area) = geometry {
             if let a = area {
                 out.writeInteger(UInt8(1))
@@ -178,7 +183,8 @@ package struct FeedKeyRequest: Equatable, Sendable {
         var b = payload
         let request = try b.readVarint()
         let flags: UInt8 = try b.readInt("key request flags")
-        guard request <= UInt64(UInt32.max), flags & ~3 == 0 else { throw .malformed("feed key request") }
+        guard request <= UInt64(UInt32.max), flags & ~7 == 0 else { throw .malformed("feed key request") }
+        let at: UInt64? = flags & 4 != 0 ? try b.readVarint() : nil
         var geometry: WireArea?? = nil
         if flags & 2 != 0 {
             let has: UInt8 = try b.readInt("geometry area")
@@ -200,7 +206,7 @@ package struct FeedKeyRequest: Equatable, Sendable {
             cells.append(Int(c))
         }
         guard b.readableBytes == 0 else { throw .malformed("feed key request: bytes after the cells") }
-        return FeedKeyRequest(request: UInt32(request), cells: cells, snapshot: flags & 1 != 0, geometry: geometry)
+        return FeedKeyRequest(request: UInt32(request), cells: cells, snapshot: flags & 1 != 0, geometry: geometry, at: at)
     }
 }
 
@@ -214,9 +220,11 @@ package struct FeedKeyReply: Sendable {
     package var last: Bool
     package var keyframes: [ByteBuffer]
     package var frames: [SharedFrame]
+    /// A region shard's answer: its region and how many there are (each answers for its cells).
+    package var region: (index: Int, regions: Int)?
 
-    package init(request: UInt32, tick: UInt64, last: Bool, keyframes: [ByteBuffer], frames: [SharedFrame]) {
-        self.request = request; self.tick = tick; self.last = last; self.keyframes = keyframes; self.frames = frames
+    package init(request: UInt32, tick: UInt64, last: Bool, keyframes: [ByteBuffer], frames: [SharedFrame], region: (index: Int, regions: Int)? = nil) {
+        self.request = request; self.tick = tick; self.last = last; self.keyframes = keyframes; self.frames = frames; self.region = region
     }
 
     package var size: Int { 32 + keyframes.reduce(0) { $0 + $1.readableBytes + 5 } + frames.reduce(0) { $0 + $1.tail.readableBytes + 6 } }
@@ -225,7 +233,8 @@ package struct FeedKeyReply: Sendable {
         var out = ByteBufferAllocator().buffer(capacity: size)
         out.writeVarint(UInt64(request))
         out.writeVarint(tick)
-        out.writeInteger(UInt8(last ? 1 : 0))
+        out.writeInteger(UInt8((last ? 1 : 0) | (region != nil ? 2 : 0)))
+        if let region { out.writeVarint(UInt64(region.index)); out.writeVarint(UInt64(region.regions)) }
         out.writeVarint(UInt64(keyframes.count))
         for k in keyframes {
             out.writeVarint(UInt64(k.readableBytes))
@@ -239,7 +248,13 @@ package struct FeedKeyReply: Sendable {
         var b = payload
         let request = try b.readVarint(), tick = try b.readVarint()
         let last: UInt8 = try b.readInt("last")
-        guard request <= UInt64(UInt32.max), last <= 1 else { throw .malformed("feed key reply") }
+        guard request <= UInt64(UInt32.max), last & ~3 == 0 else { throw .malformed("feed key reply") }
+        var region: (index: Int, regions: Int)?
+        if last & 2 != 0 {
+            let index = try b.readVarint(), regions = try b.readVarint()
+            guard regions >= 1, regions <= 65_535, index < regions else { throw .malformed("feed key reply: region \(index) of \(regions)") }
+            region = (Int(index), Int(regions))
+        }
         let n = try b.readCount(limit: b.readableBytes, "keyframes")
         var keyframes: [ByteBuffer] = []
         for _ in 0..<n {
@@ -249,20 +264,21 @@ package struct FeedKeyReply: Sendable {
         }
         let frames = try FeedFrames.read(from: &b)
         guard b.readableBytes == 0 else { throw .malformed("feed key reply: bytes after the frames") }
-        return FeedKeyReply(request: UInt32(request), tick: tick, last: last == 1, keyframes: keyframes, frames: frames)
+        return FeedKeyReply(request: UInt32(request), tick: tick, last: last & 1 != 0, keyframes: keyframes, frames: frames, region: region)
     }
 
     /// The answer cut into parts of at most `limit` bytes each (one part at least; a single
     /// keyframe or frame over the limit goes alone in its part, and the publisher counts it
     /// when NATS refuses it).
-    package static func parts(request: UInt32, tick: UInt64, keyframes: [ByteBuffer], frames: [SharedFrame], limit: Int) -> [FeedKeyReply] {
+    package static func parts(request: UInt32, tick: UInt64, keyframes: [ByteBuffer], frames: [SharedFrame], limit: Int,
+                              region: (index: Int, regions: Int)? = nil) -> [FeedKeyReply] {
         var out: [FeedKeyReply] = []
-        var current = FeedKeyReply(request: request, tick: tick, last: false, keyframes: [], frames: [])
+        var current = FeedKeyReply(request: request, tick: tick, last: false, keyframes: [], frames: [], region: region)
         var size = 32
         func flushIfOver(_ extra: Int) {
             if size + extra > limit && (!current.keyframes.isEmpty || !current.frames.isEmpty) {
                 out.append(current)
-                current = FeedKeyReply(request: request, tick: tick, last: false, keyframes: [], frames: [])
+                current = FeedKeyReply(request: request, tick: tick, last: false, keyframes: [], frames: [], region: region)
                 size = 32
             }
         }

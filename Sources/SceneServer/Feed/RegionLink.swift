@@ -68,9 +68,41 @@ final class RegionLink {
 
     deinit { subscription?.unsubscribe() }
 
+    /// Before the first border: a border published before its neighbour subscribed would be
+    /// lost, so each region says it is ready (a border of tick 0, after subscribing) every
+    /// 100 ms until every neighbour said so, then once more (a neighbour that said so is
+    /// subscribed and hears it). Borders that come meanwhile are kept for their tick.
+    func greetNeighbours() {
+        let wanted = Set(shard.layout.neighbours(shard.index))
+        var ready = Set<Int>()
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(assignment.firstWait * 1e9)
+        func hello() {
+            for (k, subject) in outSubjects {
+                try? connection.publish(subject, payload: FeedBorder.encode(BorderMessage(tick: 0, from: shard.index, to: k)))
+            }
+        }
+        while !ready.isSuperset(of: wanted) && DispatchTime.now().uptimeNanoseconds < deadline {
+            hello()
+            let until = DispatchTime.now() + .milliseconds(100)
+            while DispatchTime.now() < until {
+                _ = inbox.arrived.wait(timeout: until)
+                for m in inbox.take() {
+                    guard let b = try? FeedBorder.decode(m.payload), wanted.contains(b.from) else { continue }
+                    if b.tick == 0 { ready.insert(b.from) } else { early[b.from, default: []].append(b) }
+                }
+            }
+        }
+        hello()
+        if !ready.isSuperset(of: wanted) {
+            logger.warning("neighbouring regions did not say they are ready; starting without them", metadata: [
+                "missing": "\(wanted.subtracting(ready).sorted())", "waited": "\(assignment.firstWait) s"])
+        }
+    }
+
     /// After the shard's tick: sends its borders, waits for the neighbours' of the same tick
     /// (or says them missing), and takes them in.
     func exchange() {
+        if first { greetNeighbours() }
         let borders = shard.border(absent: missing)
         for b in borders {
             guard let subject = outSubjects[b.to] else { continue }
@@ -85,7 +117,8 @@ final class RegionLink {
         func sort(_ messages: [BorderMessage]) {
             for m in messages where wanted.contains(m.from) {
                 if m.tick == tick { got[m.from] = m } else if m.tick > tick { early[m.from, default: []].append(m) }
-                // Older ones come from a neighbour that was said missing meanwhile: dropped.
+                // Older ones come from a neighbour that was said missing meanwhile, or say
+                // ready (tick 0): dropped.
             }
         }
         for k in wanted { if let list = early[k] { early[k] = nil; sort(list) } }

@@ -36,12 +36,27 @@ struct RelayAsk {
     var askedAt: UInt64
 }
 
-/// An answer to a key request, as its parts arrive.
+/// An answer to a key request, as its parts arrive (from each region of a scene split into
+/// region shards: complete when every region that ticks has answered).
 struct RelayAnswer {
     var tick: UInt64
     var keyframes: [Int: ByteBuffer] = [:]
-    var frames: [SharedFrame] = []
+    /// Messages by region (0 for a scene in one process), sent in region order.
+    var framesByRegion: [Int: [SharedFrame]] = [:]
+    var regionsDone = Set<Int>()
     var complete = false
+    var frames: [SharedFrame] { framesByRegion.keys.sorted().flatMap { framesByRegion[$0]! } }
+}
+
+/// The tick ends of one tick from the regions of a scene split into region shards, until
+/// every region that ticks has sent its own.
+struct RegionEnds {
+    var seen = Set<Int>()
+    var entities: UInt32 = 0
+    var serverTimeMicros: UInt64 = 0
+    var advanced = true
+    var reset = false
+    var geometryChanged = false
 }
 
 /// A gateway's side of one scene (docs/SCALEOUT.md): the scene runs in another process; this
@@ -69,9 +84,18 @@ final class RelayState {
     /// The cells subscribed on NATS, with how many subscribers cover each.
     var cellInterest: [Int: (count: Int, sub: NATSSubscription)] = [:]
     var cellOfSubject: [String: Int] = [:]
-    /// This tick's blocks and extras, until its end arrives.
-    var tickCells: [Int: (tick: UInt64, block: ByteBuffer)] = [:]
+    /// Blocks and extras by tick until the tick's end arrives (a region may be a tick ahead of
+    /// another), and those of the tick being sent.
+    var pendingCells: [UInt64: [Int: ByteBuffer]] = [:]
+    var pendingExtras: [UInt64: (changes: [SharedFrame], events: [SharedFrame])] = [:]
+    var tickCells: [Int: ByteBuffer] = [:]
     var tickChanges: [SharedFrame] = [], tickEvents: [SharedFrame] = []
+    /// A scene split into region shards: how many regions, each one's last tick end (uptime
+    /// ns), the ends of ticks not yet complete, and the regions said missing.
+    var regions = 1
+    var regionLastEnd: [Int: UInt64] = [:]
+    var regionEnds: [UInt64: RegionEnds] = [:]
+    var missingRegions = Set<Int>()
     var lastTick: UInt64?
     var lastAdvanced = true
     /// Something was lost: every subscriber resyncs at the next tick's end.
@@ -116,6 +140,7 @@ final class RelayState {
             _ = runner.wake.wait(timeout: .now() + .milliseconds(50))
             for c in runner.takeCommands() { apply(c) }
             for m in inbox.take() { handle(m) }
+            completeRegionEnds()
             askWhatIsMissing()
             noticeSilence()
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
@@ -212,6 +237,10 @@ final class RelayState {
     /// snapshot, the keyframes of cells new to a moved area, static geometry.
     func askWhatIsMissing() {
         guard sink != nil else { return }
+        // Region shards answer at a tick the gateway names, a few ahead of the last it sent,
+        // so that every region answers at the same one.
+        if regions > 1 && lastTick == nil { return }
+        let at = regions > 1 ? lastTick.map { $0 + 4 } : nil
         let now = DispatchTime.now().uptimeNanoseconds
         for s in subscriptions where asks[ObjectIdentifier(s)] == nil && retryAt[ObjectIdentifier(s)].map({ now >= $0 }) != false {
             retryAt[ObjectIdentifier(s)] = nil
@@ -231,7 +260,7 @@ final class RelayState {
                 continue
             }
             nextRequest &+= 1
-            let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync, geometry: geometry)
+            let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync, geometry: geometry, at: at)
             do {
                 try connection.publish(keysSubject, payload: request.encoded(), reply: "\(inboxSubject).\(nextRequest)")
                 asks[ObjectIdentifier(s)] = RelayAsk(request: nextRequest, cells: cells, resync: resync, geometry: geometry, askedAt: now)
@@ -253,6 +282,9 @@ final class RelayState {
         asks.removeAll()
         answers.removeAll()
         tickCells.removeAll()
+        pendingCells.removeAll()
+        pendingExtras.removeAll()
+        regionEnds.removeAll()
         tickChanges = []
         tickEvents = []
         lastTick = nil
@@ -277,10 +309,13 @@ final class RelayState {
         runner.metrics.feedMessagesIn.increment()
         do {
             if m.subject == tickSubject {
-                end(try FeedTick.decode(m.payload))
+                let t = try FeedTick.decode(m.payload)
+                if let r = t.region, r.regions > 1 { regionEnd(t, r) } else { end(t) }
             } else if m.subject == extrasSubject {
                 let e = try FeedExtras.decode(m.payload)
-                for f in e.frames { if f.type == .events { tickEvents.append(f) } else { tickChanges.append(f) } }
+                for f in e.frames {
+                    if f.type == .events { pendingExtras[e.tick, default: ([], [])].events.append(f) } else { pendingExtras[e.tick, default: ([], [])].changes.append(f) }
+                }
             } else if m.subject.hasPrefix(inboxSubject + ".") {
                 if m.headers?.status == 503 {
                     // No responder: the scene's process is away. Asked again in a second.
@@ -292,17 +327,27 @@ final class RelayState {
                 }
                 let part = try FeedKeyReply.decode(m.payload)
                 var answer = answers[part.request] ?? RelayAnswer(tick: part.tick)
-                guard answer.tick == part.tick, !answer.complete else { throw WireError.malformed("parts of answer \(part.request) of different ticks") }
+                guard !answer.complete else { throw WireError.malformed("parts of answer \(part.request) after its last") }
+                guard answer.tick == part.tick else {
+                    // Regions that answered at different ticks (one had passed the tick asked
+                    // for): the answer is dropped and its subscribers ask again.
+                    guard part.region != nil else { throw WireError.malformed("parts of answer \(part.request) of different ticks") }
+                    answers[part.request] = nil
+                    for (key, ask) in asks where ask.request == part.request { asks[key] = nil }
+                    return
+                }
                 for k in part.keyframes {
                     var b = k
                     answer.keyframes[Int(try b.readVarint())] = k
                 }
-                answer.frames += part.frames
-                answer.complete = part.last
+                let region = part.region?.index ?? 0
+                answer.framesByRegion[region, default: []] += part.frames
+                if part.last { answer.regionsDone.insert(region) }
+                answer.complete = part.region == nil ? part.last : answeredByEveryRegion(answer)
                 answers[part.request] = answer
             } else if let c = cellOfSubject[m.subject] {
                 let cell = try FeedCell.decode(m.payload)
-                tickCells[c] = (cell.tick, cell.block)
+                pendingCells[cell.tick, default: [:]][c] = cell.block
             }
         } catch {
             badMessages += 1
@@ -311,6 +356,58 @@ final class RelayState {
             }
             broken = "a bad message on \(m.subject): \(error)"
         }
+    }
+
+    /// Whether every region that ticks (none said missing) has answered.
+    func answeredByEveryRegion(_ a: RelayAnswer) -> Bool {
+        (0..<regions).allSatisfy { a.regionsDone.contains($0) || missingRegions.contains($0) }
+    }
+
+    /// A region shard's tick end: kept until every region that ticks has ended the tick.
+    func regionEnd(_ t: FeedTick, _ r: FeedRegion) {
+        if r.regions != regions {
+            regions = r.regions
+            regionEnds.removeAll()
+        }
+        regionLastEnd[r.index] = DispatchTime.now().uptimeNanoseconds
+        if missingRegions.remove(r.index) != nil {
+            runner.logger.notice("a region of the scene ticks again", metadata: ["region": "\(r.index)", "tick": "\(t.tick)"])
+        }
+        if let last = lastTick, t.tick <= last { return }   // a region back from away, behind the others
+        var e = regionEnds[t.tick] ?? RegionEnds()
+        e.seen.insert(r.index)
+        e.entities &+= t.entities
+        e.serverTimeMicros = max(e.serverTimeMicros, t.serverTimeMicros)
+        e.advanced = e.advanced && t.advanced
+        e.reset = e.reset || t.reset
+        e.geometryChanged = e.geometryChanged || t.geometryChanged
+        regionEnds[t.tick] = e
+        completeRegionEnds()
+    }
+
+    /// Ends the ticks every region that ticks has ended, in order. A region with no end for
+    /// `silentAfter` is said missing (logged): ticks go on without its cells, which stay as
+    /// they were for the subscribers, until it ends a tick again.
+    func completeRegionEnds() {
+        guard regions > 1 else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        for k in 0..<regions where !missingRegions.contains(k) {
+            if let at = regionLastEnd[k], now > at + Self.silentAfter, regionLastEnd.values.contains(where: { now <= $0 + Self.silentAfter }) {
+                missingRegions.insert(k)
+                runner.logger.warning("a region of the scene is missing: its cells stay as they were", metadata: ["region": "\(k)", "regions": "\(regions)"])
+            }
+        }
+        let needed = Set(0..<regions).subtracting(missingRegions)
+        let ticks = regionEnds.keys.sorted()
+        // A tick some region's end never comes for (ended before this gateway subscribed, or
+        // lost) is given up once a later tick is whole: a gap, which resyncs the subscribers.
+        guard let lastWhole = ticks.last(where: { needed.isSubset(of: regionEnds[$0]!.seen) }) else { return }
+        for tick in ticks where tick <= lastWhole {
+            guard let e = regionEnds.removeValue(forKey: tick), needed.isSubset(of: e.seen) else { continue }
+            end(FeedTick(tick: tick, serverTimeMicros: e.serverTimeMicros, entities: e.entities, advanced: e.advanced,
+                         reset: e.reset, geometryChanged: e.geometryChanged))
+        }
+        for (k, a) in answers where !a.complete && a.regionsDone.count > 0 && answeredByEveryRegion(a) { answers[k]!.complete = true }
     }
 
     /// A tick's end: every subscriber's frame of it.
@@ -326,7 +423,15 @@ final class RelayState {
             runner.sceneMetrics.entities.record(Int(t.entities))
         }
         if t.advanced, !t.reset, let last = lastTick, t.tick != last &+ 1 { broken = broken ?? "ticks \(last) to \(t.tick): a gap" }
-        if let stale = tickCells.first(where: { $0.value.tick != t.tick }) { broken = broken ?? "cell \(stale.key) of tick \(stale.value.tick) at the end of \(t.tick)" }
+        if let stale = pendingCells.keys.first(where: { $0 < t.tick }), let cell = pendingCells[stale]?.keys.first {
+            broken = broken ?? "cell \(cell) of tick \(stale) at the end of \(t.tick)"
+        }
+        tickCells = pendingCells.removeValue(forKey: t.tick) ?? [:]
+        let extras = pendingExtras.removeValue(forKey: t.tick)
+        tickChanges = extras?.changes ?? []
+        tickEvents = extras?.events ?? []
+        pendingCells = pendingCells.filter { $0.key > t.tick }
+        pendingExtras = pendingExtras.filter { $0.key > t.tick }
         if t.reset {
             for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.geometrySent = nil; s.sentCells = [] }
             asks.removeAll()
@@ -393,7 +498,7 @@ final class RelayState {
             var sent = s.sentCells.intersection(s.covered)
             for c in s.coveredSorted {
                 if s.sentCells.contains(c) {
-                    if let b = tickCells[c] { blocks.append(b.block) }
+                    if let b = tickCells[c] { blocks.append(b) }
                 } else if let (ask, answer) = answered, ask.cells.contains(c) {
                     if let k = answer.keyframes[c] { blocks.append(k) }
                     sent.insert(c)

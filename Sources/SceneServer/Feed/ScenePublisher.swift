@@ -88,18 +88,26 @@ extension RunnerState {
             // Version 1's extras: heights stay attributes.
             feed.publishExtras(tick: tick, frames: attributeChanges(strip: false) + tickEvents())
         }
-        let answered = !feed.pendingKeys.isEmpty
-        for (request, reply) in feed.pendingKeys {
+        // A request for a later tick waits for it (region shards answer at the same tick);
+        // one asking more than a minute ahead is answered now.
+        let horizon = tick + 60 * UInt64(runner.tickRate)
+        let due = feed.pendingKeys.filter { k in k.request.at.map { $0 <= tick || $0 > horizon } ?? true }
+        feed.pendingKeys.removeAll { k in k.request.at.map { $0 <= tick || $0 > horizon } ?? true }
+        let shard = region?.shard
+        let answered = !due.isEmpty
+        for (request, reply) in due {
             runner.metrics.feedKeyRequests.increment()
-            let keyframes = request.cells.filter { $0 >= 0 && $0 < encoder.columns * encoder.rows }.compactMap { keyframe($0) }
+            // A region answers for its own cells and entities; region 0 for the static geometry.
+            let keyframes = request.cells.filter { $0 >= 0 && $0 < encoder.columns * encoder.rows && (shard == nil || regionCells.contains($0)) }
+                .compactMap { keyframe($0) }
             var frames: [SharedFrame] = []
-            if case .some(let area) = request.geometry { frames.append(staticGeometry(area: area)) }
+            if case .some(let area) = request.geometry, shard == nil || shard?.index == 0 { frames.append(staticGeometry(area: area)) }
             if request.snapshot { frames += snapshot(strip: false) }
-            for part in FeedKeyReply.parts(request: request.request, tick: tick, keyframes: keyframes, frames: frames, limit: feed.payloadLimit) {
+            for part in FeedKeyReply.parts(request: request.request, tick: tick, keyframes: keyframes, frames: frames, limit: feed.payloadLimit,
+                                           region: shard.map { ($0.index, $0.layout.regions) }) {
                 feed.publish(reply, part.encoded())
             }
         }
-        feed.pendingKeys.removeAll(keepingCapacity: true)
         if advanced || answered || feed.reset || feed.geometryChanged {
             var end = FeedTick(tick: tick, serverTimeMicros: tickTimeMicros, entities: UInt32(scene.world.store.count), advanced: advanced)
             if let shard = region?.shard {
