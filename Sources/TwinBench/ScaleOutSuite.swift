@@ -19,7 +19,8 @@ import SceneWire
 ///   the scene's metrics (`_joining`: while the load's clients join, with their keyframes).
 /// - The model: CPU seconds per client-second on a gateway and per entity-second on the
 ///   scene's process, and from them the cores a 1M-entity, 100k-client event needs.
-/// There are no region shards yet (`shards` is 1): one process runs the scene.
+/// - Region shards (`ShardedPhase`): `shards`, `state_equal_shards`, `handovers_per_s`,
+///   `cross_shard_bytes_per_tick`, the shards' and a single process's tick times.
 package enum ScaleOutSuite {
     static let natsBinaries = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
 
@@ -133,8 +134,8 @@ package enum ScaleOutSuite {
             perStep.append(BenchResult(name: "single_latency_p99_ms_\(2 * n)", unit: "ms", value: r.latencyP99Ms))
             if r.latencyP99Ms <= 50, r.connected == 2 * n, r.deliveredRatio > 0.99 { singleServed = 2 * n; singleP99 = r.latencyP99Ms }
         }
-        return [
-            BenchResult(name: "shards", unit: "processes", value: 1),
+        let sharded = try await ShardedPhase.run(nats: nats, manifest: manifest, dir: dir, frames: frames, log: log)
+        return sharded + [
             BenchResult(name: "gateways", unit: "processes", value: 2),
             BenchResult(name: "state_equal", unit: "bool", value: equal && common >= frames ? 1 : 0),
             BenchResult(name: "frames_compared", unit: "frames", value: Double(common)),
