@@ -324,6 +324,55 @@ struct GatewayTests {
         await successor.shutdown()
     }
 
+    /// A gateway gone: a client given two gateways' addresses goes on through the other one,
+    /// resynced, and decodes what the scene's own client decodes.
+    @Test func aClientOfAGatewayThatIsGoneGoesOnThroughAnotherResynced() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let rig = try await FeedRig.start()
+        var logger = Logger(label: "feed-test")
+        logger.logLevel = .warning
+        var g = NATSOptions(port: rig.nats.port, name: "gateway-2")
+        g.connectTimeout = 30
+        let second = try await SceneServer.gateway(configuration: FeedRig.config(), nats: g, wait: 60, logger: logger)
+        let secondPort = try await second.start().port!
+        let client = FailoverClient(addresses: [("127.0.0.1", rig.gatewayPort), ("127.0.0.1", secondPort)], name: "failover", maxVersion: 1)
+        client.subscribe(1, scene: "district")
+        var view = SceneView(subscription: 1, version: 1)
+        var before = 0, switches: [Int] = [], resyncs: [UInt64] = []
+        var after: [UInt64: [String]] = [:]
+        let line = FinishLine()
+        async let direct = record(port: rig.scenesPort, scene: "district", limit: 180, until: line)
+        let watchdog = Task { try await Task.sleep(nanoseconds: 150_000_000_000); await client.close() }
+        for await e in client.messages {
+            switch e {
+            case .switched(let index, _, _):
+                switches.append(index)
+                // The view starts over with the new server's info and resync.
+                view = SceneView(subscription: 1, version: 1)
+            case .message(let m):
+                guard let u = try view.apply(m) else { continue }
+                if u.resync { resyncs.append(u.tick) }
+                if switches.count == 1 {
+                    before += 1
+                    if before == 40 { Task { await rig.gateway.shutdown() } }
+                } else {
+                    after[u.tick] = view.entities().map { "\($0.id) \($0.kind) \($0.position.x) \($0.position.y)" }.sorted()
+                }
+            }
+            if after.count >= 60 { break }
+        }
+        watchdog.cancel()
+        line.cross(at: after.keys.max() ?? 0)
+        let d = try await direct
+        #expect(switches == [0, 1], "connected to the first gateway, then the second: \(switches)")
+        #expect(resyncs.count == 2, "a resync from each gateway: \(resyncs)")
+        let (common, differing) = compare(d.states, after)
+        #expect(common.count >= 40 && differing.isEmpty, "after the switch: \(common.count) ticks in common, differing \(differing.prefix(5))")
+        await client.close()
+        await second.shutdown()
+        await rig.scenes.shutdown()
+    }
+
     /// NATS stopped for a few seconds and started again: the gateway's client is resynced and
     /// agrees with the scene's own client again; the gateway counts the resync.
     @Test func natsAwayAndBackResyncsTheGatewaysClients() async throws {
