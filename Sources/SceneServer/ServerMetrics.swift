@@ -44,6 +44,8 @@ public final class ServerMetrics: Sendable {
     let regionHandovers: CoreMetrics.Counter
     let regionBorderBytes: CoreMetrics.Counter
     let regionWaitsTimedOut: CoreMetrics.Counter
+    /// Handovers that came in a border of an earlier tick (after an outage), taken in late.
+    let regionLateHandovers: CoreMetrics.Counter
     private let regionMissing = Mutex<[Int: CoreMetrics.Gauge]>([:])
     private let scenes = Mutex<[String: SceneMetrics]>([:])
     private let refusals = Mutex<[UInt16: CoreMetrics.Counter]>([:])
@@ -73,6 +75,7 @@ public final class ServerMetrics: Sendable {
         regionHandovers = CoreMetrics.Counter(label: "twinscene_region_handovers_total", factory: f)
         regionBorderBytes = CoreMetrics.Counter(label: "twinscene_region_border_bytes_total", factory: f)
         regionWaitsTimedOut = CoreMetrics.Counter(label: "twinscene_region_waits_timed_out_total", factory: f)
+        regionLateHandovers = CoreMetrics.Counter(label: "twinscene_region_late_handovers_total", factory: f)
     }
 
     /// 1 while the shard of region `k` has sent no border for longer than the wait.

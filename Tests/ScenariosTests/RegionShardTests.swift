@@ -110,6 +110,41 @@ import Testing
         #expect(r.handovers > 300, "\(r.handovers) handovers")
     }
 
+    /// A border lost for a few ticks (a neighbour said missing) and delivered late: the
+    /// runners it handed over are taken in then, and every entity stays owned exactly once.
+    @Test func handoversOfALateBorderAreTakenInAndNoEntityIsLostOrTwice() throws {
+        let whole = try Self.marathon()
+        let shards = try (0...1).map { k in try RegionShard(scene: Self.marathon(), regions: 2, borders: [1], index: k) }
+        var held: [BorderMessage] = []
+        var lateTaken = 0
+        for t in 1...200 {
+            _ = whole.tick()
+            _ = shards.map { $0.tick() }
+            // Ticks 100 to 109: region 1 hears nothing from region 0 (it is "missing" there) and
+            // keeps any runner bound for it; region 0's borders, with the runners it handed
+            // east, arrive all at once at 110.
+            let outage = (100..<110).contains(t)
+            let sent = shards.enumerated().flatMap { k, s in s.border(absent: outage && k == 1 ? [0] : []) }
+            for b in sent where b.to == 1 && outage { held.append(b) }
+            try shards[0].receive(sent.filter { $0.to == 0 })
+            try shards[1].receive(sent.filter { $0.to == 1 && !outage })
+            if t == 110 { lateTaken = shards[1].adopt(late: held.flatMap(\.handovers)) }
+            var owned = Set<UInt32>()
+            for s in shards {
+                let st = s.scene.world.store
+                for d in 0..<st.count where s.owns(dense: d) {
+                    #expect(owned.insert(st.slot[d]).inserted, "tick \(t): slot \(st.slot[d]) owned twice")
+                }
+            }
+            // Meanwhile the held borders' runners are on their way: owned by nobody, never lost.
+            let inFlight = t < 110 ? held.reduce(0) { $0 + $1.handovers.count } : 0
+            #expect(owned.count + inFlight == whole.world.store.count,
+                    "tick \(t): \(owned.count) entities owned and \(inFlight) on their way, \(whole.world.store.count) in the scene")
+        }
+        #expect(held.contains { !$0.handovers.isEmpty }, "the lost borders carried handovers")
+        #expect(lateTaken == held.reduce(0) { $0 + $1.handovers.count })
+    }
+
     @Test func aSceneThatCannotBeSplitOrABadLayoutIsRefusedWithTheReason() throws {
         var m = try SceneManifest.load(path: SharedTracking.root.appendingPathComponent("Scenes/factory.scene.json").path)
         m.seed = 1

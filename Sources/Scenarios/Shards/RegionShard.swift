@@ -126,6 +126,23 @@ public final class RegionShard {
         return messages
     }
 
+    /// Takes in handovers that came in a border of an earlier tick (a neighbour that was
+    /// missing, NATS away and back): their entity is this region's now, whatever tick its
+    /// values are of (it stood still meanwhile), so it is never lost. One held here as a
+    /// ghost becomes this region's as it is; one this region owns is left as it is. Returns
+    /// how many were taken in.
+    public func adopt(late records: [EntityRecord]) -> Int {
+        var taken = 0
+        for r in records {
+            if ghosts.remove(r.slot) != nil {
+                taken += 1; handedIn += 1
+            } else if scene.world.store.dense(ofSlot: Int(r.slot)) == nil, (try? scene.world.adopt(r)) != nil {
+                taken += 1; handedIn += 1
+            }
+        }
+        return taken
+    }
+
     /// Takes in every neighbour's border message of the tick `border()` last made: their
     /// handovers become this region's, their ghosts are added.
     public func receive(_ borders: [BorderMessage]) throws {

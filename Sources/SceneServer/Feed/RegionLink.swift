@@ -47,6 +47,8 @@ final class RegionLink {
     /// Borders that came for ticks still to come, by neighbour.
     private var early: [Int: [BorderMessage]] = [:]
     private(set) var missing = Set<Int>()
+    /// Per neighbour: the latest tick it sent a border of, and when (uptime ns).
+    private var heard: [Int: (tick: UInt64, at: UInt64)] = [:]
     private var lastMissingLog: [Int: UInt64] = [:]
     private var first = true
 
@@ -114,11 +116,16 @@ final class RegionLink {
         let tick = shard.expecting
         let wanted = Set(shard.layout.neighbours(shard.index))
         var got: [Int: BorderMessage] = [:]
+        var late: [EntityRecord] = []
         func sort(_ messages: [BorderMessage]) {
-            for m in messages where wanted.contains(m.from) {
-                if m.tick == tick { got[m.from] = m } else if m.tick > tick { early[m.from, default: []].append(m) }
-                // Older ones come from a neighbour that was said missing meanwhile, or say
-                // ready (tick 0): dropped.
+            let now = DispatchTime.now().uptimeNanoseconds
+            for m in messages where wanted.contains(m.from) && m.tick >= 1 {
+                if m.tick >= heard[m.from]?.tick ?? 0 { heard[m.from] = (m.tick, now) }
+                if m.tick == tick { got[m.from] = m } else if m.tick > tick { early[m.from, default: []].append(m) } else {
+                    // A border of an earlier tick (a neighbour said missing, NATS away and back):
+                    // its ghosts are stale, but its handovers are nobody's but this region's now.
+                    late += m.handovers
+                }
             }
         }
         for k in wanted { if let list = early[k] { early[k] = nil; sort(list) } }
@@ -131,12 +138,19 @@ final class RegionLink {
                     return nil
                 }
             })
-            // A missing neighbour is not waited for; it is back when its border of this tick came.
-            let waiting = wanted.subtracting(got.keys).subtracting(missing)
+            // A missing neighbour is not waited for, unless it was heard from lately at a tick it
+            // can reach within the wait (it is alive and a little behind: waiting lets it
+            // catch up); it is back when its border of this tick came.
+            let reach = UInt64(limit * Double(max(1, (1 / shard.scene.world.dt).rounded())))
+            let returning = missing.filter { k in
+                guard let h = heard[k] else { return false }
+                return h.tick + reach >= tick && DispatchTime.now().uptimeNanoseconds < h.at + UInt64(limit * 1e9)
+            }
+            let waiting = wanted.subtracting(got.keys).subtracting(missing.subtracting(returning))
             if waiting.isEmpty { break }
             let now = DispatchTime.now().uptimeNanoseconds
             if now >= deadline {
-                for k in waiting { declareMissing(k, tick: tick) }
+                for k in waiting where !missing.contains(k) { declareMissing(k, tick: tick) }
                 metrics.regionWaitsTimedOut.increment()
                 break
             }
@@ -152,6 +166,11 @@ final class RegionLink {
             try shard.receive(Array(got.values))
         } catch {
             logger.error("a neighbour's border could not be taken in", metadata: ["error": "\(error)"])
+        }
+        if !late.isEmpty {
+            let taken = shard.adopt(late: late)
+            metrics.regionLateHandovers.increment(by: Int64(taken))
+            logger.notice("handovers of an earlier tick taken in", metadata: ["entities": "\(taken)", "tick": "\(tick)"])
         }
     }
 
