@@ -48,46 +48,26 @@ struct MarathonBehaviour: Behaviour {
             // Congestion and drafting from the runners just ahead (through the grid).
             var blocked = false, drafting = false
             var aheadSpeed = Float.infinity
-            // Every runner in reach counts, whatever order the grid holds them in: the result is
-            // then the same in one process and in region shards whose stores hold the same
-            // runners in other orders (docs/SCALEOUT.md, "Region shards"). Blocked: someone
-            // 0.2 to 1.2 m ahead and within 0.55 m aside (the slowest of them sets the pace);
-            // else drafting: someone 1.2 to 2.2 m ahead within 0.4 m. Each zone reads only the
-            // grid cells under its strip, and stops as soon as more cannot change the result.
-            let here = SIMD2(x, y)
-            @inline(__always) func cells(along a: Float, _ b: Float, side w: Float) -> (Int, Int, Int, Int) {
-                // The strip's bounding box, a centimetre wider so rounding never leaves out a
-                // runner the zone's test takes.
-                let a0 = dir * a, a1 = dir * b, n = normal * w, pad = SIMD2<Float>(repeating: 0.01)
-                let lo = here + pointwiseMin(pointwiseMin(a0 - n, a0 + n), pointwiseMin(a1 - n, a1 + n)) - pad
-                let hi = here + pointwiseMax(pointwiseMax(a0 - n, a0 + n), pointwiseMax(a1 - n, a1 + n)) + pad
-                return (grid.column(lo.x), grid.column(hi.x), grid.row(lo.y), grid.row(hi.y))
-            }
-            var slowest2 = Float.infinity   // the slowest blocker's speed, squared
-            let (ac0, ac1, ar0, ar1) = cells(along: 0.2, 1.2, side: 0.55)
-            zoneA: for row in ar0...ar1 {
-                for k in Int(c.cellStart[row * columns + ac0])..<Int(c.cellStart[row * columns + ac1 + 1]) {
+            let c0 = grid.column(x - 2.2), c1 = grid.column(x + 2.2), r0 = grid.row(y - 2.2), r1 = grid.row(y + 2.2)
+            var seen = 0
+            scan: for row in r0...r1 {
+                for k in Int(c.cellStart[row * columns + c0])..<Int(c.cellStart[row * columns + c1 + 1]) {
                     let j = Int(c.gridEntries[k])
                     if j == i { continue }
+                    seen += 1
+                    // In a packed field a runner reacts to the first few it meets, not to
+                    // everyone: the grid lists each cell's runners by slot
+                    // (`World.canonicalCellOrder`), so which few depends on who is there, not
+                    // on the store's order, and region shards meet the same ones as one
+                    // process (docs/SCALEOUT.md, "Region shards").
+                    if seen > 24 || (blocked && drafting) { break scan }
                     let rel = SIMD2(c.gridX[k] - x, c.gridY[k] - y)
                     let along = (rel * dir).sum(), side = abs((rel * normal).sum())
-                    guard along > 0.2 && along < 1.2 && side < 0.55 else { continue }
-                    blocked = true
-                    slowest2 = min(slowest2, c.vx[j] * c.vx[j] + c.vy[j] * c.vy[j])
-                    // The pace is at least 0.3 m/s: nobody slower can change it.
-                    if slowest2 <= 0.09 { break zoneA }
-                }
-            }
-            if blocked {
-                aheadSpeed = slowest2.squareRoot()
-            } else {
-                let (bc0, bc1, br0, br1) = cells(along: 1.2, 2.2, side: 0.4)
-                zoneB: for row in br0...br1 {
-                    for k in Int(c.cellStart[row * columns + bc0])..<Int(c.cellStart[row * columns + bc1 + 1]) {
-                        if Int(c.gridEntries[k]) == i { continue }
-                        let rel = SIMD2(c.gridX[k] - x, c.gridY[k] - y)
-                        let along = (rel * dir).sum(), side = abs((rel * normal).sum())
-                        if along >= 1.2 && along < 2.2 && side < 0.4 { drafting = true; break zoneB }
+                    if along > 0.2 && along < 1.2 && side < 0.55 {
+                        blocked = true
+                        aheadSpeed = min(aheadSpeed, (c.vx[j] * c.vx[j] + c.vy[j] * c.vy[j]).squareRoot())
+                    } else if along >= 1.2 && along < 2.2 && side < 0.4 {
+                        drafting = true
                     }
                 }
             }

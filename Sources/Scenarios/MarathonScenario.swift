@@ -130,9 +130,10 @@ public final class MarathonScenario: Scenario {
 
     public var sceneWideEvents: Set<SceneEvent.Kind> { [Event.leaderboard] }
 
-    /// A runner reads the runners within 2.2 m ahead and 0.55 m aside (2.27 m at most) and
-    /// moves at most twice its pace, under 13 m/s, in a tick; half a metre to spare.
-    public func regionReach(dt: Float) -> Float? { 2.27 + 26 * dt + 0.5 }
+    /// A runner meets the runners of the grid cells (2 m) that its ±2.2 m box touches, so up
+    /// to 4.2 m away, and moves at most twice its pace, under 13 m/s, in a tick; half a metre
+    /// to spare.
+    public func regionReach(dt: Float) -> Float? { max(2.2 + 2, 26 * dt) + 0.5 }
 
     public func afterStep(_ world: World) -> [SceneEvent] {
         var out: [SceneEvent] = []
@@ -154,22 +155,30 @@ public final class MarathonScenario: Scenario {
             }
         }
         // The ten furthest runners, once a second.
-        if world.tick % UInt64(tickRate) == 0, let run = columns?.run {
-            var best: [(Float, UInt32)] = []
-            let store = world.store
-            for i in 0..<store.count where store.kind[i] == Self.runner.code || store.kind[i] == Self.participant.code {
-                let distance = store[run, dense: i]
-                if best.count < 10 || distance > best[best.count - 1].0 {
-                    best.append((distance, store.slot[i]))
-                    best.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
-                    if best.count > 10 { best.removeLast() }
-                }
-            }
-            for (rank, (_, slot)) in best.enumerated() {
-                out.append(SceneEvent(tick: world.tick, entity: slot, kind: Event.leaderboard, value: Float(rank + 1)))
+        if let r = ranking(world, include: { _ in true }) {
+            for (rank, e) in r.entries.enumerated() {
+                out.append(SceneEvent(tick: world.tick, entity: e.slot, kind: r.kind, value: Float(rank + 1)))
             }
         }
         return out
+    }
+
+    /// The ten furthest runners and participants, once a second (a region shard's own, for
+    /// region shards to merge: docs/SCALEOUT.md).
+    public func ranking(_ world: World, include: (Int) -> Bool) -> SceneRanking? {
+        let tickRate = max(1, Int((1 / world.dt).rounded()))
+        guard world.tick % UInt64(tickRate) == 0, let run = columns?.run else { return nil }
+        var best: [RankEntry] = []
+        let store = world.store
+        for i in 0..<store.count where (store.kind[i] == Self.runner.code || store.kind[i] == Self.participant.code) && include(i) {
+            let e = RankEntry(score: store[run, dense: i], slot: store.slot[i])
+            if best.count < 10 || RankEntry.before(e, best[best.count - 1]) {
+                best.append(e)
+                best.sort(by: RankEntry.before)
+                if best.count > 10 { best.removeLast() }
+            }
+        }
+        return SceneRanking(kind: Event.leaderboard, size: 10, entries: best)
     }
 }
 

@@ -43,10 +43,37 @@ public protocol Scenario: AnyObject {
     /// What an operator should know about how the scene was built from its data (a replay's
     /// rate and resampling, samples left out): logged by `serve`, printed by `scenes validate`.
     var notes: [String] { get }
-    /// Metres around an entity that one tick of its behaviour reads or can move it, for a
-    /// tick of `dt` seconds: the ghost depth of region shards. nil: the scene cannot be split
-    /// into regions (its behaviour reads further, or depends on the order it sees entities in).
+    /// Metres around an entity within which one tick of its behaviour reads other entities
+    /// (the grid cells it scans, whole) or can move it, for a tick of `dt` seconds: the ghost
+    /// depth of region shards. nil: the scene cannot be split into regions. A scene that can
+    /// reads each grid cell's entities in slot order (`World.canonicalCellOrder`).
     func regionReach(dt: Float) -> Float?
+    /// A scene-wide ranking the scenario sends as events (the marathon's ten furthest), for
+    /// region shards to merge: on the ticks it ranks, the event kind, how many ranks, and the
+    /// best entries (score, slot; higher scores first, then lower slots) among the entities
+    /// `include` admits. nil on other ticks, or for a scenario that ranks nothing.
+    func ranking(_ world: World, include: (Int) -> Bool) -> SceneRanking?
+}
+
+/// One tick's ranking of the entities of a world or of a region of it (`Scenario.ranking`).
+public struct SceneRanking: Sendable, Equatable {
+    public var kind: SceneEvent.Kind
+    public var size: Int
+    public var entries: [RankEntry]
+    public init(kind: SceneEvent.Kind, size: Int, entries: [RankEntry]) { self.kind = kind; self.size = size; self.entries = entries }
+
+    /// The best `size` of several regions' entries, in rank order.
+    public static func merge(_ lists: [[RankEntry]], size: Int) -> [RankEntry] {
+        Array(lists.joined().sorted(by: RankEntry.before).prefix(size))
+    }
+}
+
+public struct RankEntry: Sendable, Equatable {
+    public var score: Float
+    public var slot: UInt32
+    public init(score: Float, slot: UInt32) { self.score = score; self.slot = slot }
+    /// Rank order: higher scores first, ties to the lower slot.
+    public static func before(_ a: RankEntry, _ b: RankEntry) -> Bool { a.score > b.score || (a.score == b.score && a.slot < b.slot) }
 }
 
 extension Scenario {
@@ -60,6 +87,7 @@ extension Scenario {
     public var participantHost: (any ParticipantHost)? { nil }
     public var notes: [String] { [] }
     public func regionReach(dt: Float) -> Float? { nil }
+    public func ranking(_ world: World, include: (Int) -> Bool) -> SceneRanking? { nil }
 }
 
 /// The scenarios this build knows, by the name a manifest uses.

@@ -144,6 +144,8 @@ public enum SceneLoader {
         let room = manifest.participants.joinable && scenario.participantHost != nil ? manifest.participants.maxParticipants : 0
         let world = World(bounds: bounds, capacity: scenario.capacity + room, seed: manifest.seed, dt: 1 / Float(manifest.tickRate),
                           behaviour: StandStill(), obstacles: obstacles, workers: workers)
+        // A scene that can be split into regions reads neighbours in an order of their own.
+        world.canonicalCellOrder = scenario.regionReach(dt: world.dt) != nil
         world.behaviour = try scenario.populate(world, seed: manifest.seed)
         // Tick 0's post-step: the state the first frame shows (a replay's first frame, the
         // factory's first telemetry). Its events and changes go to nobody: a subscriber's first

@@ -2,7 +2,8 @@
 ///
 /// Entities outside `bounds` are filed in the nearest border cell, so every query
 /// still finds them: cells narrow the search, exact coordinates decide membership.
-/// Within a cell, entities are ordered by dense index, which keeps queries deterministic.
+/// Within a cell, entities are ordered by dense index, which keeps queries deterministic, or
+/// by slot after `orderCells` (a world with `canonicalCellOrder`).
 /// Entries are dense indices of the arrays the grid was built from (not slots).
 public struct UniformGrid: Sendable {
     public let bounds: Rect
@@ -115,6 +116,40 @@ public struct UniformGrid: Sendable {
                             let i = Int(order[k])
                             outX[k] = xs[i]
                             outY[k] = ys[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Orders each cell's entries by `keys[entry]` (the entities' slots), moving the position
+    /// copies with them: the order a behaviour meets a cell's entities in is then a function
+    /// of which entities are there, not of how the store happens to list them (region shards
+    /// hold the same entities in other orders). Insertion sort per cell: the entries arrive
+    /// nearly sorted (the store is re-sorted into this order every few ticks).
+    mutating func orderCells(by keys: UnsafeBufferPointer<UInt32>, workers: Int = 1) {
+        let cells = cellCount
+        cellStart.withUnsafeBufferPointer { start in
+            entries.withUnsafeMutableBufferPointer { e in
+                px.withUnsafeMutableBufferPointer { gx in
+                    py.withUnsafeMutableBufferPointer { gy in
+                        let start = SharedReads(start), keys = SharedReads(keys)
+                        let e = DisjointWrites(e), gx = DisjointWrites(gx), gy = DisjointWrites(gy)
+                        parallelFor(count: cells, workers: workers, blockSize: max(1 << 14, cells / (4 * max(workers, 1)))) { range, _ in
+                            for c in range {
+                                let from = Int(start[c]), to = Int(start[c + 1])
+                                guard to - from > 1 else { continue }
+                                for k in (from + 1)..<to {
+                                    let entry = e[k], x = gx[k], y = gy[k], key = keys[Int(entry)]
+                                    var m = k
+                                    while m > from && keys[Int(e[m - 1])] > key {
+                                        e[m] = e[m - 1]; gx[m] = gx[m - 1]; gy[m] = gy[m - 1]
+                                        m -= 1
+                                    }
+                                    e[m] = entry; gx[m] = x; gy[m] = y
+                                }
+                            }
                         }
                     }
                 }

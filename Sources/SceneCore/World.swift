@@ -140,6 +140,11 @@ public final class World {
 
     /// Ticks between re-sorts of the entity arrays into grid-cell order.
     public var resortInterval = 8
+    /// Each grid cell lists its entities by slot (`UniformGrid.orderCells`), so a behaviour
+    /// that reads the first few neighbours it meets reads the same ones whatever order the
+    /// store holds them in: what region shards need (their stores hold owned entities and
+    /// ghosts in other orders than one process's).
+    public var canonicalCellOrder = false
     private var floatScratch: ContiguousArray<Float> = []
     private var byteScratch: ContiguousArray<UInt8> = []
     private var slotScratch: ContiguousArray<UInt32> = []
@@ -152,6 +157,9 @@ public final class World {
         // that the grid's entry k is dense index k and neighbours are close in memory.
         store.x.withUnsafeBufferPointer { x in
             store.y.withUnsafeBufferPointer { y in self.grid.rebuild(x: x, y: y, workers: self.workers) }
+        }
+        if canonicalCellOrder {
+            store.slot.withUnsafeBufferPointer { slots in self.grid.orderCells(by: slots, workers: self.workers) }
         }
         // Re-sorting costs as much as it saves when done every tick; entities move a few
         // centimetres a tick, so every `resortInterval` ticks keeps memory order close to

@@ -232,6 +232,7 @@ final class RunnerState {
                 if let region {
                     absorb(region.shard.tick())
                     region.exchange()
+                    pendingEvents += region.shard.takeRankEvents()
                 } else {
                     absorb(scene.tick())
                 }

@@ -1,4 +1,5 @@
 import NIOCore
+import Scenarios
 import SceneCore
 import Testing
 @testable import SceneServer
@@ -50,6 +51,37 @@ struct FeedMessagesTests {
 
     /// An answer too large for one NATS message: parts under the limit, in order, the last one
     /// marked; put together they are the whole answer.
+    /// Region shards' messages: a border with handovers, ghosts (a key, columns, attributes)
+    /// and a ranking; a tick end with its region; a key request for a given tick; a region's
+    /// answer.
+    @Test func regionShardPayloadsRoundTrip() throws {
+        let r = EntityRecord(slot: 70_000, generation: 3, kind: 1, x: 12.5, y: -0.25, vx: 5.5, vy: 0, goalX: .nan, goalY: 1, speed: 4.2,
+                             columns: [Float(1234.5).bitPattern, 7, UInt32.max], attributes: [1, 2, 3, 4], key: "bib-7 ü")
+        var g = r
+        g.slot = 9; g.key = nil; g.attributes = []; g.goalX = 0
+        let b = BorderMessage(tick: 1 << 33, from: 2, to: 1, handovers: [r], ghosts: [g, g], ranking: [RankEntry(score: 42.5, slot: 9)], received: 77)
+        let back = try FeedBorder.decode(FeedBorder.encode(b))
+        #expect(back.tick == b.tick && back.from == 2 && back.to == 1 && back.received == 77 && back.ranking == b.ranking)
+        #expect(back.handovers.count == 1 && back.ghosts.count == 2 && back.ghosts[0] == g)
+        // NaN does not equal itself: compare the bits.
+        #expect(back.handovers[0].goalX.bitPattern == r.goalX.bitPattern && back.handovers[0].key == r.key && back.handovers[0].columns == r.columns)
+        let ready = try FeedBorder.decode(FeedBorder.encode(BorderMessage(tick: 0, from: 0, to: 1)))
+        #expect(ready.tick == 0 && ready.handovers.isEmpty && ready.ranking == nil)
+
+        let end = FeedTick(tick: 5, serverTimeMicros: 6, entities: 7, advanced: true, region: FeedRegion(index: 1, regions: 2, hash: .max))
+        #expect(try FeedTick.decode(end.encoded()) == end)
+        let ask = FeedKeyRequest(request: 4, cells: [1, 9], snapshot: true, geometry: .some(nil), at: 123)
+        #expect(try FeedKeyRequest.decode(ask.encoded()) == ask)
+        let answer = try FeedKeyReply.decode(FeedKeyReply(request: 4, tick: 123, last: true, keyframes: [], frames: [], region: (1, 2)).encoded())
+        #expect(answer.region?.index == 1 && answer.region?.regions == 2 && answer.last)
+        // A region beyond the count, a record count beyond the bytes: refused.
+        var bad = ByteBuffer(); bad.writeVarint(1); bad.writeVarint(1); bad.writeVarint(1); bad.writeInteger(UInt8(9)); bad.writeVarint(2); bad.writeVarint(2)
+        bad.writeInteger(UInt64(0))
+        #expect(throws: WireError.self) { try FeedTick.decode(bad) }
+        var many = ByteBuffer(); for v in [1, 0, 1, 0, 1_000_000] { many.writeVarint(UInt64(v)) }
+        #expect(throws: WireError.self) { try FeedBorder.decode(many) }
+    }
+
     @Test func anAnswerIsCutIntoPartsUnderTheLimit() throws {
         var rng = SeededGenerator(seed: 0xfeed)
         let keyframes = (0..<200).map { c -> ByteBuffer in
@@ -82,6 +114,8 @@ struct FeedMessagesTests {
             FeedKeyRequest(request: 3, cells: [1, 2, 3], snapshot: true, geometry: .some(WireArea(minX: 0, minY: 0, maxX: 1, maxY: 1))).encoded(),
             FeedKeyReply(request: 3, tick: 9, last: true, keyframes: [CellBlock.drop(cell: 4)], frames: []).encoded(),
             FeedExtras(tick: 1, frames: [SharedFrame(.events(subscription: 0, tick: 1, events: []))!]).encoded(),
+            FeedBorder.encode(BorderMessage(tick: 3, from: 0, to: 1, handovers: [EntityRecord(slot: 1, generation: 0, kind: 1, x: 1, y: 2, vx: 0, vy: 0,
+                goalX: 0, goalY: 0, speed: 1, columns: [1, 2], attributes: [3], key: "k")], ranking: [RankEntry(score: 1, slot: 1)], received: 2)),
         ]
         func tryAll(_ b: ByteBuffer) {
             _ = try? FeedTick.decode(b)
@@ -91,6 +125,7 @@ struct FeedMessagesTests {
             _ = try? FeedScene.decode(b)
             _ = try? FeedCell.decode(b)
             _ = try? FeedWire.message(b)
+            _ = try? FeedBorder.decode(b)
         }
         for g in good {
             for n in 0..<g.readableBytes { tryAll(g.getSlice(at: g.readerIndex, length: n)!) }

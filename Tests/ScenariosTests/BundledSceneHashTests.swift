@@ -14,7 +14,7 @@ import Testing
 
     @Test(arguments: [
         ("district", UInt64(2126036552269796889), 2000),
-        ("marathon", 15966410348166558429, 2300),   // every neighbour in reach counts since region shards (was 14028899088350864767)
+        ("marathon", 6288311333642762140, 2300),   // grid cells list runners by slot since region shards (was 14028899088350864767)
         ("football-live", 10710045785625170238, 23),
         ("factory", 4386051732389523183, 50),
         ("football-replay", 9962789833270959803, 26),   // frame-true since protocol v2 (was 4349835501945881493)

@@ -9,8 +9,16 @@ public struct BorderMessage: Equatable, Sendable {
     public var to: Int
     public var handovers: [EntityRecord]
     public var ghosts: [EntityRecord]
-    public init(tick: UInt64, from: Int, to: Int, handovers: [EntityRecord] = [], ghosts: [EntityRecord] = []) {
-        self.tick = tick; self.from = from; self.to = to; self.handovers = handovers; self.ghosts = ghosts
+    /// On the ticks the scenario ranks: the sender's best entries (sent to every region, not
+    /// only neighbours, which then get nothing else).
+    public var ranking: [RankEntry]?
+    /// The last tick of a border from `to` that `from` took in: the handovers `to` sent up
+    /// to it arrived, and `to` may forget them.
+    public var received: UInt64
+    public init(tick: UInt64, from: Int, to: Int, handovers: [EntityRecord] = [], ghosts: [EntityRecord] = [], ranking: [RankEntry]? = nil,
+                received: UInt64 = 0) {
+        self.tick = tick; self.from = from; self.to = to; self.handovers = handovers; self.ghosts = ghosts; self.ranking = ranking
+        self.received = received
     }
 }
 
@@ -35,6 +43,15 @@ public final class RegionShard {
     public private(set) var handedIn = 0
     /// Entities that left the region for one that is not a neighbour (kept here meanwhile).
     public private(set) var strays = 0
+    /// Handovers sent to each neighbour and not yet acknowledged (its border saying it took
+    /// in ours of that tick), by the tick they were sent: sent again until they are, so a
+    /// border lost on the way (NATS away) loses nobody. The last tick of each neighbour's
+    /// border taken in, which this region's borders acknowledge.
+    private var unacknowledged: [Int: [(tick: UInt64, records: [EntityRecord])]] = [:]
+    private var lastReceived: [Int: UInt64] = [:]
+    /// Handovers sent again so far.
+    public private(set) var resent = 0
+
     /// The tick whose borders `receive` expects next (0: none yet, the first tick's ghosts are
     /// made from the whole scene at the start).
     public private(set) var expecting: UInt64 = 0
@@ -77,15 +94,31 @@ public final class RegionShard {
     /// The entities this region owns.
     public var owned: Int { scene.world.store.count - ghosts.count }
 
+    /// This tick's ranking of the region's own entities, until `receive` merged the others'.
+    public private(set) var ranking: SceneRanking?
+    /// The ranking's events of the region's own entities, with their ranks in the whole scene
+    /// (made by `receive`, taken by the server).
+    private var rankEvents: [SceneEvent] = []
+
     /// The scene's tick, keeping the events and attribute changes of owned entities only (a
-    /// ghost's are its owner's to send).
+    /// ghost's are its owner's to send). The scene's ranking events are left out: they come
+    /// from `takeRankEvents()` once every region's ranking is merged.
     public func tick() -> TickOutput {
         var out = scene.tick()
         if !ghosts.isEmpty {
             out.events.removeAll { ghosts.contains($0.entity) }
             out.attributeChanges.removeAll { ghosts.contains($0.slot) }
         }
+        ranking = scene.scenario.ranking(scene.world) { owns(dense: $0) }
+        if let r = ranking { out.events.removeAll { $0.kind == r.kind } }
         return out
+    }
+
+    /// The ranking events of this region's entities with their ranks among every region's
+    /// (after `receive`), in rank order.
+    public func takeRankEvents() -> [SceneEvent] {
+        defer { rankEvents = [] }
+        return rankEvents
     }
 
     /// After `tick()`: drops the ghosts, releases the entities that left the region, and
@@ -96,7 +129,7 @@ public final class RegionShard {
         for s in ghosts { _ = world.release(slot: s) }
         ghosts.removeAll(keepingCapacity: true)
         let tick = world.tick
-        var messages = layout.neighbours(index).map { BorderMessage(tick: tick, from: index, to: $0) }
+        var messages = layout.neighbours(index).map { BorderMessage(tick: tick, from: index, to: $0, received: lastReceived[$0] ?? 0) }
         func message(to k: Int) -> Int? { messages.firstIndex { $0.to == k } }
         var leaving: [(UInt32, Int)] = []
         let store = world.store
@@ -121,6 +154,23 @@ public final class RegionShard {
             for (m, message) in messages.enumerated() where layout.nearRegion(message.to, x: staying.x[d]) { near[m].append(staying.slot[d]) }
         }
         for m in messages.indices { messages[m].ghosts = near[m].sorted().compactMap { world.record(slot: $0) } }
+        // Handovers: kept until acknowledged. A neighbour acknowledges ours of tick T in its
+        // border of T + 1 at the latest, so those of T - 2 and before still unacknowledged were
+        // lost or their region is away: sent again (a region that has one already ignores it).
+        for m in messages.indices {
+            let k = messages[m].to
+            let again = (unacknowledged[k] ?? []).filter { $0.tick + 2 <= tick }.flatMap(\.records)
+            if !again.isEmpty { resent += again.count }
+            if !messages[m].handovers.isEmpty { unacknowledged[k, default: []].append((tick, messages[m].handovers)) }
+            messages[m].handovers += again
+        }
+        // A ranking goes to every region.
+        if let r = ranking {
+            for m in messages.indices { messages[m].ranking = r.entries }
+            for k in 0..<layout.regions where k != index && !layout.neighbours(index).contains(k) {
+                messages.append(BorderMessage(tick: tick, from: index, to: k, ranking: r.entries))
+            }
+        }
         for r in keptAsGhosts where (try? world.adopt(r)) != nil { ghosts.insert(r.slot) }
         expecting = tick
         return messages
@@ -132,15 +182,27 @@ public final class RegionShard {
     /// ghost becomes this region's as it is; one this region owns is left as it is. Returns
     /// how many were taken in.
     public func adopt(late records: [EntityRecord]) -> Int {
-        var taken = 0
-        for r in records {
-            if ghosts.remove(r.slot) != nil {
-                taken += 1; handedIn += 1
-            } else if scene.world.store.dense(ofSlot: Int(r.slot)) == nil, (try? scene.world.adopt(r)) != nil {
-                taken += 1; handedIn += 1
-            }
+        records.reduce(0) { $0 + (take($1) ? 1 : 0) }
+    }
+
+    /// Takes in one handover, on time, late or sent again: a ghost becomes this region's as it
+    /// is, an entity this region owns already is left alone (a handover sent again whose
+    /// first copy came), else the record is adopted. It is no longer owed to a neighbour.
+    @discardableResult
+    private func take(_ r: EntityRecord) -> Bool {
+        for k in unacknowledged.keys {
+            for i in unacknowledged[k]!.indices { unacknowledged[k]![i].records.removeAll { $0.slot == r.slot } }
         }
-        return taken
+        if ghosts.remove(r.slot) != nil { handedIn += 1; return true }
+        guard scene.world.store.dense(ofSlot: Int(r.slot)) == nil, (try? scene.world.adopt(r)) != nil else { return false }
+        handedIn += 1
+        return true
+    }
+
+    /// A neighbour's border says which of this region's borders it took in.
+    public func acknowledged(_ b: BorderMessage) {
+        unacknowledged[b.from]?.removeAll { $0.tick <= b.received }
+        if b.tick > lastReceived[b.from] ?? 0 { lastReceived[b.from] = b.tick }
     }
 
     /// Takes in every neighbour's border message of the tick `border()` last made: their
@@ -151,13 +213,23 @@ public final class RegionShard {
         }
         let world = scene.world
         for b in borders.sorted(by: { $0.from < $1.from }) {
-            for r in b.handovers { try world.adopt(r); handedIn += 1 }
+            acknowledged(b)
+            for r in b.handovers { take(r) }
         }
         for b in borders.sorted(by: { $0.from < $1.from }) {
             for r in b.ghosts where world.store.dense(ofSlot: Int(r.slot)) == nil {
                 try world.adopt(r)
                 ghosts.insert(r.slot)
             }
+        }
+        if let r = ranking {
+            // The scene's best of every region's best; this region says the ranks of its own.
+            let merged = SceneRanking.merge([r.entries] + borders.compactMap(\.ranking), size: r.size)
+            let mine = Set(r.entries.map(\.slot))
+            rankEvents = merged.enumerated().compactMap { rank, e in
+                mine.contains(e.slot) ? SceneEvent(tick: world.tick, entity: e.slot, kind: r.kind, value: Float(rank + 1)) : nil
+            }
+            ranking = nil
         }
     }
 }

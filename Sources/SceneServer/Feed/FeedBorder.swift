@@ -4,20 +4,27 @@ import SceneCore
 import SceneWire
 
 /// A region shard's border message on NATS (`scene.S.region.K.border`, docs/SCALEOUT.md):
-/// `varint tick`, `varint from`, `varint to`, `varint` handovers and their records, `varint`
+/// `varint tick`, `varint from`, `varint to`, `varint received` (the last tick of a border from
+/// `to` that `from` took in), `varint` handovers and their records, `varint`
 /// ghosts and theirs. A record: `varint slot`, `varint generation`, `u8 kind`, seven f32 (x,
 /// y, vx, vy, goalX, goalY, speed, bits in network order), `varint` columns and each `u32`,
 /// `varint` attributes and each `u32`, `varint` key length plus one (0: no key) and its UTF-8.
+/// On the ticks the scenario ranks, then: `varint` entries plus one, each `f32` score and
+/// `varint slot` (a border to a region that is no neighbour carries only this).
 package enum FeedBorder {
     /// Most records in one message, columns and attributes in one record, bytes of a key.
     static let maxRecords = 1 << 22, maxColumns = 64, maxAttributes = 8, maxKeyBytes = 256
 
     package static func encode(_ m: BorderMessage) -> ByteBuffer {
         var out = ByteBufferAllocator().buffer(capacity: 16 + (m.handovers.count + m.ghosts.count) * 72)
-        out.writeVarint(m.tick); out.writeVarint(UInt64(m.from)); out.writeVarint(UInt64(m.to))
+        out.writeVarint(m.tick); out.writeVarint(UInt64(m.from)); out.writeVarint(UInt64(m.to)); out.writeVarint(m.received)
         for list in [m.handovers, m.ghosts] {
             out.writeVarint(UInt64(list.count))
             for r in list { write(r, into: &out) }
+        }
+        if let ranking = m.ranking {
+            out.writeVarint(UInt64(ranking.count + 1))
+            for e in ranking { out.writeInteger(e.score.bitPattern); out.writeVarint(UInt64(e.slot)) }
         }
         return out
     }
@@ -38,7 +45,7 @@ package enum FeedBorder {
 
     package static func decode(_ payload: ByteBuffer) throws(WireError) -> BorderMessage {
         var b = payload
-        let tick = try b.readVarint(), from = try b.readVarint(), to = try b.readVarint()
+        let tick = try b.readVarint(), from = try b.readVarint(), to = try b.readVarint(), received = try b.readVarint()
         guard from < 65_536, to < 65_536 else { throw .malformed("border regions") }
         var lists: [[EntityRecord]] = []
         for _ in 0..<2 {
@@ -50,8 +57,20 @@ package enum FeedBorder {
             for _ in 0..<n { list.append(try read(&b)) }
             lists.append(list)
         }
+        var ranking: [RankEntry]?
+        if b.readableBytes > 0 {
+            let n = try b.readVarint()
+            guard n >= 1, n - 1 <= 1024 else { throw .malformed("border ranking count") }
+            var entries: [RankEntry] = []
+            for _ in 0..<(n - 1) {
+                let score = Float(bitPattern: try b.readInt("rank score", as: UInt32.self)), slot = try b.readVarint()
+                guard slot <= UInt64(Int32.max) else { throw .malformed("border ranking slot") }
+                entries.append(RankEntry(score: score, slot: UInt32(slot)))
+            }
+            ranking = entries
+        }
         guard b.readableBytes == 0 else { throw .malformed("bytes after the border's records") }
-        return BorderMessage(tick: tick, from: Int(from), to: Int(to), handovers: lists[0], ghosts: lists[1])
+        return BorderMessage(tick: tick, from: Int(from), to: Int(to), handovers: lists[0], ghosts: lists[1], ranking: ranking, received: received)
     }
 
     static func read(_ b: inout ByteBuffer) throws(WireError) -> EntityRecord {

@@ -59,7 +59,8 @@ final class RegionLink {
         self.logger = logger
         self.metrics = metrics
         let scene = shard.scene.name
-        for k in shard.layout.neighbours(shard.index) { outSubjects[k] = FeedSubjects.border(scene, region: k) }
+        // Borders go to neighbours; rankings to every region.
+        for k in 0..<shard.layout.regions where k != shard.index { outSubjects[k] = FeedSubjects.border(scene, region: k) }
         let inbox = self.inbox
         do {
             subscription = try connection.subscribe(FeedSubjects.border(scene, region: shard.index)) { inbox.add($0) }
@@ -75,7 +76,7 @@ final class RegionLink {
     /// 100 ms until every neighbour said so, then once more (a neighbour that said so is
     /// subscribed and hears it). Borders that come meanwhile are kept for their tick.
     func greetNeighbours() {
-        let wanted = Set(shard.layout.neighbours(shard.index))
+        let wanted = Set(outSubjects.keys)
         var ready = Set<Int>()
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(assignment.firstWait * 1e9)
         func hello() {
@@ -102,7 +103,7 @@ final class RegionLink {
     }
 
     /// After the shard's tick: sends its borders, waits for the neighbours' of the same tick
-    /// (or says them missing), and takes them in.
+    /// (or says them missing), and takes them in; on a ranking tick, every region's ranking.
     func exchange() {
         if first { greetNeighbours() }
         let borders = shard.border(absent: missing)
@@ -114,9 +115,10 @@ final class RegionLink {
             do { try connection.publish(subject, payload: payload) } catch { metrics.feedRefused.increment() }
         }
         let tick = shard.expecting
-        let wanted = Set(shard.layout.neighbours(shard.index))
+        // On a tick the scenario ranks, every region's ranking is waited for too.
+        let wanted = shard.ranking != nil ? Set(outSubjects.keys) : Set(shard.layout.neighbours(shard.index))
         var got: [Int: BorderMessage] = [:]
-        var late: [EntityRecord] = []
+        var late: [BorderMessage] = []
         func sort(_ messages: [BorderMessage]) {
             let now = DispatchTime.now().uptimeNanoseconds
             for m in messages where wanted.contains(m.from) && m.tick >= 1 {
@@ -124,7 +126,7 @@ final class RegionLink {
                 if m.tick == tick { got[m.from] = m } else if m.tick > tick { early[m.from, default: []].append(m) } else {
                     // A border of an earlier tick (a neighbour said missing, NATS away and back):
                     // its ghosts are stale, but its handovers are nobody's but this region's now.
-                    late += m.handovers
+                    late.append(m)
                 }
             }
         }
@@ -167,8 +169,9 @@ final class RegionLink {
         } catch {
             logger.error("a neighbour's border could not be taken in", metadata: ["error": "\(error)"])
         }
-        if !late.isEmpty {
-            let taken = shard.adopt(late: late)
+        for m in late { shard.acknowledged(m) }
+        if late.contains(where: { !$0.handovers.isEmpty }) {
+            let taken = shard.adopt(late: late.flatMap(\.handovers))
             metrics.regionLateHandovers.increment(by: Int64(taken))
             logger.notice("handovers of an earlier tick taken in", metadata: ["entities": "\(taken)", "tick": "\(tick)"])
         }
