@@ -46,6 +46,8 @@ public final class ServerMetrics: Sendable {
     let regionWaitsTimedOut: CoreMetrics.Counter
     /// Handovers that came in a border of an earlier tick (after an outage), taken in late.
     let regionLateHandovers: CoreMetrics.Counter
+    /// Handovers sent again (unacknowledged two ticks after they were first sent).
+    let regionHandoversResent: CoreMetrics.Counter
     private let regionMissing = Mutex<[Int: CoreMetrics.Gauge]>([:])
     private let scenes = Mutex<[String: SceneMetrics]>([:])
     private let refusals = Mutex<[UInt16: CoreMetrics.Counter]>([:])
@@ -76,6 +78,7 @@ public final class ServerMetrics: Sendable {
         regionBorderBytes = CoreMetrics.Counter(label: "twinscene_region_border_bytes_total", factory: f)
         regionWaitsTimedOut = CoreMetrics.Counter(label: "twinscene_region_waits_timed_out_total", factory: f)
         regionLateHandovers = CoreMetrics.Counter(label: "twinscene_region_late_handovers_total", factory: f)
+        regionHandoversResent = CoreMetrics.Counter(label: "twinscene_region_handovers_resent_total", factory: f)
     }
 
     /// 1 while the shard of region `k` has sent no border for longer than the wait.

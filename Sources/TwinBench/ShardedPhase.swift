@@ -61,6 +61,7 @@ enum ShardedPhase {
         let ticksKey = "twinscene_ticks_total{scene=\"marathon\"}"
         let handovers = delta(0, "twinscene_region_handovers_total") + delta(1, "twinscene_region_handovers_total")
         let bytes = delta(0, "twinscene_region_border_bytes_total") + delta(1, "twinscene_region_border_bytes_total")
+        let resent = delta(0, "twinscene_region_handovers_resent_total") + delta(1, "twinscene_region_handovers_resent_total")
         let ticks = max(1, delta(0, ticksKey))
         let sumKey = "twinscene_tick_duration_seconds_sum{scene=\"marathon\"}"
         let shardTickMs = 1000 * (delta(0, sumKey) + delta(1, sumKey)) / (2 * ticks)
@@ -73,6 +74,7 @@ enum ShardedPhase {
             BenchResult(name: "frames_compared_shards", unit: "frames", value: Double(common)),
             BenchResult(name: "handovers_per_s", unit: "entities/s", value: handovers / max(seconds, 0.001)),
             BenchResult(name: "cross_shard_bytes_per_tick", unit: "bytes", value: bytes / ticks),
+            BenchResult(name: "handovers_resent", unit: "entities", value: resent),
             BenchResult(name: "shard_tick_ms", unit: "ms", value: shardTickMs),
             BenchResult(name: "single_tick_ms", unit: "ms", value: singleTickMs),
         ]

@@ -106,11 +106,13 @@ final class RegionLink {
     /// (or says them missing), and takes them in; on a ranking tick, every region's ranking.
     func exchange() {
         if first { greetNeighbours() }
+        let (handedOut, resent) = (shard.handedOut, shard.resent)
         let borders = shard.border(absent: missing)
+        metrics.regionHandovers.increment(by: Int64(shard.handedOut - handedOut))
+        metrics.regionHandoversResent.increment(by: Int64(shard.resent - resent))
         for b in borders {
             guard let subject = outSubjects[b.to] else { continue }
             let payload = FeedBorder.encode(b)
-            metrics.regionHandovers.increment(by: Int64(b.handovers.count))
             metrics.regionBorderBytes.increment(by: Int64(payload.readableBytes))
             do { try connection.publish(subject, payload: payload) } catch { metrics.feedRefused.increment() }
         }
