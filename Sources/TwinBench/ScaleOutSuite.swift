@@ -24,6 +24,18 @@ import SceneWire
 package enum ScaleOutSuite {
     static let natsBinaries = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
 
+    /// A nats-server child on a free loopback port, and its URL; the caller stops it.
+    static func startBroker(_ binary: String) throws -> (Process, String) {
+        let port = ServedChild.randomPort()
+        let broker = Process()
+        broker.executableURL = URL(fileURLWithPath: binary)
+        broker.arguments = ["-a", "127.0.0.1", "-p", "\(port)"]
+        broker.standardOutput = FileHandle.nullDevice
+        broker.standardError = FileHandle.nullDevice
+        try broker.run()
+        return (broker, "nats://127.0.0.1:\(port)")
+    }
+
     package static func run(quick: Bool, scenesDir: String, log: (String) -> Void = { _ in }) async throws -> [BenchResult] {
         guard let nats = natsBinaries.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw BenchError("nats-server is not installed (apt-get install nats-server)")
@@ -31,15 +43,8 @@ package enum ScaleOutSuite {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-scaleout-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let natsPort = ServedChild.randomPort()
-        let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: nats)
-        broker.arguments = ["-a", "127.0.0.1", "-p", "\(natsPort)"]
-        broker.standardOutput = FileHandle.nullDevice
-        broker.standardError = FileHandle.nullDevice
-        try broker.run()
+        let (broker, url) = try startBroker(nats)
         defer { if broker.isRunning { broker.terminate(); broker.waitUntilExit() } }
-        let url = "nats://127.0.0.1:\(natsPort)"
         let manifest = URL(fileURLWithPath: scenesDir).appendingPathComponent("marathon.scene.json").standardizedFileURL.path
         guard FileManager.default.fileExists(atPath: manifest) else { throw BenchError("no \(manifest): run from the repository root or pass --scenes-dir") }
         let scenePort = ServedChild.randomPort(), sceneMetrics = scenePort + 1000

@@ -14,15 +14,8 @@ import Foundation
 ///   duration less the single process's).
 enum ShardedPhase {
     static func run(nats: String, manifest: String, dir: String, frames: Int, log: (String) -> Void) async throws -> [BenchResult] {
-        let natsPort = ServedChild.randomPort()
-        let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: nats)
-        broker.arguments = ["-a", "127.0.0.1", "-p", "\(natsPort)"]
-        broker.standardOutput = FileHandle.nullDevice
-        broker.standardError = FileHandle.nullDevice
-        try broker.run()
+        let (broker, url) = try ScaleOutSuite.startBroker(nats)
         defer { if broker.isRunning { broker.terminate(); broker.waitUntilExit() } }
-        let url = "nats://127.0.0.1:\(natsPort)"
         log("the marathon in two region shards behind a gateway, and in one process beside them ...")
         var shards: [ServedChild] = []
         var metricsPorts: [Int] = []
