@@ -46,8 +46,9 @@ import Testing
                    err: String(decoding: errData.wait(), as: UTF8.self))
     }
 
+    /// A fresh folder in this test process's scratch folder (removed when the process exits).
     static func temp() -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-cli-\(UUID().uuidString)")
+        let dir = cliScratchRoot.appendingPathComponent(UUID().uuidString)
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.path
     }
@@ -372,3 +373,11 @@ final class PipeReader: @unchecked Sendable {
         #expect(again["objects"] as? Int == 12)
     }
 }
+
+/// This test process's scratch folder for the command line's tests, removed at exit.
+let cliScratchRoot: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-cli-\(getpid())-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: cliScratchRoot) }
+    return url
+}()

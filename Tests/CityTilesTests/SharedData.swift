@@ -10,9 +10,18 @@ enum SharedData {
     static let skipNote: Comment = "../shared/data is absent: tests on real data are skipped"
 }
 
+/// This test process's scratch folder: every test's temporary directory is in it, and it is
+/// removed when the process exits (tests left a thousand folders in /tmp before).
+let scratchRoot: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-tests-\(getpid())-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: scratchRoot) }
+    return url
+}()
+
 /// A fresh temporary directory per test.
 func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-tests-\(UUID().uuidString)")
+    let url = scratchRoot.appendingPathComponent(UUID().uuidString)
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

@@ -89,6 +89,7 @@ import Testing
         // A second tile next to the district, to load into the running scene.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("twinscene-ops-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
         var gen = DistrictGenerator(buildings: 6, seed: 99)
         gen.origin = SIMD2(85_000, 446_000)
         gen.streetWidth = 40   // buildings land in the district's streets: some walkers must be moved
