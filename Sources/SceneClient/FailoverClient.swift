@@ -12,8 +12,9 @@ import Synchronization
 /// `.switched` event each time it connected to a server.
 public final class FailoverClient: Sendable {
     public enum Event: Sendable {
-        /// Connected (again) to the server at `index` of the addresses.
-        case switched(index: Int, host: String, port: Int)
+        /// Connected (again) to the server at `index` of the addresses, in protocol `version`
+        /// (what a `SceneView` of its messages needs).
+        case switched(index: Int, host: String, port: Int, version: UInt16)
         case message(WireMessage)
     }
 
@@ -46,7 +47,7 @@ public final class FailoverClient: Sendable {
                 if closed.load(ordering: .relaxed) { await client.close(); break }
                 connectionCount.add(1, ordering: .relaxed)
                 backoff = 0.1
-                continuation.yield(.switched(index: index, host: host, port: port))
+                continuation.yield(.switched(index: index, host: host, port: port, version: client.version))
                 for (id, s) in subscriptions.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
                     client.send(.subscribe(subscription: id, scene: s.scene, area: s.area))
                 }

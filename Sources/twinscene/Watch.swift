@@ -14,37 +14,55 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "Exit after this many state frames.") var frames: Int?
     @Flag(help: "Print one JSON object per state frame instead of a line per second.") var json = false
     @Flag(help: "Print every frame's entities: id, kind, key, label, x, y, z (with --json: one object per frame).") var positions = false
+    @Option(name: .customLong("also"), help: "Another server or gateway serving the same scenes (HOST:PORT), tried in turn when a connection is lost: watch subscribes again and goes on from its resync. Repeatable; needs --scene.")
+    var alsoAddresses: [String] = []
+
+    /// What the loop reads: a message, or (with --also) a connection made to another server.
+    enum Input: Sendable {
+        case message(WireMessage)
+        case connected(host: String, port: Int, version: UInt16)
+    }
 
     func run() async throws {
         let area = try aoi.map(parseArea)
-        let client = try await SceneClient.connect(host: host, port: port, name: "twinscene-watch")
-        defer { Task { await client.close() } }
+        let (inputs, send, version, close) = try await connect(area: area)
+        defer { Task { await close() } }
         var sceneName = scene
-        var view = SceneView(subscription: 1, area: area, version: client.version)
+        var view = SceneView(subscription: 1, area: area, version: version)
         var received = 0
         // Bytes of the messages since the last frame, the frame included: counted per message
         // (re-encoded, which gives the bytes the server sent), not per socket read, which may
         // carry several frames at once.
         var pendingBytes = 0
         var windowStart = Date(), windowBytes = 0, windowEntityTicks = 0, windowFrames = 0
-        if sceneName == nil { client.send(.listScenes) } else { client.send(.subscribe(subscription: 1, scene: sceneName!, area: area)) }
+        if sceneName == nil { send(.listScenes) } else if alsoAddresses.isEmpty { send(.subscribe(subscription: 1, scene: sceneName!, area: area)) }
         // Keep the connection alive: the server closes clients that stay silent.
         let pinger = Task {
             var nonce: UInt64 = 0
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 10_000_000_000)
                 nonce += 1
-                client.send(.ping(nonce: nonce, timeMicros: UInt64(Date().timeIntervalSince1970 * 1e6)))
+                send(.ping(nonce: nonce, timeMicros: UInt64(Date().timeIntervalSince1970 * 1e6)))
             }
         }
         defer { pinger.cancel() }
-        for try await message in client.messages {
+        for try await input in inputs {
+            let message: WireMessage
+            switch input {
+            case .connected(let h, let p, let v):
+                // Another server: the view starts over from its scene information and resync.
+                FileHandle.standardError.write(Data("connected to \(h):\(p)\n".utf8))
+                view = SceneView(subscription: 1, area: area, version: v)
+                pendingBytes = 0
+                continue
+            case .message(let m): message = m
+            }
             pendingBytes += message.frameBytes
             switch message {
             case .sceneList(let scenes):
                 guard let first = scenes.first else { throw CommandFailure("the server runs no scenes") }
                 sceneName = first.name
-                client.send(.subscribe(subscription: 1, scene: first.name, area: area))
+                send(.subscribe(subscription: 1, scene: first.name, area: area))
             case .error(let code, let text):
                 throw CommandFailure("server error \(code): \(text)")
             case .goodbye(let reason):
@@ -76,6 +94,44 @@ struct Watch: AsyncParsableCommand {
             }
         }
         throw CommandFailure("the server closed the connection")
+    }
+
+    /// The messages to read, how to send, the session's version and how to close: one server,
+    /// or with --also a `FailoverClient` over all the addresses (subscribed to --scene).
+    func connect(area: WireArea?) async throws -> (AsyncThrowingStream<Input, any Error>, @Sendable (WireMessage) -> Void, UInt16, @Sendable () async -> Void) {
+        if alsoAddresses.isEmpty {
+            let client = try await SceneClient.connect(host: host, port: port, name: "twinscene-watch")
+            let inputs = AsyncThrowingStream<Input, any Error> { c in
+                let t = Task {
+                    do { for try await m in client.messages { c.yield(.message(m)) }; c.finish() } catch { c.finish(throwing: error) }
+                }
+                c.onTermination = { _ in t.cancel() }
+            }
+            return (inputs, { client.send($0) }, client.version, { await client.close() })
+        }
+        guard let scene else { throw CommandFailure("--also needs --scene: the scene to watch on every server") }
+        var addresses = [(host: host, port: port)]
+        for a in alsoAddresses {
+            guard let colon = a.lastIndex(of: ":"), let p = Int(a[a.index(after: colon)...]), p > 0, p < 65536 else {
+                throw CommandFailure("--also \(a): expected HOST:PORT, like 127.0.0.1:7430")
+            }
+            addresses.append((String(a[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), p))
+        }
+        let client = FailoverClient(addresses: addresses, name: "twinscene-watch")
+        client.subscribe(1, scene: scene, area: area)
+        let inputs = AsyncThrowingStream<Input, any Error> { c in
+            let t = Task {
+                for await e in client.messages {
+                    switch e {
+                    case .switched(_, let h, let p, let v): c.yield(.connected(host: h, port: p, version: v))
+                    case .message(let m): c.yield(.message(m))
+                    }
+                }
+                c.finish()
+            }
+            c.onTermination = { _ in t.cancel() }
+        }
+        return (inputs, { client.send($0) }, WireProtocol.version, { await client.close() })
     }
 
     /// One frame's entities, as a JSON object (`--json`) or a table.

@@ -201,6 +201,12 @@ import Testing
         let line = try await Self.run(["watch", "--port", "\(port)", "--frames", "3"])
         #expect(line.status == 0, "\(line.err)")
         #expect(line.out.hasPrefix("district tick ") && line.out.contains("entities 2000") && line.out.contains("B/entity/tick"), "\(line.out)")
+        // --also: the first address refuses (nothing listens on port 1), the next serves.
+        let also = try await Self.run(["watch", "--port", "1", "--also", "127.0.0.1:\(port)", "--scene", "district", "--json", "--frames", "5"])
+        #expect(also.status == 0, "\(also.err)")
+        #expect(also.out.split(separator: "\n").count == 5 && also.err.contains("connected to 127.0.0.1:\(port)"), "\(also.out) \(also.err)")
+        expectOneLineError(try await Self.run(["watch", "--also", "127.0.0.1:\(port)"]), mentions: "--also needs --scene")
+        expectOneLineError(try await Self.run(["watch", "--also", "nowhere", "--scene", "district"]), mentions: "expected HOST:PORT")
         // Positions: every entity of every frame with who it is (version 2) and where.
         let pos = try await Self.run(["watch", "--port", "\(port)", "--positions", "--json", "--frames", "2"])
         #expect(pos.status == 0, "\(pos.err)")

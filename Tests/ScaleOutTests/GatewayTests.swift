@@ -345,7 +345,7 @@ struct GatewayTests {
         let watchdog = Task { try await Task.sleep(nanoseconds: 150_000_000_000); await client.close() }
         for await e in client.messages {
             switch e {
-            case .switched(let index, _, _):
+            case .switched(let index, _, _, _):
                 switches.append(index)
                 // The view starts over with the new server's info and resync.
                 view = SceneView(subscription: 1, version: 1)
