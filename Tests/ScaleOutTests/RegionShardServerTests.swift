@@ -25,12 +25,12 @@ struct RegionShardServerTests {
         return m
     }
 
-    static func shard(_ k: Int, nats: NATSServerProcess, catalog: Catalog, wait: Double = 10) async throws -> SceneServer {
+    static func shard(_ k: Int, nats: NATSServerProcess, catalog: Catalog, wait: Double = 10, borders: [Int] = [1]) async throws -> SceneServer {
         var c = FeedRig.config()
         var options = NATSOptions(port: nats.port, name: "region-\(k)")
         options.connectTimeout = 30
         c.nats = options
-        var a = RegionAssignment(index: k, regions: 2, borders: [1])
+        var a = RegionAssignment(index: k, regions: borders.count + 1, borders: borders)
         a.tickWait = wait   // a bound for a starved machine; the kill below waits it out
         c.region = a
         var logger = Logger(label: "region-\(k)")
@@ -62,6 +62,38 @@ struct RegionShardServerTests {
 
     static func figure(_ server: SceneServer, _ prefix: String) -> Double {
         server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+    }
+
+    /// Three regions: the two outer ones are no neighbours, and meet only on the leaderboard's
+    /// ticks (each region's best ten go to every region), one of them up to two ticks ahead of
+    /// the other. Their hash sums add up to the whole scene's, and nobody waits out a timeout.
+    @Test func threeRegionShardsOnNATSAddUpToOneProcessTickByTick() async throws {
+        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
+        let nats = try NATSServerProcess()
+        let (watcher, ends) = try await Self.watchTickEnds(nats)
+        async let a = Self.shard(0, nats: nats, catalog: try Catalog(), borders: [1, 2])
+        async let b = Self.shard(1, nats: nats, catalog: try Catalog(), borders: [1, 2])
+        async let c = Self.shard(2, nats: nats, catalog: try Catalog(), borders: [1, 2])
+        let shards = try await [a, b, c]
+        let ticks: UInt64 = 100
+        #expect(await eventually(seconds: 240) { ends.withLock { $0[ticks]?.count == 3 } }, "every region reached tick \(ticks)")
+        let whole = try SceneLoader.load(try Self.manifest(), catalog: try Catalog(), workers: 1)
+        let seen = ends.withLock { $0 }
+        var compared = 0
+        for t in 1...ticks {
+            _ = whole.tick()
+            guard let all = seen[t], all.count == 3 else { continue }
+            compared += 1
+            if all.values.reduce(UInt64(0), { $0 &+ $1.0 }) != whole.world.regionHash() {
+                Issue.record("tick \(t): the regions' hashes do not add up to one process's"); break
+            }
+        }
+        #expect(compared >= Int(ticks) - 5, "\(compared) ticks compared")
+        for (k, s) in shards.enumerated() {
+            #expect(Self.figure(s, "twinscene_region_waits_timed_out_total") == 0, "region \(k) waited out a timeout")
+        }
+        for s in shards { await s.shutdown() }
+        await watcher.close()
     }
 
     @Test func twoRegionShardsOnNATSAddUpToOneProcessTickByTickAndGoOnWithoutAMissingOne() async throws {
@@ -99,6 +131,17 @@ struct RegionShardServerTests {
         #expect(await eventually(seconds: 60) { Self.figure(s0, "twinscene_region_missing{region=\"1\"}") == 1 }, "region 1 said missing")
         let after = s0.runners[0].tick
         #expect(await eventually(seconds: 60) { s0.runners[0].tick > after + 20 }, "region 0 keeps ticking without region 1")
+        // A gateway that never heard from region 1 serves region 0 (it says region 1 missing
+        // 2 s after the first region's tick end instead of holding every tick for it).
+        var logger = Logger(label: "gateway")
+        logger.logLevel = .error
+        var g = NATSOptions(port: nats.port, name: "late-gateway")
+        g.connectTimeout = 30
+        let gateway = try await SceneServer.gateway(configuration: FeedRig.config(), nats: g, wait: 60, logger: logger)
+        let gatewayPort = try await gateway.start().port!
+        let late = try await record(port: gatewayPort, scene: "marathon", frames: 20, limit: 60)
+        #expect(late.states.count == 20 && late.states.values.contains { !$0.isEmpty }, "frames of region 0 through a gateway: \(late.states.count)")
+        await gateway.shutdown()
         await s0.shutdown()
         await watcher.close()
     }

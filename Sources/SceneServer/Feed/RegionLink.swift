@@ -117,13 +117,16 @@ final class RegionLink {
             do { try connection.publish(subject, payload: payload) } catch { metrics.feedRefused.increment() }
         }
         let tick = shard.expecting
-        // On a tick the scenario ranks, every region's ranking is waited for too.
-        let wanted = shard.ranking != nil ? Set(outSubjects.keys) : Set(shard.layout.neighbours(shard.index))
+        // On a tick the scenario ranks, every region's ranking is waited for too. Borders from
+        // any region are kept for their tick, even one not waited for now: a region that is no
+        // neighbour may be two ticks ahead, its ranking here before this region ranks.
+        let everyone = Set(outSubjects.keys)
+        let wanted = shard.ranking != nil ? everyone : Set(shard.layout.neighbours(shard.index))
         var got: [Int: BorderMessage] = [:]
         var late: [BorderMessage] = []
         func sort(_ messages: [BorderMessage]) {
             let now = DispatchTime.now().uptimeNanoseconds
-            for m in messages where wanted.contains(m.from) && m.tick >= 1 {
+            for m in messages where everyone.contains(m.from) && m.tick >= 1 {
                 if m.tick >= heard[m.from]?.tick ?? 0 { heard[m.from] = (m.tick, now) }
                 if m.tick == tick { got[m.from] = m } else if m.tick > tick { early[m.from, default: []].append(m) } else {
                     // A border of an earlier tick (a neighbour said missing, NATS away and back):
@@ -132,7 +135,7 @@ final class RegionLink {
                 }
             }
         }
-        for k in wanted { if let list = early[k] { early[k] = nil; sort(list) } }
+        for k in everyone { if let list = early[k] { early[k] = nil; sort(list) } }
         let limit = first ? assignment.firstWait : assignment.tickWait
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(limit * 1e9)
         while true {

@@ -94,6 +94,8 @@ final class RelayState {
     /// ns), the ends of ticks not yet complete, and the regions said missing.
     var regions = 1
     var regionLastEnd: [Int: UInt64] = [:]
+    /// When the first region's tick end came: a region never heard from is missing too.
+    var firstRegionEndAt: UInt64?
     var regionEnds: [UInt64: RegionEnds] = [:]
     var missingRegions = Set<Int>()
     var lastTick: UInt64?
@@ -370,6 +372,7 @@ final class RelayState {
             regionEnds.removeAll()
         }
         regionLastEnd[r.index] = DispatchTime.now().uptimeNanoseconds
+        if firstRegionEndAt == nil { firstRegionEndAt = regionLastEnd[r.index] }
         if missingRegions.remove(r.index) != nil {
             runner.logger.notice("a region of the scene ticks again", metadata: ["region": "\(r.index)", "tick": "\(t.tick)"])
         }
@@ -386,13 +389,16 @@ final class RelayState {
     }
 
     /// Ends the ticks every region that ticks has ended, in order. A region with no end for
-    /// `silentAfter` is said missing (logged): ticks go on without its cells, which stay as
+    /// `silentAfter` (or none at all since the first region's) is said missing (logged): ticks go on without its cells, which stay as
     /// they were for the subscribers, until it ends a tick again.
     func completeRegionEnds() {
         guard regions > 1 else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         for k in 0..<regions where !missingRegions.contains(k) {
-            if let at = regionLastEnd[k], now > at + Self.silentAfter, regionLastEnd.values.contains(where: { now <= $0 + Self.silentAfter }) {
+            // Silent for a while (or never heard from since the first region was) while another
+            // region ticks: missing, so the others' ticks are not held for it.
+            if let at = regionLastEnd[k] ?? firstRegionEndAt, now > at + Self.silentAfter,
+               regionLastEnd.values.contains(where: { now <= $0 + Self.silentAfter }) {
                 missingRegions.insert(k)
                 runner.logger.warning("a region of the scene is missing: its cells stay as they were", metadata: ["region": "\(k)", "regions": "\(regions)"])
             }
