@@ -43,14 +43,16 @@ public final class FailoverClient: Sendable {
         while !closed.load(ordering: .relaxed) {
             let (host, port) = addresses[index]
             if let client = try? await SceneClient.connect(host: host, port: port, name: name, maxVersion: maxVersion, transport: transport) {
-                current.withLock { $0 = client }
+                continuation.yield(.switched(index: index, host: host, port: port, version: client.version))
+                // The client becomes current and gets the subscriptions under their lock, so a
+                // `subscribe` meanwhile is sent once: before (in the list) or after (by itself).
+                subscriptions.withLock { subs in
+                    current.withLock { $0 = client }
+                    for (id, s) in subs.sorted(by: { $0.key < $1.key }) { client.send(.subscribe(subscription: id, scene: s.scene, area: s.area)) }
+                }
                 if closed.load(ordering: .relaxed) { await client.close(); break }
                 connectionCount.add(1, ordering: .relaxed)
                 backoff = 0.1
-                continuation.yield(.switched(index: index, host: host, port: port, version: client.version))
-                for (id, s) in subscriptions.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
-                    client.send(.subscribe(subscription: id, scene: s.scene, area: s.area))
-                }
                 do { for try await m in client.messages { continuation.yield(.message(m)) } } catch {}
                 current.withLock { $0 = nil }
                 await client.close()
@@ -65,18 +67,19 @@ public final class FailoverClient: Sendable {
 
     /// Subscribes now and on every server it connects to later.
     public func subscribe(_ id: UInt32, scene: String, area: WireArea? = nil) {
-        subscriptions.withLock { $0[id] = (scene, area) }
-        current.withLock { $0 }?.send(.subscribe(subscription: id, scene: scene, area: area))
+        subscriptions.withLock { subs in
+            subs[id] = (scene, area)
+            current.withLock { $0 }?.send(.subscribe(subscription: id, scene: scene, area: area))
+        }
     }
 
     /// Moves a subscription's area now and on every server it connects to later.
     public func move(_ id: UInt32, to area: WireArea?) {
-        let known = subscriptions.withLock { s -> Bool in
-            guard let old = s[id] else { return false }
+        subscriptions.withLock { s in
+            guard let old = s[id] else { return }
             s[id] = (old.scene, area)
-            return true
+            current.withLock { $0 }?.send(.moveArea(subscription: id, area: area))
         }
-        if known { current.withLock { $0 }?.send(.moveArea(subscription: id, area: area)) }
     }
 
     /// Sends a message to the server connected now (dropped while between servers).
