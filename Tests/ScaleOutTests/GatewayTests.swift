@@ -52,14 +52,16 @@ struct FeedRig {
         district.parameters["walkers"] = 300
         let factory = try SceneManifest.load(path: root.appendingPathComponent("Scenes/factory.scene.json").path)
         let catalog = try Catalog()
-        let loaded = [try SceneLoader.load(district, catalog: catalog, workers: 2), try SceneLoader.load(factory, catalog: catalog, workers: 2)]
         var logger = Logger(label: "feed-test")
         logger.logLevel = .warning
         var c = config()
         var options = NATSOptions(port: nats.port, name: "scenes")
         options.connectTimeout = 30
         c.nats = options
-        let scenes = SceneServer(configuration: c, scenes: loaded, catalog: nil, logger: logger)
+        let (manifests, config, log) = ([district, factory], c, logger)
+        let scenes = try await offThePool {
+            SceneServer(configuration: config, scenes: try manifests.map { try SceneLoader.load($0, catalog: catalog, workers: 2) }, catalog: nil, logger: log)
+        }
         return (scenes, try await scenes.start().port!)
     }
 
