@@ -76,37 +76,6 @@ struct RegionShardServerTests {
         server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
     }
 
-    /// Three regions: the two outer ones are no neighbours, and meet only on the leaderboard's
-    /// ticks (each region's best ten go to every region), one of them up to two ticks ahead of
-    /// the other. Their hash sums add up to the whole scene's, and nobody waits out a timeout.
-    @Test func threeRegionShardsOnNATSAddUpToOneProcessTickByTick() async throws {
-        try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
-        let nats = try NATSServerProcess()
-        let (watcher, ends) = try await Self.watchTickEnds(nats)
-        async let a = Self.shard(0, nats: nats, catalog: try Catalog(), borders: [1, 2])
-        async let b = Self.shard(1, nats: nats, catalog: try Catalog(), borders: [1, 2])
-        async let c = Self.shard(2, nats: nats, catalog: try Catalog(), borders: [1, 2])
-        let shards = try await [a, b, c]
-        let ticks: UInt64 = 100
-        #expect(await eventually(seconds: 240) { ends.withLock { $0[ticks]?.count == 3 } }, "every region reached tick \(ticks)")
-        let whole = try await Self.reference(ticks: ticks)
-        let seen = ends.withLock { $0 }
-        var compared = 0
-        for t in 1...ticks {
-            guard let all = seen[t], all.count == 3 else { continue }
-            compared += 1
-            if all.values.reduce(UInt64(0), { $0 &+ $1.0 }) != whole[Int(t) - 1].hash {
-                Issue.record("tick \(t): the regions' hashes do not add up to one process's"); break
-            }
-        }
-        #expect(compared >= Int(ticks) - 5, "\(compared) ticks compared")
-        for (k, s) in shards.enumerated() {
-            #expect(Self.figure(s, "twinscene_region_waits_timed_out_total") == 0, "region \(k) waited out a timeout")
-        }
-        for s in shards { await s.shutdown() }
-        await watcher.close()
-    }
-
     @Test func twoRegionShardsOnNATSAddUpToOneProcessTickByTickAndGoOnWithoutAMissingOne() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let nats = try NATSServerProcess()
