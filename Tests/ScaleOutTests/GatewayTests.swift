@@ -80,12 +80,31 @@ final class FinishLine: Sendable {
     func passed(_ t: UInt64) -> Bool { tick.withLock { $0.map { t >= $0 } ?? false } }
 }
 
+/// Two recordings of one scene that both stop once they hold `needed` ticks in common: a frame
+/// one of them skipped (a resync under back-pressure on a starved machine) is made up by the
+/// next, so the comparison has its count of ticks however the machine ran.
+final class Overlap: Sendable {
+    let needed: Int
+    private let state = Mutex<(seen: [Set<UInt64>], common: Int)>(([[], []], 0))
+    init(needed: Int) { self.needed = needed }
+    /// Notes that `side` (0 or 1) decoded `tick`; true once the two have `needed` in common.
+    func note(_ tick: UInt64, side: Int) -> Bool {
+        state.withLock { s in
+            if s.seen[side].insert(tick).inserted, s.seen[1 - side].contains(tick) { s.common += 1 }
+            return s.common >= needed
+        }
+    }
+    var reached: Bool { state.withLock { $0.common >= needed } }
+}
+
 /// What a client holds after each state frame: its entities' positions (and, in `withAttributes`,
 /// the attribute values of its entities as of the frame before), one line per entity. It stops
 /// after `frames` frames, or, with `until`, once that line is crossed (by a recording given it
-/// as `finish`, whenever that one ends), or after `limit` seconds, a bound for a broken run only.
+/// as `finish`, whenever that one ends), or, with `overlap`, once it and the other side hold
+/// enough ticks in common, or after `limit` seconds, a bound for a broken run only.
 func record(port: Int, scene: String, area: WireArea? = nil, frames: Int = .max, version: UInt16 = 1, limit: Double = 120,
             transport: SceneClient.Transport = .tcp, withAttributes: Bool = false, until: FinishLine? = nil, finish: FinishLine? = nil,
+            overlap: (Overlap, side: Int)? = nil,
             after: (@Sendable (UInt64) -> WireArea??)? = nil) async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64]) {
     let client = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "feed-test", maxVersion: version, transport: transport)
     client.send(.subscribe(subscription: 1, scene: scene, area: area))
@@ -106,7 +125,8 @@ func record(port: Int, scene: String, area: WireArea? = nil, frames: Int = .max,
         }
         states[u.tick] = lines.sorted()
         if case .some(let area)? = after?(u.tick) { client.send(view.move(to: area)) }
-        if states.count >= frames || until?.passed(u.tick) == true || Date() > deadline { break }
+        let together = overlap.map { $0.0.note(u.tick, side: $0.side) } ?? false
+        if states.count >= frames || together || until?.passed(u.tick) == true || Date() > deadline { break }
     }
     await client.close()
     return (client.version, states, resyncs)
@@ -141,15 +161,15 @@ struct GatewayTests {
         let rig = try await FeedRig.start()
         // The whole district, an area of it, and the factory with its telemetry attributes.
         let area = WireArea(minX: -200, minY: -150, maxX: 100, maxY: 120)
-        // The scene's own clients record until the gateway's have seen 80 frames: the gateway's
-        // first frame comes a round trip later (seconds later on a starved machine).
-        let lines = (FinishLine(), FinishLine(), FinishLine())
-        async let directWhole = record(port: rig.scenesPort, scene: "district", until: lines.0)
-        async let gatewayWhole = record(port: rig.gatewayPort, scene: "district", frames: 80, finish: lines.0)
-        async let directArea = record(port: rig.scenesPort, scene: "district", area: area, until: lines.1)
-        async let gatewayArea = record(port: rig.gatewayPort, scene: "district", area: area, frames: 80, finish: lines.1)
-        async let directFactory = record(port: rig.scenesPort, scene: "factory", withAttributes: true, until: lines.2)
-        async let gatewayFactory = record(port: rig.gatewayPort, scene: "factory", frames: 80, version: 3, withAttributes: true, finish: lines.2)
+        // Each pair records until it holds 64 ticks in common: the gateway's first frame comes a
+        // round trip later (seconds later on a starved machine).
+        let pairs = (Overlap(needed: 64), Overlap(needed: 64), Overlap(needed: 64))
+        async let directWhole = record(port: rig.scenesPort, scene: "district", overlap: (pairs.0, 0))
+        async let gatewayWhole = record(port: rig.gatewayPort, scene: "district", overlap: (pairs.0, 1))
+        async let directArea = record(port: rig.scenesPort, scene: "district", area: area, overlap: (pairs.1, 0))
+        async let gatewayArea = record(port: rig.gatewayPort, scene: "district", area: area, overlap: (pairs.1, 1))
+        async let directFactory = record(port: rig.scenesPort, scene: "factory", withAttributes: true, overlap: (pairs.2, 0))
+        async let gatewayFactory = record(port: rig.gatewayPort, scene: "factory", version: 3, withAttributes: true, overlap: (pairs.2, 1))
         let (dw, gw, da, ga, df, gf) = try await (directWhole, gatewayWhole, directArea, gatewayArea, directFactory, gatewayFactory)
         #expect(gf.version == 1, "a gateway's sessions speak version 1")
         for (name, d, g, skip) in [("whole district", dw, gw, 0), ("district area", da, ga, 0), ("factory with attributes", df, gf, 2)] {
@@ -180,9 +200,9 @@ struct GatewayTests {
         let task = Task { try await group.run() }
         var httpPort = 0
         for await p in ports { httpPort = p; break }
-        let line = FinishLine()
-        async let direct = record(port: rig.scenesPort, scene: "district", until: line)
-        async let overWeb = record(port: httpPort, scene: "district", frames: 80, transport: .webSocket(), finish: line)
+        let pair = Overlap(needed: 64)
+        async let direct = record(port: rig.scenesPort, scene: "district", overlap: (pair, 0))
+        async let overWeb = record(port: httpPort, scene: "district", transport: .webSocket(), overlap: (pair, 1))
         let (d, w) = try await (direct, overWeb)
         let (common, differing) = compare(d.states, w.states)
         #expect(common.count >= 60 && differing.isEmpty, "\(common.count) ticks in common, differing \(differing.prefix(5))")
@@ -205,9 +225,9 @@ struct GatewayTests {
         // The move is sent at the same tick T by both clients, once both see frames: by the
         // direct client when it sees T, and by the gateway's client when it sees T.
         let mover = Mover(to: second)
-        let line = FinishLine()
-        async let direct = record(port: rig.scenesPort, scene: "district", area: first, until: line, after: { mover.at($0, who: 0) })
-        async let gateway = record(port: rig.gatewayPort, scene: "district", area: first, frames: 160, finish: line, after: { mover.at($0, who: 1) })
+        let pair = Overlap(needed: 160)
+        async let direct = record(port: rig.scenesPort, scene: "district", area: first, overlap: (pair, 0), after: { mover.at($0, who: 0) })
+        async let gateway = record(port: rig.gatewayPort, scene: "district", area: first, overlap: (pair, 1), after: { mover.at($0, who: 1) })
         let (d, g) = try await (direct, gateway)
         let moved = try #require(mover.tick)
         let (common, differing) = compare(d.states, g.states)

@@ -152,13 +152,13 @@ struct RegionShardServerTests {
 
         // The start is in region 0, one wire column west of the border at x = 32 m.
         let across = WireArea(minX: 0, minY: -20, maxX: 70, maxY: 40)
-        let lines = (FinishLine(), FinishLine(), FinishLine())
-        async let directWhole = record(port: singlePort, scene: "marathon", withAttributes: true, until: lines.0)
-        async let viaWhole = record(port: gatewayPort, scene: "marathon", frames: 200, withAttributes: true, finish: lines.0)
-        async let directArea = record(port: singlePort, scene: "marathon", area: across, until: lines.1)
-        async let viaArea = record(port: gatewayPort, scene: "marathon", area: across, frames: 200, finish: lines.1)
-        async let directOther = record(port: singlePort, scene: "marathon", until: lines.2)
-        async let viaOther = record(port: gateway2Port, scene: "marathon", frames: 200, finish: lines.2)
+        let pairs = (Overlap(needed: 170), Overlap(needed: 170), Overlap(needed: 170))
+        async let directWhole = record(port: singlePort, scene: "marathon", withAttributes: true, overlap: (pairs.0, 0))
+        async let viaWhole = record(port: gatewayPort, scene: "marathon", withAttributes: true, overlap: (pairs.0, 1))
+        async let directArea = record(port: singlePort, scene: "marathon", area: across, overlap: (pairs.1, 0))
+        async let viaArea = record(port: gatewayPort, scene: "marathon", area: across, overlap: (pairs.1, 1))
+        async let directOther = record(port: singlePort, scene: "marathon", overlap: (pairs.2, 0))
+        async let viaOther = record(port: gateway2Port, scene: "marathon", overlap: (pairs.2, 1))
         let (dw, gw, da, ga, d2, g2) = try await (directWhole, viaWhole, directArea, viaArea, directOther, viaOther)
         for (name, d, v) in [("whole marathon with attributes", dw, gw), ("an area across the border", da, ga), ("whole marathon, second gateway", d2, g2)] {
             let (common, differing) = compare(d.states, v.states, skipFirst: 1)
