@@ -402,9 +402,10 @@ public final class NATSConnection: Sendable {
 
     // MARK: what the server sends (called on the channel's event loop)
 
-    fileprivate func received(_ op: NATSServerOp, on channel: any Channel) {
+    fileprivate func received(_ op: NATSServerOp, on channel: any Channel, generation: Int) {
         switch op {
-        case .message(let m):
+        case .message(var m):
+            m.connection = generation
             deliver(m)
         case .ping:
             channel.writeAndFlush(Self.encode([.pong]), promise: nil)
@@ -544,7 +545,7 @@ private final class NATSInbound: ChannelInboundHandler, Sendable {
             greeted.succeed(info)
             return
         }
-        connection.received(op, on: context.channel)
+        connection.received(op, on: context.channel, generation: generation)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

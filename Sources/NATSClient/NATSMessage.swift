@@ -10,6 +10,10 @@ public struct NATSMessage: Sendable {
     public var payload: ByteBuffer
     /// The subscription it was delivered to.
     public var sid: UInt64
+    /// Which connection of the client delivered it: a larger number after each reconnection
+    /// (it counts connection attempts). A subscriber that sees it change knows, in order with the messages, that
+    /// what was published while it was away is lost (0 for a message not from a connection).
+    public var connection: Int = 0
 
     public init(subject: String, reply: String? = nil, headers: NATSHeaders? = nil, payload: ByteBuffer, sid: UInt64 = 0) {
         self.subject = subject

@@ -104,8 +104,8 @@ public final class SceneServer: Service, Sendable {
                                        joinRate: AddressRate(rate: configuration.joinsPerSecondPerAddress, burst: configuration.joinBurstPerAddress))
     }
 
-    /// The connection's events, logged; a gateway's relays resync when NATS comes back or
-    /// dropped messages for a slow consumer.
+    /// The connection's events, logged; a gateway's relays resync when dropped messages for a
+    /// slow consumer (and, seeing it on the messages themselves, when NATS came back).
     static func watch(_ connection: NATSConnection, runners: [SceneRunner], logger: Logger) -> Task<Void, Never> {
         Task.detached {
             for await e in connection.events {
@@ -113,8 +113,8 @@ public final class SceneServer: Service, Sendable {
                 case .disconnected(let why):
                     logger.warning("NATS connection lost", metadata: ["reason": "\(why)"])
                 case .reconnected:
+                    // Relays see it on the first message of the new connection, in order.
                     logger.notice("NATS connection back")
-                    for r in runners { r.enqueue(.feedBroken("NATS reconnected")) }
                 case .slowConsumer(_, let subject):
                     logger.warning("NATS messages dropped: this process is behind", metadata: ["subject": "\(subject)"])
                     for r in runners { r.enqueue(.feedBroken("messages dropped on \(subject)")) }

@@ -266,7 +266,10 @@ struct NATSServerTests {
         let gLog = EventLog(g)
         let sub = try c.subscribe("r.>")
         try c.publish("r.before", bytes: [0])
-        #expect(await Self.take(sub, 1).first?.subject == "r.before")
+        let before = await Self.take(sub, 1).first
+        #expect(before?.subject == "r.before")
+        let firstConnection = before?.connection ?? 0
+        #expect(firstConnection > 0, "a message says which connection delivered it")
 
         server.kill()
         #expect(await eventually { log.count(isDisconnected) == 1 && !c.isConnected && !s.isConnected })
@@ -291,8 +294,11 @@ struct NATSServerTests {
         try await flushed.value
         let kept = await Self.take(sub, 10)
         #expect(kept.map(\.subject) == (1...10).map { "r.kept.\($0)" })
+        // Delivered by the new connection: a subscriber tells the reconnection from them.
+        #expect(kept.allSatisfy { $0.connection > firstConnection }, "\(kept.map(\.connection)) after \(firstConnection)")
         try c.publish("r.after", bytes: [11])
-        #expect(await Self.take(sub, 1).first?.subject == "r.after")
+        let after = await Self.take(sub, 1).first
+        #expect(after?.subject == "r.after" && after?.connection == kept.first?.connection)
         #expect(c.statistics.reconnects == 1)
         let connz = try await server.monitor("connz?subs=1")
         let mine = (connz["connections"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "survivor" }

@@ -34,9 +34,9 @@ struct FeedRig {
         return c
     }
 
-    static func start(nats: NATSServerProcess? = nil) async throws -> FeedRig {
+    static func start(nats: NATSServerProcess? = nil, sceneBuffer: Int? = nil) async throws -> FeedRig {
         let nats = try nats ?? NATSServerProcess()
-        let (scenes, scenesPort) = try await scenesServer(nats: nats)
+        let (scenes, scenesPort) = try await scenesServer(nats: nats, buffer: sceneBuffer)
         var logger = Logger(label: "feed-test")
         logger.logLevel = .warning
         var g = NATSOptions(port: nats.port, name: "gateway")
@@ -46,8 +46,9 @@ struct FeedRig {
         return FeedRig(nats: nats, scenes: scenes, gateway: gateway, scenesPort: scenesPort, gatewayPort: gatewayPort)
     }
 
-    /// The scenes' process: the district with 300 walkers and the factory, publishing on `nats`.
-    static func scenesServer(nats: NATSServerProcess) async throws -> (SceneServer, Int) {
+    /// The scenes' process: the district with 300 walkers and the factory, publishing on `nats`
+    /// (keeping `buffer` bytes of its feed while NATS is away, if given).
+    static func scenesServer(nats: NATSServerProcess, buffer: Int? = nil) async throws -> (SceneServer, Int) {
         var district = try SceneManifest.load(path: root.appendingPathComponent("Scenes/district.scene.json").path)
         district.parameters["walkers"] = 300
         let factory = try SceneManifest.load(path: root.appendingPathComponent("Scenes/factory.scene.json").path)
@@ -57,6 +58,7 @@ struct FeedRig {
         var c = config()
         var options = NATSOptions(port: nats.port, name: "scenes")
         options.connectTimeout = 30
+        if let buffer { options.reconnectBufferBytes = buffer }
         c.nats = options
         let (manifests, config, log) = ([district, factory], c, logger)
         let scenes = try await offThePool {
@@ -396,10 +398,12 @@ struct GatewayTests {
     }
 
     /// NATS stopped for a few seconds and started again: the gateway's client is resynced and
-    /// agrees with the scene's own client again; the gateway counts the resync.
+    /// agrees with the scene's own client again; the gateway counts the resync. The scene's
+    /// process keeps only 64 KiB of its feed meanwhile: the ticks it could not keep whole get
+    /// no end (counted), and the gateway's client never gets a frame with a cell missing.
     @Test func natsAwayAndBackResyncsTheGatewaysClients() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
-        let rig = try await FeedRig.start()
+        let rig = try await FeedRig.start(sceneBuffer: 64 << 10)
         let kicked = Mutex(false)
         let nats = rig.nats
         let outage: @Sendable (UInt64) -> WireArea?? = { _ in
@@ -421,6 +425,9 @@ struct GatewayTests {
         let last = try #require(g.resyncs.last)
         let (common, differing) = compare(d.states.filter { $0.key >= last }, g.states.filter { $0.key >= last })
         #expect(common.count >= 20 && differing.isEmpty, "after the resync at \(last): \(common.count) common, differing \(differing.prefix(5))")
+        let withheld = rig.scenes.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_feed_ticks_withheld_total ") }
+            .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+        #expect(withheld > 0, "the scene's process withheld the ends of ticks it could not keep whole")
         await rig.stop()
     }
 }

@@ -102,6 +102,8 @@ final class RelayState {
     var lastAdvanced = true
     /// Something was lost: every subscriber resyncs at the next tick's end.
     var broken: String?
+    /// The NATS connection the last message came on (`NATSMessage.connection`).
+    var feedConnection = 0
     var badMessages = 0
     /// When the last tick's end came (uptime ns), and whether the scene is taken for missing.
     var lastEndAt = DispatchTime.now().uptimeNanoseconds
@@ -309,6 +311,13 @@ final class RelayState {
 
     func handle(_ m: NATSMessage) {
         runner.metrics.feedMessagesIn.increment()
+        // The first message of a new NATS connection: what was published while this process
+        // was away is lost, whatever came of it before (told here in order with the messages;
+        // the connection's event comes by another way, maybe after this tick's end).
+        if m.connection != feedConnection {
+            if feedConnection != 0 { broken = broken ?? "NATS reconnected" }
+            feedConnection = m.connection
+        }
         do {
             if m.subject == tickSubject {
                 let t = try FeedTick.decode(m.payload)
