@@ -167,12 +167,20 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
                 return
             }
             let highest = min(configuration.maxProtocolVersion, WireProtocol.version)
-            guard minV <= highest, maxV >= WireProtocol.minimumVersion, minV <= maxV else {
-                fail(.versionUnsupported, "this server speaks protocol \(WireProtocol.minimumVersion)...\(highest); the client asked for \(minV)...\(maxV)")
+            // The highest version both speak (a gateway skips version 2).
+            var agreed: UInt16?
+            var v = min(maxV, highest)
+            while agreed == nil && v >= max(minV, WireProtocol.minimumVersion) && v > 0 {
+                if !configuration.skippedProtocolVersions.contains(v) { agreed = v }
+                v -= 1
+            }
+            guard let agreed else {
+                let spoken = (WireProtocol.minimumVersion...highest).filter { !configuration.skippedProtocolVersions.contains($0) }
+                fail(.versionUnsupported, "this server speaks protocol \(spoken.map(String.init).joined(separator: ", ")); the client asked for \(minV)...\(maxV)")
                 return
             }
             ready = true
-            version = min(maxV, highest)
+            version = agreed
             handshakeTimer?.cancel()
             logger[metadataKey: "clientName"] = "\(LogText.safe(client))"
             logger.debug("client connected")

@@ -436,7 +436,7 @@ final class RunnerState {
         // The cells' ids before this encode (by reference: the encoder's next writes copy them),
         // kept only while a version 3 area view follows them. A view's first update rebuilds
         // it from the cells, so ticks without one need nothing kept.
-        if subscriptions.contains(where: { $0.version >= 3 && $0.area != nil }) {
+        if feed != nil || subscriptions.contains(where: { $0.version >= 3 && $0.area != nil }) {
             previousCellIds = encoder.withCells { $0.map(\.ids) }
         } else if !previousCellIds.isEmpty {
             previousCellIds = []

@@ -38,6 +38,8 @@ public final class SceneRunner: Service, Sendable {
     /// Who may join, and the participants' limits (nil: nobody can join).
     public let joinPolicy: JoinPolicy
     public let participantLimits: HumanLimits?
+    /// The event kinds every subscriber gets, whatever its area (a leaderboard, a goal).
+    let sceneWideEvents: Set<UInt16>
 
     private let handoff: Mutex<LoadedScene?>
     /// The feed on NATS: where a scene's process publishes (set before `start`), or where a
@@ -78,6 +80,7 @@ public final class SceneRunner: Service, Sendable {
         let m = scene.manifest
         self.name = m.name
         self.scenario = m.scenario
+        self.sceneWideEvents = Set(scene.scenario.sceneWideEvents.map(\.rawValue))
         self.tickRate = m.tickRate
         let bounds = scene.world.bounds
         let encoder = RunnerState.encoder(for: scene)
@@ -121,6 +124,7 @@ public final class SceneRunner: Service, Sendable {
         self.outboundBudget = outboundBudget
         self.name = relay.name
         self.scenario = scenario
+        self.sceneWideEvents = Set(relay.sceneWideEvents)
         self.tickRate = Int(relay.info.tickRate)
         self.info = relay.info
         self.maxFrameBytes = relay.maxFrameBytes

@@ -79,7 +79,8 @@ public final class SceneServer: Service, Sendable {
         }
         let metrics = ServerMetrics()
         var configuration = configuration
-        configuration.maxProtocolVersion = 1
+        configuration.maxProtocolVersion = 3
+        configuration.skippedProtocolVersions = [2]
         var runners: [SceneRunner] = []
         for scene in scenes {
             var l = logger

@@ -8,6 +8,14 @@ import Testing
 /// The feed's payloads (docs/SCALEOUT.md): what is coded comes back, cut answers stay under
 /// the limit and keep their order, and bytes that are not a payload are an error, never a crash.
 struct FeedMessagesTests {
+    /// Entrants of a cell: one with an identity and values, an anonymous one new in its slot.
+    static let entrants = [
+        FeedEntrant(slot: 70_000, generation: 3, new: false, kind: 1,
+                    identity: WireEntityInfo(entity: 70_000, kind: 1, key: "bib-7", label: "Zoë Ünal", group: "wave 2", number: 7),
+                    values: [WireAttribute(entity: 70_000, attribute: 0, bits: 7), WireAttribute(entity: 70_000, attribute: 1, bits: Float(271.5).bitPattern)]),
+        FeedEntrant(slot: 70_001, generation: 1, new: true, kind: 2, identity: nil, values: []),
+    ]
+
     @Test func subjectsAreSafeTokensForAnySceneName() {
         #expect(FeedSubjects.cell("district", column: 3, row: 7) == "scene.district.cell.3.7")
         #expect(FeedSubjects.token("football-live_2") == "football-live_2")
@@ -21,7 +29,14 @@ struct FeedMessagesTests {
     @Test func everyPayloadRoundTrips() throws {
         let block = CellBlock.drop(cell: 77)
         let cell = try FeedCell.decode(FeedCell(tick: 1 << 40, block: block).encoded())
-        #expect(cell.tick == 1 << 40 && cell.block == block)
+        #expect(cell.tick == 1 << 40 && cell.block == block && cell.block3 == nil && cell.left.isEmpty && cell.entrants.isEmpty)
+        // Who left and who came in, with identities (UTF-8 texts) and values; a block with heights.
+        let full = FeedCell(tick: 3, block: block, block3: CellBlock.drop(cell: 78), left: [2, 9, 70_000, .max], entrants: Self.entrants)
+        #expect(try FeedCell.decode(full.encoded()) == full)
+        for key in [FeedCellKey(cell: 77, block: block), FeedCellKey(cell: 65_534 * 3, block: block, block3: block, members: Self.entrants),
+                    FeedCellKey(cell: 0, block: block, members: [])] {
+            #expect(try FeedCellKey.decode(key.encoded()) == key)
+        }
 
         for end in [FeedTick(tick: 9, serverTimeMicros: 1_800_000_000_000_000, entities: 10_300, advanced: true),
                     FeedTick(tick: 0, serverTimeMicros: 0, entities: 0, advanced: false, reset: true, geometryChanged: true)] {
@@ -38,15 +53,22 @@ struct FeedMessagesTests {
 
         for request in [FeedKeyRequest(request: 7, cells: [0, 5, 65_534 * 3], snapshot: true, geometry: .some(nil)),
                         FeedKeyRequest(request: .max, cells: [], snapshot: false, geometry: .some(WireArea(minX: -64, minY: 0, maxX: 128, maxY: 64))),
-                        FeedKeyRequest(request: 1, cells: [1], snapshot: false, geometry: nil)] {
+                        FeedKeyRequest(request: 1, cells: [1], snapshot: false, geometry: nil),
+                        FeedKeyRequest(request: 2, cells: [4, 5], snapshot: false, geometry: nil, at: 9, members: true)] {
             #expect(try FeedKeyRequest.decode(request.encoded()) == request)
         }
 
         let info = SceneInfoMessage(subscription: 0, scene: "district", epsg: 7415, originX: 85_000, originY: 446_000, quantum: 0.01, tickRate: 20,
                                     bounds: WireArea(minX: 0, minY: 0, maxX: 576, maxY: 336), cellSize: 32, cellColumns: 18, cellRows: 11,
                                     kinds: [KindInfo(code: 1, name: "walker", attributes: [AttributeInfo(name: "speed", type: 1)], zRange: nil)])
-        let scenes = try FeedScene.decode(FeedScene.encode([FeedScene(name: "district", scenario: "walkers", maxFrameBytes: 16 << 20, entities: 300, info: info)]))
-        #expect(scenes.count == 1 && scenes[0].info == info && scenes[0].maxFrameBytes == 16 << 20 && scenes[0].entities == 300)
+        var info3 = info
+        info3.version = 2
+        info3.kinds.append(KindInfo(code: 2, name: "ball", attributes: [AttributeInfo(name: "z", type: 1)], zRange: 0...30))
+        let scenes = try FeedScene.decode(FeedScene.encode([FeedScene(name: "district", scenario: "walkers", maxFrameBytes: 16 << 20, entities: 300, info: info),
+                                                            FeedScene(name: "match", scenario: "football-replay", maxFrameBytes: 1 << 16, entities: 23, info: info3,
+                                                                      sceneWideEvents: [110, 113, 114])]))
+        #expect(scenes.count == 2 && scenes[0].info == info && scenes[0].maxFrameBytes == 16 << 20 && scenes[0].entities == 300 && scenes[0].sceneWideEvents.isEmpty)
+        #expect(scenes[1].info == info3 && scenes[1].sceneWideEvents == [110, 113, 114], "kinds with heights and the scene-wide events come through")
     }
 
     /// An answer too large for one NATS message: parts under the limit, in order, the last one
@@ -114,6 +136,8 @@ struct FeedMessagesTests {
             FeedKeyRequest(request: 3, cells: [1, 2, 3], snapshot: true, geometry: .some(WireArea(minX: 0, minY: 0, maxX: 1, maxY: 1))).encoded(),
             FeedKeyReply(request: 3, tick: 9, last: true, keyframes: [CellBlock.drop(cell: 4)], frames: []).encoded(),
             FeedExtras(tick: 1, frames: [SharedFrame(.events(subscription: 0, tick: 1, events: []))!]).encoded(),
+            FeedCell(tick: 3, block: CellBlock.drop(cell: 4), block3: CellBlock.drop(cell: 4), left: [1, 5], entrants: Self.entrants).encoded(),
+            FeedCellKey(cell: 4, block: CellBlock.drop(cell: 4), members: Self.entrants).encoded(),
             FeedBorder.encode(BorderMessage(tick: 3, from: 0, to: 1, handovers: [EntityRecord(slot: 1, generation: 0, kind: 1, x: 1, y: 2, vx: 0, vy: 0,
                 goalX: 0, goalY: 0, speed: 1, columns: [1, 2], attributes: [3], key: "k")], ranking: [RankEntry(score: 1, slot: 1)], received: 2)),
         ]
@@ -124,6 +148,7 @@ struct FeedMessagesTests {
             _ = try? FeedExtras.decode(b)
             _ = try? FeedScene.decode(b)
             _ = try? FeedCell.decode(b)
+            _ = try? FeedCellKey.decode(b)
             _ = try? FeedWire.message(b)
             _ = try? FeedBorder.decode(b)
         }
@@ -141,6 +166,11 @@ struct FeedMessagesTests {
         #expect(throws: WireError.self) { try FeedKeyRequest.decode(count) }
         var trailing = FeedTick(tick: 1, serverTimeMicros: 1, entities: 1, advanced: true).encoded(); trailing.writeInteger(UInt8(0))
         #expect(throws: WireError.self) { try FeedTick.decode(trailing) }
+        // An entrant with an unknown flag; a members flag other than 0 or 1.
+        var entrant = ByteBuffer(); entrant.writeVarint(1); entrant.writeVarint(1); entrant.writeInteger(UInt8(4)); entrant.writeInteger(UInt8(1)); entrant.writeVarint(0)
+        #expect(throws: WireError.self) { var e = entrant; _ = try FeedEntrant.read(from: &e) }
+        var key = ByteBuffer(); key.writeVarint(1); key.writeVarint(0); key.writeVarint(0); key.writeInteger(UInt8(2))
+        #expect(throws: WireError.self) { try FeedCellKey.decode(key) }
         var nan = ByteBuffer(); nan.writeVarint(1); nan.writeInteger(UInt8(2)); nan.writeInteger(UInt8(1))
         for v in [Double.nan, 0, 1, 1] { nan.writeF64(v) }
         nan.writeVarint(0)

@@ -132,11 +132,18 @@ struct RegionShardServerTests {
     @Test func aGatewaysClientsOfTwoRegionShardsDecodeWhatOneProcessDecodes() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let nats = try NATSServerProcess()
+        var logger = Logger(label: "gateway")
+        logger.logLevel = .warning
+        let log = logger
+        // The single process is loaded first and started as soon as the shards are: the ticks
+        // compared are the same ticks of each, so the two should not start far apart.
+        let single = try await offThePool {
+            SceneServer(configuration: FeedRig.config(), scenes: [try SceneLoader.load(try Self.manifest(), catalog: try Catalog(), workers: 2)], catalog: nil, logger: log)
+        }
         async let a = Self.shard(0, nats: nats, catalog: try Catalog())
         async let b = Self.shard(1, nats: nats, catalog: try Catalog())
         let (s0, s1) = try await (a, b)
-        var logger = Logger(label: "gateway")
-        logger.logLevel = .warning
+        let singlePort = try await single.start().port!
         var g = NATSOptions(port: nats.port, name: "gateway")
         g.connectTimeout = 30
         let gateway = try await SceneServer.gateway(configuration: FeedRig.config(), nats: g, wait: 60, logger: logger)
@@ -144,23 +151,22 @@ struct RegionShardServerTests {
         g.name = "gateway-2"
         let gateway2 = try await SceneServer.gateway(configuration: FeedRig.config(), nats: g, wait: 60, logger: logger)
         let gateway2Port = try await gateway2.start().port!
-        let log = logger
-        let single = try await offThePool {
-            SceneServer(configuration: FeedRig.config(), scenes: [try SceneLoader.load(try Self.manifest(), catalog: try Catalog(), workers: 2)], catalog: nil, logger: log)
-        }
-        let singlePort = try await single.start().port!
 
         // The start is in region 0, one wire column west of the border at x = 32 m.
         let across = WireArea(minX: 0, minY: -20, maxX: 70, maxY: 40)
         let pairs = (Overlap(needed: 170), Overlap(needed: 170), Overlap(needed: 170))
         async let directWhole = record(port: singlePort, scene: "marathon", withAttributes: true, overlap: (pairs.0, 0))
         async let viaWhole = record(port: gatewayPort, scene: "marathon", withAttributes: true, overlap: (pairs.0, 1))
-        async let directArea = record(port: singlePort, scene: "marathon", area: across, overlap: (pairs.1, 0))
-        async let viaArea = record(port: gatewayPort, scene: "marathon", area: across, overlap: (pairs.1, 1))
-        async let directOther = record(port: singlePort, scene: "marathon", overlap: (pairs.2, 0))
-        async let viaOther = record(port: gateway2Port, scene: "marathon", overlap: (pairs.2, 1))
+        // Version 3 for the area and the second gateway: identities and values follow the
+        // runners across the border, from one region's cell to the other's.
+        async let directArea = record(port: singlePort, scene: "marathon", area: across, version: 3, withAttributes: true, overlap: (pairs.1, 0))
+        async let viaArea = record(port: gatewayPort, scene: "marathon", area: across, version: 3, withAttributes: true, overlap: (pairs.1, 1))
+        async let directOther = record(port: singlePort, scene: "marathon", version: 3, withAttributes: true, overlap: (pairs.2, 0))
+        async let viaOther = record(port: gateway2Port, scene: "marathon", version: 3, withAttributes: true, overlap: (pairs.2, 1))
         let (dw, gw, da, ga, d2, g2) = try await (directWhole, viaWhole, directArea, viaArea, directOther, viaOther)
-        for (name, d, v) in [("whole marathon with attributes", dw, gw), ("an area across the border", da, ga), ("whole marathon, second gateway", d2, g2)] {
+        #expect(ga.version == 3 && g2.version == 3)
+        #expect(ga.states.values.contains { $0.contains { $0.contains(" is bib-") } }, "runners' identities in the area")
+        for (name, d, v) in [("whole marathon with attributes", dw, gw), ("an area across the border, version 3", da, ga), ("whole marathon, second gateway, version 3", d2, g2)] {
             let (common, differing) = compare(d.states, v.states, skipFirst: 1)
             #expect(common.count >= 160, "\(name): \(common.count) ticks in common")
             #expect(differing.isEmpty, "\(name): states differ at ticks \(differing.prefix(5)) of \(common.count)")

@@ -4,24 +4,54 @@ import SceneWire
 // The payloads of a scene's feed on NATS (docs/SCALEOUT.md). Integers are varints; coded
 // state travels as the very bytes a client is sent (cell blocks, shared frames' tails).
 
-/// A wire cell's delta block of one tick: `varint tick`, then the block.
+/// A wire cell's delta block of one tick: `varint tick`, `varint length` and the block,
+/// `varint length` and the block with heights (0: the scene has none), then who left the cell
+/// (`varint count`, slots ascending as gaps from the previous) and who came into it
+/// (`FeedEntrant`s: from another cell, or new in a slot of this cell).
 package struct FeedCell: Equatable, Sendable {
     package var tick: UInt64
     package var block: ByteBuffer
+    package var block3: ByteBuffer?
+    package var left: [UInt32]
+    package var entrants: [FeedEntrant]
 
-    package init(tick: UInt64, block: ByteBuffer) { self.tick = tick; self.block = block }
+    package init(tick: UInt64, block: ByteBuffer, block3: ByteBuffer? = nil, left: [UInt32] = [], entrants: [FeedEntrant] = []) {
+        self.tick = tick; self.block = block; self.block3 = block3; self.left = left; self.entrants = entrants
+    }
 
     package func encoded() -> ByteBuffer {
-        var out = ByteBufferAllocator().buffer(capacity: block.readableBytes + 10)
+        var out = ByteBufferAllocator().buffer(capacity: block.readableBytes + (block3?.readableBytes ?? 0) + 16 + left.count * 2 + entrants.count * 40)
         out.writeVarint(tick)
+        out.writeVarint(UInt64(block.readableBytes))
         out.writeImmutableBuffer(block)
+        out.writeVarint(UInt64(block3?.readableBytes ?? 0))
+        if let block3 { out.writeImmutableBuffer(block3) }
+        out.writeVarint(UInt64(left.count))
+        var last: UInt32 = 0
+        for id in left { out.writeVarint(UInt64(id &- last)); last = id }
+        FeedEntrant.writeList(entrants, into: &out)
         return out
     }
 
     package static func decode(_ payload: ByteBuffer) throws(WireError) -> FeedCell {
         var b = payload
         let tick = try b.readVarint()
-        return FeedCell(tick: tick, block: b)
+        let length = try b.readCount(limit: b.readableBytes, "cell block")
+        guard let block = b.readSlice(length: length) else { throw .truncated("cell block") }
+        let length3 = try b.readCount(limit: b.readableBytes, "cell block with heights")
+        guard let block3 = b.readSlice(length: length3) else { throw .truncated("cell block with heights") }
+        let n = try b.readCount(limit: b.readableBytes, "cell leavers")
+        var left: [UInt32] = []
+        left.reserveCapacity(n)
+        var last: UInt64 = 0
+        for _ in 0..<n {
+            last += try b.readVarint()
+            guard let id = UInt32(exactly: last) else { throw .malformed("feed cell: leaver beyond 32 bits") }
+            left.append(id)
+        }
+        let entrants = try FeedEntrant.readList(from: &b)
+        guard b.readableBytes == 0 else { throw .malformed("feed cell: bytes after the entrants") }
+        return FeedCell(tick: tick, block: block, block3: length3 > 0 ? block3 : nil, left: left, entrants: entrants)
     }
 }
 
@@ -153,8 +183,12 @@ package struct FeedKeyRequest: Equatable, Sendable {
     /// same tick (a gateway asks a few ticks ahead of what it has seen). nil: the next tick.
     package var at: UInt64?
 
-    package init(request: UInt32, cells: [Int], snapshot: Bool, geometry: WireArea??, at: UInt64? = nil) {
-        self.request = request; self.cells = cells; self.snapshot = snapshot; self.geometry = geometry; self.at = at
+    /// Each cell's entities with their identities and values, and its keyframe with heights
+    /// (for version 3 subscribers).
+    package var members: Bool
+
+    package init(request: UInt32, cells: [Int], snapshot: Bool, geometry: WireArea??, at: UInt64? = nil, members: Bool = false) {
+        self.request = request; self.cells = cells; self.snapshot = snapshot; self.geometry = geometry; self.at = at; self.members = members
     }
 
     /// Most cells one request may name (a scene's grid is at most 65,535 a side, but a
@@ -164,7 +198,7 @@ package struct FeedKeyRequest: Equatable, Sendable {
     package func encoded() -> ByteBuffer {
         var out = ByteBufferAllocator().buffer(capacity: 48 + cells.count * 3)
         out.writeVarint(UInt64(request))
-        out.writeInteger(UInt8((snapshot ? 1 : 0) | (geometry != nil ? 2 : 0) | (at != nil ? 4 : 0)))
+        out.writeInteger(UInt8((snapshot ? 1 : 0) | (geometry != nil ? 2 : 0) | (at != nil ? 4 : 0) | (members ? 8 : 0)))
         if let at { out.writeVarint(at) }
         if case .some(let area) = geometry {
             if let a = area {
@@ -183,7 +217,7 @@ package struct FeedKeyRequest: Equatable, Sendable {
         var b = payload
         let request = try b.readVarint()
         let flags: UInt8 = try b.readInt("key request flags")
-        guard request <= UInt64(UInt32.max), flags & ~7 == 0 else { throw .malformed("feed key request") }
+        guard request <= UInt64(UInt32.max), flags & ~15 == 0 else { throw .malformed("feed key request") }
         let at: UInt64? = flags & 4 != 0 ? try b.readVarint() : nil
         var geometry: WireArea?? = nil
         if flags & 2 != 0 {
@@ -206,12 +240,12 @@ package struct FeedKeyRequest: Equatable, Sendable {
             cells.append(Int(c))
         }
         guard b.readableBytes == 0 else { throw .malformed("feed key request: bytes after the cells") }
-        return FeedKeyRequest(request: UInt32(request), cells: cells, snapshot: flags & 1 != 0, geometry: geometry, at: at)
+        return FeedKeyRequest(request: UInt32(request), cells: cells, snapshot: flags & 1 != 0, geometry: geometry, at: at, members: flags & 8 != 0)
     }
 }
 
 /// One part of the answer to a key request: `varint request`, `varint tick`, `u8 last`,
-/// `varint count` keyframe blocks (each `varint length`, the block), then `FeedFrames` (the
+/// `varint count` cells' keyframes (each `varint length`, a `FeedCellKey`), then `FeedFrames` (the
 /// geometry first, then the snapshot). An answer too large for one NATS message is cut into
 /// parts, all published before the tick's `FeedTick`.
 package struct FeedKeyReply: Sendable {
@@ -292,16 +326,20 @@ package struct FeedKeyReply: Sendable {
 
 /// The scenes a process serves, for a gateway: `varint count`, then per scene its name and
 /// scenario (wire strings), `varint maxFrameBytes`, `varint entities`, `varint length` and
-/// the scene's SceneInfo frame (subscription 0, version 1).
+/// the scene's SceneInfo frame (subscription 0, layout version 2: kinds with heights), and
+/// the event kinds the scenario sends to every subscriber whatever its area (`varint count`,
+/// each `u16`).
 package struct FeedScene: Sendable {
     package var name: String
     package var scenario: String
     package var maxFrameBytes: Int
     package var entities: UInt32
     package var info: SceneInfoMessage
+    package var sceneWideEvents: [UInt16]
 
-    package init(name: String, scenario: String, maxFrameBytes: Int, entities: UInt32, info: SceneInfoMessage) {
+    package init(name: String, scenario: String, maxFrameBytes: Int, entities: UInt32, info: SceneInfoMessage, sceneWideEvents: [UInt16] = []) {
         self.name = name; self.scenario = scenario; self.maxFrameBytes = maxFrameBytes; self.entities = entities; self.info = info
+        self.sceneWideEvents = sceneWideEvents
     }
 
     package static func encode(_ scenes: [FeedScene]) -> ByteBuffer {
@@ -315,6 +353,8 @@ package struct FeedScene: Sendable {
             var frame = WireMessage.sceneInfo(s.info).frame()
             out.writeVarint(UInt64(frame.readableBytes))
             out.writeBuffer(&frame)
+            out.writeVarint(UInt64(s.sceneWideEvents.count))
+            for k in s.sceneWideEvents { out.writeInteger(k) }
         }
         return out
     }
@@ -333,7 +373,10 @@ package struct FeedScene: Sendable {
             guard case .sceneInfo(let info) = try FeedWire.message(frame, maxFrameBytes: length + 16) else {
                 throw .malformed("feed scene \(name): no SceneInfo")
             }
-            out.append(FeedScene(name: name, scenario: scenario, maxFrameBytes: Int(maxFrame), entities: UInt32(entities), info: info))
+            let wide = try b.readCount(limit: b.readableBytes / 2, "scene-wide events")
+            var kinds: [UInt16] = []
+            for _ in 0..<wide { kinds.append(try b.readInt("event kind")) }
+            out.append(FeedScene(name: name, scenario: scenario, maxFrameBytes: Int(maxFrame), entities: UInt32(entities), info: info, sceneWideEvents: kinds))
         }
         guard b.readableBytes == 0 else { throw .malformed("feed scenes: bytes after the list") }
         return out

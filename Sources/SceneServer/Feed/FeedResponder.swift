@@ -25,7 +25,7 @@ struct FeedResponder {
                 guard let reply = m.reply else { continue }
                 let list = runners.map { r in
                     FeedScene(name: r.name, scenario: r.scenario.rawValue, maxFrameBytes: r.maxFrameBytes, entities: UInt32(clamping: r.entities),
-                              info: { var i = r.info; i.subscription = 0; i.version = 1; for k in i.kinds.indices { i.kinds[k].zRange = nil }; return i }())
+                              info: { var i = r.info; i.subscription = 0; i.version = 2; return i }(), sceneWideEvents: r.sceneWideEvents.sorted())
                 }
                 try? connection.publish(reply, payload: FeedScene.encode(list))
             }

@@ -34,13 +34,18 @@ struct RelayAsk {
     var geometry: WireArea??
     /// When it was asked (uptime ns): an answer not come within a second is asked again.
     var askedAt: UInt64
+    /// Each cell's entities (version 3 views) were asked for too.
+    var members = false
+    /// The area it was asked for, and the MoveAreaRequest that area answers (nil: none).
+    var area: WireArea?
+    var moveRequest: UInt32?
 }
 
 /// An answer to a key request, as its parts arrive (from each region of a scene split into
 /// region shards: complete when every region that ticks has answered).
 struct RelayAnswer {
     var tick: UInt64
-    var keyframes: [Int: ByteBuffer] = [:]
+    var keyframes: [Int: FeedCellKey] = [:]
     /// Messages by region (0 for a scene in one process), sent in region order.
     var framesByRegion: [Int: [SharedFrame]] = [:]
     var regionsDone = Set<Int>()
@@ -64,7 +69,8 @@ struct RegionEnds {
 /// areas cover, and at each tick's end sends each subscriber the same frame a server would,
 /// made of the feed's blocks as they came (never decoded, never coded again). Keyframes for
 /// a new subscriber, a moved area or a resync come from the scene's process by request.
-/// Speaks version 1 of the protocol (the gateway's sessions are capped there).
+/// Speaks versions 1 and 3 of the protocol (version 3's views follow the cells' comings and
+/// goings, which the feed carries with each cell's block: RelayState+Views.swift).
 final class RelayState {
     let runner: SceneRunner
     let scene: FeedScene
@@ -83,12 +89,24 @@ final class RelayState {
     var nextRequest: UInt32 = 0
     /// The cells subscribed on NATS, with how many subscribers cover each.
     var cellInterest: [Int: (count: Int, sub: NATSSubscription)] = [:]
+    /// Each subscriber's cells of interest: those it covers, holds, or waits for.
+    var interest: [ObjectIdentifier: Set<Int>] = [:]
+    /// Version 3: the entities in each cell whose members are known (from a key reply, then
+    /// followed by the cell's comings and goings while it is subscribed), each subscriber's
+    /// view, who came into a cell this tick, and the tick's attribute changes and events.
+    var members: [Int: Set<UInt32>] = [:]
+    var views: [ObjectIdentifier: RelayView] = [:]
+    var tickEntrants: [UInt32: FeedEntrant] = [:]
+    var tickValues: (changes: [WireAttribute], events: [WireEvent])?
+    /// The scene's kinds with heights and their attribute z; whether it has attributes.
+    let heightAttribute: [UInt8: UInt8]
+    let hasAttributes: Bool
     var cellOfSubject: [String: Int] = [:]
     /// Blocks and extras by tick until the tick's end arrives (a region may be a tick ahead of
     /// another), and those of the tick being sent.
-    var pendingCells: [UInt64: [Int: ByteBuffer]] = [:]
+    var pendingCells: [UInt64: [Int: FeedCell]] = [:]
     var pendingExtras: [UInt64: (changes: [SharedFrame], events: [SharedFrame])] = [:]
-    var tickCells: [Int: ByteBuffer] = [:]
+    var tickCells: [Int: FeedCell] = [:]
     var tickChanges: [SharedFrame] = [], tickEvents: [SharedFrame] = []
     /// A scene split into region shards: how many regions, each one's last tick end (uptime
     /// ns), the ends of ticks not yet complete, and the regions said missing.
@@ -122,6 +140,12 @@ final class RelayState {
         extrasSubject = FeedSubjects.extras(scene.name)
         keysSubject = FeedSubjects.keys(scene.name)
         inboxSubject = "_GW.\(UUID().uuidString.replacingOccurrences(of: "-", with: "")).\(FeedSubjects.token(scene.name))"
+        var heights: [UInt8: UInt8] = [:]
+        for k in i.kinds where k.zRange != nil {
+            if let a = k.attributes.firstIndex(where: { $0.name == "z" }) { heights[k.code] = UInt8(a) }
+        }
+        heightAttribute = heights
+        hasAttributes = i.kinds.contains { !$0.attributes.isEmpty }
     }
 
     func run() {
@@ -167,9 +191,12 @@ final class RelayState {
             subscriptions.append(s)
         case .unsubscribe(let outlet, let id):
             for s in subscriptions where s.outlet === outlet && s.id == id { remove(s) }
-        case .moveArea(let outlet, let id, let area, _):
+        case .moveArea(let outlet, let id, let area, let request):
+            // The area in force stays until the new one's keyframes (and geometry) are here:
+            // then one frame drops the old cells and adds the new (AreaMoved before it).
             for s in subscriptions where s.outlet === outlet && s.id == id {
                 s.area = area
+                if s.version >= 2, let request { s.movedRequest = request }
                 setCovered(s, Set(grid.cells(covering: area)))
                 s.needsStatic = true
             }
@@ -179,23 +206,48 @@ final class RelayState {
             forward(command, reply: reply)
         case .feedBroken(let why):
             resyncAll(because: why)
-        case .join, .input, .leave, .tileReady, .sceneReady, .feedKeys:
-            // Not reachable through a gateway: its sessions speak version 1 (no participants),
-            // and catalog work and key requests belong to the scene's process.
+        case .join(let outlet, let r):
+            // Participants join the scene's own process (docs/SCALEOUT.md): a gateway's
+            // sessions are refused as for a scene that takes none.
+            runner.metrics.refusal(.notJoinable).increment()
+            r.settle(nil)
+            outlet.send(WireMessageBox(buffer: WireMessage.refused(request: r.request, code: ErrorCode.notJoinable.rawValue, count: 1,
+                                                                   message: "scene \(scene.name) takes no participants through a gateway; join at the scene's own server").frame()))
+        case .input, .leave, .tileReady, .sceneReady, .feedKeys:
+            // Inputs and Leave come only from a joined session; catalog work and key requests
+            // belong to the scene's process.
             break
         }
     }
 
     func remove(_ s: Subscription) {
-        setCovered(s, [])
-        asks[ObjectIdentifier(s)] = nil
-        retryAt[ObjectIdentifier(s)] = nil
+        let key = ObjectIdentifier(s)
+        asks[key] = nil
+        retryAt[key] = nil
+        views[key] = nil
+        s.covered = []
+        s.sentCells = []
+        refreshInterest(s)
+        interest[key] = nil
         subscriptions.removeAll { $0 === s }
     }
 
-    /// A subscriber's covered cells, with the NATS subscriptions of the cells following them.
+    /// A subscriber's covered cells (the area asked for).
     func setCovered(_ s: Subscription, _ cells: Set<Int>) {
-        for c in cells.subtracting(s.covered) {
+        s.covered = cells
+        refreshInterest(s)
+    }
+
+    /// The NATS subscriptions of the cells following what the subscribers cover, hold and
+    /// wait for: a cell stays subscribed until no subscriber needs it.
+    func refreshInterest(_ s: Subscription) {
+        let key = ObjectIdentifier(s)
+        var wanted = s.covered.union(s.sentCells)
+        if let ask = asks[key] { wanted.formUnion(ask.cells) }
+        let had = interest[key] ?? []
+        guard wanted != had else { return }
+        interest[key] = wanted
+        for c in wanted.subtracting(had) {
             if let interest = cellInterest[c] {
                 cellInterest[c] = (interest.count + 1, interest.sub)
             } else if let sink {
@@ -208,7 +260,7 @@ final class RelayState {
                 }
             }
         }
-        for c in s.covered.subtracting(cells) {
+        for c in had.subtracting(wanted) {
             guard let interest = cellInterest[c] else { continue }
             if interest.count > 1 {
                 cellInterest[c] = (interest.count - 1, interest.sub)
@@ -216,9 +268,9 @@ final class RelayState {
                 interest.sub.unsubscribe()
                 cellInterest[c] = nil
                 cellOfSubject[interest.sub.subject] = nil
+                members[c] = nil
             }
         }
-        s.covered = cells
     }
 
     /// Control goes to the scene's process (NATS request) and its answer back to the operator.
@@ -255,20 +307,26 @@ final class RelayState {
             let resync = s.needsResync || (!lastAdvanced && s.covered != s.sentCells)
             let cells = resync ? s.covered : s.covered.subtracting(s.sentCells)
             guard resync || !cells.isEmpty || geometry != nil else { continue }
+            let members = s.version >= 3
             // Subscribers that need what one request in flight asks share its answer (many
             // joining at once cost the scene's process one answer).
             if let shared = asks.values.first(where: { a in
-                a.resync == resync && a.geometry == geometry && a.cells.isSuperset(of: cells) && answers[a.request]?.complete != true
+                a.resync == resync && a.members == members && a.geometry == geometry && a.cells.isSuperset(of: cells) && answers[a.request]?.complete != true
             }) {
-                asks[ObjectIdentifier(s)] = RelayAsk(request: shared.request, cells: cells, resync: resync, geometry: geometry, askedAt: shared.askedAt)
+                asks[ObjectIdentifier(s)] = RelayAsk(request: shared.request, cells: cells, resync: resync, geometry: geometry, askedAt: shared.askedAt,
+                                                     members: members, area: s.area, moveRequest: s.movedRequest)
+                refreshInterest(s)
                 continue
             }
             nextRequest &+= 1
-            let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync, geometry: geometry, at: at)
+            // A version 3 resync's values come with the cells' members, not as a snapshot.
+            let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync && !members, geometry: geometry, at: at, members: members)
             do {
                 try connection.publish(keysSubject, payload: request.encoded(), reply: "\(inboxSubject).\(nextRequest)")
-                asks[ObjectIdentifier(s)] = RelayAsk(request: nextRequest, cells: cells, resync: resync, geometry: geometry, askedAt: now)
+                asks[ObjectIdentifier(s)] = RelayAsk(request: nextRequest, cells: cells, resync: resync, geometry: geometry, askedAt: now,
+                                                     members: members, area: s.area, moveRequest: s.movedRequest)
                 answers[nextRequest] = nil
+                refreshInterest(s)
             } catch {
                 // NATS is away with its buffer full: asked again on the next turn.
                 return
@@ -291,6 +349,7 @@ final class RelayState {
         regionEnds.removeAll()
         tickChanges = []
         tickEvents = []
+        members.removeAll()
         lastTick = nil
     }
 
@@ -348,8 +407,8 @@ final class RelayState {
                     return
                 }
                 for k in part.keyframes {
-                    var b = k
-                    answer.keyframes[Int(try b.readVarint())] = k
+                    let key = try FeedCellKey.decode(k)
+                    answer.keyframes[key.cell] = key
                 }
                 let region = part.region?.index ?? 0
                 answer.framesByRegion[region, default: []] += part.frames
@@ -358,7 +417,7 @@ final class RelayState {
                 answers[part.request] = answer
             } else if let c = cellOfSubject[m.subject] {
                 let cell = try FeedCell.decode(m.payload)
-                pendingCells[cell.tick, default: [:]][c] = cell.block
+                pendingCells[cell.tick, default: [:]][c] = cell
             }
         } catch {
             badMessages += 1
@@ -451,7 +510,9 @@ final class RelayState {
             for s in subscriptions { s.needsResync = true; s.needsStatic = true; s.geometrySent = nil; s.sentCells = [] }
             asks.removeAll()
             answers.removeAll()
+            members.removeAll()
         }
+        followMembers()
         if t.geometryChanged { for s in subscriptions { s.needsStatic = true; s.geometrySent = nil } }
         if let why = broken {
             broken = nil
@@ -466,14 +527,17 @@ final class RelayState {
         runner.entityCounter.store(Int(t.entities), ordering: .relaxed)
         for s in subscriptions { frame(for: s, at: t) }
         tickCells.removeAll(keepingCapacity: true)
+        tickEntrants.removeAll(keepingCapacity: true)
+        tickValues = nil
         tickChanges = []
         tickEvents = []
         answers = answers.filter { !$0.value.complete && $0.value.tick >= t.tick }
     }
 
-    /// One subscriber's frame of a tick, as `RunnerState.publish` makes it for version 1.
+    /// One subscriber's frame of a tick, as `RunnerState.publish` makes it.
     func frame(for s: Subscription, at t: FeedTick) {
         let key = ObjectIdentifier(s)
+        defer { refreshInterest(s) }
         guard runner.admits(s) else {
             // Skipped for its queue: what it asked for no longer fits the resync it will get.
             asks[key] = nil
@@ -489,44 +553,71 @@ final class RelayState {
             }
         }
         if answered == nil && (s.needsResync || !t.advanced) { return }
-        if let (ask, answer) = answered, !t.advanced, !ask.resync {
+        if let (ask, _) = answered, !t.advanced, !ask.resync {
             // New cells while paused: the frame must be a resync, asked for next.
             s.needsResync = true
-            _ = answer
             return
         }
-        if let (ask, answer) = answered, case .some(let area) = ask.geometry {
+        let resync = answered?.ask.resync == true
+        // The cells this frame leaves the subscriber with: a resync's; those of the area it
+        // moved to, once their keyframes (and geometry) are here; else those it holds.
+        var cells = s.sentCells
+        var moved: UInt32?
+        var applied: (ask: RelayAsk, answer: RelayAnswer)?
+        if let (ask, answer) = answered, resync || (ask.area == s.area && ask.cells.isSuperset(of: s.covered.subtracting(s.sentCells))) {
+            applied = (ask, answer)
+            cells = resync ? ask.cells : s.covered
+            moved = ask.area == s.area ? s.movedRequest : ask.moveRequest
+        } else if answered == nil && s.covered.isSubset(of: s.sentCells) && !s.needsStatic {
+            cells = s.covered
+            moved = s.movedRequest
+        }
+        if let m = moved, s.version >= 2 {
+            send(WireMessage.areaMoved(subscription: s.id, request: m, tick: t.tick).frame(), to: s)
+            if s.movedRequest == m || cells == s.covered { s.movedRequest = nil }
+        }
+        if let (ask, answer) = applied, case .some(let area) = ask.geometry {
             if let g = answer.frames.first(where: { $0.type == .staticGeometry }) { send(g, to: s) }
             s.geometrySent = .some(area)
-            s.needsStatic = false
+            if ask.area == s.area { s.needsStatic = false }
         }
-        let resync = answered?.ask.resync == true
-        var blocks: [ByteBuffer] = []
-        if resync {
-            // Cells covered since the ask (a move while it was in flight) are asked next.
-            let ask = answered!.ask, answer = answered!.answer
-            for c in s.coveredSorted where ask.cells.contains(c) { if let k = answer.keyframes[c] { blocks.append(k) } }
-            s.sentCells = s.covered.intersection(ask.cells)
-            s.needsResync = false
-        } else {
-            for c in s.sentCells.subtracting(s.covered).sorted() { blocks.append(CellBlock.drop(cell: UInt32(c))) }
-            var sent = s.sentCells.intersection(s.covered)
-            for c in s.coveredSorted {
-                if s.sentCells.contains(c) {
-                    if let b = tickCells[c] { blocks.append(b) }
-                } else if let (ask, answer) = answered, ask.cells.contains(c) {
-                    if let k = answer.keyframes[c] { blocks.append(k) }
-                    sent.insert(c)
-                }
+        let v3 = s.version >= 3
+        let heights = v3 && !heightAttribute.isEmpty
+        if v3, let (ask, answer) = applied { learnMembers(ask.cells, from: answer) }
+        // Version 3: the view this frame makes, and the identities it needs before it.
+        var entered: [UInt32] = []
+        if v3 {
+            guard let e = updateView(s, cells: cells, resync: resync) else {
+                s.needsResync = true
+                return
             }
-            s.sentCells = sent
+            entered = e
         }
+        var blocks: [ByteBuffer] = []
+        for c in s.sentCells.subtracting(cells).sorted() where !resync { blocks.append(CellBlock.drop(cell: UInt32(c))) }
+        for c in cells.sorted() {
+            let block: ByteBuffer?
+            if s.sentCells.contains(c) && !resync {
+                block = heights ? tickCells[c]?.block3 : tickCells[c]?.block
+                if block == nil && tickCells[c] != nil { s.needsResync = true; return }
+            } else {
+                let k = applied?.answer.keyframes[c]
+                block = heights ? k?.block3 : k?.block
+            }
+            if let block { blocks.append(block) }
+        }
+        s.sentCells = cells
+        if resync { s.needsResync = false }
         let stamp = resync || t.tick % UInt64(max(1, runner.tickRate)) == 0
         let frame = WireMessage.stateFrameBuffer(subscription: s.id, tick: stamp ? t.tick : nil, serverTimeMicros: stamp ? t.serverTimeMicros : nil,
-                                                 resync: resync, cells: blocks, countsCells: true)
+                                                 resync: resync, cells: blocks, countsCells: s.version < 2)
         send(frame, to: s)
+        if v3 {
+            sendViewExtras(s, entered: entered, resync: resync, advanced: t.advanced, tick: t.tick)
+            return
+        }
         if resync {
-            for f in answered!.answer.frames where f.type == .attributes { send(f, to: s) }
+            for f in applied!.answer.frames where f.type == .attributes { send(f, to: s) }
         } else if t.advanced {
             for f in tickChanges { send(f, to: s) }
         }

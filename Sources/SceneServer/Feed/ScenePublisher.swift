@@ -50,11 +50,10 @@ final class ScenePublisher {
         }
     }
 
-    /// The blocks of every cell that changed, or of those in `only` (a region shard's cells).
-    func publishCells(tick: UInt64, blocks: TickBlocks, only: Set<Int>? = nil) {
-        for c in blocks.keys where c < cellSubjects.count && only?.contains(c) != false {
-            publish(cellSubjects[c], FeedCell(tick: tick, block: blocks[c]!).encoded())
-        }
+    /// A cell's message of this tick on its subject.
+    func publishCell(_ cell: FeedCell, of c: Int) {
+        guard c < cellSubjects.count else { return }
+        publish(cellSubjects[c], cell.encoded())
     }
 
     func publishExtras(tick: UInt64, frames: [SharedFrame]) {
@@ -94,7 +93,7 @@ extension RunnerState {
         guard let feed else { return }
         let tick = scene.world.tick
         if advanced {
-            feed.publishCells(tick: tick, blocks: lastBlocks, only: region == nil ? nil : regionCells)
+            publishCells(feed, tick: tick)
             // Version 1's extras: heights stay attributes.
             feed.publishExtras(tick: tick, frames: attributeChanges(strip: false) + tickEvents())
         }
@@ -109,7 +108,7 @@ extension RunnerState {
             runner.metrics.feedKeyRequests.increment()
             // A region answers for its own cells and entities; region 0 for the static geometry.
             let keyframes = request.cells.filter { $0 >= 0 && $0 < encoder.columns * encoder.rows && (shard == nil || regionCells.contains($0)) }
-                .compactMap { keyframe($0) }
+                .compactMap { cellKey($0, members: request.members)?.encoded() }
             var frames: [SharedFrame] = []
             if case .some(let area) = request.geometry, shard == nil || shard?.index == 0 { frames.append(staticGeometry(area: area)) }
             if request.snapshot { frames += snapshot(strip: false) }
@@ -126,5 +125,55 @@ extension RunnerState {
             }
             feed.publishEnd(end)
         }
+    }
+}
+
+extension RunnerState {
+    /// Every cell that changed (a region shard's own only): its blocks, who left it and who
+    /// came into it, with their identities and values (a gateway's version 3 views).
+    func publishCells(_ feed: ScenePublisher, tick: UInt64) {
+        let only = region == nil ? nil : regionCells
+        // Entities new in a slot whose cell saw no coming or going still enter the views.
+        var newIn: [Int: [UInt32]] = [:]
+        if !newSlots.isEmpty {
+            let fresh = Set(newSlots)
+            encoder.withCells { cells in
+                for c in lastBlocks.keys where c < cells.count {
+                    for id in cells[c].ids where fresh.contains(id) { newIn[c, default: []].append(id) }
+                }
+            }
+        }
+        let fresh = Set(newSlots)
+        for c in lastBlocks.keys where only?.contains(c) != false {
+            let diff = cellDiff(c)
+            var entering = diff.entered
+            if let extra = newIn[c] {
+                let seen = Set(entering)
+                entering += extra.filter { !seen.contains($0) }
+                entering.sort()
+            }
+            let cell = FeedCell(tick: tick, block: lastBlocks[c]!, block3: encoder3 != nil ? lastBlocks3[c] : nil, left: diff.left,
+                                entrants: entering.compactMap { feedEntrant($0, new: fresh.contains($0)) })
+            feed.publishCell(cell, of: c)
+        }
+    }
+
+    /// Who is in slot `slot` for a gateway: generation, kind, identity and every value.
+    func feedEntrant(_ slot: UInt32, new: Bool) -> FeedEntrant? {
+        let world = scene.world
+        guard let d = world.store.dense(ofSlot: Int(slot)), Int(slot) < aliveGeneration.count else { return nil }
+        let values = world.attributes.all(slot: slot).map { WireAttribute(entity: $0.slot, attribute: $0.attribute, bits: $0.bits) }
+        return FeedEntrant(slot: slot, generation: aliveGeneration[Int(slot)], new: new, kind: world.store.kind[d],
+                           identity: scene.scenario.anonymous ? nil : identities([slot]).first, values: values)
+    }
+
+    /// A cell's keyframe for a key reply; with `members`, its keyframe with heights and the
+    /// entities in it. nil for an empty cell.
+    func cellKey(_ c: Int, members: Bool) -> FeedCellKey? {
+        guard let block = keyframe(c) else { return nil }
+        guard members else { return FeedCellKey(cell: c, block: block) }
+        let ids = encoder.withCells { c < $0.count ? $0[c].ids : [] }
+        return FeedCellKey(cell: c, block: block, block3: encoder3 != nil ? keyframe(c, heights: true) : nil,
+                           members: ids.compactMap { feedEntrant($0, new: false) })
     }
 }
