@@ -18,6 +18,8 @@ public struct LoadConfiguration: Sendable {
     public var areas: [WireArea?] = [nil]
     /// Decode every frame fully (cell states), not just its header.
     public var decode = false
+    /// Highest protocol version the watching clients speak (participants need 3).
+    public var maxVersion: UInt16 = WireProtocol.version
     /// TCP, or the WebSocket on the server's HTTP port (`port` is then that port).
     public var transport: SceneClient.Transport = .tcp
     /// Participants besides the watching clients (protocol version 3; they need `scene`):
@@ -154,7 +156,7 @@ public enum LoadGenerator {
         var result = ClientResult()
         let client: SceneClient
         do {
-            client = try await SceneClient.connect(host: config.host, port: config.port, name: "load-\(k)", transport: config.transport)
+            client = try await SceneClient.connect(host: config.host, port: config.port, name: "load-\(k)", maxVersion: config.maxVersion, transport: config.transport)
         } catch {
             result.error = "\(error)"
             return result

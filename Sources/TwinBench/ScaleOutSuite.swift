@@ -98,8 +98,11 @@ package enum ScaleOutSuite {
         let steps = quick ? [25] : [25, 50, 100, 200]
         let seconds = quick ? 5.0 : 15.0
         let entities = Double(d.entities)
-        func load(port: Int, clients: Int) -> LoadConfiguration {
+        // The steps' clients speak version 1 (as every figure before gateways spoke 3); one step
+        // of each in version 3 after them, whose identities and values cost the clients too.
+        func load(port: Int, clients: Int, version: UInt16 = 1) -> LoadConfiguration {
             var c = LoadConfiguration()
+            c.maxVersion = version
             c.port = port
             c.clients = clients
             c.seconds = seconds
@@ -139,6 +142,21 @@ package enum ScaleOutSuite {
             perStep.append(BenchResult(name: "single_latency_p99_ms_\(2 * n)", unit: "ms", value: r.latencyP99Ms))
             if r.latencyP99Ms <= 50, r.connected == 2 * n, r.deliveredRatio > 0.99 { singleServed = 2 * n; singleP99 = r.latencyP99Ms }
         }
+        // Version 3 (identities, values and events of the covered cells): 50 clients on each
+        // gateway, 100 on the scene's own server.
+        log("50 version 3 clients on each gateway, then 100 on the scene's own server, for \(Int(seconds)) s ...")
+        let gatewayCPU0 = gateways.map { ParticipantsSuite.cpuSeconds(pid: $0.pid) }
+        async let v3a = LoadGenerator.run(load(port: gatewayPorts[0], clients: 50, version: 3))
+        async let v3b = LoadGenerator.run(load(port: gatewayPorts[1], clients: 50, version: 3))
+        let (g3a, g3b) = await (v3a, v3b)
+        let cpuPerClient3 = zip(gateways, gatewayCPU0).map { ParticipantsSuite.cpuSeconds(pid: $0.pid) - $1 }.reduce(0, +) / 2 / (50 * seconds)
+        let s3 = await LoadGenerator.run(load(port: scenePort, clients: 100, version: 3))
+        log(String(format: "p99 %.1f ms through gateways, %.1f ms on the scene's server", max(g3a.latencyP99Ms, g3b.latencyP99Ms), s3.latencyP99Ms))
+        perStep += [
+            BenchResult(name: "gateway_latency_p99_ms_50_v3", unit: "ms", value: max(g3a.latencyP99Ms, g3b.latencyP99Ms)),
+            BenchResult(name: "single_latency_p99_ms_100_v3", unit: "ms", value: s3.latencyP99Ms),
+            BenchResult(name: "gateway_cpu_us_per_client_s_v3", unit: "us", value: cpuPerClient3 * 1e6),
+        ]
         let sharded = try await ShardedPhase.run(nats: nats, manifest: manifest, dir: dir, frames: frames, log: log)
         return sharded + [
             BenchResult(name: "gateways", unit: "processes", value: 2),

@@ -24,11 +24,16 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Side of each participant's square area, metres.") var participantArea = 100.0
     @Option(help: "Inputs a second per participant.") var inputRate = 10.0
     @Option(help: "The scene's join token, when it is joined by token.") var joinToken = ""
+    @Option(help: "Highest protocol version the clients speak (1 to \(WireProtocol.version)).") var maxVersion = WireProtocol.version
 
     func run() async throws {
         var config = LoadConfiguration()
         config.host = host; config.port = port; config.clients = clients; config.seconds = seconds
         config.scene = scene; config.decode = decode
+        guard maxVersion >= WireProtocol.minimumVersion && maxVersion <= WireProtocol.version else {
+            throw ValidationError("--max-version must be \(WireProtocol.minimumVersion) to \(WireProtocol.version)")
+        }
+        config.maxVersion = maxVersion
         if websocket { config.transport = .webSocket(); config.port = httpPort }
         if participants > 0 && scene == nil { throw ValidationError("--participants needs --scene (the scene they join)") }
         config.participants = participants; config.participantAreaSide = participantArea

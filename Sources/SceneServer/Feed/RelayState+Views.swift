@@ -2,8 +2,9 @@ import NIOCore
 import SceneWire
 
 /// A version 3 subscriber's view on a gateway: the entities in the cells it holds, the
-/// generation of each slot whose identity it was sent, and each viewed entity's kind.
-struct RelayView {
+/// generation of each slot whose identity it was sent, and each viewed entity's kind. A
+/// class: a view is changed in place each tick, never copied.
+final class RelayView {
     var inView = Set<UInt32>()
     var told: [UInt32: UInt32] = [:]
     var kind: [UInt32: UInt8] = [:]
@@ -45,7 +46,7 @@ extension RelayState {
     /// entrant are unknown (the subscriber then resyncs).
     func updateView(_ s: Subscription, cells: Set<Int>, resync: Bool) -> [UInt32]? {
         let key = ObjectIdentifier(s)
-        var view = views[key] ?? RelayView()
+        let view = views[key] ?? RelayView()
         var entered: [UInt32] = []
         if resync || cells != s.sentCells {
             var now = Set<UInt32>()

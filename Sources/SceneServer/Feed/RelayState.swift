@@ -122,6 +122,11 @@ final class RelayState {
     var broken: String?
     /// The NATS connection the last message came on (`NATSMessage.connection`).
     var feedConnection = 0
+    /// A tick ended since subscribers' needs were last asked for, and when they last were.
+    var askDue = false
+    var lastAskPass: UInt64 = 0
+    /// The cells whose members were taken in from each answer this tick.
+    var learned: [UInt32: Set<Int>] = [:]
     var badMessages = 0
     /// When the last tick's end came (uptime ns), and whether the scene is taken for missing.
     var lastEndAt = DispatchTime.now().uptimeNanoseconds
@@ -166,10 +171,18 @@ final class RelayState {
         }
         while !runner.stopRequested.load(ordering: .relaxed) {
             _ = runner.wake.wait(timeout: .now() + .milliseconds(50))
-            for c in runner.takeCommands() { apply(c) }
+            let commands = runner.takeCommands()
+            for c in commands { apply(c) }
             for m in inbox.take() { handle(m) }
             completeRegionEnds()
-            askWhatIsMissing()
+            // What subscribers lack changes with commands and tick ends; asks that found no
+            // responder are retried within 100 ms of their time (not at every feed message).
+            let now = DispatchTime.now().uptimeNanoseconds
+            if askDue || !commands.isEmpty || now >= lastAskPass + 100_000_000 {
+                askDue = false
+                lastAskPass = now
+                askWhatIsMissing()
+            }
             noticeSilence()
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
         }
@@ -526,6 +539,8 @@ final class RelayState {
         runner.tickCounter.store(t.tick, ordering: .relaxed)
         runner.entityCounter.store(Int(t.entities), ordering: .relaxed)
         for s in subscriptions { frame(for: s, at: t) }
+        askDue = true
+        learned.removeAll(keepingCapacity: true)
         tickCells.removeAll(keepingCapacity: true)
         tickEntrants.removeAll(keepingCapacity: true)
         tickValues = nil
@@ -583,7 +598,10 @@ final class RelayState {
         }
         let v3 = s.version >= 3
         let heights = v3 && !heightAttribute.isEmpty
-        if v3, let (ask, answer) = applied { learnMembers(ask.cells, from: answer) }
+        if v3, let (ask, answer) = applied {
+            let new = ask.cells.subtracting(learned[ask.request] ?? [])
+            if !new.isEmpty { learnMembers(new, from: answer); learned[ask.request, default: []].formUnion(new) }
+        }
         // Version 3: the view this frame makes, and the identities it needs before it.
         var entered: [UInt32] = []
         if v3 {
