@@ -105,12 +105,12 @@ final class Overlap: Sendable {
 /// after `frames` frames, or, with `until`, once that line is crossed (by a recording given it
 /// as `finish`, whenever that one ends), or, with `overlap`, once it and the other side hold
 /// enough ticks in common, or after `limit` seconds, a bound for a broken run only.
-func record(port: Int, scene: String, area: WireArea? = nil, frames: Int = .max, version: UInt16 = 1, limit: Double = 120,
+func record(host: String = "127.0.0.1", port: Int, scene: String, area: WireArea? = nil, frames: Int = .max, version: UInt16 = 1, limit: Double = 120,
             transport: SceneClient.Transport = .tcp, withAttributes: Bool = false, until: FinishLine? = nil, finish: FinishLine? = nil,
             overlap: (Overlap, side: Int)? = nil,
             after: (@Sendable (UInt64) -> WireArea??)? = nil)
     async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64], events: [UInt64: [String]], moves: [UInt64]) {
-    let client = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "feed-test", maxVersion: version, transport: transport)
+    let client = try await SceneClient.connect(host: host, port: port, name: "feed-test", maxVersion: version, transport: transport)
     client.send(.subscribe(subscription: 1, scene: scene, area: area))
     var view = SceneView(subscription: 1, area: area, version: client.version)
     var states: [UInt64: [String]] = [:]
