@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 
 /// The region-shard phase of `twinscene bench scaleout` (docs/SCALEOUT.md, "Region shards"):
 /// its own nats-server, the marathon split into two region shards (`serve --shard 0/2` and
@@ -12,6 +13,10 @@ import Foundation
 /// - `handovers_per_s`, `cross_shard_bytes_per_tick` (border messages, both ways) and
 ///   `shard_wait_ms_per_tick` (time a shard's tick waited at the barrier, from its tick
 ///   duration less the single process's).
+/// - `nats_hop_p50_ms_shards`, `nats_hop_p99_ms_shards`: for each tick, when the gateway's
+///   client had its frame less when a client of shard 0's own server had it (the shard
+///   publishes its feed before it sends its own clients' frames): from a shard's publish,
+///   through the other shard's end of the same tick, to a gateway client's receipt.
 enum ShardedPhase {
     static func run(nats: String, manifest: String, dir: String, frames: Int, log: (String) -> Void) async throws -> [BenchResult] {
         let (broker, url) = try ScaleOutSuite.startBroker(nats)
@@ -40,7 +45,13 @@ enum ShardedPhase {
         let started = Date()
         async let direct = Recorded.take(port: singlePort, frames: frames + 200, limit: 180)
         async let via = Recorded.take(port: gatewayPort, frames: frames, limit: 180)
-        let (d, g) = try await (direct, via)
+        let shard0Port = shards[0].port
+        async let own = Recorded.take(port: shard0Port, frames: frames + 40, limit: 180)
+        let (d, g, o) = try await (direct, via, own)
+        var hop = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for (tick, state) in g.states {
+            if let first = o.states[tick] { _ = hop.record(UInt64(max(0, state.receivedMicros - first.receivedMicros))) }
+        }
         let seconds = Date().timeIntervalSince(started)
         let after = try await metricsPorts.asyncMap { try await ParticipantsSuite.metrics(port: $0) }
         let singleAfter = try await ParticipantsSuite.metrics(port: singlePort + 1000)
@@ -70,6 +81,8 @@ enum ShardedPhase {
             BenchResult(name: "handovers_resent", unit: "entities", value: resent),
             BenchResult(name: "shard_tick_ms", unit: "ms", value: shardTickMs),
             BenchResult(name: "single_tick_ms", unit: "ms", value: singleTickMs),
+            BenchResult(name: "nats_hop_p50_ms_shards", unit: "ms", value: Double(hop.valueAtPercentile(50)) / 1000),
+            BenchResult(name: "nats_hop_p99_ms_shards", unit: "ms", value: Double(hop.valueAtPercentile(99)) / 1000),
         ]
     }
 }
