@@ -14,13 +14,17 @@ import SceneWire
 /// - `clients_per_gateway`: the most clients watching 100 m squares (steps of 25 to 800)
 ///   that each of two gateways served at once with a tick-to-client p99 within 50 ms (and
 ///   every tick delivered), with `gateway_latency_p99_ms`; beside it `single_clients`, the
-///   most (twice the step) the scene's own server served alone within the same bound.
+///   most (twice the step) the scene's own server served alone within the same bound. These
+///   steps' clients speak protocol version 1; `gateway_latency_p99_ms_50_v3`,
+///   `single_latency_p99_ms_100_v3` and `gateway_cpu_us_per_client_s_v3` are one step of
+///   version 3 clients (identities, values and events of their cells) on each.
 /// - `nats_bytes_per_tick`: the feed's bytes a tick with one gateway subscriber settled, from
 ///   the scene's metrics (`_joining`: while the load's clients join, with their keyframes).
 /// - The model: CPU seconds per client-second on a gateway and per entity-second on the
 ///   scene's process, and from them the cores a 1M-entity, 100k-client event needs.
 /// - Region shards (`ShardedPhase`): `shards`, `state_equal_shards`, `handovers_per_s`,
-///   `cross_shard_bytes_per_tick`, the shards' and a single process's tick times.
+///   `cross_shard_bytes_per_tick`, the shards' and a single process's tick times,
+///   `nats_hop_p99_ms_shards` (a shard's publish to a gateway client's receipt).
 package enum ScaleOutSuite {
     static let natsBinaries = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
 
