@@ -524,6 +524,9 @@ final class RelayState {
             asks.removeAll()
             answers.removeAll()
             members.removeAll()
+            // A new scene: what each subscriber was told of who is who no longer holds (the
+            // scene's process sends every identity again after a reset too).
+            views.removeAll()
         }
         followMembers()
         if t.geometryChanged { for s in subscriptions { s.needsStatic = true; s.geometrySent = nil } }
