@@ -19,14 +19,17 @@ struct NamespaceTests {
         return FeedRig.root.appendingPathComponent(".build/debug/twinscene").path
     }()
 
-    /// Waits until `address:port` accepts a connection, or the process ended, or `seconds` passed.
+    /// Waits until `address:port` accepts a connection, or the process ended, or `seconds`
+    /// passed (off the cooperative pool, as every call here that waits on the system).
     func ready(_ address: String, _ port: Int, _ p: Process, seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && p.isRunning {
-            if NetworkNamespaces.accepts(address, port) { return true }
-            try? await Task.sleep(nanoseconds: 100_000_000)
-        }
-        return false
+        (try? await offThePool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline && p.isRunning {
+                if NetworkNamespaces.accepts(address, port) { return true }
+                usleep(100_000)
+            }
+            return false
+        }) ?? false
     }
 
     /// Two region shards, a gateway, NATS and a single process of the same marathon, each on a
@@ -34,20 +37,31 @@ struct NamespaceTests {
     /// decodes, tick by tick (the whole marathon with identities and values, version 3, and
     /// an area across the border, version 1), as runners are handed over between the hosts.
     @Test func shardsAndAGatewayOnHostsOfTheirOwnServeWhatOneProcessServes() async throws {
-        let hosts = try NetworkNamespaces()
-        defer { hosts.tearDown() }
-        let natsAddress = try hosts.add("nats", 10)
-        let shard0 = try hosts.add("shard0", 11), shard1 = try hosts.add("shard1", 12)
-        let gateway = try hosts.add("gw", 13), single = try hosts.add("single", 14)
+        // `ip` runs and waits off the cooperative pool: the other suites' tasks share it.
+        let hosts = try await offThePool { try NetworkNamespaces() }
+        do {
+            try await exercise(hosts)
+        } catch {
+            _ = try? await offThePool { hosts.tearDown() }
+            throw error
+        }
+        _ = try? await offThePool { hosts.tearDown() }
+    }
+
+    func exercise(_ hosts: NetworkNamespaces) async throws {
+        let (natsAddress, shard0, shard1, gateway, single) = try await offThePool {
+            (try hosts.add("nats", 10), try hosts.add("shard0", 11), try hosts.add("shard1", 12), try hosts.add("gw", 13), try hosts.add("single", 14))
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        // The marathon of the region shard tests: 1,200 runners, waves half a second apart.
+        // A small marathon (the test runs beside the other suites on two cores): 400 runners,
+        // waves half a second apart.
         let scenes = dir.appendingPathComponent("scenes")
         try FileManager.default.createDirectory(at: scenes, withIntermediateDirectories: true)
         var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: FeedRig.root.appendingPathComponent("Scenes/marathon.scene.json"))) as! [String: Any]
         var parameters = manifest["parameters"] as? [String: Any] ?? [:]
-        parameters["runners"] = 1200; parameters["spectators"] = 80; parameters["waveGapSeconds"] = 0.5
+        parameters["runners"] = 400; parameters["spectators"] = 40; parameters["waveGapSeconds"] = 0.5
         manifest["parameters"] = parameters
         try JSONSerialization.data(withJSONObject: manifest).write(to: scenes.appendingPathComponent("marathon.scene.json"))
         // Its tiles, where the manifest names them (beside it).
@@ -57,7 +71,9 @@ struct NamespaceTests {
         let log = { (name: String) in dir.appendingPathComponent("\(name).log").path }
 
         let nats = try hosts.start(on: "nats", NATSServerProcess.binary!, ["-a", natsAddress, "-p", "4222", "-c", conf], log: log("nats"))
-        #expect(await ready(natsAddress, 4222, nats, seconds: 20), "nats-server on its host")
+        let natsUp = await ready(natsAddress, 4222, nats, seconds: 120)
+        #expect(natsUp, "nats-server on its host: \((try? String(contentsOfFile: log("nats"), encoding: .utf8)) ?? "")")
+        guard natsUp else { return }
         let url = "nats://\(natsAddress):4222"
         func serve(_ name: String, _ address: String, _ extra: [String]) throws -> Process {
             try hosts.start(on: name, Self.binary, ["serve", "--host", address, "--port", "7450", "--no-http", "--scene", "marathon",
@@ -94,6 +110,6 @@ struct NamespaceTests {
             #expect(differing.isEmpty, "\(name): states differ at ticks \(differing.prefix(5)) of \(common.count)")
         }
         #expect(gw.states.values.contains { $0.contains { $0.contains(" is bib-") } }, "identities came through the gateway")
-        #expect(ga.states.values.contains { $0.count > 100 }, "the area holds runners")
+        #expect(ga.states.values.contains { $0.count > 50 }, "the area holds runners")
     }
 }
