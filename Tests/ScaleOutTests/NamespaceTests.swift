@@ -5,9 +5,12 @@ import Testing
 
 /// Shards, a gateway, NATS and the reference process as hosts of their own (network
 /// namespaces on one machine, joined by a bridge): the real `twinscene` and `nats-server`
-/// executables, talking over addresses that are not loopback. Runs where the machine lets a
-/// test make namespaces (root and `ip netns`); elsewhere it says why it did not.
-@Suite(.serialized, .enabled(if: NetworkNamespaces.usable && NATSServerProcess.available, "needs root, ip netns and nats-server"))
+/// executables, talking over addresses that are not loopback. Runs when asked for
+/// (`TWINSCENE_NETNS=1`; `.ci/run` runs it on its own after the suite: in two CI runs with
+/// it beside the other suites the whole test process stalled for minutes, cause not found)
+/// where the machine lets a test make namespaces (root and `ip netns`).
+@Suite(.serialized, .enabled(if: NetworkNamespaces.requested && NetworkNamespaces.usable && NATSServerProcess.available,
+                             "asked for with TWINSCENE_NETNS=1; needs root, ip netns and nats-server"))
 struct NamespaceTests {
     static let binary: String = {
         var dir = Bundle.main.bundleURL
@@ -110,6 +113,6 @@ struct NamespaceTests {
             #expect(differing.isEmpty, "\(name): states differ at ticks \(differing.prefix(5)) of \(common.count)")
         }
         #expect(gw.states.values.contains { $0.contains { $0.contains(" is bib-") } }, "identities came through the gateway")
-        #expect(ga.states.values.contains { $0.count > 50 }, "the area holds runners")
+        #expect(ga.states.values.contains { $0.count > 10 }, "the area holds runners")
     }
 }

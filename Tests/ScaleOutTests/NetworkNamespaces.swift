@@ -13,6 +13,9 @@ final class NetworkNamespaces: @unchecked Sendable {
     private var children: [Process] = []
     private let tag: String
 
+    /// The test that uses them was asked for (`TWINSCENE_NETNS=1`).
+    static var requested: Bool { ProcessInfo.processInfo.environment["TWINSCENE_NETNS"] == "1" }
+
     static let usable: Bool = {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: ip) else { return false }
         let name = "tsprobe\(getpid() % 100_000)"
