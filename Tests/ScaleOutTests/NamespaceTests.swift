@@ -83,11 +83,9 @@ struct NamespaceTests {
                                                      "--scenes-dir", scenes.path, "--catalog", dir.appendingPathComponent("\(name).sqlite").path,
                                                      "--log-level", "warning"] + extra, log: log(name), directory: FeedRig.root)
         }
-        // The shards and the single process start together, so that they reach the same ticks.
         let p0 = try serve("shard0", shard0, ["--nats", url, "--shard", "0/2", "--region-borders", "1", "--region-wait", "10"])
         let p1 = try serve("shard1", shard1, ["--nats", url, "--shard", "1/2", "--region-borders", "1", "--region-wait", "10"])
-        let ps = try serve("single", single, [])
-        for (p, address, name) in [(p0, shard0, "shard0"), (p1, shard1, "shard1"), (ps, single, "single")] {
+        for (p, address, name) in [(p0, shard0, "shard0"), (p1, shard1, "shard1")] {
             let up = await ready(address, 7450, p, seconds: 120)
             #expect(up, "\(name) on its host: \((try? String(contentsOfFile: log(name), encoding: .utf8)) ?? "")")
             guard up else { return }
@@ -97,6 +95,12 @@ struct NamespaceTests {
         let gatewayUp = await ready(gateway, 7430, pg, seconds: 150)
         #expect(gatewayUp, "the gateway on its host: \((try? String(contentsOfFile: log("gw"), encoding: .utf8)) ?? "")")
         guard gatewayUp else { return }
+        // The single process starts last, behind the shards: it ticks at least as fast as they
+        // do (they wait for each other), so it comes to the ticks the gateway's client records.
+        let ps = try serve("single", single, [])
+        let singleUp = await ready(single, 7450, ps, seconds: 120)
+        #expect(singleUp, "single on its host: \((try? String(contentsOfFile: log("single"), encoding: .utf8)) ?? "")")
+        guard singleUp else { return }
 
         // The start is in region 0, one wire column west of the border at x = 32 m.
         let across = WireArea(minX: 0, minY: -20, maxX: 70, maxY: 40)
