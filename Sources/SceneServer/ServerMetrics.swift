@@ -33,8 +33,6 @@ public final class ServerMetrics: Sendable {
     let feedMessagesOut: CoreMetrics.Counter
     let feedBytesOut: CoreMetrics.Counter
     let feedRefused: CoreMetrics.Counter
-    /// Ticks whose end was not published because NATS refused part of them.
-    let feedTicksWithheld: CoreMetrics.Counter
     /// Key requests a scene's process answered (gateways' subscribers share one where they can).
     let feedKeyRequests: CoreMetrics.Counter
     /// A gateway's side: feed messages taken in, and resyncs of its subscribers because the
@@ -73,7 +71,6 @@ public final class ServerMetrics: Sendable {
         feedMessagesOut = CoreMetrics.Counter(label: "twinscene_feed_messages_out_total", factory: f)
         feedBytesOut = CoreMetrics.Counter(label: "twinscene_feed_bytes_out_total", factory: f)
         feedRefused = CoreMetrics.Counter(label: "twinscene_feed_refused_total", factory: f)
-        feedTicksWithheld = CoreMetrics.Counter(label: "twinscene_feed_ticks_withheld_total", factory: f)
         feedKeyRequests = CoreMetrics.Counter(label: "twinscene_feed_key_requests_total", factory: f)
         feedMessagesIn = CoreMetrics.Counter(label: "twinscene_feed_messages_in_total", factory: f)
         feedResyncs = CoreMetrics.Counter(label: "twinscene_feed_resyncs_total", factory: f)

@@ -477,8 +477,8 @@ struct GatewayTests {
 
     /// NATS stopped for a few seconds and started again: the gateway's client is resynced and
     /// agrees with the scene's own client again; the gateway counts the resync. The scene's
-    /// process keeps only 64 KiB of its feed meanwhile: the ticks it could not keep whole get
-    /// no end (counted), and the gateway's client never gets a frame with a cell missing.
+    /// process keeps only 64 KiB of its feed meanwhile (what it could not keep is counted),
+    /// and the gateway's client never gets a frame with a cell missing.
     @Test func natsAwayAndBackResyncsTheGatewaysClients() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let rig = try await FeedRig.start(sceneBuffer: 64 << 10)
@@ -503,9 +503,9 @@ struct GatewayTests {
         let last = try #require(g.resyncs.last)
         let (common, differing) = compare(d.states.filter { $0.key >= last }, g.states.filter { $0.key >= last })
         #expect(common.count >= 20 && differing.isEmpty, "after the resync at \(last): \(common.count) common, differing \(differing.prefix(5))")
-        let withheld = rig.scenes.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_feed_ticks_withheld_total ") }
+        let refused = rig.scenes.metrics.exposition().split(separator: "\n").first { $0.hasPrefix("twinscene_feed_refused_total ") }
             .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
-        #expect(withheld > 0, "the scene's process withheld the ends of ticks it could not keep whole")
+        #expect(refused > 0, "the scene's process counted what NATS refused while away")
         await rig.stop()
     }
 }

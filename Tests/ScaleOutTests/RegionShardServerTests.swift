@@ -169,7 +169,7 @@ struct RegionShardServerTests {
         #expect(ga.states.values.contains { $0.contains { $0.contains(" is bib-") } }, "runners' identities in the area")
         for (name, d, v) in [("whole marathon with attributes", dw, gw), ("an area across the border, version 3", da, ga), ("whole marathon, second gateway, version 3", d2, g2)] {
             let (common, differing) = compare(d.states, v.states, skipFirst: 1)
-            #expect(common.count >= 160, "\(name): \(common.count) ticks in common")
+            #expect(common.count >= 160, "\(name): \(common.count) ticks in common (the single process's \(d.states.count) from \(d.states.keys.min() ?? 0) to \(d.states.keys.max() ?? 0), the gateway's \(v.states.count) from \(v.states.keys.min() ?? 0) to \(v.states.keys.max() ?? 0))")
             #expect(differing.isEmpty, "\(name): states differ at ticks \(differing.prefix(5)) of \(common.count)")
             #expect(v.resyncs.count == 1, "\(name): one resync: \(v.resyncs)")
         }

@@ -122,9 +122,6 @@ final class RelayState {
     var broken: String?
     /// The NATS connection the last message came on (`NATSMessage.connection`).
     var feedConnection = 0
-    /// A tick ended since subscribers' needs were last asked for, and when they last were.
-    var askDue = false
-    var lastAskPass: UInt64 = 0
     /// The cells whose members were taken in from each answer this tick.
     var learned: [UInt32: Set<Int>] = [:]
     var badMessages = 0
@@ -171,18 +168,10 @@ final class RelayState {
         }
         while !runner.stopRequested.load(ordering: .relaxed) {
             _ = runner.wake.wait(timeout: .now() + .milliseconds(50))
-            let commands = runner.takeCommands()
-            for c in commands { apply(c) }
+            for c in runner.takeCommands() { apply(c) }
             for m in inbox.take() { handle(m) }
             completeRegionEnds()
-            // What subscribers lack changes with commands and tick ends; asks that found no
-            // responder are retried within 100 ms of their time (not at every feed message).
-            let now = DispatchTime.now().uptimeNanoseconds
-            if askDue || !commands.isEmpty || now >= lastAskPass + 100_000_000 {
-                askDue = false
-                lastAskPass = now
-                askWhatIsMissing()
-            }
+            askWhatIsMissing()
             noticeSilence()
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
         }
@@ -542,7 +531,6 @@ final class RelayState {
         runner.tickCounter.store(t.tick, ordering: .relaxed)
         runner.entityCounter.store(Int(t.entities), ordering: .relaxed)
         for s in subscriptions { frame(for: s, at: t) }
-        askDue = true
         learned.removeAll(keepingCapacity: true)
         tickCells.removeAll(keepingCapacity: true)
         tickEntrants.removeAll(keepingCapacity: true)

@@ -22,8 +22,6 @@ final class ScenePublisher {
     /// Said once in the next tick's end.
     var reset = false
     var geometryChanged = false
-    /// Something of this tick was refused: its end is withheld.
-    private var incomplete = false
 
     init(connection: NATSConnection, scene: String, columns: Int, rows: Int, metrics: ServerMetrics) {
         self.connection = connection
@@ -46,7 +44,6 @@ final class ScenePublisher {
             metrics.feedBytesOut.increment(by: Int64(payload.readableBytes))
         } catch {
             metrics.feedRefused.increment()
-            incomplete = true
         }
     }
 
@@ -71,13 +68,6 @@ final class ScenePublisher {
     }
 
     func publishEnd(_ end: FeedTick) {
-        // A tick some of whose blocks or extras NATS refused (its buffer full while away) has
-        // no end: relays see a gap and resync, never a frame lacking a cell.
-        if incomplete {
-            incomplete = false
-            metrics.feedTicksWithheld.increment()
-            return
-        }
         var e = end
         e.reset = reset
         e.geometryChanged = geometryChanged
