@@ -5,6 +5,7 @@ import NATSClient
 import NATSTestSupport
 import NIOCore
 import Scenarios
+import SceneClient
 import SceneCore
 import SceneServer
 import SceneWire
@@ -72,6 +73,31 @@ struct RegionShardServerTests {
         }
     }
 
+    /// Pauses `single` (a whole scene's server) and, until cancelled, steps it to the slowest
+    /// of `shards`' ticks as they come, with the admin token over the wire as an operator would.
+    static func pace(_ single: SceneServer, port: Int, by shards: [SceneServer]) async throws -> Task<Void, any Error> {
+        let control = try await SceneClient.connect(host: "127.0.0.1", port: port, name: "pacer")
+        let token = FeedRig.config().adminToken!
+        control.send(.control(token: token, scene: "marathon", command: .pause))
+        for try await m in control.messages {
+            if case .controlResult(let ok, let text) = m { try #require(ok, "pause: \(text)"); break }
+        }
+        return Task {
+            defer { Task { await control.close() } }
+            let replies = Task { for try await _ in control.messages {} }
+            defer { replies.cancel() }
+            var stepped = single.runners[0].tick
+            while !Task.isCancelled {
+                let target = shards.map { $0.runners[0].tick }.min()!
+                if target > stepped {
+                    control.send(.control(token: token, scene: "marathon", command: .step(UInt32(target - stepped))))
+                    stepped = target
+                }
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+        }
+    }
+
     static func figure(_ server: SceneServer, _ prefix: String) -> Double {
         server.metrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last!) } ?? 0
     }
@@ -135,8 +161,10 @@ struct RegionShardServerTests {
         var logger = Logger(label: "gateway")
         logger.logLevel = .warning
         let log = logger
-        // The single process is loaded first and started as soon as the shards are: the ticks
-        // compared are the same ticks of each, so the two should not start far apart.
+        // The single process is paced by the shards (paused, and stepped to the slower shard's
+        // tick as they go): the ticks compared are the same ticks of each, and the two clocks
+        // on their own drift apart on a loaded machine (the shards wait for each other, the
+        // single process does not), so that its clients' ticks and the gateways' never meet.
         let single = try await offThePool {
             SceneServer(configuration: FeedRig.config(), scenes: [try SceneLoader.load(try Self.manifest(), catalog: try Catalog(), workers: 2)], catalog: nil, logger: log)
         }
@@ -144,6 +172,7 @@ struct RegionShardServerTests {
         async let b = Self.shard(1, nats: nats, catalog: try Catalog())
         let (s0, s1) = try await (a, b)
         let singlePort = try await single.start().port!
+        let pacer = try await Self.pace(single, port: singlePort, by: [s0, s1])
         var g = NATSOptions(port: nats.port, name: "gateway")
         g.connectTimeout = 30
         let gateway = try await SceneServer.gateway(configuration: FeedRig.config(), nats: g, wait: 60, logger: logger)
@@ -175,6 +204,8 @@ struct RegionShardServerTests {
         #expect(ga.states.values.contains { $0.count > 100 }, "the area holds runners")
         let handovers = Self.figure(s0, "twinscene_region_handovers_total") + Self.figure(s1, "twinscene_region_handovers_total")
         #expect(handovers > 100, "\(handovers) runners handed over meanwhile")
+        pacer.cancel()
+        _ = await pacer.result
         await gateway.shutdown()
         await gateway2.shutdown()
         await single.shutdown()

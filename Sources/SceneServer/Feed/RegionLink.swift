@@ -145,13 +145,16 @@ final class RegionLink {
                     return nil
                 }
             })
-            // A missing neighbour is not waited for, unless it was heard from lately at a tick it
-            // can reach within the wait (it is alive and a little behind: waiting lets it
-            // catch up); it is back when its border of this tick came.
-            let reach = UInt64(limit * Double(max(1, (1 / shard.scene.world.dt).rounded())))
+            // A missing neighbour is not waited for, unless it was heard from within the wait
+            // (it is alive, and behind: its borders of this tick are still to come). Waiting
+            // for it, however far behind, is what brings the two back into lockstep: both tick
+            // at the same rate, so a region that went on alone would otherwise stay ahead by
+            // the same gap for good, its neighbour said missing all along. Each tick waits at
+            // most the wait, so the one ahead slows to a tick per wait until the other catches
+            // up; it is back when its border of this tick came.
             let returning = missing.filter { k in
                 guard let h = heard[k] else { return false }
-                return h.tick + reach >= tick && DispatchTime.now().uptimeNanoseconds < h.at + UInt64(limit * 1e9)
+                return DispatchTime.now().uptimeNanoseconds < h.at + UInt64(limit * 1e9)
             }
             let waiting = wanted.subtracting(got.keys).subtracting(missing.subtracting(returning))
             if waiting.isEmpty { break }
