@@ -20,6 +20,16 @@ public final class WalkersScenario: Scenario {
     public var kinds: [EntityKind] { [Self.pedestrian] }
     public var capacity: Int { max(1, count) }
 
+    /// A walker meets the walkers of the 2 m grid cells its ±personal-space box touches, so up
+    /// to 0.8 + 2 m away, and moves at most 1.5 times its preferred speed in a tick (the
+    /// behaviour's cap; collisions with buildings only push it back); half a metre to spare.
+    /// Goals come from each walker's own random stream and the buildings, which every region
+    /// holds whole, so a region steps its walkers as one process would.
+    public func regionReach(dt: Float) -> Float? {
+        let crowd = CrowdBehaviour()
+        return max(crowd.personalSpace + 2, 1.5 * maxSpeed * dt) + 0.5
+    }
+
     public func populate(_ world: World, seed: UInt64) throws -> any Behaviour {
         var rng = SeededGenerator(seed: seed)
         let b = world.bounds

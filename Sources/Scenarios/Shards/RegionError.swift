@@ -14,7 +14,7 @@ public enum RegionError: Error, Equatable, CustomStringConvertible {
         case .badBorders(let borders, let columns):
             return "region borders \(borders) must ascend strictly between 1 and \(columns - 1) (the scene's wire-cell columns)"
         case .notSplittable(let scenario):
-            return "a \(scenario) scene cannot be split into regions (only the marathon can today: its runners read neighbours within a known reach)"
+            return "a \(scenario) scene cannot be split into regions (only the marathon and the walkers can today: their entities read neighbours within a known reach; a match or a factory floor is one small scene-wide whole)"
         case .badRegion(let k, let n):
             return "region \(k) of \(n) does not exist (regions are 0 to \(n - 1))"
         case .narrowRegion(let k, let metres, let reach):
