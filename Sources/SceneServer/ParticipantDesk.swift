@@ -24,7 +24,7 @@ final class Seat {
     let participant: UInt32
     let handle: EntityHandle
     let token: String
-    var outlet: SessionOutlet?
+    var outlet: (any ParticipantLink)?
     /// Tells the controlling session its participant is gone (a reset).
     var release: (@Sendable (UInt32?) -> Void)?
     /// While away: the tick at which it leaves.
@@ -60,10 +60,10 @@ final class ParticipantDesk {
         participantsGauge = CoreMetrics.Gauge(label: "twinscene_participants", dimensions: [("scene", scene)], factory: metrics.factory)
     }
 
-    func send(_ m: WireMessage, to outlet: SessionOutlet) { outlet.send(WireMessageBox(buffer: m.frame(allocator: outlet.channel.allocator))) }
+    func send(_ m: WireMessage, to outlet: any ParticipantLink) { outlet.deliver(m) }
 
     /// Refuses a Join: counted, answered, and the session told.
-    private func refuse(_ r: JoinRequest, _ code: ErrorCode, _ message: String, outlet: SessionOutlet) {
+    private func refuse(_ r: JoinRequest, _ code: ErrorCode, _ message: String, outlet: any ParticipantLink) {
         metrics.refusal(code).increment()
         // The session hears first (both go through its event loop, in order): a client that
         // answers the Refused at once with another Join finds the first one settled.
@@ -71,7 +71,7 @@ final class ParticipantDesk {
         send(.refused(request: r.request, code: code.rawValue, count: 1, message: message), to: outlet)
     }
 
-    func join(_ r: JoinRequest, outlet: SessionOutlet, scene: LoadedScene) {
+    func join(_ r: JoinRequest, outlet: any ParticipantLink, scene: LoadedScene) {
         guard scene.joinable else { return refuse(r, .notJoinable, "scene \(scene.name) takes no participants", outlet: outlet) }
         if byOutlet[ObjectIdentifier(outlet)] != nil {
             return refuse(r, .alreadyJoined, "this connection already controls a participant", outlet: outlet)
@@ -120,7 +120,7 @@ final class ParticipantDesk {
         joined(r, seat, scene: scene, outlet: outlet)
     }
 
-    private func joined(_ r: JoinRequest, _ seat: Seat, scene: LoadedScene, outlet: SessionOutlet) {
+    private func joined(_ r: JoinRequest, _ seat: Seat, scene: LoadedScene, outlet: any ParticipantLink) {
         let limits = scene.scenario.participantHost?.limits ?? .runner
         let at = scene.world.store.position(of: seat.handle) ?? .zero
         // The session learns its participant before the client can: an Input sent the moment
@@ -138,7 +138,7 @@ final class ParticipantDesk {
         send(m, to: outlet)
     }
 
-    func input(_ input: WireInput, participant: UInt32, sequence: UInt32, from outlet: SessionOutlet, scene: LoadedScene) {
+    func input(_ input: WireInput, participant: UInt32, sequence: UInt32, from outlet: any ParticipantLink, scene: LoadedScene) {
         guard let seat = seats[participant], seat.outlet === outlet else {
             // The session checked ownership; this is a race with a drop, a resume elsewhere or a reset.
             metrics.refusal(.notYourEntity).increment()
@@ -160,7 +160,7 @@ final class ParticipantDesk {
         }
     }
 
-    func leave(participant: UInt32, from outlet: SessionOutlet, scene: LoadedScene) {
+    func leave(participant: UInt32, from outlet: any ParticipantLink, scene: LoadedScene) {
         guard let seat = seats[participant], seat.outlet === outlet else { return }
         remove(seat, scene: scene)
     }
@@ -175,7 +175,7 @@ final class ParticipantDesk {
     }
 
     /// The connection dropped: its participant stands still, marked away, for the grace period.
-    func drop(_ outlet: SessionOutlet, scene: LoadedScene) {
+    func drop(_ outlet: any ParticipantLink, scene: LoadedScene) {
         guard let id = byOutlet.removeValue(forKey: ObjectIdentifier(outlet)), let seat = seats[id] else { return }
         seat.outlet = nil
         seat.release = nil

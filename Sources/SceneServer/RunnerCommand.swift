@@ -13,10 +13,14 @@ enum RunnerCommand: Sendable {
     case moveArea(SessionOutlet, UInt32, WireArea?, request: UInt32?)
     /// Drops the session's subscriptions; its participant, if any, goes away for its grace period.
     case dropSession(SessionOutlet)
-    /// Version 3's participants (ParticipantDesk).
-    case join(SessionOutlet, JoinRequest)
-    case input(SessionOutlet, participant: UInt32, sequence: UInt32, WireInput)
-    case leave(SessionOutlet, participant: UInt32)
+    /// Version 3's participants (ParticipantDesk), from a session of this process or, on a
+    /// scene's process, from a gateway's session (`RemoteParticipantLink`).
+    case join(any ParticipantLink, JoinRequest)
+    case input(any ParticipantLink, participant: UInt32, sequence: UInt32, WireInput)
+    case leave(any ParticipantLink, participant: UInt32)
+    /// A gateway's session dropped, or the gateway went silent: its participant goes away
+    /// for its grace period, as for `dropSession`.
+    case dropLink(any ParticipantLink)
     case control(ControlCommand, catalog: Catalog?, reply: ControlReply)
     /// A tile prepared off the tick thread, to become obstacles at the next tick boundary.
     case tileReady(Result<PreparedTile, any Error>, reply: ControlReply)

@@ -181,7 +181,7 @@ final class RunnerState {
             scene.roster.log?.append(tick: scene.world.tick, .hash(scene.world.stateHash()))
         }
         desk.expire(scene: scene)
-        var inputs: [(outlet: SessionOutlet, participant: UInt32, sequence: UInt32, input: WireInput)] = []
+        var inputs: [(outlet: any ParticipantLink, participant: UInt32, sequence: UInt32, input: WireInput)] = []
         for c in commands {
             if case .input(let outlet, let p, let seq, let input) = c { inputs.append((outlet, p, seq, input)) } else { apply(c) }
         }
@@ -299,6 +299,8 @@ final class RunnerState {
             desk.input(input, participant: p, sequence: seq, from: outlet, scene: scene)
         case .leave(let outlet, let p):
             desk.leave(participant: p, from: outlet, scene: scene)
+        case .dropLink(let link):
+            desk.drop(link, scene: scene)
         case .control(let command, let catalog, let reply):
             control(command, catalog: catalog, reply: reply)
         case .tileReady(let result, let reply):

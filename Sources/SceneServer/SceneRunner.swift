@@ -109,14 +109,17 @@ public final class SceneRunner: Service, Sendable {
     }
 
     /// A gateway's relay of a scene another process runs (docs/SCALEOUT.md): its info from
-    /// the feed, its state frames made of the feed's blocks. Takes no participants.
+    /// the feed, its state frames made of the feed's blocks; participants' messages go to the
+    /// scene's process (RelayState+Desk.swift).
     package init(relay: FeedScene, connection: NATSConnection, logger: Logger, outboundBudget: Int = 1 << 20, drainTimeout: Double = 10,
                  metrics: ServerMetrics) throws {
         guard let scenario = ScenarioKind(rawValue: relay.scenario) else { throw FeedError.unknownScenario(relay.scenario) }
         self.relay = relay
         self.region = nil
         self.inputLogDirectory = nil
-        self.joinPolicy = .closed
+        // As the scene's process says it, for /api/scenes; its token (never sent) is checked there.
+        let access: JoinPolicy.Access = switch relay.joinAccess { case 1: .open; case 2: .token(""); default: .closed }
+        self.joinPolicy = JoinPolicy(access: access, maxParticipants: Int(relay.maxParticipants))
         self.participantLimits = nil
         self.metrics = metrics
         self.drainTimeout = drainTimeout

@@ -193,7 +193,7 @@ public final class SceneServer: Service, Sendable {
             do {
                 let connection = try await NATSConnection.connect(nats)
                 for r in registry.runners { r.attachFeed(connection) }
-                let tasks = try FeedResponder(connection: connection, runners: registry.runners, catalog: registry.catalog, logger: logger).start()
+                let tasks = try FeedResponder(connection: connection, runners: registry.runners, catalog: registry.catalog, joinTokens: registry.joinTokens, logger: logger).start()
                 feed.withLock { $0 = (connection, tasks + [Self.watch(connection, runners: [], logger: logger)]) }
                 logger.info("feed", metadata: ["nats": "\(nats.host):\(nats.port)", "scenes": "\(registry.runners.map(\.name).joined(separator: ","))"])
             } catch {

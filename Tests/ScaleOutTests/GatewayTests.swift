@@ -270,7 +270,7 @@ struct GatewayTests {
     /// Versions through a gateway: 1 and 3 as asked; a client that speaks at most 2 gets 1
     /// (a gateway does not filter by positions, which version 2's areas need); a Join is
     /// refused (participants join the scene's own process), and the session goes on.
-    @Test func aGatewayAgreesOnVersionsOneAndThreeAndRefusesJoins() async throws {
+    @Test func aGatewayAgreesOnVersionsOneAndThreeAndRefusesJoinsToAClosedScene() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let rig = try await FeedRig.start()
         for (asked, agreed) in [(UInt16(1), UInt16(1)), (2, 1), (3, 3)] {
@@ -279,7 +279,7 @@ struct GatewayTests {
             await c.close()
         }
         let c = try await SceneClient.connect(host: "127.0.0.1", port: rig.gatewayPort, name: "joiner", maxVersion: 3)
-        c.send(.join(request: 9, scene: "factory", name: "Ann", start: .line, joinToken: "", resumeToken: ""))
+        c.send(.join(request: 9, scene: "district", name: "Ann", start: .line, joinToken: "", resumeToken: ""))
         var messages = c.messages.makeAsyncIterator()
         var refusal: (UInt32, UInt16)?
         while refusal == nil, let m = try await messages.next() { if case .refused(let r, let code, _, _) = m { refusal = (r, code) } }

@@ -336,10 +336,16 @@ package struct FeedScene: Sendable {
     package var entities: UInt32
     package var info: SceneInfoMessage
     package var sceneWideEvents: [UInt16]
+    /// Who may join, as a gateway says it (`/api/scenes`): 0 nobody, 1 anyone, 2 with a join
+    /// token (which the scene's process checks; it never travels here); and how many at once.
+    package var joinAccess: UInt8
+    package var maxParticipants: UInt32
 
-    package init(name: String, scenario: String, maxFrameBytes: Int, entities: UInt32, info: SceneInfoMessage, sceneWideEvents: [UInt16] = []) {
+    package init(name: String, scenario: String, maxFrameBytes: Int, entities: UInt32, info: SceneInfoMessage, sceneWideEvents: [UInt16] = [],
+                 joinAccess: UInt8 = 0, maxParticipants: UInt32 = 0) {
         self.name = name; self.scenario = scenario; self.maxFrameBytes = maxFrameBytes; self.entities = entities; self.info = info
         self.sceneWideEvents = sceneWideEvents
+        self.joinAccess = joinAccess; self.maxParticipants = maxParticipants
     }
 
     package static func encode(_ scenes: [FeedScene]) -> ByteBuffer {
@@ -355,6 +361,8 @@ package struct FeedScene: Sendable {
             out.writeBuffer(&frame)
             out.writeVarint(UInt64(s.sceneWideEvents.count))
             for k in s.sceneWideEvents { out.writeInteger(k) }
+            out.writeInteger(s.joinAccess)
+            out.writeVarint(UInt64(s.maxParticipants))
         }
         return out
     }
@@ -376,7 +384,11 @@ package struct FeedScene: Sendable {
             let wide = try b.readCount(limit: b.readableBytes / 2, "scene-wide events")
             var kinds: [UInt16] = []
             for _ in 0..<wide { kinds.append(try b.readInt("event kind")) }
-            out.append(FeedScene(name: name, scenario: scenario, maxFrameBytes: Int(maxFrame), entities: UInt32(entities), info: info, sceneWideEvents: kinds))
+            guard let access: UInt8 = b.readInteger(), access <= 2 else { throw .malformed("feed scene \(name): join access") }
+            let most = try b.readVarint()
+            guard most <= UInt64(UInt32.max) else { throw .malformed("feed scene \(name): most participants \(most)") }
+            out.append(FeedScene(name: name, scenario: scenario, maxFrameBytes: Int(maxFrame), entities: UInt32(entities), info: info, sceneWideEvents: kinds,
+                                 joinAccess: access, maxParticipants: UInt32(most)))
         }
         guard b.readableBytes == 0 else { throw .malformed("feed scenes: bytes after the list") }
         return out

@@ -24,6 +24,8 @@ package enum FeedSubjects {
     package static func keys(_ scene: String) -> String { "scene.\(token(scene)).keys" }
     /// A region shard's border for region `region` (`FeedBorder`): handovers and ghosts.
     package static func border(_ scene: String, region: Int) -> String { "scene.\(token(scene)).region.\(region).border" }
+    /// A gateway's sessions' Join, Input and Leave, and their drops (`FeedDeskRequest`).
+    package static func desk(_ scene: String) -> String { "scene.\(token(scene)).desk" }
     /// Request: a control command (a Control frame; the reply a ControlResult frame).
     package static func control(_ scene: String) -> String { "scene.\(token(scene)).control" }
 }

@@ -80,6 +80,12 @@ final class RelayState {
     let inbox = FeedInbox()
     let tickSubject: String, extrasSubject: String, keysSubject: String
     let inboxSubject: String
+    /// Participants through this gateway (RelayState+Desk.swift): where their messages go,
+    /// where the answers come, the sessions that joined or are joining, by outlet id, and
+    /// when the gateway last said it is alive.
+    let deskSubject: String, deskReplySubject: String
+    var relaySeats: [Int: RelaySeat] = [:]
+    var lastAliveAt: UInt64 = 0
     var sink: NATSSubscription?
     var subscriptions: [Subscription] = []
     var asks: [ObjectIdentifier: RelayAsk] = [:]
@@ -142,6 +148,8 @@ final class RelayState {
         extrasSubject = FeedSubjects.extras(scene.name)
         keysSubject = FeedSubjects.keys(scene.name)
         inboxSubject = "_GW.\(UUID().uuidString.replacingOccurrences(of: "-", with: "")).\(FeedSubjects.token(scene.name))"
+        deskSubject = FeedSubjects.desk(scene.name)
+        deskReplySubject = inboxSubject + ".desk"
         var heights: [UInt8: UInt8] = [:]
         for k in i.kinds where k.zRange != nil {
             if let a = k.attributes.firstIndex(where: { $0.name == "z" }) { heights[k.code] = UInt8(a) }
@@ -173,6 +181,7 @@ final class RelayState {
             completeRegionEnds()
             askWhatIsMissing()
             noticeSilence()
+            deskHousekeeping()
             runner.subscriberCounter.store(subscriptions.count, ordering: .relaxed)
         }
         for s in subscriptions { s.outlet.send(WireMessageBox(buffer: WireMessage.goodbye(reason: "scene \(runner.name) stopped").frame())) }
@@ -204,20 +213,21 @@ final class RelayState {
             }
         case .dropSession(let outlet):
             for s in subscriptions where s.outlet === outlet { remove(s) }
+            forwardDrop(outlet)
         case .control(let command, _, let reply):
             forward(command, reply: reply)
         case .feedBroken(let why):
             resyncAll(because: why)
-        case .join(let outlet, let r):
-            // Participants join the scene's own process (docs/SCALEOUT.md): a gateway's
-            // sessions are refused as for a scene that takes none.
-            runner.metrics.refusal(.notJoinable).increment()
-            r.settle(nil)
-            outlet.send(WireMessageBox(buffer: WireMessage.refused(request: r.request, code: ErrorCode.notJoinable.rawValue, count: 1,
-                                                                   message: "scene \(scene.name) takes no participants through a gateway; join at the scene's own server").frame()))
-        case .input, .leave, .tileReady, .sceneReady, .feedKeys:
-            // Inputs and Leave come only from a joined session; catalog work and key requests
-            // belong to the scene's process.
+        case .join(let link, let r):
+            // Participants are the scene's process's (RelayState+Desk.swift).
+            guard let outlet = link as? SessionOutlet else { return }
+            forwardJoin(outlet, r)
+        case .input(let link, let p, let seq, let input):
+            if let outlet = link as? SessionOutlet { forwardInput(outlet, participant: p, sequence: seq, input) }
+        case .leave(let link, let p):
+            if let outlet = link as? SessionOutlet { forwardLeave(outlet, participant: p) }
+        case .dropLink, .tileReady, .sceneReady, .feedKeys:
+            // Links of gateways, catalog work and key requests belong to the scene's process.
             break
         }
     }
@@ -388,6 +398,8 @@ final class RelayState {
                 for f in e.frames {
                     if f.type == .events { pendingExtras[e.tick, default: ([], [])].events.append(f) } else { pendingExtras[e.tick, default: ([], [])].changes.append(f) }
                 }
+            } else if m.subject == deskReplySubject {
+                try deskReply(m)
             } else if m.subject.hasPrefix(inboxSubject + ".") {
                 if m.headers?.status == 503 {
                     // No responder: the scene's process is away. Asked again in a second.
