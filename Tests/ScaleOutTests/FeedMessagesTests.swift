@@ -66,9 +66,25 @@ struct FeedMessagesTests {
         info3.kinds.append(KindInfo(code: 2, name: "ball", attributes: [AttributeInfo(name: "z", type: 1)], zRange: 0...30))
         let scenes = try FeedScene.decode(FeedScene.encode([FeedScene(name: "district", scenario: "walkers", maxFrameBytes: 16 << 20, entities: 300, info: info),
                                                             FeedScene(name: "match", scenario: "football-replay", maxFrameBytes: 1 << 16, entities: 23, info: info3,
-                                                                      sceneWideEvents: [110, 113, 114])]))
+                                                                      sceneWideEvents: [110, 113, 114], joinAccess: 2, maxParticipants: 70_000)]))
         #expect(scenes.count == 2 && scenes[0].info == info && scenes[0].maxFrameBytes == 16 << 20 && scenes[0].entities == 300 && scenes[0].sceneWideEvents.isEmpty)
         #expect(scenes[1].info == info3 && scenes[1].sceneWideEvents == [110, 113, 114], "kinds with heights and the scene-wide events come through")
+        #expect(scenes[0].joinAccess == 0 && scenes[1].joinAccess == 2 && scenes[1].maxParticipants == 70_000, "who may join comes through")
+
+        // Participants through a gateway: a client's frame, a drop, alive; an answer.
+        let join = WireMessage.join(request: 7, scene: "factory", name: "Zoë", start: .wave(2), joinToken: "t", resumeToken: "")
+        for r in [FeedDeskRequest(op: .message, gateway: "_GW.abc.factory.desk", session: 1 << 40, address: "10.1.2.3", frame: join.frame()),
+                  FeedDeskRequest(op: .dropped, gateway: "_GW.abc.factory.desk", session: 9, address: "::1"),
+                  FeedDeskRequest(op: .alive, gateway: "g")] {
+            #expect(try FeedDeskRequest.decode(r.encoded()) == r)
+        }
+        let carried = try FeedDeskRequest.decode(FeedDeskRequest(op: .message, gateway: "g", session: 1, frame: join.frame()).encoded())
+        let carriedJoin = try FeedWire.message(carried.frame!)
+        #expect(carriedJoin == join, "the client's frame as it came")
+        let ack = WireMessage.inputAck(participant: 3, sequence: 4, tick: 5, x: 1.5, y: -2)
+        let reply = try FeedDeskReply.decode(FeedDeskReply(session: 77, frame: ack.frame()).encoded())
+        let carriedAck = try FeedWire.message(reply.frame)
+        #expect(reply.session == 77 && carriedAck == ack)
     }
 
     /// An answer too large for one NATS message: parts under the limit, in order, the last one
@@ -138,6 +154,8 @@ struct FeedMessagesTests {
             FeedExtras(tick: 1, frames: [SharedFrame(.events(subscription: 0, tick: 1, events: []))!]).encoded(),
             FeedCell(tick: 3, block: CellBlock.drop(cell: 4), block3: CellBlock.drop(cell: 4), left: [1, 5], entrants: Self.entrants).encoded(),
             FeedCellKey(cell: 4, block: CellBlock.drop(cell: 4), members: Self.entrants).encoded(),
+            FeedDeskRequest(op: .message, gateway: "_GW.x.desk", session: 3, address: "10.0.0.1", frame: WireMessage.leave(participant: 2).frame()).encoded(),
+            FeedDeskReply(session: 3, frame: WireMessage.leave(participant: 2).frame()).encoded(),
             FeedBorder.encode(BorderMessage(tick: 3, from: 0, to: 1, handovers: [EntityRecord(slot: 1, generation: 0, kind: 1, x: 1, y: 2, vx: 0, vy: 0,
                 goalX: 0, goalY: 0, speed: 1, columns: [1, 2], attributes: [3], key: "k")], ranking: [RankEntry(score: 1, slot: 1)], received: 2)),
         ]
@@ -151,6 +169,8 @@ struct FeedMessagesTests {
             _ = try? FeedCellKey.decode(b)
             _ = try? FeedWire.message(b)
             _ = try? FeedBorder.decode(b)
+            _ = try? FeedDeskRequest.decode(b)
+            _ = try? FeedDeskReply.decode(b)
         }
         for g in good {
             for n in 0..<g.readableBytes { tryAll(g.getSlice(at: g.readerIndex, length: n)!) }
@@ -166,6 +186,11 @@ struct FeedMessagesTests {
         #expect(throws: WireError.self) { try FeedKeyRequest.decode(count) }
         var trailing = FeedTick(tick: 1, serverTimeMicros: 1, entities: 1, advanced: true).encoded(); trailing.writeInteger(UInt8(0))
         #expect(throws: WireError.self) { try FeedTick.decode(trailing) }
+        // A desk message: an unknown op, a message without a frame, a drop with bytes after it, no gateway.
+        for (op, gateway, tail) in [(UInt8(9), "g", [UInt8]()), (1, "g", []), (2, "g", [0]), (3, "", [])] {
+            var d = ByteBuffer(); d.writeInteger(op); d.writeWireString(gateway); d.writeVarint(1); d.writeWireString("a"); d.writeBytes(tail)
+            #expect(throws: WireError.self) { try FeedDeskRequest.decode(d) }
+        }
         // An entrant with an unknown flag; a members flag other than 0 or 1.
         var entrant = ByteBuffer(); entrant.writeVarint(1); entrant.writeVarint(1); entrant.writeInteger(UInt8(4)); entrant.writeInteger(UInt8(1)); entrant.writeVarint(0)
         #expect(throws: WireError.self) { var e = entrant; _ = try FeedEntrant.read(from: &e) }
