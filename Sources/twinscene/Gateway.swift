@@ -10,8 +10,8 @@ struct Gateway: AsyncParsableCommand {
         discussion: """
             Clients connect over TCP and WebSocket as to a server; the state frames are made of the \
             scenes' coded blocks as NATS brings them, never decoded. Sessions speak protocol version 1 \
-            or 3 (a client whose highest is 2 gets 1); a Join is refused (code 18: participants join \
-            at the scene's own server); control is passed on to the scene's process. docs/SCALEOUT.md.
+            or 3 (a client whose highest is 2 gets 1); participants' Join, Input and Leave, and \
+            control, are passed on to the scene's process. docs/SCALEOUT.md.
             """)
 
     @Option(help: "The NATS server the scenes publish on (nats://HOST:PORT).") var nats = "nats://127.0.0.1:4222"
