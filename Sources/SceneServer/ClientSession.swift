@@ -167,15 +167,10 @@ package final class ClientSession: ChannelInboundHandler, RemovableChannelHandle
                 return
             }
             let highest = min(configuration.maxProtocolVersion, WireProtocol.version)
-            // The highest version both speak (a gateway skips version 2).
-            var agreed: UInt16?
-            var v = min(maxV, highest)
-            while agreed == nil && v >= max(minV, WireProtocol.minimumVersion) && v > 0 {
-                if !configuration.skippedProtocolVersions.contains(v) { agreed = v }
-                v -= 1
-            }
-            guard let agreed else {
-                let spoken = (WireProtocol.minimumVersion...highest).filter { !configuration.skippedProtocolVersions.contains($0) }
+            // The highest version both speak.
+            let agreed = min(maxV, highest)
+            guard agreed >= max(minV, WireProtocol.minimumVersion), agreed > 0 else {
+                let spoken = WireProtocol.minimumVersion...highest
                 fail(.versionUnsupported, "this server speaks protocol \(spoken.map(String.init).joined(separator: ", ")); the client asked for \(minV)...\(maxV)")
                 return
             }

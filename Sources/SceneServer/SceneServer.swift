@@ -80,7 +80,6 @@ public final class SceneServer: Service, Sendable {
         let metrics = ServerMetrics()
         var configuration = configuration
         configuration.maxProtocolVersion = 3
-        configuration.skippedProtocolVersions = [2]
         var runners: [SceneRunner] = []
         for scene in scenes {
             var l = logger

@@ -65,10 +65,8 @@ public struct ServerConfiguration: Sendable {
     /// Run each scene as one region of a scene split into region shards (docs/SCALEOUT.md),
     /// exchanging borders with the other regions' processes on `nats`.
     public var region: RegionAssignment?
-    /// Highest protocol version sessions are offered, and versions never agreed (a gateway
-    /// skips 2, whose area filters by positions, which it does not decode).
+    /// Highest protocol version sessions are offered.
     public var maxProtocolVersion: UInt16 = WireProtocol.version
-    public var skippedProtocolVersions: Set<UInt16> = []
 
     public init() {}
 

@@ -9,8 +9,8 @@ struct Gateway: AsyncParsableCommand {
         abstract: "Serve clients the scenes other processes run (`serve --nats`), relayed from NATS.",
         discussion: """
             Clients connect over TCP and WebSocket as to a server; the state frames are made of the \
-            scenes' coded blocks as NATS brings them, never decoded. Sessions speak protocol version 1 \
-            or 3 (a client whose highest is 2 gets 1); participants' Join, Input and Leave, and \
+            scenes' coded blocks as NATS brings them, never decoded. Sessions speak protocol versions 1 \
+            to 3; participants' Join, Input and Leave, and \
             control, are passed on to the scene's process. docs/SCALEOUT.md.
             """)
 

@@ -109,13 +109,15 @@ func record(host: String = "127.0.0.1", port: Int, scene: String, area: WireArea
             transport: SceneClient.Transport = .tcp, withAttributes: Bool = false, until: FinishLine? = nil, finish: FinishLine? = nil,
             overlap: (Overlap, side: Int)? = nil,
             after: (@Sendable (UInt64) -> WireArea??)? = nil)
-    async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64], events: [UInt64: [String]], moves: [UInt64]) {
+    async throws -> (version: UInt16, states: [UInt64: [String]], resyncs: [UInt64], events: [UInt64: [String]], moves: [UInt64], extras: [UInt64: [String]]) {
     let client = try await SceneClient.connect(host: host, port: port, name: "feed-test", maxVersion: version, transport: transport)
     client.send(.subscribe(subscription: 1, scene: scene, area: area))
     var view = SceneView(subscription: 1, area: area, version: client.version)
     var states: [UInt64: [String]] = [:]
     var resyncs: [UInt64] = []
     var events: [UInt64: [String]] = [:], moves: [UInt64] = []
+    // Each tick's identities (sent before its frame) and values (after it), as they came.
+    var extras: [UInt64: [String]] = [:], identitiesBefore: [String] = []
     defer { finish?.cross(at: states.keys.max() ?? 0) }
     let deadline = Date().addingTimeInterval(limit)
     let watchdog = Task { try await Task.sleep(nanoseconds: UInt64(limit * 1e9)); await client.close() }
@@ -124,8 +126,14 @@ func record(host: String = "127.0.0.1", port: Int, scene: String, area: WireArea
         if case .error(let code, let text) = m { Issue.record("error \(code): \(text)"); break }
         if case .events(1, let tick, let list) = m { events[tick, default: []] += list.map { "\($0.entity) \($0.kind) \($0.value)" } }
         if case .areaMoved(1, _, let tick) = m { moves.append(tick) }
+        if case .entityInfo(1, let list) = m { identitiesBefore += list.map { "info \($0.entity) \($0.key)" } }
+        if case .attributes(1, let tick, let snapshot, let values) = m {
+            extras[tick, default: []] += (snapshot ? ["snapshot"] : []) + values.map { "value \($0.entity).\($0.attribute)=\($0.bits)" }
+        }
         guard let u = try view.apply(m) else { continue }
         if u.resync { resyncs.append(u.tick) }
+        extras[u.tick, default: []] += identitiesBefore
+        identitiesBefore = []
         var lines = view.entities().map { e in "\(e.id) \(e.kind) \(e.position.x) \(e.position.y)" + (e.z.map { " \($0)" } ?? "") }
         if withAttributes {
             // Version 3 keeps the values of every entity its cells hold, in its area or not.
@@ -139,7 +147,7 @@ func record(host: String = "127.0.0.1", port: Int, scene: String, area: WireArea
         if states.count >= frames || together || until?.passed(u.tick) == true || Date() > deadline { break }
     }
     await client.close()
-    return (client.version, states, resyncs, events, moves)
+    return (client.version, states, resyncs, events, moves, extras)
 }
 
 /// Ticks both recorded, and those of them whose states differ.
@@ -227,7 +235,10 @@ struct GatewayTests {
     /// whole-scene client and an area client of the gateway decode, tick by tick, what the
     /// scene's own clients decode; the area moves at the same tick for both, and the two
     /// agree before the move and again from the gateway's AreaMoved on.
-    @Test func version3ThroughAGatewayIsWhatTheScenesOwnServerSends() async throws {
+    /// Versions 2 and 3 through a gateway against the scene's own server: the whole factory and
+    /// an area of it moved across, with identities, values and events (version 2's area by the
+    /// positions decoded, version 3's by the cells covered).
+    @Test(arguments: [UInt16(2), 3]) func versionsTwoAndThreeThroughAGatewayAreWhatTheScenesOwnServerSends(version: UInt16) async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let rig = try await FeedRig.start(factoryCell: 16)
         let b = rig.scenes.runners.first { $0.name == "factory" }!.info.bounds
@@ -235,14 +246,14 @@ struct GatewayTests {
         let west = WireArea(minX: b.minX, minY: b.minY, maxX: midX, maxY: b.maxY), east = WireArea(minX: midX, minY: b.minY, maxX: b.maxX, maxY: b.maxY)
         let mover = Mover(to: east)
         let whole = Overlap(needed: 100), area = Overlap(needed: 160)
-        async let directWhole = record(port: rig.scenesPort, scene: "factory", version: 3, withAttributes: true, overlap: (whole, 0))
-        async let gatewayWhole = record(port: rig.gatewayPort, scene: "factory", version: 3, withAttributes: true, overlap: (whole, 1))
-        async let directArea = record(port: rig.scenesPort, scene: "factory", area: west, version: 3, withAttributes: true, overlap: (area, 0),
+        async let directWhole = record(port: rig.scenesPort, scene: "factory", version: version, withAttributes: true, overlap: (whole, 0))
+        async let gatewayWhole = record(port: rig.gatewayPort, scene: "factory", version: version, withAttributes: true, overlap: (whole, 1))
+        async let directArea = record(port: rig.scenesPort, scene: "factory", area: west, version: version, withAttributes: true, overlap: (area, 0),
                                       after: { mover.at($0, who: 0) })
-        async let gatewayArea = record(port: rig.gatewayPort, scene: "factory", area: west, version: 3, withAttributes: true, overlap: (area, 1),
+        async let gatewayArea = record(port: rig.gatewayPort, scene: "factory", area: west, version: version, withAttributes: true, overlap: (area, 1),
                                        after: { mover.at($0, who: 1) })
         let (dw, gw, da, ga) = try await (directWhole, gatewayWhole, directArea, gatewayArea)
-        #expect(gw.version == 3 && ga.version == 3, "the gateway speaks version 3")
+        #expect(gw.version == version && ga.version == version, "the gateway speaks version \(version)")
         // A first frame's values come after it: the first two frames of each are not compared.
         let (common, differing) = compare(dw.states, gw.states, skipFirst: 2)
         #expect(common.count >= 90 && differing.isEmpty, "whole factory: \(common.count) in common, differing \(differing.prefix(5))")
@@ -264,16 +275,23 @@ struct GatewayTests {
         #expect(before.isEmpty && after.isEmpty, "the area differs before the move at \(moved): \(before.prefix(5)), after the gateway's at \(applied): \(after.prefix(5))")
         #expect(areaCommon.filter { $0 >= applied }.count >= 40 && areaCommon.filter { $0 <= moved }.count >= 10, "ticks in common around the move: \(areaCommon.count)")
         #expect(ga.states.values.contains { $0.contains { $0.contains(" is ") } }, "the area's identities")
+        // What came beside the frames, message by message: the same identities before each
+        // frame and the same values after it (none of an entity outside what the area lets through).
+        let steady = areaCommon.filter { ($0 <= moved || $0 > applied + 1) && $0 > (areaCommon.first ?? 0) + 1 }
+        let extrasDiffer = steady.filter { (da.extras[$0] ?? []).sorted() != (ga.extras[$0] ?? []).sorted() }
+        #expect(extrasDiffer.isEmpty, "identities and values differ at ticks \(extrasDiffer.prefix(5)): \(extrasDiffer.first.map { (da.extras[$0] ?? [], ga.extras[$0] ?? []) }.map { "\($0)" } ?? "")")
+        #expect(steady.contains { !(ga.extras[$0] ?? []).isEmpty }, "values came beside the area's frames")
+        let areaEvents = steady.filter { da.events[$0] != ga.events[$0] }
+        #expect(areaEvents.isEmpty, "the area's events differ at \(areaEvents.prefix(5))")
         await rig.stop()
     }
 
-    /// Versions through a gateway: 1 and 3 as asked; a client that speaks at most 2 gets 1
-    /// (a gateway does not filter by positions, which version 2's areas need); a Join is
-    /// refused (participants join the scene's own process), and the session goes on.
-    @Test func aGatewayAgreesOnVersionsOneAndThreeAndRefusesJoinsToAClosedScene() async throws {
+    /// Versions through a gateway: each as asked; a Join to a scene that takes no participants
+    /// is refused, and the session goes on.
+    @Test func aGatewayAgreesOnEveryVersionAndRefusesJoinsToAClosedScene() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let rig = try await FeedRig.start()
-        for (asked, agreed) in [(UInt16(1), UInt16(1)), (2, 1), (3, 3)] {
+        for (asked, agreed) in [(UInt16(1), UInt16(1)), (2, 2), (3, 3)] {
             let c = try await SceneClient.connect(host: "127.0.0.1", port: rig.gatewayPort, name: "v\(asked)", maxVersion: asked)
             #expect(c.version == agreed, "asked for at most \(asked): \(c.version)")
             await c.close()

@@ -19,7 +19,7 @@ extension RelayState {
     /// came in, by slot (before any subscriber's frame of the tick).
     func followMembers() {
         tickEntrants.removeAll(keepingCapacity: true)
-        let views = subscriptions.contains(where: { $0.version >= 3 })
+        let views = subscriptions.contains(where: { $0.version >= 2 })
         guard views || !members.isEmpty else { return }
         for (c, cell) in tickCells {
             if views { for e in cell.entrants { tickEntrants[e.slot] = e } }

@@ -69,8 +69,9 @@ struct RegionEnds {
 /// areas cover, and at each tick's end sends each subscriber the same frame a server would,
 /// made of the feed's blocks as they came (never decoded, never coded again). Keyframes for
 /// a new subscriber, a moved area or a resync come from the scene's process by request.
-/// Speaks versions 1 and 3 of the protocol (version 3's views follow the cells' comings and
-/// goings, which the feed carries with each cell's block: RelayState+Views.swift).
+/// Speaks versions 1 to 3 of the protocol (version 3's views follow the cells' comings and
+/// goings, which the feed carries with each cell's block: RelayState+Views.swift; version 2's
+/// areas filter by the positions the subscriber decodes: RelayState+Areas.swift).
 final class RelayState {
     let runner: SceneRunner
     let scene: FeedScene
@@ -102,6 +103,11 @@ final class RelayState {
     /// view, who came into a cell this tick, and the tick's attribute changes and events.
     var members: [Int: Set<UInt32>] = [:]
     var views: [ObjectIdentifier: RelayView] = [:]
+    /// Version 2 areas (RelayState+Areas.swift): each such subscriber's decoded view, and who
+    /// the entities of the followed cells are, with their values.
+    var areaViews: [ObjectIdentifier: RelayAreaView] = [:]
+    var known: [UInt32: KnownEntity] = [:]
+    let heightKinds: HeightKinds?
     var tickEntrants: [UInt32: FeedEntrant] = [:]
     var tickValues: (changes: [WireAttribute], events: [WireEvent])?
     /// The scene's kinds with heights and their attribute z; whether it has attributes.
@@ -155,6 +161,7 @@ final class RelayState {
             if let a = k.attributes.firstIndex(where: { $0.name == "z" }) { heights[k.code] = UInt8(a) }
         }
         heightAttribute = heights
+        heightKinds = i.kinds.contains { $0.zRange != nil } ? HeightKinds(i.kinds, quantum: i.quantum) : nil
         hasAttributes = i.kinds.contains { !$0.attributes.isEmpty }
     }
 
@@ -237,6 +244,7 @@ final class RelayState {
         asks[key] = nil
         retryAt[key] = nil
         views[key] = nil
+        areaViews[key] = nil
         s.covered = []
         s.sentCells = []
         refreshInterest(s)
@@ -319,7 +327,7 @@ final class RelayState {
             let resync = s.needsResync || (!lastAdvanced && s.covered != s.sentCells)
             let cells = resync ? s.covered : s.covered.subtracting(s.sentCells)
             guard resync || !cells.isEmpty || geometry != nil else { continue }
-            let members = s.version >= 3
+            let members = s.version >= 2
             // Subscribers that need what one request in flight asks share its answer (many
             // joining at once cost the scene's process one answer).
             if let shared = asks.values.first(where: { a in
@@ -331,7 +339,7 @@ final class RelayState {
                 continue
             }
             nextRequest &+= 1
-            // A version 3 resync's values come with the cells' members, not as a snapshot.
+            // A version 2 or 3 resync's values come with the cells' members, not as a snapshot.
             let request = FeedKeyRequest(request: nextRequest, cells: cells.sorted(), snapshot: resync && !members, geometry: geometry, at: at, members: members)
             do {
                 try connection.publish(keysSubject, payload: request.encoded(), reply: "\(inboxSubject).\(nextRequest)")
@@ -362,6 +370,7 @@ final class RelayState {
         tickChanges = []
         tickEvents = []
         members.removeAll()
+        known.removeAll()
         lastTick = nil
     }
 
@@ -528,8 +537,11 @@ final class RelayState {
             // A new scene: what each subscriber was told of who is who no longer holds (the
             // scene's process sends every identity again after a reset too).
             views.removeAll()
+            areaViews.removeAll()
+            known.removeAll()
         }
         followMembers()
+        followKnown()
         if t.geometryChanged { for s in subscriptions { s.needsStatic = true; s.geometrySent = nil } }
         if let why = broken {
             broken = nil
@@ -599,12 +611,22 @@ final class RelayState {
             s.geometrySent = .some(area)
             if ask.area == s.area { s.needsStatic = false }
         }
-        let v3 = s.version >= 3
-        let heights = v3 && !heightAttribute.isEmpty
-        if v3, let (ask, answer) = applied {
+        // Version 3, and version 2 without an area, follow the cells' members; version 2 with
+        // an area filters by the positions its frames decode to.
+        let exact = exactArea(s)
+        let v3 = s.version >= 2 && !exact
+        if !resync && (exact ? areaViews[key] == nil : areaViews[key] != nil) {
+            // An area put on or taken off a version 2 subscription: its view starts again.
+            s.needsResync = true
+            return
+        }
+        let heights = s.version >= 2 && !heightAttribute.isEmpty
+        if s.version >= 2, let (ask, answer) = applied {
             let new = ask.cells.subtracting(learned[ask.request] ?? [])
             if !new.isEmpty { learnMembers(new, from: answer); learned[ask.request, default: []].formUnion(new) }
+            if exact { knowMembers(ask.cells, from: answer) }
         }
+        if resync { if exact { views[key] = nil } else { areaViews[key] = nil } }
         // Version 3: the view this frame makes, and the identities it needs before it.
         var entered: [UInt32] = []
         if v3 {
@@ -627,6 +649,15 @@ final class RelayState {
             }
             if let block { blocks.append(block) }
         }
+        // Version 2's area: the one in force with this frame (a move's once its cells are here).
+        if exact {
+            let inForce: WireArea? = applied.map { $0.ask.area } ?? (moved != nil || areaViews[key]?.area == nil ? s.area : areaViews[key]!.area)
+            guard let area = inForce, let e = updateAreaView(s, blocks: blocks, tick: t.tick, resync: resync, area: area) else {
+                s.needsResync = true
+                return
+            }
+            entered = e
+        }
         s.sentCells = cells
         if resync { s.needsResync = false }
         let stamp = resync || t.tick % UInt64(max(1, runner.tickRate)) == 0
@@ -635,6 +666,10 @@ final class RelayState {
         send(frame, to: s)
         if v3 {
             sendViewExtras(s, entered: entered, resync: resync, advanced: t.advanced, tick: t.tick)
+            return
+        }
+        if exact {
+            sendAreaExtras(s, entered: entered, resync: resync, advanced: t.advanced, tick: t.tick)
             return
         }
         if resync {
