@@ -123,9 +123,9 @@ struct GatewayParticipantTests {
 
     /// A gateway that goes away without a word (as when its host dies), played by this test
     /// on NATS as docs/SCALEOUT.md describes a gateway: it sends a Join and nothing more.
-    /// After 5 s without word from it the scene's process takes its participant for dropped,
+    /// After 10 s without word from it the scene's process takes its participant for dropped,
     /// and the participant's token takes it back through the real gateway.
-    @Test func aSilentGatewaysParticipantIsAwayAfterFiveSecondsAndTakenBackElsewhere() async throws {
+    @Test func aSilentGatewaysParticipantIsAwayAfterTenSecondsAndTakenBackElsewhere() async throws {
         try #require(NATSServerProcess.available, "TWINSCENE_REQUIRE_TOOLS=1 but nats-server is missing")
         let rig = try await FeedRig.start()
         var o = NATSOptions(port: rig.nats.port, name: "silent-gateway")
@@ -156,7 +156,7 @@ struct GatewayParticipantTests {
             if case .some(.some(let p)) = answer { resumed = p } else { refusedInUse += 1; try await Task.sleep(nanoseconds: 1_000_000_000) }
         }
         #expect(resumed == seat, "taken back through the gateway")
-        #expect(refusedInUse >= 2 && Date().timeIntervalSince(joinedAt) >= 4, "held while its gateway was within its 5 s: \(refusedInUse) refusals")
+        #expect(refusedInUse >= 2 && Date().timeIntervalSince(joinedAt) >= 8, "held while its gateway was within its 10 s: \(refusedInUse) refusals")
         #expect(Self.participants(rig.scenes) == 1)
         await other.close()
         await nats.close()

@@ -70,7 +70,7 @@ struct FeedResponder {
 
     /// Participants through gateways: their sessions' Join, Input and Leave to the scene's
     /// desk as a local session's would go, through a link per session that sends the answers
-    /// back; the sessions of a gateway silent for 5 s are dropped (their participants away).
+    /// back; the sessions of a gateway silent for 10 s are dropped (their participants away).
     func desk(_ runner: SceneRunner) throws -> [Task<Void, Never>] {
         let connection = self.connection, logger = self.logger, tokens = self.joinTokens
         let seats = RemoteSeats(limit: max(1024, 4 * runner.joinPolicy.maxParticipants))

@@ -28,7 +28,7 @@ final class RemoteParticipantLink: ParticipantLink {
 /// new session beyond `limit` links is refused (`RemoteSeats.full`).
 final class RemoteSeats: Sendable {
     /// A gateway not heard from for this long (ns) has its sessions dropped.
-    static let silentAfter: UInt64 = 5_000_000_000
+    static let silentAfter: UInt64 = 10_000_000_000
     let limit: Int
     private let state = Mutex<(links: [String: [UInt64: RemoteParticipantLink]], heard: [String: UInt64], count: Int)>(([:], [:], 0))
 
