@@ -96,7 +96,7 @@ import Testing
         let moved = ((b.at.x - a.at.x) * (b.at.x - a.at.x) + (b.at.y - a.at.y) * (b.at.y - a.at.y)).squareRoot()
         let seconds = Double(b.tick - a.tick) / Double(view.info?.tickRate ?? 20)
         #expect(b.tick - a.tick >= 20, "seen over \(b.tick - a.tick) ticks")
-        #expect(moved > 0.5 && moved <= 12.5 * seconds + 0.1, "moved \(moved) m in \(seconds) s")
+        #expect(moved > 0.5 && moved <= 12.5 * seconds + 0.1, "moved \(moved) m in \(seconds) s (ticks \(a.tick) to \(b.tick), joined at \(j.tick), acknowledged at \(ack.1), at \(a.at); its values \(view.attributes[j.participant] ?? [:]); participants \(server.metrics.exposition().split(separator: "\n").filter { $0.hasPrefix("twinscene_participants") })")
         runner.send(.leave(participant: j.participant))
         // Frames already on their way still show it; within a few hundred it is gone.
         var frames = 0
