@@ -90,36 +90,16 @@ extension RelayState {
         return sorted
     }
 
-    /// After the frame: the values of those who entered the area and the changes of the
-    /// others in it (a snapshot after a resync, even empty, in a scene with attributes); the
-    /// events of entities in it and the scene-wide ones.
+    /// After the frame: the values of those who entered the area and the changes and events
+    /// of those inside it, as a version 3 view's (`sendExtras`).
     func sendAreaExtras(_ s: Subscription, entered: [UInt32], resync: Bool, advanced: Bool, tick: UInt64) {
         guard let view = areaViews[ObjectIdentifier(s)] else { return }
-        var values: [WireAttribute] = []
+        var entering: [WireAttribute] = []
         for id in entered {
-            for (a, bits) in (known[id]?.values ?? [:]).sorted(by: { $0.key < $1.key }) { values.append(WireAttribute(entity: id, attribute: a, bits: bits)) }
+            for (a, bits) in (known[id]?.values ?? [:]).sorted(by: { $0.key < $1.key }) { entering.append(WireAttribute(entity: id, attribute: a, bits: bits)) }
         }
-        let extras = tickExtras()
-        if !resync && advanced {
-            let fresh = Set(entered)
-            for v in extras.changes where view.inView.contains(v.entity) && !fresh.contains(v.entity) { values.append(v) }
-        }
-        values.sort { ($0.entity, $0.attribute) < ($1.entity, $1.attribute) }
-        if !heightAttribute.isEmpty {
-            // Heights travel in the position stream.
-            var kinds: [UInt32: UInt8] = [:]
-            view.decoder.forEach { id, kind, _, _ in if view.inView.contains(id) { kinds[id] = kind } }
-            values.removeAll { v in kinds[v.entity].flatMap { heightAttribute[$0] } == v.attribute }
-        }
-        if resync && hasAttributes || !values.isEmpty {
-            let parts = RunnerState.parts(values, of: attributesPerMessage)
-            for (k, part) in (parts.isEmpty ? [[]] : parts).enumerated() {
-                send(WireMessage.attributes(subscription: s.id, tick: tick, snapshot: resync && k == 0, values: part).frame(), to: s)
-            }
-        }
-        guard advanced else { return }
-        let wide = runner.sceneWideEvents
-        let mine = extras.events.filter { wide.contains($0.kind) || view.inView.contains($0.entity) }
-        for part in RunnerState.parts(mine, of: eventsPerMessage) { send(WireMessage.events(subscription: s.id, tick: tick, events: part).frame(), to: s) }
+        var kinds: [UInt32: UInt8] = [:]
+        if !heightAttribute.isEmpty { view.decoder.forEach { id, kind, _, _ in if view.inView.contains(id) { kinds[id] = kind } } }
+        sendExtras(s, inView: view.inView, entering: entering, entered: entered, kind: { kinds[$0] }, resync: resync, advanced: advanced, tick: tick)
     }
 }

@@ -98,17 +98,25 @@ extension RelayState {
     /// the events of entities in view and the scene-wide ones.
     func sendViewExtras(_ s: Subscription, entered: [UInt32], resync: Bool, advanced: Bool, tick: UInt64) {
         guard let view = views[ObjectIdentifier(s)] else { return }
-        var values: [WireAttribute] = []
-        for id in entered { values += tickEntrants[id]?.values ?? [] }
+        sendExtras(s, inView: view.inView, entering: entered.flatMap { tickEntrants[$0]?.values ?? [] }, entered: entered,
+                   kind: { view.kind[$0] }, resync: resync, advanced: advanced, tick: tick)
+    }
+
+    /// What a view lets through after a frame, as `RunnerState` sends it: the values of those
+    /// who entered (`entering`) and the tick's changes of the others in view, sorted, without
+    /// the heights that ride in the blocks (a snapshot after a resync, even empty, in a scene
+    /// with attributes); the events of entities in view and the scene-wide ones.
+    func sendExtras(_ s: Subscription, inView: Set<UInt32>, entering: [WireAttribute], entered: [UInt32], kind: (UInt32) -> UInt8?,
+                    resync: Bool, advanced: Bool, tick: UInt64) {
+        var values = entering
         let extras = tickExtras()
         if !resync && advanced {
             let fresh = Set(entered)
-            for v in extras.changes where view.inView.contains(v.entity) && !fresh.contains(v.entity) { values.append(v) }
+            for v in extras.changes where inView.contains(v.entity) && !fresh.contains(v.entity) { values.append(v) }
         }
         values.sort { ($0.entity, $0.attribute) < ($1.entity, $1.attribute) }
-        // Heights travel in the position stream.
         if !heightAttribute.isEmpty {
-            values.removeAll { v in view.kind[v.entity].flatMap { heightAttribute[$0] } == v.attribute }
+            values.removeAll { v in kind(v.entity).flatMap { heightAttribute[$0] } == v.attribute }
         }
         if resync && hasAttributes || !values.isEmpty {
             let parts = RunnerState.parts(values, of: attributesPerMessage)
@@ -118,7 +126,7 @@ extension RelayState {
         }
         guard advanced else { return }
         let wide = runner.sceneWideEvents
-        let mine = extras.events.filter { wide.contains($0.kind) || view.inView.contains($0.entity) }
+        let mine = extras.events.filter { wide.contains($0.kind) || inView.contains($0.entity) }
         for part in RunnerState.parts(mine, of: eventsPerMessage) { send(WireMessage.events(subscription: s.id, tick: tick, events: part).frame(), to: s) }
     }
 
