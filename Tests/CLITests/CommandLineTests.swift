@@ -237,7 +237,12 @@ import Testing
 /// async test of the process (their servers' responders included).
 func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { c in
-        DispatchQueue.global().async { c.resume(with: Result { try body() }) }
+        // A thread of its own, not Dispatch's global queue: that queue has about as many
+        // threads as cores, and tests that block one for minutes (a browser run, a command's
+        // wait) left the others queued behind them for minutes on a 2-core machine.
+        let t = Thread { c.resume(with: Result { try body() }) }
+        t.stackSize = 8 << 20
+        t.start()
     }
 }
 

@@ -175,7 +175,13 @@ import Testing
 
 /// Runs blocking socket code on a Dispatch thread, never on a cooperative one.
 func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: body()) } }
+    await withCheckedContinuation { c in
+        // A thread of its own, not Dispatch's global queue (about as many threads as cores,
+        // which tests blocking one for long would hold from the others).
+        let t = Thread { c.resume(returning: body()) }
+        t.stackSize = 8 << 20
+        t.start()
+    }
 }
 
 func httpGet(port: Int, path: String) async throws -> String { await offload { rawGetBlocking(port: port, path: path) } }
